@@ -1,0 +1,60 @@
+// Server configuration read from the environment. Probot reads its own variables
+// (APP_ID, PRIVATE_KEY, WEBHOOK_SECRET, GHE_HOST, PORT, ...); these are ours.
+// A bad value stops start-up with a message naming the variable, because a server
+// that starts with a typo in its configuration fails later, far from the cause.
+
+export interface Settings {
+  flyApiToken?: string;
+  flyOrg: string;
+  flyRegion: string;
+  flyctlPath: string;
+  databaseUrl: string;
+  concurrency: number;
+}
+
+export class SettingsError extends Error {}
+
+export const DEFAULT_DATABASE_URL = "file:./data/fly-preview.db";
+
+function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === "") return fallback;
+  if (!/^\d+$/.test(raw.trim())) {
+    throw new SettingsError(`${name} must be a whole number between ${min} and ${max}, got "${raw}"`);
+  }
+  const value = Number(raw.trim());
+  if (value < min || value > max) {
+    throw new SettingsError(`${name} must be a whole number between ${min} and ${max}, got ${value}`);
+  }
+  return value;
+}
+
+function name(env: NodeJS.ProcessEnv, variable: string, fallback: string, pattern: RegExp, hint: string): string {
+  const raw = env[variable];
+  if (raw === undefined || raw.trim() === "") return fallback;
+  const value = raw.trim();
+  if (!pattern.test(value)) throw new SettingsError(`${variable} must be ${hint}, got "${value}"`);
+  return value;
+}
+
+function databaseUrl(env: NodeJS.ProcessEnv): string {
+  const raw = env.DATABASE_URL?.trim();
+  if (!raw) return DEFAULT_DATABASE_URL;
+  if (raw.startsWith("file:") && raw.length > "file:".length) return raw;
+  if (/^postgres(ql)?:\/\//.test(raw)) {
+    throw new SettingsError("DATABASE_URL: PostgreSQL is not supported yet; use file:PATH or leave it unset for SQLite");
+  }
+  throw new SettingsError(`DATABASE_URL must be file:PATH (SQLite), got a value starting "${raw.slice(0, 10)}"`);
+}
+
+export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
+  const token = env.FLY_API_TOKEN?.trim();
+  return {
+    flyApiToken: token ? token : undefined,
+    flyOrg: name(env, "FLY_ORG", "personal", /^[a-z0-9][a-z0-9-]*$/, "a Fly organization slug such as \"personal\""),
+    flyRegion: name(env, "FLY_REGION", "iad", /^[a-z]{3}$/, "a three-letter Fly region code such as \"iad\""),
+    flyctlPath: env.FLYCTL_PATH?.trim() || "flyctl",
+    databaseUrl: databaseUrl(env),
+    concurrency: integer(env, "PREVIEW_CONCURRENCY", 2, 1, 64),
+  };
+}

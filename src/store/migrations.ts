@@ -1,0 +1,69 @@
+import { Kysely, Migrator, type Migration, type MigrationProvider } from "kysely";
+
+// Migrations live in code (not files on disk) so the compiled dist/ and the tests
+// run exactly the same list. Never edit a migration that has shipped: add a new one.
+const migrations: Record<string, Migration> = {
+  "0001_previews": {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable("previews")
+        .addColumn("id", "integer", (c) => c.primaryKey().autoIncrement())
+        .addColumn("installation_id", "bigint", (c) => c.notNull())
+        .addColumn("owner", "text", (c) => c.notNull())
+        .addColumn("repo", "text", (c) => c.notNull())
+        .addColumn("number", "integer", (c) => c.notNull())
+        .addColumn("app_name", "text", (c) => c.notNull())
+        .addColumn("head_sha", "text", (c) => c.notNull())
+        .addColumn("head_ref", "text", (c) => c.notNull())
+        .addColumn("base_ref", "text", (c) => c.notNull())
+        .addColumn("draft", "integer", (c) => c.notNull().defaultTo(0))
+        .addColumn("labels", "text", (c) => c.notNull().defaultTo("[]"))
+        .addColumn("desired_action", "text", (c) => c.notNull())
+        .addColumn("desired_sha", "text")
+        .addColumn("desired_generation", "integer", (c) => c.notNull())
+        .addColumn("desired_at", "bigint", (c) => c.notNull())
+        .addColumn("observed_generation", "integer", (c) => c.notNull().defaultTo(0))
+        .addColumn("status", "text", (c) => c.notNull())
+        .addColumn("status_at", "bigint", (c) => c.notNull())
+        .addColumn("deployed_sha", "text")
+        .addColumn("url", "text")
+        .addColumn("app_created", "integer", (c) => c.notNull().defaultTo(0))
+        .addColumn("last_error", "text")
+        .addColumn("comment_id", "bigint")
+        .addColumn("comment_body_hash", "text")
+        .addColumn("check_run_id", "bigint")
+        .addColumn("check_run_sha", "text")
+        .addColumn("deployment_id", "bigint")
+        .addColumn("deployment_sha", "text")
+        .addColumn("config_ttl_ms", "bigint")
+        .addColumn("config_max_previews", "integer")
+        .addColumn("lease_owner", "text")
+        .addColumn("lease_expires_at", "bigint")
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .addColumn("updated_at", "bigint", (c) => c.notNull())
+        .addUniqueConstraint("previews_pr", ["owner", "repo", "number"])
+        .execute();
+      await db.schema
+        .createIndex("previews_pending")
+        .on("previews")
+        .columns(["desired_generation", "observed_generation", "lease_expires_at"])
+        .execute();
+      await db.schema
+        .createTable("deliveries")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("received_at", "bigint", (c) => c.notNull())
+        .execute();
+    },
+  },
+};
+
+const provider: MigrationProvider = { getMigrations: async () => migrations };
+
+export async function migrate(db: Kysely<any>): Promise<void> {
+  const { error, results } = await new Migrator({ db, provider }).migrateToLatest();
+  const failed = results?.find((r) => r.status === "Error");
+  if (error || failed) {
+    const why = error instanceof Error ? error.message : String(error ?? "unknown error");
+    throw new Error(`database migration ${failed?.migrationName ?? ""} failed: ${why}`);
+  }
+}

@@ -1,0 +1,263 @@
+import { mkdirSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import SQLite from "better-sqlite3";
+import { Kysely, SqliteDialect, sql, type Selectable, type Updateable } from "kysely";
+import { migrate } from "./migrations.js";
+import type { Database, PreviewsTable } from "./schema.js";
+
+export type Preview = Selectable<PreviewsTable>;
+export type PreviewPatch = Omit<
+  Updateable<PreviewsTable>,
+  "id" | "desired_action" | "desired_sha" | "desired_generation" | "desired_at" | "lease_owner" | "lease_expires_at"
+>;
+
+// The pull request as a webhook describes it; enough to plan a deploy without
+// asking GitHub again.
+export interface PullRequestInfo {
+  installationId: number;
+  owner: string;
+  repo: string;
+  number: number;
+  appName: string;
+  headSha: string;
+  headRef: string;
+  baseRef: string;
+  draft: boolean;
+  labels: string[];
+}
+
+export interface Claim {
+  preview: Preview;
+  generation: number;
+}
+
+export class Store {
+  constructor(
+    readonly db: Kysely<Database>,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  async ping(): Promise<void> {
+    await sql`select 1`.execute(this.db);
+  }
+
+  async close(): Promise<void> {
+    await this.db.destroy();
+  }
+
+  /** Records a delivery id; false when it was already recorded (a redelivery). */
+  async firstDelivery(id: string): Promise<boolean> {
+    const result = await this.db
+      .insertInto("deliveries")
+      .values({ id, received_at: this.clock() })
+      .onConflict((oc) => oc.column("id").doNothing())
+      .executeTakeFirst();
+    return Number(result.numInsertedOrUpdatedRows ?? 0) === 1;
+  }
+
+  async pruneDeliveries(olderThanMs: number): Promise<void> {
+    await this.db.deleteFrom("deliveries").where("received_at", "<", this.clock() - olderThanMs).execute();
+  }
+
+  async get(owner: string, repo: string, number: number): Promise<Preview | undefined> {
+    return this.db
+      .selectFrom("previews")
+      .selectAll()
+      .where("owner", "=", owner)
+      .where("repo", "=", repo)
+      .where("number", "=", number)
+      .executeTakeFirst();
+  }
+
+  async getById(id: number): Promise<Preview | undefined> {
+    return this.db.selectFrom("previews").selectAll().where("id", "=", id).executeTakeFirst();
+  }
+
+  /**
+   * Desire "deployed at pr.headSha". The generation moves only when the desire
+   * changes, so a redelivered or repeated event deploys nothing twice. A PR the
+   * trigger rules skipped is re-evaluated on every event (a label or the end of
+   * draft status may now let it through).
+   */
+  async desireDeploy(pr: PullRequestInfo): Promise<{ changed: boolean }> {
+    return this.db.transaction().execute(async (trx) => {
+      const now = this.clock();
+      const row = await trx
+        .selectFrom("previews")
+        .select(["id", "desired_action", "desired_sha", "desired_generation", "status"])
+        .where("owner", "=", pr.owner)
+        .where("repo", "=", pr.repo)
+        .where("number", "=", pr.number)
+        .executeTakeFirst();
+      const facts = {
+        installation_id: pr.installationId,
+        app_name: pr.appName,
+        head_sha: pr.headSha,
+        head_ref: pr.headRef,
+        base_ref: pr.baseRef,
+        draft: pr.draft ? 1 : 0,
+        labels: JSON.stringify(pr.labels),
+        updated_at: now,
+      };
+      if (!row) {
+        await trx
+          .insertInto("previews")
+          .values({
+            ...facts,
+            owner: pr.owner,
+            repo: pr.repo,
+            number: pr.number,
+            desired_action: "deploy",
+            desired_sha: pr.headSha,
+            desired_generation: 1,
+            desired_at: now,
+            observed_generation: 0,
+            status: "queued",
+            status_at: now,
+            created_at: now,
+          })
+          .execute();
+        return { changed: true };
+      }
+      const changed =
+        row.desired_action !== "deploy" || row.desired_sha !== pr.headSha || row.status === "skipped";
+      await trx
+        .updateTable("previews")
+        .set(
+          changed
+            ? { ...facts, desired_action: "deploy", desired_sha: pr.headSha, desired_generation: row.desired_generation + 1, desired_at: now }
+            : facts,
+        )
+        .where("id", "=", row.id)
+        .execute();
+      return { changed };
+    });
+  }
+
+  /** Desire "destroyed". A PR we never recorded has nothing to destroy. */
+  async desireDestroy(owner: string, repo: string, number: number): Promise<{ changed: boolean }> {
+    return this.db.transaction().execute(async (trx) => {
+      const now = this.clock();
+      const row = await trx
+        .selectFrom("previews")
+        .select(["id", "desired_action", "desired_generation"])
+        .where("owner", "=", owner)
+        .where("repo", "=", repo)
+        .where("number", "=", number)
+        .executeTakeFirst();
+      if (!row || row.desired_action === "destroy") return { changed: false };
+      await trx
+        .updateTable("previews")
+        .set({
+          desired_action: "destroy",
+          desired_sha: null,
+          desired_generation: row.desired_generation + 1,
+          desired_at: now,
+          updated_at: now,
+        })
+        .where("id", "=", row.id)
+        .execute();
+      return { changed: true };
+    });
+  }
+
+  /**
+   * Takes the oldest preview whose desired state is ahead of what was observed and
+   * that nobody holds, leasing it to `worker`. A desire younger than `settleMs` waits,
+   * so a burst of pushes collapses into one deploy of the newest commit.
+   */
+  async claim(worker: string, leaseMs: number, settleMs: number): Promise<Claim | undefined> {
+    const now = this.clock();
+    const preview = await this.db
+      .updateTable("previews")
+      .set({ lease_owner: worker, lease_expires_at: now + leaseMs })
+      .where(
+        "id",
+        "=",
+        this.db
+          .selectFrom("previews")
+          .select("id")
+          .whereRef("desired_generation", ">", "observed_generation")
+          .where((eb) => eb.or([eb("lease_expires_at", "is", null), eb("lease_expires_at", "<", now)]))
+          .where("desired_at", "<=", now - settleMs)
+          .orderBy("desired_at")
+          .limit(1),
+      )
+      .where((eb) => eb.or([eb("lease_expires_at", "is", null), eb("lease_expires_at", "<", now)]))
+      .returningAll()
+      .executeTakeFirst();
+    return preview ? { preview, generation: preview.desired_generation } : undefined;
+  }
+
+  /** Extends a lease; undefined when the lease was lost (expired and taken by another worker). */
+  async renew(id: number, worker: string, leaseMs: number): Promise<Preview | undefined> {
+    return this.db
+      .updateTable("previews")
+      .set({ lease_expires_at: this.clock() + leaseMs })
+      .where("id", "=", id)
+      .where("lease_owner", "=", worker)
+      .returningAll()
+      .executeTakeFirst();
+  }
+
+  /** Writes observed state; ignored when the lease is no longer ours. */
+  async save(id: number, worker: string, patch: PreviewPatch): Promise<void> {
+    await this.db
+      .updateTable("previews")
+      .set({ ...patch, updated_at: this.clock() })
+      .where("id", "=", id)
+      .where("lease_owner", "=", worker)
+      .execute();
+  }
+
+  /** Marks `generation` as carried out and releases the lease. */
+  async finish(id: number, worker: string, generation: number, patch: PreviewPatch = {}): Promise<void> {
+    await this.db
+      .updateTable("previews")
+      .set({
+        ...patch,
+        observed_generation: generation,
+        lease_owner: null,
+        lease_expires_at: null,
+        updated_at: this.clock(),
+      })
+      .where("id", "=", id)
+      .where("lease_owner", "=", worker)
+      .execute();
+  }
+
+  /** Releases a lease without marking the work done, so it is claimed again. */
+  async release(id: number, worker: string): Promise<void> {
+    await this.db
+      .updateTable("previews")
+      .set({ lease_owner: null, lease_expires_at: null })
+      .where("id", "=", id)
+      .where("lease_owner", "=", worker)
+      .execute();
+  }
+
+  /** Forgets every lease: only for a store that one process owns (SQLite), at its start. */
+  async releaseAllLeases(): Promise<number> {
+    const result = await this.db
+      .updateTable("previews")
+      .set({ lease_owner: null, lease_expires_at: null })
+      .where("lease_owner", "is not", null)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+}
+
+/** Opens the store named by DATABASE_URL (`file:PATH` → SQLite) and migrates it. */
+export async function openStore(url: string, clock?: () => number): Promise<Store> {
+  if (!url.startsWith("file:")) throw new Error(`unsupported DATABASE_URL "${url.split(":")[0]}:..."`);
+  const file = url.slice("file:".length);
+  if (file !== ":memory:") mkdirSync(dirname(resolve(file)), { recursive: true });
+  const sqlite = new SQLite(file);
+  // WAL lets the CLI read while the server writes; busy_timeout makes a second
+  // process wait for the write lock instead of failing at once.
+  sqlite.pragma("journal_mode = WAL");
+  sqlite.pragma("busy_timeout = 5000");
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  await migrate(db);
+  return new Store(db, clock);
+}

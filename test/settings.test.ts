@@ -1,0 +1,44 @@
+import { describe, expect, it } from "vitest";
+import { readSettings } from "../src/settings.js";
+
+describe("server settings", () => {
+  it("has working defaults with no configuration", () => {
+    expect(readSettings({})).toEqual({
+      flyApiToken: undefined,
+      flyOrg: "personal",
+      flyRegion: "iad",
+      flyctlPath: "flyctl",
+      databaseUrl: "file:./data/fly-preview.db",
+      concurrency: 2,
+    });
+  });
+
+  it("reads every variable", () => {
+    const settings = readSettings({
+      FLY_API_TOKEN: "tok",
+      FLY_ORG: "acme",
+      FLY_REGION: "ams",
+      FLYCTL_PATH: "/opt/flyctl",
+      DATABASE_URL: "file:/data/x.db",
+      PREVIEW_CONCURRENCY: "4",
+    });
+    expect(settings).toEqual({
+      flyApiToken: "tok",
+      flyOrg: "acme",
+      flyRegion: "ams",
+      flyctlPath: "/opt/flyctl",
+      databaseUrl: "file:/data/x.db",
+      concurrency: 4,
+    });
+  });
+
+  it.each([
+    [{ PREVIEW_CONCURRENCY: "abc" }, /PREVIEW_CONCURRENCY must be a whole number/],
+    [{ PREVIEW_CONCURRENCY: "0" }, /PREVIEW_CONCURRENCY must be a whole number between 1 and 64, got 0/],
+    [{ FLY_REGION: "Frankfurt" }, /FLY_REGION must be a three-letter Fly region code/],
+    [{ FLY_ORG: "Acme Inc" }, /FLY_ORG must be a Fly organization slug/],
+    [{ DATABASE_URL: "mysql://x" }, /DATABASE_URL must be file:PATH/],
+  ])("stops at a bad value and names the variable: %o", (env, message) => {
+    expect(() => readSettings(env)).toThrow(message);
+  });
+});
