@@ -1,0 +1,95 @@
+import { createHash } from "node:crypto";
+import type { PreviewStatus } from "../store/schema.js";
+import { formatTime, inline, shortSha } from "./markdown.js";
+import { httpStatus, type Octokit, type RepoRef } from "./octokit.js";
+
+// The hidden marker that finds our one comment among all of a PR's comments.
+export const COMMENT_MARKER = "<!-- fly-preview -->";
+
+export interface CommentView {
+  status: Exclude<PreviewStatus, "none" | "skipped" | "destroying">;
+  appName: string;
+  sha: string; // the commit this state is about
+  headRef: string;
+  url?: string; // the preview's URL, when one exists
+  servingSha?: string; // what still serves at url when the newest deploy did not succeed
+  reason?: string; // one line: why it failed, or what superseded it
+  checkRunUrl?: string;
+  updatedAt: number;
+}
+
+const HEADLINES: Record<CommentView["status"], string> = {
+  queued: "⏳ Preview queued",
+  building: "🔨 Building preview",
+  deploying: "🚀 Deploying preview",
+  ready: "✅ Preview ready",
+  failed: "❌ Preview failed",
+  superseded: "⏭️ Preview superseded",
+  destroyed: "🗑️ Preview destroyed",
+};
+
+export function renderComment(view: CommentView): string {
+  const rows: Array<[string, string]> = [];
+  if (view.url && view.status !== "destroyed") rows.push(["URL", `[${inline(view.url)}](${encodeURI(view.url)})`]);
+  rows.push(["Commit", `\`${shortSha(view.sha)}\` on ${inline(view.headRef)}`]);
+  rows.push(["App", `\`${view.appName}\``]);
+  rows.push(["Updated", formatTime(view.updatedAt)]);
+
+  const lines = [COMMENT_MARKER, `### ${HEADLINES[view.status]}`, ""];
+  if (view.status === "failed" && view.reason) lines.push(`**Reason:** ${inline(view.reason)}`, "");
+  if (view.status === "superseded" && view.reason) lines.push(inline(view.reason), "");
+  if (view.status === "destroyed") lines.push("The Fly app was destroyed because the pull request was closed.", "");
+  if (view.servingSha && view.url && view.status !== "destroyed" && view.servingSha !== view.sha) {
+    lines.push(`The previous deploy (\`${shortSha(view.servingSha)}\`) is still serving.`, "");
+  }
+  lines.push("| | |", "|---|---|", ...rows.map(([k, v]) => `| **${k}** | ${v} |`));
+  if (view.checkRunUrl) lines.push("", `[Details in the check run](${encodeURI(view.checkRunUrl)})`);
+  return lines.join("\n");
+}
+
+/** A hash of what the reader sees, so an edit that changes nothing visible is skipped. */
+export function bodyHash(body: string): string {
+  return createHash("sha256").update(body.replace(/\| \*\*Updated\*\* \|.*\|/, "")).digest("hex").slice(0, 16);
+}
+
+async function findComment(octokit: Octokit, where: RepoRef & { number: number }): Promise<number | undefined> {
+  const iterator = octokit.paginate.iterator(octokit.rest.issues.listComments, {
+    ...where,
+    issue_number: where.number,
+    per_page: 100,
+  });
+  for await (const page of iterator) {
+    const found = page.data.find((c) => c.body?.includes(COMMENT_MARKER) && c.user?.type === "Bot");
+    if (found) return found.id;
+  }
+  return undefined;
+}
+
+/**
+ * Edits the PR's one sticky comment in place, or creates it. The id is remembered
+ * by the caller; without one we search by marker first, so a lost id (crash between
+ * create and save) never produces a second comment.
+ */
+export async function upsertComment(
+  octokit: Octokit,
+  where: RepoRef & { number: number },
+  commentId: number | null,
+  body: string,
+): Promise<number> {
+  const id = commentId ?? (await findComment(octokit, where));
+  if (id) {
+    try {
+      await octokit.rest.issues.updateComment({ owner: where.owner, repo: where.repo, comment_id: id, body });
+      return id;
+    } catch (error) {
+      if (httpStatus(error) !== 404) throw error;
+    }
+  }
+  const created = await octokit.rest.issues.createComment({
+    owner: where.owner,
+    repo: where.repo,
+    issue_number: where.number,
+    body,
+  });
+  return created.data.id;
+}

@@ -1,0 +1,42 @@
+import type { Octokit, RepoRef } from "./octokit.js";
+
+export type DeploymentState = "in_progress" | "success" | "failure" | "inactive";
+
+export function environmentName(number: number): string {
+  return `pr-${number}`;
+}
+
+/** A transient, non-production deployment of one commit: the PR shows "View deployment". */
+export async function createDeployment(octokit: Octokit, where: RepoRef & { sha: string; number: number }): Promise<number> {
+  const { data } = await octokit.rest.repos.createDeployment({
+    owner: where.owner,
+    repo: where.repo,
+    ref: where.sha,
+    environment: environmentName(where.number),
+    transient_environment: true,
+    production_environment: false,
+    auto_merge: false,
+    required_contexts: [],
+    description: "Fly Preview",
+  });
+  if (!("id" in data)) throw new Error(`GitHub did not create a deployment: ${data.message ?? "no reason given"}`);
+  return data.id;
+}
+
+export async function setDeploymentState(
+  octokit: Octokit,
+  where: RepoRef & { id: number },
+  state: DeploymentState,
+  extra: { environmentUrl?: string; logUrl?: string; description?: string } = {},
+): Promise<void> {
+  await octokit.rest.repos.createDeploymentStatus({
+    owner: where.owner,
+    repo: where.repo,
+    deployment_id: where.id,
+    state,
+    environment_url: extra.environmentUrl,
+    log_url: extra.logUrl,
+    description: extra.description?.slice(0, 140),
+    auto_inactive: state === "success",
+  });
+}

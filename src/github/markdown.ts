@@ -1,0 +1,35 @@
+// Text that users control (branch names, titles, flyctl output) goes through these
+// before it reaches a comment or a check run, so it cannot break the layout, open a
+// link, mention someone or inject HTML.
+
+/** Escapes a one-line value for inline markdown (table cells included). */
+export function inline(text: string): string {
+  return text
+    .replace(/[\r\n]+/g, " ")
+    .replace(/&/g, "&amp;")
+    .replace(/</g, "&lt;")
+    .replace(/>/g, "&gt;")
+    .replace(/([\\`*_{}[\]()#+!|~])/g, "\\$1")
+    .replace(/@/g, "@\u200b");
+}
+
+/** Wraps text in a fenced code block whose fence no line of the text can close. */
+export function codeBlock(text: string, lang = ""): string {
+  const longest = Math.max(0, ...(text.match(/`+/g) ?? []).map((run) => run.length));
+  const fence = "`".repeat(Math.max(3, longest + 1));
+  return `${fence}${lang}\n${text}\n${fence}`;
+}
+
+export function shortSha(sha: string): string {
+  return sha.slice(0, 7);
+}
+
+export function formatDuration(ms: number): string {
+  const seconds = Math.round(ms / 1000);
+  if (seconds < 60) return `${seconds}s`;
+  return `${Math.floor(seconds / 60)}m ${String(seconds % 60).padStart(2, "0")}s`;
+}
+
+export function formatTime(ms: number): string {
+  return new Date(ms).toISOString().replace("T", " ").replace(/:\d\d\.\d+Z$/, " UTC");
+}

@@ -1,0 +1,127 @@
+import { describe, expect, it } from "vitest";
+import { failureOutput, invalidConfigOutput, successOutput, supersededOutput } from "../src/github/check-run.js";
+import { bodyHash, renderComment } from "../src/github/comment.js";
+import { codeBlock, inline } from "../src/github/markdown.js";
+
+const base = {
+  appName: "pr-7-acme-web",
+  sha: "0123456789abcdef0123456789abcdef01234567",
+  headRef: "feature/login",
+  updatedAt: Date.UTC(2026, 10, 25, 12, 30),
+  checkRunUrl: "https://github.com/acme/web/runs/5",
+};
+
+describe("the sticky comment", () => {
+  it("shows a ready preview with its URL, commit, app, time and check run", () => {
+    expect(renderComment({ ...base, status: "ready", url: "https://pr-7-acme-web.fly.dev" })).toMatchInlineSnapshot(`
+      "<!-- fly-preview -->
+      ### ✅ Preview ready
+
+      | | |
+      |---|---|
+      | **URL** | [https://pr-7-acme-web.fly.dev](https://pr-7-acme-web.fly.dev) |
+      | **Commit** | \`0123456\` on feature/login |
+      | **App** | \`pr-7-acme-web\` |
+      | **Updated** | 2026-11-25 12:30 UTC |
+
+      [Details in the check run](https://github.com/acme/web/runs/5)"
+    `);
+  });
+
+  it("shows a failure with its reason, and what still serves", () => {
+    const body = renderComment({
+      ...base,
+      status: "failed",
+      url: "https://pr-7-acme-web.fly.dev",
+      servingSha: "fedcba9876543210fedcba9876543210fedcba98",
+      reason: "The Docker build failed",
+    });
+    expect(body).toContain("### ❌ Preview failed");
+    expect(body).toContain("**Reason:** The Docker build failed");
+    expect(body).toContain("The previous deploy (`fedcba9`) is still serving.");
+  });
+
+  it("has a headline for every state", () => {
+    const states = ["queued", "building", "deploying", "ready", "failed", "superseded", "destroyed"] as const;
+    const headlines = states.map((status) => renderComment({ ...base, status }).split("\n")[1]);
+    expect(headlines).toEqual([
+      "### ⏳ Preview queued",
+      "### 🔨 Building preview",
+      "### 🚀 Deploying preview",
+      "### ✅ Preview ready",
+      "### ❌ Preview failed",
+      "### ⏭️ Preview superseded",
+      "### 🗑️ Preview destroyed",
+    ]);
+  });
+
+  it("escapes a hostile branch name and error text", () => {
+    const body = renderComment({
+      ...base,
+      status: "failed",
+      headRef: "x|y](http://evil)<img src=x>@team",
+      reason: "boom\n### injected heading [link](http://evil)",
+    });
+    expect(body).not.toContain("<img");
+    expect(body).not.toContain("](http://evil)");
+    expect(body).not.toContain("\n### injected");
+    expect(body).not.toContain("@team");
+    expect(body).toContain("x\\|y\\]\\(http://evil\\)&lt;img src=x&gt;@\u200bteam");
+  });
+
+  it("ignores the timestamp when deciding whether an edit changes anything", () => {
+    const a = renderComment({ ...base, status: "ready", url: "https://x.fly.dev" });
+    const b = renderComment({ ...base, status: "ready", url: "https://x.fly.dev", updatedAt: base.updatedAt + 60_000 });
+    const c = renderComment({ ...base, status: "building" });
+    expect(bodyHash(a)).toBe(bodyHash(b));
+    expect(bodyHash(a)).not.toBe(bodyHash(c));
+  });
+});
+
+describe("the check run", () => {
+  it("summarises a success with URL, app, commit and durations", () => {
+    expect(
+      successOutput({ url: "https://pr-7-acme-web.fly.dev", appName: "pr-7-acme-web", sha: base.sha, timings: { sourceMs: 1200, deployMs: 95_000, healthMs: 3000 } }),
+    ).toMatchInlineSnapshot(`
+      {
+        "summary": "**URL:** https://pr-7-acme-web.fly.dev
+      **App:** \`pr-7-acme-web\`
+      **Commit:** \`0123456\`
+
+      - Source download: 1s
+      - Build and deploy: 1m 35s
+      - Health check: 3s",
+        "title": "Preview ready",
+      }
+    `);
+  });
+
+  it("starts a failure's summary with the reason and keeps the last 50 lines of output", () => {
+    const tail = Array.from({ length: 80 }, (_, i) => `line ${i}`);
+    const out = failureOutput({ reason: "The Docker build failed", appName: "a", sha: base.sha, tail, timings: {} });
+    expect(out.summary.split("\n")[0]).toBe("The Docker build failed");
+    expect(out.text).toContain("line 79");
+    expect(out.text).toContain("line 30");
+    expect(out.text).not.toContain("line 29\n");
+  });
+
+  it("fences output so backticks inside cannot close the block", () => {
+    expect(codeBlock("a ``` b")).toBe("````\na ``` b\n````");
+  });
+
+  it("says which commit superseded a cancelled run", () => {
+    expect(supersededOutput(base.sha, "fedcba9876543210").summary).toBe("`0123456` was not deployed: `fedcba9` superseded it.");
+  });
+
+  it("annotates each config problem at its line", () => {
+    const out = invalidConfigOutput(".preview.yml", [{ path: "port", message: "port: must be a whole number", line: 3 }]);
+    expect(out.annotations).toEqual([
+      { path: ".preview.yml", start_line: 3, end_line: 3, annotation_level: "failure", message: "port: must be a whole number" },
+    ]);
+    expect(out.summary).toContain("- line 3: port: must be a whole number");
+  });
+
+  it("escapes inline text", () => {
+    expect(inline("a*b_c")).toBe("a\\*b\\_c");
+  });
+});
