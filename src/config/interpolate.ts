@@ -1,0 +1,20 @@
+export interface PreviewVars {
+  PR_NUMBER: string;
+  PREVIEW_URL: string;
+  APP_NAME: string;
+  HEAD_SHA: string;
+  HEAD_REF: string;
+}
+
+// Only these five names are replaced: anything else that looks like ${X} may be meant for
+// the application itself, so it passes through untouched. One pass, so a branch name that
+// contains "${APP_NAME}" is inserted literally and never expanded again.
+const VARIABLE = /\$\{(PR_NUMBER|PREVIEW_URL|APP_NAME|HEAD_SHA|HEAD_REF)\}/g;
+
+export function interpolate(values: Record<string, string>, vars: PreviewVars): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const [name, value] of Object.entries(values)) {
+    result[name] = value.replace(VARIABLE, (_, variable: keyof PreviewVars) => vars[variable]);
+  }
+  return result;
+}

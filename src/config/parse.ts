@@ -1,0 +1,322 @@
+import { posix } from "node:path";
+import type { ErrorObject } from "ajv";
+import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, type Document, type Node } from "yaml";
+import { previewSchema, validatePreview, type JsonSchema } from "./schema.js";
+import { CONFIG_PATH, type ConfigProblem, type ConfigResult, type PreviewConfig } from "./types.js";
+import { parseDuration, parseMemoryMb } from "./units.js";
+
+type Plain = Record<string, unknown>;
+
+/** The shape ajv guarantees once validation (with defaults) has passed. */
+interface ValidConfig {
+  dockerfile: string;
+  context: string;
+  fly_toml?: string;
+  port: number;
+  region?: string;
+  env: Record<string, string>;
+  build_args: Record<string, string>;
+  health: { path: string; timeout: string };
+  resources: { memory: string; cpus: number; cpu_kind: "shared" | "performance" };
+  ttl?: string;
+  max_previews?: number;
+  trigger: { labels: string[]; branches: string[]; drafts: boolean };
+}
+
+const PATH_FIELDS = ["dockerfile", "context", "fly_toml"] as const;
+
+/**
+ * Parses and validates the text of a .preview.yml. Every problem carries the line and
+ * column it comes from, so a check run can annotate the exact line to fix.
+ */
+export function parsePreviewConfig(text: string): ConfigResult {
+  const lineCounter = new LineCounter();
+  // prettyErrors would append a source excerpt to each message; the annotation shows the line already.
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  const locator = new Locator(doc, lineCounter);
+
+  if (doc.errors.length > 0) {
+    return {
+      ok: false,
+      problems: doc.errors.map((error) => ({
+        path: "",
+        message: `YAML syntax error: ${error.message}`,
+        ...locator.offset(error.pos[0]),
+      })),
+    };
+  }
+
+  let data: unknown;
+  try {
+    data = doc.toJS();
+  } catch (error) {
+    // toJS refuses alias bombs and similar; the document itself parsed.
+    return { ok: false, problems: [{ path: "", message: `YAML could not be read: ${(error as Error).message}`, line: 1, column: 1 }] };
+  }
+  // An empty file is a valid opt-in: the repository wants previews with every default.
+  data ??= {};
+  if (!isPlainObject(data)) {
+    return {
+      ok: false,
+      problems: [{ path: "", message: `${CONFIG_PATH} must be a mapping of fields such as "port: 3000", not ${describeValue(data)}`, ...locator.at([], "value") }],
+    };
+  }
+
+  dropEmptyFields(data, previewSchema);
+  const problems: ConfigProblem[] = [];
+  if (!validatePreview(data)) {
+    for (const error of validatePreview.errors ?? []) {
+      const problem = explain(error, data, locator);
+      if (problem) problems.push(problem);
+    }
+  }
+  for (const field of PATH_FIELDS) {
+    const value = data[field];
+    if (typeof value !== "string") continue;
+    const message = repoPathProblem(value);
+    if (message) problems.push({ path: field, message: `${field}: ${message}`, ...locator.at([field], "value") });
+  }
+  if (problems.length > 0) {
+    problems.sort((a, b) => a.line - b.line || a.column - b.column);
+    return { ok: false, problems };
+  }
+  return { ok: true, config: complete(data as unknown as ValidConfig) };
+}
+
+function complete(raw: ValidConfig): PreviewConfig {
+  const config: PreviewConfig = {
+    dockerfile: normalisePath(raw.dockerfile),
+    context: normalisePath(raw.context),
+    port: raw.port,
+    env: raw.env,
+    build_args: raw.build_args,
+    health: { ...raw.health, timeoutMs: parseDuration(raw.health.timeout) },
+    resources: {
+      memory: raw.resources.memory.toLowerCase(),
+      memoryMb: parseMemoryMb(raw.resources.memory),
+      cpus: raw.resources.cpus,
+      cpu_kind: raw.resources.cpu_kind,
+    },
+    trigger: raw.trigger,
+  };
+  if (raw.fly_toml !== undefined) config.fly_toml = normalisePath(raw.fly_toml);
+  if (raw.region !== undefined) config.region = raw.region;
+  if (raw.ttl !== undefined) {
+    config.ttl = raw.ttl;
+    config.ttlMs = parseDuration(raw.ttl);
+  }
+  if (raw.max_previews !== undefined) config.max_previews = raw.max_previews;
+  return config;
+}
+
+// Kept in code rather than as a schema pattern: a regular expression cannot tell
+// "a/../b" (inside) from "a/../../b" (outside), and the message can say which rule broke.
+function repoPathProblem(value: string): string | undefined {
+  if (/^([A-Za-z]:)?[\\/]/.test(value)) {
+    return `${JSON.stringify(value)} is an absolute path; use a path relative to the repository root`;
+  }
+  const normal = posix.normalize(value);
+  if (normal === ".." || normal.startsWith("../")) {
+    return `${JSON.stringify(value)} points outside the repository; use a path inside it`;
+  }
+  return undefined;
+}
+
+function normalisePath(value: string): string {
+  const normal = posix.normalize(value);
+  return normal.length > 1 && normal.endsWith("/") ? normal.slice(0, -1) : normal;
+}
+
+/** `region:` with nothing after it means "not set", the same as leaving the line out. */
+function dropEmptyFields(data: Plain, schema: JsonSchema): void {
+  for (const [key, value] of Object.entries(data)) {
+    const field = schema.properties?.[key];
+    if (!field) continue;
+    if (value === null) delete data[key];
+    else if (isPlainObject(value) && field.properties) dropEmptyFields(value, field);
+  }
+}
+
+/** Turns one ajv error into a sentence a user can act on, placed on the offending line. */
+function explain(error: ErrorObject, data: Plain, locator: Locator): ConfigProblem | undefined {
+  const segments = error.instancePath.split("/").slice(1).map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~"));
+  const parentSchema = (error.parentSchema ?? {}) as JsonSchema;
+
+  if (error.keyword === "additionalProperties") {
+    const key = String((error.params as { additionalProperty: string }).additionalProperty);
+    const where = segments.length > 0 ? ` in ${displayPath(data, segments)}` : "";
+    const allowed = Object.keys(parentSchema.properties ?? {});
+    const guess = closest(key, allowed);
+    const hint = guess ? ` (did you mean "${guess}"?)` : `; fields allowed here: ${allowed.join(", ")}`;
+    return { path: displayPath(data, [...segments, key]), message: `unknown field "${key}"${where}${hint}`, ...locator.at([...segments, key], "key") };
+  }
+  // ajv reports a bad map key twice: once as the name's pattern (with propertyName set), once as
+  // "propertyNames". The first carries the name, so the second adds nothing.
+  if (error.keyword === "propertyNames") return undefined;
+  if (error.propertyName !== undefined) {
+    const name = error.propertyName;
+    const path = displayPath(data, [...segments, name]);
+    return {
+      path,
+      message: `${displayPath(data, segments)}: "${name}" is not a valid name; use letters, digits and _, not starting with a digit`,
+      ...locator.at([...segments, name], "key"),
+    };
+  }
+
+  const path = displayPath(data, segments);
+  const value = valueAt(data, segments);
+  return { path, message: `${path}: ${describeFailure(error, parentSchema, value, segments.at(-1) ?? "")}`, ...locator.at(segments, "value") };
+}
+
+function describeFailure(error: ErrorObject, schema: JsonSchema, value: unknown, key: string): string {
+  switch (error.keyword) {
+    case "type":
+      // `ttl: 7` reads as a number; saying what a duration looks like helps more than "must be a string".
+      if (schema.type === "string" && schema.title && PATTERN_HINTS[schema.title] && typeof value === "number") {
+        return `${JSON.stringify(String(value))} ${PATTERN_HINTS[schema.title]}`;
+      }
+      return value === null ? expected(schema, value, key) : `${expected(schema, value, key)} (got ${describeValue(value)})`;
+    case "minimum":
+    case "maximum":
+      return `${expected(schema, value, key)} (got ${describeValue(value)})`;
+    case "enum":
+      return `${JSON.stringify(value)} is not allowed; use one of ${(schema.enum ?? []).map((v) => JSON.stringify(v)).join(", ")}`;
+    case "pattern":
+      return `${JSON.stringify(value)} ${PATTERN_HINTS[schema.title ?? ""] ?? `does not have the expected form (${String(error.params.pattern)})`}`;
+    case "minLength":
+      return "must not be empty";
+    default:
+      return error.message ?? "is not valid";
+  }
+}
+
+// Keyed by the `title` the schema gives each patterned string, so the wording lives next
+// to the field's documentation rather than next to a copy of its regular expression.
+const PATTERN_HINTS: Record<string, string> = {
+  duration: 'is not a duration; use a whole number and a unit, like "30s", "5m", "12h" or "7d"',
+  "memory size": 'is not a memory size; use a value like "512mb" or "1gb"',
+  "Fly region code": 'is not a Fly region code; use three lowercase letters, like "iad" or "cdg"',
+  "URL path": 'is not a URL path; it must start with "/", like "/healthz"',
+};
+
+function expected(schema: JsonSchema, value: unknown, key: string): string {
+  switch (schema.type) {
+    case "integer":
+      if (schema.minimum !== undefined && schema.maximum !== undefined) {
+        return `must be a whole number between ${schema.minimum} and ${schema.maximum}`;
+      }
+      if (schema.minimum !== undefined) return `must be a whole number of at least ${schema.minimum}`;
+      return "must be a whole number";
+    case "string":
+      // YAML reads `DEBUG: true` or `VERSION: 20` as a boolean or number; quoting keeps them text.
+      if (typeof value === "number" || typeof value === "boolean") {
+        const label = /^\d+$/.test(key) ? "-" : `${key}:`;
+        return `must be a string; put the value in quotes, like ${label} "${String(value)}"`;
+      }
+      if (value === null) return 'must be a string; write "" for an empty value';
+      return "must be a string";
+    case "boolean":
+      return "must be true or false";
+    case "array":
+      return 'must be a list, like [main] or lines starting with "- "';
+    case "object":
+      return 'must be a mapping of fields, written as indented "name: value" lines';
+    default:
+      return `must be of type ${String(schema.type)}`;
+  }
+}
+
+function describeValue(value: unknown): string {
+  if (Array.isArray(value)) return "a list";
+  if (typeof value === "object") return "a mapping";
+  const text = JSON.stringify(value);
+  return text.length > 40 ? `${text.slice(0, 37)}..."` : text;
+}
+
+function displayPath(data: unknown, segments: string[]): string {
+  let path = "";
+  let current = data;
+  for (const segment of segments) {
+    path += Array.isArray(current) ? `[${segment}]` : path ? `.${segment}` : segment;
+    current = valueAt(current, [segment]);
+  }
+  return path;
+}
+
+function valueAt(data: unknown, segments: string[]): unknown {
+  let current = data;
+  for (const segment of segments) {
+    if (Array.isArray(current)) current = current[Number(segment)];
+    else if (isPlainObject(current)) current = current[segment];
+    else return undefined;
+  }
+  return current;
+}
+
+function isPlainObject(value: unknown): value is Plain {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** The allowed name the user most likely meant: same letters ignoring case and _ or -, or a small typo. */
+function closest(name: string, allowed: string[]): string | undefined {
+  const squash = (s: string) => s.toLowerCase().replace(/[-_]/g, "");
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const candidate of allowed) {
+    const distance = editDistance(squash(name), squash(candidate));
+    if (distance < bestDistance) [best, bestDistance] = [candidate, distance];
+  }
+  const tolerance = name.length <= 3 ? 1 : 2;
+  return bestDistance <= tolerance ? best : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length];
+}
+
+/** Finds the line and column of a value (or of its key) in the parsed YAML. */
+class Locator {
+  constructor(
+    private readonly doc: Document,
+    private readonly lineCounter: LineCounter,
+  ) {}
+
+  offset(offset: number): { line: number; column: number } {
+    const { line, col } = this.lineCounter.linePos(offset);
+    return { line, column: col };
+  }
+
+  /** Walks as far down `segments` as the document goes, so a missing value points at its parent. */
+  at(segments: string[], target: "key" | "value"): { line: number; column: number } {
+    let node: unknown = this.doc.contents;
+    let found: Node | undefined = isNode(node) ? node : undefined;
+    for (const [index, segment] of segments.entries()) {
+      const last = index === segments.length - 1;
+      if (isMap(node)) {
+        const pair = node.items.find((item) => String(isScalar(item.key) ? item.key.value : item.key) === segment);
+        if (!pair) break;
+        node = last && target === "key" ? pair.key : (pair.value ?? pair.key);
+      } else if (isSeq(node)) {
+        node = node.items[Number(segment)];
+      } else {
+        break;
+      }
+      if (!isNode(node)) break;
+      found = node;
+      if (isAlias(node)) break;
+    }
+    return found?.range ? this.offset(found.range[0]) : { line: 1, column: 1 };
+  }
+}
+
+function isNode(value: unknown): value is Node {
+  return isMap(value) || isSeq(value) || isScalar(value) || isAlias(value);
+}

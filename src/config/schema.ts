@@ -1,0 +1,43 @@
+import { readFileSync } from "node:fs";
+import { Ajv2020 } from "ajv/dist/2020.js";
+
+/** The parts of JSON Schema that preview.schema.json uses. */
+export interface JsonSchema {
+  $ref?: string;
+  $defs?: Record<string, JsonSchema>;
+  type?: string;
+  title?: string;
+  description?: string;
+  default?: unknown;
+  examples?: unknown[];
+  properties?: Record<string, JsonSchema>;
+  additionalProperties?: boolean | JsonSchema;
+  propertyNames?: JsonSchema;
+  items?: JsonSchema;
+  enum?: unknown[];
+  pattern?: string;
+  minLength?: number;
+  minimum?: number;
+  maximum?: number;
+}
+
+// Read at runtime rather than imported: schemas/ sits outside src/, and this relative URL
+// resolves to the same file from src/config/ (tests) and from dist/config/ (the build).
+export const SCHEMA_URL = new URL("../../schemas/preview.schema.json", import.meta.url);
+
+export const previewSchema = JSON.parse(readFileSync(SCHEMA_URL, "utf8")) as JsonSchema;
+
+// useDefaults fills in every field the user left out (objects default to {} so their own
+// fields get defaults too); verbose keeps the failing schema on each error so messages
+// can name the allowed values.
+export const validatePreview = new Ajv2020({ allErrors: true, useDefaults: true, verbose: true }).compile(previewSchema);
+
+/** The schema a `$ref` points at, with the referring schema's own keywords on top. */
+export function resolveRef(schema: JsonSchema, root: JsonSchema = previewSchema): JsonSchema {
+  if (!schema.$ref) return schema;
+  const name = schema.$ref.replace(/^#\/\$defs\//, "");
+  const target = root.$defs?.[name];
+  if (!target) throw new Error(`preview.schema.json: unresolved $ref ${schema.$ref}`);
+  const { $ref: _ref, ...own } = schema;
+  return { ...target, ...own };
+}

@@ -1,0 +1,28 @@
+import { createHash } from "node:crypto";
+
+// Fly app names are DNS labels: lowercase letters, digits and "-", at most 63 characters.
+const MAX_LENGTH = 63;
+const HASH_LENGTH = 6;
+
+/**
+ * The Fly app name of one pull request's preview: "pr-{number}-{owner}-{repo}".
+ * Names too long for Fly are cut and end in a short hash of the full identity, so two
+ * repositories sharing a long prefix still get different apps. The hash is taken over the
+ * lowercased identity because GitHub treats owner and repository names case-insensitively.
+ */
+export function appName(owner: string, repo: string, prNumber: number): string {
+  if (!Number.isInteger(prNumber) || prNumber < 1) throw new RangeError(`not a pull request number: ${prNumber}`);
+  const name = slug(`pr-${prNumber}-${owner}-${repo}`);
+  if (name.length <= MAX_LENGTH) return name;
+  const hash = createHash("sha256").update(`${owner}/${repo}#${prNumber}`.toLowerCase()).digest("hex").slice(0, HASH_LENGTH);
+  const head = name.slice(0, MAX_LENGTH - HASH_LENGTH - 1).replace(/-+$/, "");
+  return `${head}-${hash}`;
+}
+
+function slug(text: string): string {
+  return text
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, "-")
+    .replace(/-{2,}/g, "-")
+    .replace(/^-|-$/g, "");
+}
