@@ -1,0 +1,326 @@
+import { createInterface } from "node:readline";
+import type { Readable } from "node:stream";
+import { setTimeout as sleep } from "node:timers/promises";
+import { execa } from "execa";
+import { classifyFailure, FlyError, reasonFor } from "./errors.js";
+import { Redactor } from "./redact.js";
+
+export interface FlyctlOptions {
+  /** FLYCTL_PATH; default "flyctl". */
+  path: string;
+  /** FLY_API_TOKEN. Reaches flyctl only through its environment, never its arguments. */
+  token?: string;
+  /** FLY_ORG. */
+  org: string;
+  /** Secrets to hide from output; the token is always added to it. */
+  redactor?: Redactor;
+  log?: { info(obj: object, msg?: string): void; debug(...a: unknown[]): void; warn(...a: unknown[]): void };
+  /** Default 3 attempts, 1000 ms base, growing fourfold per attempt, with jitter. */
+  retry?: { attempts: number; baseDelayMs: number };
+  /** After a cancel, SIGTERM first, then SIGKILL after this long. Default 10000. */
+  killGraceMs?: number;
+}
+
+export interface DeployOptions {
+  /** The extracted source; passed to flyctl as its WORKDIR. */
+  cwd: string;
+  /** Absolute path of the generated fly.toml. */
+  configPath: string;
+  app: string;
+  imageLabel?: string;
+  /** Redeploys an earlier image without building. */
+  image?: string;
+  env?: Record<string, string>;
+  buildArgs?: Record<string, string>;
+  memoryMb?: number;
+  cpus?: number;
+  cpuKind?: string;
+  /** Aborting stops flyctl and rejects with a FlyError of kind "cancelled". */
+  signal?: AbortSignal;
+  /** Each output line, already redacted, as it streams. */
+  onLine?: (line: string, stream: "stdout" | "stderr") => void;
+}
+
+export interface DeployResult {
+  url?: string;
+  tail: string[];
+  durationMs: number;
+}
+
+export interface FlyApp {
+  name: string;
+  org: string;
+  status: string;
+}
+
+interface RunOptions {
+  cwd?: string;
+  input?: string;
+  signal?: AbortSignal;
+  onLine?: (line: string, stream: "stdout" | "stderr") => void;
+}
+
+interface RunOutput {
+  /** Unredacted, for parsing only: it never leaves this module. */
+  stdout: string;
+  tail: string[];
+}
+
+const TAIL_LINES = 50;
+const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export class Flyctl {
+  private readonly path: string;
+  private readonly token?: string;
+  private readonly org: string;
+  private readonly redactor: Redactor;
+  private readonly log?: FlyctlOptions["log"];
+  private readonly retry: { attempts: number; baseDelayMs: number };
+  private readonly killGraceMs: number;
+
+  constructor(opts: FlyctlOptions) {
+    this.path = opts.path || "flyctl";
+    this.token = opts.token || undefined;
+    this.org = opts.org;
+    this.redactor = opts.redactor ?? new Redactor();
+    if (this.token) this.redactor.add(this.token);
+    this.log = opts.log;
+    this.retry = opts.retry ?? { attempts: 3, baseDelayMs: 1000 };
+    this.killGraceMs = opts.killGraceMs ?? 10_000;
+  }
+
+  /** Idempotent: an app this organization already owns counts as created. */
+  async createApp(name: string): Promise<"created" | "exists"> {
+    try {
+      await this.run(["apps", "create", name, "--org", this.org]);
+      return "created";
+    } catch (error) {
+      if (!(error instanceof FlyError) || error.kind !== "name_taken") throw error;
+      // App names are global across Fly.io, so "taken" may mean ours (an earlier
+      // attempt got through) or someone else's; only ours is visible to our token.
+      if ((await this.appOrg(name)) === this.org) return "exists";
+      throw new FlyError(
+        "name_taken",
+        `The Fly.io app name "${name}" belongs to another Fly account, so it cannot be used for this preview`,
+        { exitCode: error.exitCode, tail: error.tail },
+      );
+    }
+  }
+
+  async appExists(name: string): Promise<boolean> {
+    return (await this.appOrg(name)) !== undefined;
+  }
+
+  async deploy(opts: DeployOptions): Promise<DeployResult> {
+    const started = Date.now();
+    const { stdout, tail } = await this.run(deployArgs(opts), {
+      cwd: opts.cwd,
+      signal: opts.signal,
+      onLine: opts.onLine,
+    });
+    const url = /Visit your newly deployed app at (\S+)/.exec(stdout)?.[1];
+    return { url, tail, durationMs: Date.now() - started };
+  }
+
+  /** Idempotent: an app that is already gone counts as destroyed ("missing"). */
+  async destroyApp(name: string): Promise<"destroyed" | "missing"> {
+    try {
+      await this.run(["apps", "destroy", name, "--yes"]);
+      return "destroyed";
+    } catch (error) {
+      if (error instanceof FlyError && error.kind === "not_found") return "missing";
+      throw error;
+    }
+  }
+
+  async listApps(): Promise<FlyApp[]> {
+    const { stdout, tail } = await this.run(["apps", "list", "--org", this.org, "--json"]);
+    const apps = parseJson(stdout, tail);
+    if (!Array.isArray(apps)) throw unexpectedOutput(tail);
+    return apps.map((app: { Name?: string; Organization?: { Slug?: string }; Status?: string }) => ({
+      name: app.Name ?? "",
+      org: app.Organization?.Slug ?? "",
+      status: app.Status ?? "",
+    }));
+  }
+
+  /**
+   * Stages secrets for the next deploy. Values travel on stdin, never argv, and are
+   * added to the redactor first so flyctl cannot echo them back into logs.
+   */
+  async importSecrets(app: string, secrets: Record<string, string>): Promise<void> {
+    const lines: string[] = [];
+    for (const [name, value] of Object.entries(secrets)) {
+      checkName(name, "secret");
+      this.redactor.add(value);
+      if (!/[\r\n]/.test(value)) lines.push(`${name}=${value}`);
+      else if (!value.includes('"""')) lines.push(`${name}="""${value}"""`);
+      else throw new FlyError("config", `The secret ${name} spans several lines and contains """, which flyctl cannot import`);
+    }
+    if (lines.length === 0) return;
+    await this.run(["secrets", "import", "-a", app, "--stage"], { input: `${lines.join("\n")}\n` });
+  }
+
+  /** The organization owning an app, or undefined when our token cannot see the app. */
+  private async appOrg(name: string): Promise<string | undefined> {
+    try {
+      const { stdout, tail } = await this.run(["status", "-a", name, "--json"]);
+      const status = parseJson(stdout, tail) as { Organization?: { Slug?: string } };
+      return status.Organization?.Slug ?? "";
+    } catch (error) {
+      if (error instanceof FlyError && error.kind === "not_found") return undefined;
+      throw error;
+    }
+  }
+
+  private async run(args: string[], opts: RunOptions = {}): Promise<RunOutput> {
+    if (!this.token) throw new FlyError("no_token", reasonFor("no_token"));
+    const { attempts, baseDelayMs } = this.retry;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.runOnce(args, opts);
+      } catch (error) {
+        if (!(error instanceof FlyError) || error.kind !== "transient") throw error;
+        if (attempt >= attempts) {
+          if (attempts <= 1) throw error;
+          throw new FlyError("transient", `${reasonFor("transient")} (gave up after ${attempts} attempts)`, {
+            exitCode: error.exitCode,
+            tail: error.tail,
+          });
+        }
+        const delayMs = backoff(baseDelayMs, attempt);
+        this.log?.warn(
+          { command: this.describe(args), attempt, attempts, delayMs, error: error.message },
+          "flyctl failed with a temporary error; retrying",
+        );
+        try {
+          await sleep(delayMs, undefined, { signal: opts.signal });
+        } catch {
+          throw new FlyError("cancelled", reasonFor("cancelled"), { tail: error.tail });
+        }
+      }
+    }
+  }
+
+  private async runOnce(args: string[], opts: RunOptions): Promise<RunOutput> {
+    if (opts.signal?.aborted) throw new FlyError("cancelled", reasonFor("cancelled"));
+    this.log?.debug({ command: this.describe(args) }, "running flyctl");
+
+    const stdout: string[] = [];
+    const tail: string[] = [];
+    const subprocess = execa(this.path, args, {
+      cwd: opts.cwd,
+      env: this.childEnv(),
+      extendEnv: false,
+      ...(opts.input === undefined ? { stdin: "ignore" as const } : { input: opts.input }),
+      buffer: false,
+      reject: false,
+      cancelSignal: opts.signal,
+      forceKillAfterDelay: this.killGraceMs,
+    });
+    const follow = (stream: Readable | null, name: "stdout" | "stderr") =>
+      new Promise<void>((resolve) => {
+        if (!stream) return resolve();
+        const lines = createInterface({ input: stream, crlfDelay: Infinity });
+        lines.on("line", (raw) => {
+          if (name === "stdout") stdout.push(raw);
+          const line = this.redactor.redact(raw);
+          tail.push(line);
+          if (tail.length > TAIL_LINES) tail.shift();
+          opts.onLine?.(line, name);
+        });
+        lines.on("close", resolve);
+      });
+    const [result] = await Promise.all([
+      subprocess,
+      follow(subprocess.stdout, "stdout"),
+      follow(subprocess.stderr, "stderr"),
+    ]);
+
+    if (result.isCanceled) {
+      throw new FlyError("cancelled", reasonFor("cancelled"), { exitCode: result.exitCode, tail });
+    }
+    if (result.code === "ENOENT") {
+      throw new FlyError("config", `flyctl was not found at "${this.path}"; install it or set FLYCTL_PATH`);
+    }
+    if (result.code === "EACCES") {
+      throw new FlyError("config", `flyctl at "${this.path}" is not executable; fix its permissions or set FLYCTL_PATH`);
+    }
+    if (result.exitCode === 0) return { stdout: stdout.join("\n"), tail };
+    if (result.signal) {
+      throw new FlyError("unknown", `flyctl was stopped by ${result.signal}`, { tail });
+    }
+    const kind = classifyFailure(result.exitCode, tail.join("\n"));
+    throw new FlyError(kind, reasonFor(kind, result.exitCode), { exitCode: result.exitCode, tail });
+  }
+
+  private childEnv(): NodeJS.ProcessEnv {
+    const env = { ...process.env };
+    // flyctl prefers FLY_ACCESS_TOKEN over FLY_API_TOKEN: a stray one in the server's
+    // environment would silently deploy with the wrong account.
+    delete env.FLY_ACCESS_TOKEN;
+    return { ...env, FLY_API_TOKEN: this.token, CI: "true", FLY_NO_UPDATE_CHECK: "1" };
+  }
+
+  private describe(args: string[]): string {
+    return this.redactor.redact(["flyctl", ...args].join(" "));
+  }
+}
+
+function deployArgs(opts: DeployOptions): string[] {
+  const args = [
+    "deploy",
+    opts.cwd,
+    "-c",
+    opts.configPath,
+    "-a",
+    opts.app,
+    "--remote-only",
+    "--yes",
+    // flyctl's default is two machines on the first deploy; one is plenty for a preview.
+    "--ha=false",
+    "--strategy",
+    "immediate",
+    "--wait-timeout",
+    "5m",
+  ];
+  if (opts.imageLabel) args.push("--image-label", opts.imageLabel);
+  if (opts.image) args.push("--image", opts.image);
+  for (const [name, value] of Object.entries(opts.env ?? {})) {
+    checkName(name, "environment variable");
+    args.push("--env", `${name}=${value}`);
+  }
+  for (const [name, value] of Object.entries(opts.buildArgs ?? {})) {
+    checkName(name, "build argument");
+    args.push("--build-arg", `${name}=${value}`);
+  }
+  if (opts.memoryMb !== undefined) args.push("--vm-memory", String(opts.memoryMb));
+  if (opts.cpus !== undefined) args.push("--vm-cpus", String(opts.cpus));
+  if (opts.cpuKind) args.push("--vm-cpu-kind", opts.cpuKind);
+  return args;
+}
+
+// flyctl splits NAME=VALUE at the first "=", so a name holding one would be cut short.
+function checkName(name: string, what: string): void {
+  if (!NAME.test(name)) {
+    throw new FlyError("config", `"${name}" is not a valid ${what} name (letters, digits and _ only)`);
+  }
+}
+
+function backoff(baseDelayMs: number, attempt: number): number {
+  const delay = baseDelayMs * 4 ** (attempt - 1);
+  // Jitter keeps several workers that failed together from retrying in lockstep.
+  return Math.round(delay / 2 + (Math.random() * delay) / 2);
+}
+
+function parseJson(stdout: string, tail: string[]): unknown {
+  try {
+    return JSON.parse(stdout);
+  } catch {
+    throw unexpectedOutput(tail);
+  }
+}
+
+function unexpectedOutput(tail: string[]): FlyError {
+  return new FlyError("unknown", "flyctl printed something other than the JSON it was asked for", { tail });
+}
