@@ -1,0 +1,124 @@
+import { accessSync, constants, readFileSync } from "node:fs";
+import path from "node:path";
+import { parse as parseToml } from "smol-toml";
+import { describe, expect, it } from "vitest";
+import { parse as parseYaml } from "yaml";
+
+const root = path.resolve(import.meta.dirname, "..");
+const read = (file: string) => readFileSync(path.join(root, file), "utf8");
+
+describe("fly.toml, fly-preview's own deployment", () => {
+  const config = parseToml(read("fly.toml")) as {
+    app: string;
+    primary_region: string;
+    build: { dockerfile: string };
+    env: Record<string, string>;
+    mounts: { source: string; destination: string };
+    http_service: {
+      internal_port: number;
+      force_https: boolean;
+      auto_stop_machines: string;
+      min_machines_running: number;
+      checks: { method: string; path: string }[];
+    };
+    vm: { memory: string; cpu_kind: string; cpus: number }[];
+  };
+
+  it("builds the Dockerfile into an app operators rename", () => {
+    expect(config.app).toBe("fly-preview");
+    expect(config.primary_region).toBe("iad");
+    expect(config.build.dockerfile).toBe("Dockerfile");
+  });
+
+  it("keeps the database on the mounted volume", () => {
+    expect(config.env.DATABASE_URL).toBe("file:/data/fly-preview.db");
+    expect(config.mounts).toEqual({ source: "fly_preview_data", destination: "/data" });
+    expect(path.posix.dirname(config.env.DATABASE_URL!.slice("file:".length))).toBe(config.mounts.destination);
+  });
+
+  it("routes traffic to the port the app listens on, on every interface", () => {
+    expect(config.env.HOST).toBe("0.0.0.0");
+    expect(config.http_service.internal_port).toBe(Number(config.env.PORT));
+    expect(config.http_service.internal_port).toBe(3000);
+    expect(config.http_service.force_https).toBe(true);
+  });
+
+  it("keeps one machine running for the reconciler, and checks its health", () => {
+    expect(config.http_service.auto_stop_machines).toBe("off");
+    expect(config.http_service.min_machines_running).toBe(1);
+    expect(config.http_service.checks).toEqual([expect.objectContaining({ method: "GET", path: "/healthz" })]);
+  });
+
+  it("asks for a small shared machine", () => {
+    expect(config.vm).toEqual([{ memory: "512mb", cpu_kind: "shared", cpus: 1 }]);
+  });
+});
+
+describe("app.yml, the manifest of the GitHub App", () => {
+  const manifest = parseYaml(read("app.yml")) as {
+    name: string;
+    public: boolean;
+    default_events: string[];
+    default_permissions: Record<string, string>;
+  };
+
+  it("subscribes to exactly the events the handlers use", () => {
+    // installation and installation_repositories arrive without subscribing, and GitHub
+    // rejects a manifest that lists them.
+    expect([...manifest.default_events].sort()).toEqual(["check_run", "issue_comment", "pull_request"]);
+  });
+
+  it("asks for exactly the permissions the app needs", () => {
+    expect(manifest.default_permissions).toEqual({
+      metadata: "read",
+      contents: "read",
+      pull_requests: "write",
+      issues: "write",
+      checks: "write",
+      deployments: "write",
+    });
+  });
+
+  it("registers a private App named fly-preview", () => {
+    expect(manifest.name).toBe("fly-preview");
+    expect(manifest.public).toBe(false);
+  });
+});
+
+describe("Dockerfile", () => {
+  const dockerfile = read("Dockerfile");
+
+  it("builds and runs on node:22-slim", () => {
+    expect(dockerfile.match(/^FROM node:22-slim\b/gm)).toHaveLength(2);
+  });
+
+  it("pins flyctl to a released version", () => {
+    expect(dockerfile).toMatch(/^COPY --from=flyio\/flyctl:v\d+\.\d+\.\d+ \/flyctl \/usr\/local\/bin\/flyctl$/m);
+    expect(dockerfile).not.toMatch(/flyio\/flyctl:latest|flyio\/flyctl(?!:)/);
+  });
+
+  it("runs as a user other than root", () => {
+    const users = [...dockerfile.matchAll(/^USER\s+(\S+)/gm)].map((match) => match[1]);
+    expect(users.length).toBeGreaterThan(0);
+    expect(users.at(-1)).not.toMatch(/^(root|0)$/);
+  });
+
+  it("listens on every interface and checks /healthz", () => {
+    expect(dockerfile).toMatch(/\bHOST=0\.0\.0\.0\b/);
+    expect(dockerfile).toMatch(/^HEALTHCHECK\b[^\n]*(\\\n[^\n]*)*\/healthz/m);
+  });
+
+  it("starts the compiled app", () => {
+    expect(dockerfile).toMatch(/^CMD \["node", "dist\/main\.js"\]$/m);
+  });
+});
+
+describe(".ci/run", () => {
+  it("is an executable script that type-checks and runs the tests", () => {
+    const script = read(".ci/run");
+    expect(() => accessSync(path.join(root, ".ci/run"), constants.X_OK)).not.toThrow();
+    expect(script).toMatch(/^set -euo pipefail$/m);
+    expect(script).toMatch(/^npm run typecheck$/m);
+    expect(script).toMatch(/^npm test$/m);
+  });
+});
