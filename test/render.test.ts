@@ -122,6 +122,6 @@ describe("the check run", () => {
   });
 
   it("escapes inline text", () => {
-    expect(inline("a*b_c")).toBe("a\\*b\\_c");
+    expect(inline("a*b _c FLY_API_TOKEN")).toBe("a\\*b \\_c FLY_API_TOKEN");
   });
 });

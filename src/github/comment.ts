@@ -54,7 +54,8 @@ export function bodyHash(body: string): string {
 
 async function findComment(octokit: Octokit, where: RepoRef & { number: number }): Promise<number | undefined> {
   const iterator = octokit.paginate.iterator(octokit.rest.issues.listComments, {
-    ...where,
+    owner: where.owner,
+    repo: where.repo,
     issue_number: where.number,
     per_page: 100,
   });

@@ -9,7 +9,10 @@ export function inline(text: string): string {
     .replace(/&/g, "&amp;")
     .replace(/</g, "&lt;")
     .replace(/>/g, "&gt;")
-    .replace(/([\\`*_{}[\]()#+!|~])/g, "\\$1")
+    .replace(/([\\`*{}[\]()#+!|~])/g, "\\$1")
+    // GitHub's markdown never reads an underscore inside a word as emphasis, so
+    // FLY_API_TOKEN stays readable in the raw text.
+    .replace(/(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])/g, "\\_")
     .replace(/@/g, "@\u200b");
 }
 

@@ -1,0 +1,67 @@
+import type { ApplicationFunction, Probot } from "probot";
+import { Flyctl, type FlyctlOptions } from "./fly/index.js";
+import { registerPullRequestHandlers } from "./handlers/pull-request.js";
+import { WorkerPool, type PoolOptions } from "./preview/pool.js";
+import { healthz } from "./server/healthz.js";
+import type { Settings } from "./settings.js";
+import { openStore, type Store } from "./store/store.js";
+
+export interface AppOptions {
+  settings: Settings;
+  /** An already-open store; by default the one DATABASE_URL names. */
+  store?: Store;
+  pool?: Partial<PoolOptions>;
+  flyctl?: Partial<Pick<FlyctlOptions, "retry" | "killGraceMs">>;
+  /** Used for health checks of deployed previews. */
+  fetch?: typeof fetch;
+  healthIntervalMs?: number;
+  clock?: () => number;
+  onStarted?: (runtime: Runtime) => void;
+}
+
+export interface Runtime {
+  store: Store;
+  pool: WorkerPool;
+}
+
+/** The Probot app: webhook handlers that record desires, and the workers that carry them out. */
+export function flyPreview(options: AppOptions): ApplicationFunction {
+  return async (app: Probot, { addHandler }) => {
+    const { settings } = options;
+    const store = options.store ?? (await openStore(settings.databaseUrl, options.clock));
+    // SQLite is the one-process shape: a lease still held at start-up belongs to a
+    // previous run of this server that died mid-deploy, so its work resumes now
+    // instead of after the lease expires.
+    const resumed = await store.releaseAllLeases();
+    if (resumed > 0) app.log.info({ resumed }, "resuming work left by a previous run");
+    const flyctl = new Flyctl({
+      path: settings.flyctlPath,
+      token: settings.flyApiToken,
+      org: settings.flyOrg,
+      log: app.log.child({ name: "flyctl" }),
+      ...options.flyctl,
+    });
+    const pool = new WorkerPool(
+      {
+        store,
+        settings,
+        flyctl,
+        github: (installationId: number) => app.auth(installationId),
+        log: app.log,
+        fetch: options.fetch,
+        clock: options.clock,
+        healthIntervalMs: options.healthIntervalMs,
+      },
+      { concurrency: settings.concurrency, ...options.pool },
+    );
+    registerPullRequestHandlers(app, { store, wake: () => pool.wake() });
+    try {
+      addHandler(healthz(store));
+    } catch {
+      // Loaded without an HTTP server (tests calling probot.load): no routes to add.
+    }
+    if (!settings.flyApiToken) app.log.warn("FLY_API_TOKEN is not set: every deploy will fail until it is");
+    pool.start();
+    options.onStarted?.({ store, pool });
+  };
+}

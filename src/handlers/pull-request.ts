@@ -1,0 +1,59 @@
+import type { Context, Probot } from "probot";
+import { appName } from "../preview/app-name.js";
+import type { PullRequestInfo, Store } from "../store/store.js";
+
+export interface HandlerDeps {
+  store: Store;
+  /** Tells the worker pool that a desire changed. */
+  wake: () => void;
+}
+
+type PullRequestContext = Context<"pull_request">;
+
+const DEPLOY_ACTIONS = [
+  "pull_request.opened",
+  "pull_request.reopened",
+  "pull_request.synchronize",
+  "pull_request.ready_for_review",
+  "pull_request.labeled",
+] as const;
+
+export function pullRequestInfo(context: PullRequestContext): PullRequestInfo {
+  const { pull_request: pr, repository } = context.payload;
+  const installation = (context.payload as { installation?: { id: number } }).installation;
+  if (!installation) throw new Error("pull_request event without an installation: is this a GitHub App delivery?");
+  return {
+    installationId: installation.id,
+    owner: repository.owner.login,
+    repo: repository.name,
+    number: pr.number,
+    appName: appName(repository.owner.login, repository.name, pr.number),
+    headSha: pr.head.sha,
+    headRef: pr.head.ref,
+    baseRef: pr.base.ref,
+    draft: pr.draft ?? false,
+    labels: (pr.labels ?? []).map((l) => l.name),
+  };
+}
+
+/**
+ * Handlers only record what should be true and return: GitHub waits at most ten
+ * seconds for an answer, and a deploy takes minutes. The worker pool does the work.
+ */
+export function registerPullRequestHandlers(app: Probot, deps: HandlerDeps): void {
+  app.on([...DEPLOY_ACTIONS], async (context) => {
+    if (!(await deps.store.firstDelivery(context.id))) return;
+    const pr = pullRequestInfo(context);
+    const { changed } = await deps.store.desireDeploy(pr);
+    context.log.info({ repo: `${pr.owner}/${pr.repo}`, pr: pr.number, app: pr.appName, sha: pr.headSha, changed }, `desire: deploy (${context.payload.action})`);
+    if (changed) deps.wake();
+  });
+
+  app.on("pull_request.closed", async (context) => {
+    if (!(await deps.store.firstDelivery(context.id))) return;
+    const { repository, pull_request: pr } = context.payload;
+    const { changed } = await deps.store.desireDestroy(repository.owner.login, repository.name, pr.number);
+    context.log.info({ repo: repository.full_name, pr: pr.number, changed }, "desire: destroy (closed)");
+    if (changed) deps.wake();
+  });
+}

@@ -1,0 +1,147 @@
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
+import type { Logger } from "probot";
+import type { Store } from "../store/store.js";
+import { reconcile, Superseded, type ReconcileDeps } from "./reconcile.js";
+
+export interface PoolOptions {
+  concurrency: number;
+  /** How often idle slots look for work when nothing wakes them. */
+  pollMs?: number;
+  /** How long a claim holds a preview; renewed at a third of it while working. */
+  leaseMs?: number;
+  /** A desire must be this old before it is claimed, so bursts of pushes coalesce. */
+  settleMs?: number;
+}
+
+interface Running {
+  id: number;
+  generation: number;
+  controller: AbortController;
+}
+
+const DELIVERY_RETENTION_MS = 3 * 24 * 3600 * 1000;
+
+/**
+ * The reconciler's worker pool: up to `concurrency` previews at once, one run at a
+ * time per preview (the lease guarantees it), newest desire first to cancel.
+ */
+export class WorkerPool {
+  readonly worker = `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`;
+  private readonly running = new Map<number, Running>();
+  private readonly runs = new Set<Promise<void>>();
+  private timer?: NodeJS.Timeout;
+  private heartbeat?: NodeJS.Timeout;
+  private stopped = true;
+  private filling = false;
+  private lastPrune = 0;
+  private readonly pollMs: number;
+  private readonly leaseMs: number;
+  private readonly settleMs: number;
+  private readonly store: Store;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly deps: ReconcileDeps,
+    private readonly options: PoolOptions,
+  ) {
+    this.pollMs = options.pollMs ?? 1000;
+    this.leaseMs = options.leaseMs ?? 60_000;
+    this.settleMs = options.settleMs ?? 1000;
+    this.store = deps.store;
+    this.log = deps.log;
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.timer = setInterval(() => void this.fill(), this.pollMs);
+    this.heartbeat = setInterval(() => void this.checkRunning(), Math.max(50, Math.floor(this.leaseMs / 3)));
+    void this.fill();
+  }
+
+  /** Called after a handler records a desire: look for work and for runs it supersedes now. */
+  wake(): void {
+    if (this.stopped) return;
+    void this.checkRunning().then(() => this.fill());
+    // The new desire becomes claimable once it has settled.
+    setTimeout(() => void this.fill(), this.settleMs + 5).unref();
+  }
+
+  /** Stops claiming, stops running flyctl processes, and releases their leases. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    clearInterval(this.heartbeat);
+    for (const run of this.running.values()) run.controller.abort(new Error("shutting down"));
+    await Promise.allSettled([...this.runs]);
+  }
+
+  get busy(): number {
+    return this.running.size;
+  }
+
+  private async fill(): Promise<void> {
+    if (this.filling || this.stopped) return;
+    this.filling = true;
+    try {
+      while (!this.stopped && this.running.size < this.options.concurrency) {
+        const claim = await this.store.claim(this.worker, this.leaseMs, this.settleMs);
+        if (!claim) break;
+        const controller = new AbortController();
+        const entry: Running = { id: claim.preview.id, generation: claim.generation, controller };
+        this.running.set(entry.id, entry);
+        const run = this.execute(claim, controller.signal).finally(() => {
+          this.running.delete(entry.id);
+          this.runs.delete(run);
+          void this.fill();
+        });
+        this.runs.add(run);
+      }
+      if (Date.now() - this.lastPrune > 3600_000) {
+        this.lastPrune = Date.now();
+        await this.store.pruneDeliveries(DELIVERY_RETENTION_MS);
+      }
+    } catch (error) {
+      this.log.error({ err: error }, "worker pool could not claim work");
+    } finally {
+      this.filling = false;
+    }
+  }
+
+  private async execute(claim: Parameters<typeof reconcile>[0], signal: AbortSignal): Promise<void> {
+    const { preview, generation } = claim;
+    try {
+      await reconcile(claim, this.worker, signal, this.deps);
+    } catch (error) {
+      // Unexpected (GitHub down, a bug): record it rather than retry forever; the
+      // next event or command tries again.
+      this.log.error({ err: error, repo: `${preview.owner}/${preview.repo}`, pr: preview.number }, "reconcile failed");
+      if (this.stopped) {
+        await this.store.release(preview.id, this.worker).catch(() => undefined);
+        return;
+      }
+      const message = error instanceof Error ? error.message : String(error);
+      await this.store
+        .finish(preview.id, this.worker, generation, { status: "failed", status_at: Date.now(), last_error: `Internal error: ${message}` })
+        .catch((e) => this.log.error({ err: e }, "could not record the failure"));
+    }
+  }
+
+  /** Renews leases, and stops runs whose preview was given a newer desire. */
+  private async checkRunning(): Promise<void> {
+    for (const run of [...this.running.values()]) {
+      if (run.controller.signal.aborted) continue;
+      try {
+        const row = await this.store.renew(run.id, this.worker, this.leaseMs);
+        if (!row) {
+          run.controller.abort(new Error("lease lost to another worker"));
+        } else if (row.desired_generation > run.generation) {
+          run.controller.abort(new Superseded(row));
+        }
+      } catch (error) {
+        this.log.warn({ err: error }, "could not renew a lease");
+      }
+    }
+  }
+}

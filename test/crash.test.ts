@@ -1,0 +1,116 @@
+// The whole server as a child process (`src/main.ts`, the same entry `npm start`
+// runs), killed with SIGKILL in the middle of a deploy and started again.
+import { spawn, type ChildProcess } from "node:child_process";
+import { createHmac } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { createFakeFly } from "./fake-flyctl/control.js";
+import { startFakeGitHub } from "./fake-github/server.js";
+import { DOCKERFILE, pullRequest, REPO, sha, TEST_PRIVATE_KEY, until } from "./harness.js";
+
+const SECRET = "webhook-secret-for-tests";
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup();
+  cleanups.length = 0;
+});
+
+async function listen(server: Server): Promise<number> {
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return (server.address() as AddressInfo).port;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  const port = await listen(server);
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+function startServer(env: Record<string, string>): ChildProcess {
+  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+    cwd: join(import.meta.dirname, ".."),
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  cleanups.push(() => {
+    child.kill("SIGKILL");
+  });
+  return child;
+}
+
+describe("a server killed mid-deploy", () => {
+  it("finishes the deploy after a restart, with no duplicate app, check run or comment", async () => {
+    const gh = await startFakeGitHub();
+    const fly = await createFakeFly();
+    const dir = await mkdtemp(join(tmpdir(), "fly-preview-crash-"));
+    const preview = createServer((_req, res) => res.end("ok"));
+    const previewPort = await listen(preview);
+    cleanups.push(() => gh.close(), () => fly.cleanup(), () => rm(dir, { recursive: true, force: true }), () => new Promise<void>((r) => preview.close(() => r())));
+    cleanups.push(() => fly.killRunning());
+
+    gh.setCommit(REPO, sha(1), { Dockerfile: DOCKERFILE, ".preview.yml": "health:\n  timeout: 10s\n" });
+    // The fake announces a local URL so the health check has something to reach.
+    fly.setBehavior({ deployDelayMs: 60_000, url: `http://127.0.0.1:${previewPort}/` });
+
+    const port = await freePort();
+    const env = {
+      APP_ID: "1",
+      PRIVATE_KEY: TEST_PRIVATE_KEY,
+      WEBHOOK_SECRET: SECRET,
+      GHE_HOST: gh.host,
+      GHE_PROTOCOL: "http",
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      LOG_LEVEL: "warn",
+      NODE_ENV: "test",
+      DATABASE_URL: `file:${join(dir, "fly-preview.db")}`,
+      FLY_API_TOKEN: "fo1_test_token_value",
+      FLYCTL_PATH: fly.path,
+      FAKE_FLYCTL_STATE: fly.stateDir,
+    };
+    const healthz = `http://127.0.0.1:${port}/healthz`;
+    const up = () => until("the server to answer /healthz", () => fetch(healthz).then((r) => r.ok).catch(() => false), 30_000);
+
+    let server = startServer(env);
+    await up();
+    const body = JSON.stringify(pullRequest("opened", { sha: sha(1) }));
+    const response = await fetch(`http://127.0.0.1:${port}/api/github/webhooks`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        "x-github-event": "pull_request",
+        "x-github-delivery": "crash-delivery-1",
+        "x-hub-signature-256": `sha256=${createHmac("sha256", SECRET).update(body).digest("hex")}`,
+      },
+      body,
+    });
+    expect(response.status).toBe(200);
+
+    await until("the deploy to start", () => fly.calls().some((c) => c.argv[0] === "deploy"), 20_000);
+    server.kill("SIGKILL");
+    await new Promise((r) => server.once("exit", r));
+    await fly.killRunning();
+    fly.setBehavior({ url: `http://127.0.0.1:${previewPort}/` });
+
+    server = startServer(env);
+    const check = await until(
+      "the check run to finish",
+      () => gh.checkRuns.find((c) => c.status === "completed"),
+      30_000,
+    );
+
+    expect(check.conclusion).toBe("success");
+    expect(gh.checkRuns).toHaveLength(1);
+    await until("the comment to say ready", () => gh.comments[0]?.body.includes("✅ Preview ready"), 10_000);
+    expect(gh.comments).toHaveLength(1);
+    expect(gh.deployments).toHaveLength(1);
+    expect(gh.deployments[0].statuses.at(-1)?.state).toBe("success");
+    expect(Object.keys(fly.apps())).toEqual(["pr-2-codertocat-hello-world"]);
+    expect(fly.calls().filter((c) => c.argv[0] === "deploy")).toHaveLength(2);
+  }, 90_000);
+});

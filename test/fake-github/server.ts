@@ -1,0 +1,209 @@
+// A small stateful fake of the GitHub REST API: the endpoints fly-preview calls,
+// answering with the shapes GitHub uses. Reached through GHE_HOST/GHE_PROTOCOL (base
+// URL http://127.0.0.1:PORT/api/v3), so it serves in-process tests and child
+// processes alike.
+import { mkdtemp, mkdir, rm, writeFile } from "node:fs/promises";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import * as tar from "tar";
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  body: any;
+  at: number;
+}
+
+export interface Comment {
+  id: number;
+  issue: string; // "owner/repo#number"
+  body: string;
+  user: { login: string; type: string };
+}
+
+export interface CheckRun {
+  id: number;
+  repo: string;
+  name: string;
+  head_sha: string;
+  external_id?: string;
+  status: string;
+  conclusion?: string | null;
+  output?: { title?: string; summary?: string; text?: string; annotations?: any[] };
+  history: Array<{ status: string; conclusion?: string | null }>;
+}
+
+export interface Deployment {
+  id: number;
+  repo: string;
+  ref: string;
+  environment: string;
+  transient_environment?: boolean;
+  production_environment?: boolean;
+  statuses: Array<{ state: string; environment_url?: string; description?: string }>;
+}
+
+export interface FakeGitHub {
+  url: string; // http://127.0.0.1:PORT
+  host: string; // 127.0.0.1:PORT, for GHE_HOST
+  requests: RecordedRequest[];
+  comments: Comment[];
+  checkRuns: CheckRun[];
+  deployments: Deployment[];
+  /** The files of `owner/repo` at commit `sha`. */
+  setCommit(repo: string, sha: string, files: Record<string, string>): void;
+  /** Makes the next `count` requests matching method+path prefix fail with `status`. */
+  failNext(method: string, pathPrefix: string, status: number, count?: number): void;
+  close(): Promise<void>;
+}
+
+export async function startFakeGitHub(): Promise<FakeGitHub> {
+  const commits = new Map<string, Record<string, string>>();
+  const failures: Array<{ method: string; prefix: string; status: number; count: number }> = [];
+  let nextId = 1000;
+  const state = {
+    requests: [] as RecordedRequest[],
+    comments: [] as Comment[],
+    checkRuns: [] as CheckRun[],
+    deployments: [] as Deployment[],
+  };
+  let base = "";
+
+  function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
+    res.writeHead(status, { "content-type": "application/json; charset=utf-8", ...headers });
+    res.end(JSON.stringify(body));
+  }
+  const notFound = (res: ServerResponse) => json(res, 404, { message: "Not Found", documentation_url: "https://docs.github.com/rest" });
+
+  async function tarball(repo: string, sha: string): Promise<Buffer> {
+    const files = commits.get(`${repo}@${sha}`)!;
+    const dir = await mkdtemp(join(tmpdir(), "fake-github-"));
+    const top = `${repo.replace("/", "-")}-${sha.slice(0, 7)}`;
+    try {
+      for (const [path, content] of Object.entries(files)) {
+        await mkdir(dirname(join(dir, top, path)), { recursive: true });
+        await writeFile(join(dir, top, path), content);
+      }
+      const chunks: Buffer[] = [];
+      const stream = tar.c({ gzip: true, cwd: dir, portable: true }, [top]);
+      for await (const chunk of stream as AsyncIterable<Buffer>) chunks.push(chunk);
+      return Buffer.concat(chunks);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse, body: any) {
+    const url = new URL(req.url ?? "/", base);
+    const path = url.pathname;
+    const method = req.method ?? "GET";
+    let m: RegExpMatchArray | null;
+
+    const failure = failures.find((f) => f.method === method && path.startsWith(f.prefix) && f.count > 0);
+    if (failure) {
+      failure.count--;
+      return json(res, failure.status, { message: `fake failure ${failure.status}` });
+    }
+
+    if (method === "POST" && (m = path.match(/^\/api\/v3\/app\/installations\/(\d+)\/access_tokens$/))) {
+      return json(res, 201, {
+        token: `ghs_fake_installation_token_${m[1]}`,
+        expires_at: new Date(Date.now() + 3600_000).toISOString(),
+        permissions: {},
+        repository_selection: "all",
+      });
+    }
+    if (method === "GET" && (m = path.match(/^\/api\/v3\/repos\/([^/]+)\/([^/]+)\/contents\/(.+)$/))) {
+      const files = commits.get(`${m[1]}/${m[2]}@${url.searchParams.get("ref")}`);
+      const file = files?.[decodeURIComponent(m[3])];
+      if (file === undefined) return notFound(res);
+      res.writeHead(200, { "content-type": "text/plain; charset=utf-8" });
+      return res.end(file);
+    }
+    if (method === "GET" && (m = path.match(/^\/api\/v3\/repos\/([^/]+)\/([^/]+)\/tarball\/(.+)$/))) {
+      if (!commits.has(`${m[1]}/${m[2]}@${m[3]}`)) return notFound(res);
+      res.writeHead(302, { location: `${base}/codeload/${m[1]}/${m[2]}/legacy.tar.gz/${m[3]}` });
+      return res.end();
+    }
+    if (method === "GET" && (m = path.match(/^\/codeload\/([^/]+)\/([^/]+)\/legacy\.tar\.gz\/(.+)$/))) {
+      const data = await tarball(`${m[1]}/${m[2]}`, m[3]);
+      res.writeHead(200, { "content-type": "application/x-gzip", "content-length": data.length });
+      return res.end(data);
+    }
+    if ((m = path.match(/^\/api\/v3\/repos\/([^/]+)\/([^/]+)\/issues\/(\d+)\/comments$/))) {
+      const issue = `${m[1]}/${m[2]}#${m[3]}`;
+      if (method === "GET") return json(res, 200, state.comments.filter((c) => c.issue === issue));
+      if (method === "POST") {
+        const comment = { id: nextId++, issue, body: body.body, user: { login: "fly-preview[bot]", type: "Bot" } };
+        state.comments.push(comment);
+        return json(res, 201, { ...comment, html_url: `${base}/${m[1]}/${m[2]}/pull/${m[3]}#issuecomment-${comment.id}` });
+      }
+    }
+    if (method === "PATCH" && (m = path.match(/^\/api\/v3\/repos\/([^/]+)\/([^/]+)\/issues\/comments\/(\d+)$/))) {
+      const comment = state.comments.find((c) => c.id === Number(m![3]));
+      if (!comment) return notFound(res);
+      comment.body = body.body;
+      return json(res, 200, comment);
+    }
+    if ((m = path.match(/^\/api\/v3\/repos\/([^/]+)\/([^/]+)\/check-runs(?:\/(\d+))?$/))) {
+      const repo = `${m[1]}/${m[2]}`;
+      if (method === "POST" && !m[3]) {
+        const run: CheckRun = { id: nextId++, repo, ...body, history: [{ status: body.status, conclusion: body.conclusion }] };
+        state.checkRuns.push(run);
+        return json(res, 201, { ...run, html_url: `${base}/${repo}/runs/${run.id}` });
+      }
+      if (method === "PATCH" && m[3]) {
+        const run = state.checkRuns.find((r) => r.id === Number(m![3]));
+        if (!run) return notFound(res);
+        Object.assign(run, body);
+        run.history.push({ status: run.status, conclusion: body.conclusion });
+        return json(res, 200, { ...run, html_url: `${base}/${repo}/runs/${run.id}` });
+      }
+    }
+    if (method === "POST" && (m = path.match(/^\/api\/v3\/repos\/([^/]+)\/([^/]+)\/deployments$/))) {
+      const deployment: Deployment = { id: nextId++, repo: `${m[1]}/${m[2]}`, ...body, statuses: [] };
+      state.deployments.push(deployment);
+      return json(res, 201, deployment);
+    }
+    if (method === "POST" && (m = path.match(/^\/api\/v3\/repos\/([^/]+)\/([^/]+)\/deployments\/(\d+)\/statuses$/))) {
+      const deployment = state.deployments.find((d) => d.id === Number(m![3]));
+      if (!deployment) return notFound(res);
+      deployment.statuses.push(body);
+      return json(res, 201, { id: nextId++, ...body });
+    }
+    return notFound(res);
+  }
+
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const text = Buffer.concat(chunks).toString("utf8");
+      const body = text ? JSON.parse(text) : undefined;
+      state.requests.push({ method: req.method ?? "GET", path: req.url ?? "", body, at: Date.now() });
+      handle(req, res, body).catch((error) => json(res, 500, { message: String(error) }));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  base = `http://127.0.0.1:${port}`;
+
+  return {
+    url: base,
+    host: `127.0.0.1:${port}`,
+    ...state,
+    setCommit(repo, sha, files) {
+      commits.set(`${repo}@${sha}`, files);
+    },
+    failNext(method, prefix, status, count = 1) {
+      failures.push({ method, prefix, status, count });
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

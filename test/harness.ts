@@ -1,0 +1,161 @@
+// One fake world per test: a fake GitHub over HTTP, a fake flyctl on disk, a real
+// Probot with our app loaded, a real SQLite store in a temp dir, and a health-check
+// fetch that answers for *.fly.dev as the test says.
+import { generateKeyPairSync, randomUUID } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Probot, ProbotOctokit } from "probot";
+import { flyPreview, type Runtime } from "../src/app.js";
+import type { PoolOptions } from "../src/preview/pool.js";
+import { readSettings, type Settings } from "../src/settings.js";
+import { openStore } from "../src/store/store.js";
+import { createFakeFly } from "./fake-flyctl/control.js";
+import { startFakeGitHub } from "./fake-github/server.js";
+
+export const REPO = "Codertocat/Hello-World";
+export const { privateKey: TEST_PRIVATE_KEY } = generateKeyPairSync("rsa", {
+  modulusLength: 2048,
+  privateKeyEncoding: { type: "pkcs8", format: "pem" },
+  publicKeyEncoding: { type: "spki", format: "pem" },
+});
+
+export const DOCKERFILE = 'FROM nginx:alpine\nEXPOSE 8080\n';
+export const PREVIEW_YML = "port: 8080\nhealth:\n  path: /healthz\n  timeout: 2s\n";
+
+type Action = "opened" | "synchronize" | "closed" | "reopened" | "labeled" | "ready_for_review";
+
+export function fixture(action: Action): any {
+  return JSON.parse(readFileSync(new URL(`./fixtures/pull_request.${action}.json`, import.meta.url), "utf8"));
+}
+
+/** A real pull_request payload with the commit, number and labels a test needs. */
+export function pullRequest(
+  action: Action,
+  over: { sha: string; number?: number; labels?: string[]; draft?: boolean; owner?: string; repo?: string },
+): any {
+  const payload = fixture(action);
+  const pr = payload.pull_request;
+  pr.head.sha = over.sha;
+  if (over.number !== undefined) {
+    pr.number = over.number;
+    payload.number = over.number;
+  }
+  if (over.labels) pr.labels = over.labels.map((name, i) => ({ ...pr.labels[0], id: i + 1, name }));
+  if (over.draft !== undefined) pr.draft = over.draft;
+  if (over.owner) payload.repository.owner.login = over.owner;
+  if (over.repo) payload.repository.name = over.repo;
+  payload.repository.full_name = `${payload.repository.owner.login}/${payload.repository.name}`;
+  return payload;
+}
+
+export function sha(n: number): string {
+  return n.toString(16).padStart(40, "a");
+}
+
+export async function until<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
+  const started = Date.now();
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+export interface WorldOptions {
+  env?: Record<string, string | undefined>;
+  pool?: Partial<PoolOptions>;
+  /** The status *.fly.dev answers with; default 200. */
+  health?: (url: string) => number;
+  killGraceMs?: number;
+}
+
+export type World = Awaited<ReturnType<typeof startWorld>>;
+
+export async function startWorld(options: WorldOptions = {}) {
+  const gh = await startFakeGitHub();
+  const fly = await createFakeFly();
+  const dir = await mkdtemp(join(tmpdir(), "fly-preview-test-"));
+  const settings: Settings = readSettings({
+    FLY_API_TOKEN: "fo1_test_token_value",
+    FLYCTL_PATH: fly.path,
+    DATABASE_URL: `file:${join(dir, "test.db")}`,
+    PREVIEW_CONCURRENCY: "2",
+    ...options.env,
+  });
+  const store = await openStore(settings.databaseUrl);
+  const healthCalls: string[] = [];
+  const fakeFetch = (async (input: string | URL | Request) => {
+    const url = String(input instanceof Request ? input.url : input);
+    healthCalls.push(url);
+    return new Response("ok", { status: options.health?.(url) ?? 200 });
+  }) as typeof fetch;
+
+  const probot = new Probot({
+    appId: 1,
+    privateKey: TEST_PRIVATE_KEY,
+    baseUrl: `${gh.url}/api/v3`,
+    logLevel: (process.env.TEST_LOG_LEVEL as "info") ?? "fatal",
+    // A function, not an object: Probot layers its own throttle options over object
+    // defaults, and the one-write-per-second spacing would make every test slow.
+    Octokit: ProbotOctokit.defaults((options: any) => ({
+      ...options,
+      throttle: { ...options.throttle, enabled: false },
+      retry: { enabled: false },
+    })),
+  });
+  let runtime!: Runtime;
+  await probot.load(
+    flyPreview({
+      settings,
+      store,
+      pool: { pollMs: 25, settleMs: 40, leaseMs: 3000, ...options.pool },
+      flyctl: { retry: { attempts: 3, baseDelayMs: 10 }, killGraceMs: options.killGraceMs ?? 500 },
+      fetch: fakeFetch,
+      healthIntervalMs: 20,
+      onStarted: (r) => (runtime = r),
+    }),
+  );
+
+  const world = {
+    gh,
+    fly,
+    probot,
+    store,
+    settings,
+    healthCalls,
+    get pool() {
+      return runtime.pool;
+    },
+    /** Files of a commit of the test repository (Dockerfile and .preview.yml by default). */
+    commit(commitSha: string, files: Record<string, string> = { Dockerfile: DOCKERFILE, ".preview.yml": PREVIEW_YML }, repo = REPO) {
+      gh.setCommit(repo, commitSha, files);
+    },
+    async deliver(payload: any, id: string = randomUUID()) {
+      await probot.receive({ id, name: "pull_request", payload } as any);
+    },
+    /** The preview row, once the worker has caught up with every desire. */
+    async settled(number = 2, owner = "Codertocat", repo = "Hello-World") {
+      return until(`preview #${number} to settle`, async () => {
+        const row = await store.get(owner, repo, number);
+        return row && row.observed_generation === row.desired_generation && row.lease_owner === null ? row : undefined;
+      });
+    },
+    comments(issue = `${REPO}#2`) {
+      return gh.comments.filter((c) => c.issue === issue);
+    },
+    deploys() {
+      return fly.calls().filter((c) => c.argv[0] === "deploy");
+    },
+    async close() {
+      await runtime?.pool.stop();
+      await store.close();
+      await gh.close();
+      await fly.cleanup();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+  return world;
+}

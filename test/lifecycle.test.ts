@@ -1,0 +1,194 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { COMMENT_MARKER } from "../src/github/comment.js";
+import { pullRequest, sha, startWorld, until, type World } from "./harness.js";
+
+let world: World;
+afterEach(async () => {
+  await world?.close();
+});
+
+const APP = "pr-2-codertocat-hello-world";
+
+describe("the preview lifecycle", () => {
+  it("an opened pull request gets a ready preview: comment, check run and deployment", async () => {
+    world = await startWorld();
+    world.commit(sha(1));
+    await world.deliver(pullRequest("opened", { sha: sha(1) }));
+    const row = await world.settled();
+
+    expect(row.status).toBe("ready");
+    expect(row.url).toBe(`https://${APP}.fly.dev`);
+    expect(world.fly.apps()[APP]).toBeDefined();
+
+    const deploy = world.deploys()[0];
+    expect(deploy.argv).toEqual(expect.arrayContaining(["-a", APP, "--remote-only", "--yes", "--ha=false"]));
+    expect(deploy.argv).toContain(`pr-2-${sha(1).slice(0, 7)}`);
+    expect(deploy.tokenSet).toBe(true);
+    expect(JSON.stringify(deploy.argv)).not.toContain("fo1_test_token_value");
+
+    const [comment] = world.comments();
+    expect(world.comments()).toHaveLength(1);
+    expect(comment.body).toContain(COMMENT_MARKER);
+    expect(comment.body).toContain("✅ Preview ready");
+    expect(comment.body).toContain(`https://${APP}.fly.dev`);
+    expect(comment.body).toContain(sha(1).slice(0, 7));
+    expect(comment.body).toContain(APP);
+
+    expect(world.gh.checkRuns).toHaveLength(1);
+    const check = world.gh.checkRuns[0];
+    expect(check.name).toBe("Fly Preview");
+    expect(check.head_sha).toBe(sha(1));
+    expect(check.history.map((h) => h.status)).toEqual(["in_progress", "completed"]);
+    expect(check.conclusion).toBe("success");
+    expect(check.output?.summary).toContain(`https://${APP}.fly.dev`);
+    expect(check.output?.summary).toMatch(/Build and deploy: \d+s/);
+
+    expect(world.gh.deployments).toHaveLength(1);
+    const deployment = world.gh.deployments[0];
+    expect(deployment).toMatchObject({ environment: "pr-2", ref: sha(1), transient_environment: true, production_environment: false });
+    expect(deployment.statuses.map((s) => s.state)).toEqual(["in_progress", "success"]);
+    expect(deployment.statuses[1].environment_url).toBe(`https://${APP}.fly.dev`);
+
+    expect(world.healthCalls).toContain(`https://${APP}.fly.dev/healthz`);
+  });
+
+  it("a push redeploys the same app and edits the same comment", async () => {
+    world = await startWorld();
+    world.commit(sha(1));
+    world.commit(sha(2));
+    await world.deliver(pullRequest("opened", { sha: sha(1) }));
+    await world.settled();
+    await world.deliver(pullRequest("synchronize", { sha: sha(2) }));
+    const row = await until("second deploy", async () => {
+      const r = await world.settled();
+      return r.deployed_sha === sha(2) ? r : undefined;
+    });
+
+    expect(row.status).toBe("ready");
+    expect(world.deploys().map((d) => d.argv[d.argv.indexOf("-a") + 1])).toEqual([APP, APP]);
+    expect(world.fly.calls().filter((c) => c.argv[0] === "apps" && c.argv[1] === "create")).toHaveLength(1);
+    expect(world.comments()).toHaveLength(1);
+    expect(world.comments()[0].body).toContain(sha(2).slice(0, 7));
+    expect(world.gh.checkRuns.map((c) => [c.head_sha, c.conclusion])).toEqual([
+      [sha(1), "success"],
+      [sha(2), "success"],
+    ]);
+  });
+
+  it("ten pushes during a build deploy only the first and the last commit", async () => {
+    world = await startWorld({ pool: { settleMs: 300 } });
+    for (let i = 1; i <= 10; i++) world.commit(sha(i));
+    world.fly.setBehavior({ deployDelayMs: 5000 });
+    await world.deliver(pullRequest("opened", { sha: sha(1) }));
+    await until("the first build to start", () => world.deploys().length === 1);
+    world.fly.setBehavior({});
+    await Promise.all(
+      Array.from({ length: 9 }, (_, i) => world.deliver(pullRequest("synchronize", { sha: sha(i + 2) }))),
+    );
+    const row = await until("the last commit deployed", async () => {
+      const r = await world.settled();
+      return r.deployed_sha === sha(10) ? r : undefined;
+    });
+
+    expect(row.status).toBe("ready");
+    const deployedLabels = world.deploys().map((d) => d.argv[d.argv.indexOf("--image-label") + 1]);
+    expect(deployedLabels).toEqual([`pr-2-${sha(1).slice(0, 7)}`, `pr-2-${sha(10).slice(0, 7)}`]);
+    const first = world.gh.checkRuns.find((c) => c.head_sha === sha(1))!;
+    expect(first.conclusion).toBe("cancelled");
+    expect(first.output?.summary).toContain(sha(10).slice(0, 7));
+    expect(world.gh.checkRuns.find((c) => c.head_sha === sha(10))?.conclusion).toBe("success");
+    expect(world.gh.checkRuns.filter((c) => c.head_sha !== sha(1) && c.head_sha !== sha(10))).toEqual([]);
+    // The superseded flyctl was stopped, not left running.
+    expect(world.fly.calls().find((c) => c.argv[0] === "deploy" && c.signal)).toBeDefined();
+  });
+
+  it("closing the pull request destroys the app, says so, and marks the deployment inactive", async () => {
+    world = await startWorld();
+    world.commit(sha(1));
+    await world.deliver(pullRequest("opened", { sha: sha(1) }));
+    await world.settled();
+    await world.deliver(pullRequest("closed", { sha: sha(1) }));
+    const row = await until("destroyed", async () => {
+      const r = await world.settled();
+      return r.status === "destroyed" ? r : undefined;
+    });
+
+    expect(row.app_created).toBe(0);
+    expect(world.fly.apps()[APP]).toBeUndefined();
+    expect(world.fly.calls().some((c) => c.argv.join(" ") === `apps destroy ${APP} --yes`)).toBe(true);
+    expect(world.comments()).toHaveLength(1);
+    expect(world.comments()[0].body).toContain("🗑️ Preview destroyed");
+    expect(world.gh.deployments[0].statuses.at(-1)?.state).toBe("inactive");
+  });
+
+  it("closing a pull request whose app is already gone counts as destroyed", async () => {
+    world = await startWorld();
+    world.commit(sha(1));
+    await world.deliver(pullRequest("opened", { sha: sha(1) }));
+    await world.settled();
+    world.fly.removeApp(APP);
+    await world.deliver(pullRequest("closed", { sha: sha(1) }));
+    const row = await until("destroyed", async () => {
+      const r = await world.settled();
+      return r.status === "destroyed" ? r : undefined;
+    });
+    expect(row.last_error).toBeNull();
+  });
+
+  it("a repository without .preview.yml gets nothing: no check run, no comment, no flyctl", async () => {
+    world = await startWorld();
+    world.commit(sha(1), { Dockerfile: "FROM scratch\n" });
+    await world.deliver(pullRequest("opened", { sha: sha(1) }));
+    const row = await world.settled();
+    expect(row.status).toBe("none");
+    expect(world.gh.checkRuns).toEqual([]);
+    expect(world.gh.comments).toEqual([]);
+    expect(world.gh.deployments).toEqual([]);
+    expect(world.fly.calls()).toEqual([]);
+  });
+
+  it("a redelivered webhook does not deploy twice", async () => {
+    world = await startWorld();
+    world.commit(sha(1));
+    const payload = pullRequest("opened", { sha: sha(1) });
+    await world.deliver(payload, "delivery-1");
+    await world.settled();
+    await world.deliver(payload, "delivery-1");
+    // The same desire under a new delivery id changes nothing either.
+    await world.deliver(pullRequest("synchronize", { sha: sha(1) }), "delivery-2");
+    await new Promise((r) => setTimeout(r, 300));
+    await world.settled();
+    expect(world.deploys()).toHaveLength(1);
+    expect(world.gh.checkRuns).toHaveLength(1);
+  });
+
+  it("a draft is not previewed until it is ready for review", async () => {
+    world = await startWorld();
+    world.commit(sha(1));
+    await world.deliver(pullRequest("opened", { sha: sha(1), draft: true }));
+    expect((await world.settled()).status).toBe("skipped");
+    expect(world.fly.calls()).toEqual([]);
+    expect(world.gh.checkRuns).toEqual([]);
+    await world.deliver(pullRequest("ready_for_review", { sha: sha(1), draft: false }));
+    const row = await until("ready", async () => {
+      const r = await world.settled();
+      return r.status === "ready" ? r : undefined;
+    });
+    expect(row.deployed_sha).toBe(sha(1));
+  });
+
+  it("with trigger labels, only adding one of them deploys", async () => {
+    world = await startWorld();
+    const files = { Dockerfile: "FROM scratch\n", ".preview.yml": "trigger:\n  labels: [preview]\n" };
+    world.commit(sha(1), files);
+    await world.deliver(pullRequest("opened", { sha: sha(1), labels: ["bug"] }));
+    expect((await world.settled()).status).toBe("skipped");
+    await world.deliver(pullRequest("labeled", { sha: sha(1), labels: ["bug", "preview"] }));
+    const row = await until("ready", async () => {
+      const r = await world.settled();
+      return r.status === "ready" ? r : undefined;
+    });
+    expect(world.deploys()).toHaveLength(1);
+    expect(row.deployed_sha).toBe(sha(1));
+  });
+});
