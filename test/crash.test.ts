@@ -1,16 +1,15 @@
 // The whole server as a child process (`src/main.ts`, the same entry `npm start`
 // runs), killed with SIGKILL in the middle of a deploy and started again.
-import { spawn, type ChildProcess } from "node:child_process";
 import { createHmac } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { createFakeFly } from "./fake-flyctl/control.js";
 import { startFakeGitHub } from "./fake-github/server.js";
 import { DOCKERFILE, pullRequest, REPO, sha, TEST_PRIVATE_KEY, until } from "./harness.js";
+import { freePort, listen, startServerProcess } from "./server-process.js";
 
 const SECRET = "webhook-secret-for-tests";
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -19,28 +18,12 @@ afterEach(async () => {
   cleanups.length = 0;
 });
 
-async function listen(server: Server): Promise<number> {
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return (server.address() as AddressInfo).port;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  const port = await listen(server);
-  await new Promise((r) => server.close(r));
-  return port;
-}
-
-function startServer(env: Record<string, string>): ChildProcess {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
-    cwd: join(import.meta.dirname, ".."),
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "ignore", "inherit"],
-  });
+function startServer(env: Record<string, string>) {
+  const server = startServerProcess(env);
   cleanups.push(() => {
-    child.kill("SIGKILL");
+    server.child.kill("SIGKILL");
   });
-  return child;
+  return server;
 }
 
 describe("a server killed mid-deploy", () => {
@@ -92,8 +75,8 @@ describe("a server killed mid-deploy", () => {
     expect(response.status).toBe(200);
 
     await until("the deploy to start", () => fly.calls().some((c) => c.argv[0] === "deploy"), 20_000);
-    server.kill("SIGKILL");
-    await new Promise((r) => server.once("exit", r));
+    server.child.kill("SIGKILL");
+    await server.exited;
     await fly.killRunning();
     fly.setBehavior({ url: `http://127.0.0.1:${previewPort}/` });
 

@@ -64,6 +64,32 @@ export async function until<T>(what: string, check: () => T | undefined | false 
   }
 }
 
+export interface LogRecord {
+  level: string;
+  msg?: string;
+  [key: string]: unknown;
+}
+
+/** A pino-shaped logger that keeps every record, with its bindings, for assertions. */
+function recordingLogger(records: LogRecord[], bindings: Record<string, unknown> = {}): any {
+  const write = (level: string) => (first?: unknown, second?: unknown) => {
+    const fields = typeof first === "object" && first !== null ? (first as Record<string, unknown>) : {};
+    const msg = typeof first === "string" ? first : typeof second === "string" ? second : undefined;
+    records.push({ ...bindings, ...fields, level, msg });
+  };
+  return {
+    level: "trace",
+    child: (more: Record<string, unknown>) => recordingLogger(records, { ...bindings, ...more }),
+    trace: write("trace"),
+    debug: write("debug"),
+    info: write("info"),
+    warn: write("warn"),
+    error: write("error"),
+    fatal: write("fatal"),
+    isLevelEnabled: () => true,
+  };
+}
+
 export interface WorldOptions {
   env?: Record<string, string | undefined>;
   pool?: Partial<PoolOptions>;
@@ -87,6 +113,7 @@ export async function startWorld(options: WorldOptions = {}) {
   });
   const store = await openStore(settings.databaseUrl);
   const healthCalls: string[] = [];
+  const logs: LogRecord[] = [];
   const fakeFetch = (async (input: string | URL | Request) => {
     const url = String(input instanceof Request ? input.url : input);
     healthCalls.push(url);
@@ -97,7 +124,7 @@ export async function startWorld(options: WorldOptions = {}) {
     appId: 1,
     privateKey: TEST_PRIVATE_KEY,
     baseUrl: `${gh.url}/api/v3`,
-    logLevel: (process.env.TEST_LOG_LEVEL as "info") ?? "fatal",
+    log: recordingLogger(logs),
     // A function, not an object: Probot layers its own throttle options over object
     // defaults, and the one-write-per-second spacing would make every test slow.
     Octokit: ProbotOctokit.defaults((options: any) => ({
@@ -126,6 +153,7 @@ export async function startWorld(options: WorldOptions = {}) {
     store,
     settings,
     healthCalls,
+    logs,
     get pool() {
       return runtime.pool;
     },

@@ -192,3 +192,27 @@ describe("the preview lifecycle", () => {
     expect(row.deployed_sha).toBe(sha(1));
   });
 });
+
+describe("logs", () => {
+  it("every line of a deploy carries the repository, PR number and app name", async () => {
+    world = await startWorld();
+    world.commit(sha(1));
+    world.fly.setBehavior({ deploy: [{ fail: "transient" }] });
+    await world.deliver(pullRequest("opened", { sha: sha(1) }));
+    await world.settled();
+
+    const start = world.logs.findIndex((r) => r.msg === "deploy started");
+    const end = world.logs.findIndex((r) => r.msg === "preview ready");
+    expect(start).toBeGreaterThanOrEqual(0);
+    expect(end).toBeGreaterThan(start);
+    const deployLines = world.logs.slice(start, end + 1);
+    // GitHub requests, flyctl's own lines and the retry warning are among them.
+    expect(deployLines.some((r) => String(r.msg).startsWith("GitHub request"))).toBe(true);
+    expect(deployLines.some((r) => typeof r.flyctl === "string")).toBe(true);
+    expect(deployLines.some((r) => r.level === "warn")).toBe(true);
+    for (const line of deployLines) {
+      expect(line).toMatchObject({ repo: "Codertocat/Hello-World", pr: 2, app: APP });
+    }
+    expect(JSON.stringify(world.logs)).not.toContain("fo1_test_token_value");
+  });
+});

@@ -78,7 +78,7 @@ export class Flyctl {
   private readonly retry: { attempts: number; baseDelayMs: number };
   private readonly killGraceMs: number;
 
-  constructor(opts: FlyctlOptions) {
+  constructor(private readonly opts: FlyctlOptions) {
     this.path = opts.path || "flyctl";
     this.token = opts.token || undefined;
     this.org = opts.org;
@@ -87,6 +87,11 @@ export class Flyctl {
     this.log = opts.log;
     this.retry = opts.retry ?? { attempts: 3, baseDelayMs: 1000 };
     this.killGraceMs = opts.killGraceMs ?? 10_000;
+  }
+
+  /** The same driver logging through `log`, so a deploy's flyctl lines carry its repo, PR and app. */
+  withLog(log: FlyctlOptions["log"]): Flyctl {
+    return new Flyctl({ ...this.opts, redactor: this.redactor, log });
   }
 
   /** Idempotent: an app this organization already owns counts as created. */

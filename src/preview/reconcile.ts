@@ -43,6 +43,9 @@ export async function reconcile(claim: Claim, worker: string, signal: AbortSigna
   const save = (patch: PreviewPatch) => deps.store.save(preview.id, worker, patch);
   const finish = (patch: PreviewPatch) => deps.store.finish(preview.id, worker, generation, patch);
   const octokit = await deps.github(preview.installation_id);
+  // Probot's request logging reads octokit.log at each request: bind it to this run.
+  octokit.log = log.child({ name: "github" });
+  deps = { ...deps, flyctl: deps.flyctl.withLog(log) };
   const reporter = new Reporter(octokit, preview, save, clock);
 
   if (preview.desired_action === "destroy") {
