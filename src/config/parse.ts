@@ -7,21 +7,11 @@ import { parseDuration, parseMemoryMb } from "./units.js";
 
 type Plain = Record<string, unknown>;
 
-/** The shape ajv guarantees once validation (with defaults) has passed. */
-interface ValidConfig {
-  dockerfile: string;
-  context: string;
-  fly_toml?: string;
-  port: number;
-  region?: string;
-  env: Record<string, string>;
-  build_args: Record<string, string>;
-  health: { path: string; timeout: string };
-  resources: { memory: string; cpus: number; cpu_kind: "shared" | "performance" };
-  ttl?: string;
-  max_previews?: number;
-  trigger: { labels: string[]; branches: string[]; drafts: boolean };
-}
+/** The shape ajv guarantees once validation (with defaults) has passed: the config before derived values. */
+type ValidConfig = Omit<PreviewConfig, "health" | "resources" | "ttlMs"> & {
+  health: Omit<PreviewConfig["health"], "timeoutMs">;
+  resources: Omit<PreviewConfig["resources"], "memoryMb">;
+};
 
 const PATH_FIELDS = ["dockerfile", "context", "fly_toml"] as const;
 

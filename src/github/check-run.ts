@@ -97,19 +97,21 @@ export function invalidConfigOutput(file: string, problems: ConfigProblemLike[])
   };
 }
 
+/** Creates the check run of a commit: in progress, or already finished when `conclusion` is given. */
 export async function createCheckRun(
   octokit: Octokit,
   where: RepoRef & { sha: string; externalId: string },
   output: CheckOutput,
+  conclusion?: CheckConclusion,
 ): Promise<{ id: number; url: string }> {
+  const now = new Date().toISOString();
   const { data } = await octokit.rest.checks.create({
     owner: where.owner,
     repo: where.repo,
     name: CHECK_NAME,
     head_sha: where.sha,
     external_id: where.externalId,
-    status: "in_progress",
-    started_at: new Date().toISOString(),
+    ...(conclusion ? { status: "completed", conclusion, completed_at: now } : { status: "in_progress", started_at: now }),
     output,
   });
   return { id: data.id, url: data.html_url ?? "" };
@@ -141,25 +143,4 @@ export async function completeCheckRun(
     completed_at: new Date().toISOString(),
     output,
   });
-}
-
-/** A check run that is born finished: an invalid config, where no work starts. */
-export async function createCompletedCheckRun(
-  octokit: Octokit,
-  where: RepoRef & { sha: string; externalId: string },
-  conclusion: CheckConclusion,
-  output: CheckOutput,
-): Promise<number> {
-  const { data } = await octokit.rest.checks.create({
-    owner: where.owner,
-    repo: where.repo,
-    name: CHECK_NAME,
-    head_sha: where.sha,
-    external_id: where.externalId,
-    status: "completed",
-    conclusion,
-    completed_at: new Date().toISOString(),
-    output,
-  });
-  return data.id;
 }

@@ -2,7 +2,6 @@ import { bodyHash, renderComment, upsertComment, type CommentView } from "../git
 import {
   completeCheckRun,
   createCheckRun,
-  createCompletedCheckRun,
   startCheckRun,
   type CheckConclusion,
   type CheckOutput,
@@ -58,8 +57,9 @@ export class Reporter {
       await completeCheckRun(this.octokit, { ...this.repo, id: this.preview.check_run_id }, "failure", output);
       return;
     }
-    const id = await createCompletedCheckRun(this.octokit, { ...this.repo, sha, externalId: String(this.preview.id) }, "failure", output);
-    await this.remember({ check_run_id: id, check_run_sha: sha });
+    const run = await createCheckRun(this.octokit, { ...this.repo, sha, externalId: String(this.preview.id) }, output, "failure");
+    this.checkRunUrl = run.url;
+    await this.remember({ check_run_id: run.id, check_run_sha: sha });
   }
 
   async startDeployment(sha: string): Promise<void> {
