@@ -1,5 +1,7 @@
 import type { ApplicationFunction, Probot } from "probot";
 import { Flyctl, type FlyctlOptions } from "./fly/index.js";
+import { registerCheckRunHandlers } from "./handlers/check-run.js";
+import { registerIssueCommentHandlers } from "./handlers/issue-comment.js";
 import { registerPullRequestHandlers } from "./handlers/pull-request.js";
 import { WorkerPool, type PoolOptions } from "./preview/pool.js";
 import { healthz } from "./server/healthz.js";
@@ -54,7 +56,10 @@ export function flyPreview(options: AppOptions): ApplicationFunction {
       },
       { concurrency: settings.concurrency, ...options.pool },
     );
-    registerPullRequestHandlers(app, { store, wake: () => pool.wake() });
+    const handlerDeps = { store, wake: () => pool.wake() };
+    registerPullRequestHandlers(app, handlerDeps);
+    registerIssueCommentHandlers(app, handlerDeps);
+    registerCheckRunHandlers(app, handlerDeps);
     try {
       addHandler(healthz(store));
     } catch {

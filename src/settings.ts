@@ -10,11 +10,14 @@ export interface Settings {
   flyctlPath: string;
   databaseUrl: string;
   concurrency: number;
+  /** Where replies to commands link for help: the docs/ folder of the operator's copy. */
+  docsUrl: string;
 }
 
 export class SettingsError extends Error {}
 
 export const DEFAULT_DATABASE_URL = "file:./data/fly-preview.db";
+export const DEFAULT_DOCS_URL = "https://github.com/fly-preview/fly-preview/tree/main/docs";
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
   const raw = env[name];
@@ -47,6 +50,13 @@ function databaseUrl(env: NodeJS.ProcessEnv): string {
   throw new SettingsError(`DATABASE_URL must be file:PATH (SQLite), got a value starting "${raw.slice(0, 10)}"`);
 }
 
+function url(env: NodeJS.ProcessEnv, variable: string, fallback: string): string {
+  const raw = env[variable]?.trim();
+  if (!raw) return fallback;
+  if (!/^https?:\/\/\S+$/.test(raw)) throw new SettingsError(`${variable} must be an http(s) URL, got "${raw}"`);
+  return raw.replace(/\/$/, "");
+}
+
 export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   const token = env.FLY_API_TOKEN?.trim();
   return {
@@ -56,5 +66,6 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     flyctlPath: env.FLYCTL_PATH?.trim() || "flyctl",
     databaseUrl: databaseUrl(env),
     concurrency: integer(env, "PREVIEW_CONCURRENCY", 2, 1, 64),
+    docsUrl: url(env, "PREVIEW_DOCS_URL", DEFAULT_DOCS_URL),
   };
 }

@@ -41,7 +41,9 @@ describe("the preview lifecycle", () => {
     expect(check.history.map((h) => h.status)).toEqual(["in_progress", "completed"]);
     expect(check.conclusion).toBe("success");
     expect(check.output?.summary).toContain(`https://${APP}.fly.dev`);
-    expect(check.output?.summary).toMatch(/Build and deploy: \d+s/);
+    expect(check.output?.text).toMatch(/\| Build and deploy \| \d+s \|/);
+    expect(check.output?.text).toContain(`app = "${APP}"`);
+    expect(check.output?.text).toContain("Visit your newly deployed app at");
 
     expect(world.gh.deployments).toHaveLength(1);
     const deployment = world.gh.deployments[0];

@@ -79,18 +79,43 @@ describe("the sticky comment", () => {
 });
 
 describe("the check run", () => {
-  it("summarises a success with URL, app, commit and durations", () => {
+  it("summarises a success with URL, app and commit, and shows timings, fly.toml and the flyctl tail in its text", () => {
     expect(
-      successOutput({ url: "https://pr-7-acme-web.fly.dev", appName: "pr-7-acme-web", sha: base.sha, timings: { sourceMs: 1200, deployMs: 95_000, healthMs: 3000 } }),
+      successOutput({
+        url: "https://pr-7-acme-web.fly.dev",
+        appName: "pr-7-acme-web",
+        sha: base.sha,
+        timings: { sourceMs: 1200, deployMs: 95_000, healthMs: 3000 },
+        flyToml: 'app = "pr-7-acme-web"\n',
+        tail: ["==> Building image", "Visit your newly deployed app at https://pr-7-acme-web.fly.dev/"],
+      }),
     ).toMatchInlineSnapshot(`
       {
         "summary": "**URL:** https://pr-7-acme-web.fly.dev
       **App:** \`pr-7-acme-web\`
-      **Commit:** \`0123456\`
+      **Commit:** \`0123456\`",
+        "text": "### Timings
 
-      - Source download: 1s
-      - Build and deploy: 1m 35s
-      - Health check: 3s",
+      | Phase | Time |
+      |---|---|
+      | Source download | 1s |
+      | Build and deploy | 1m 35s |
+      | Health check | 3s |
+
+      ### Generated fly.toml
+
+      \`\`\`toml
+      app = "pr-7-acme-web"
+      \`\`\`
+
+      <details><summary>flyctl output (last 2 lines)</summary>
+
+      \`\`\`
+      ==> Building image
+      Visit your newly deployed app at https://pr-7-acme-web.fly.dev/
+      \`\`\`
+
+      </details>",
         "title": "Preview ready",
       }
     `);
@@ -99,6 +124,7 @@ describe("the check run", () => {
   it("starts a failure's summary with the reason and keeps the last 50 lines of output", () => {
     const tail = Array.from({ length: 80 }, (_, i) => `line ${i}`);
     const out = failureOutput({ reason: "The Docker build failed", appName: "a", sha: base.sha, tail, timings: {} });
+    expect(out.text).toContain("<details><summary>flyctl output (last 50 lines)</summary>");
     expect(out.summary.split("\n")[0]).toBe("The Docker build failed");
     expect(out.text).toContain("line 79");
     expect(out.text).toContain("line 30");
@@ -109,8 +135,12 @@ describe("the check run", () => {
     expect(codeBlock("a ``` b")).toBe("````\na ``` b\n````");
   });
 
-  it("says which commit superseded a cancelled run", () => {
+  it("says what cancelled a run: a newer commit, a destroy command, or the PR closing", () => {
     expect(supersededOutput(base.sha, "fedcba9876543210").summary).toBe("`0123456` was not deployed: `fedcba9` superseded it.");
+    expect(supersededOutput(base.sha, null, "octocat").summary).toBe(
+      "`0123456` was not deployed: @\u200boctocat destroyed the preview with `/preview destroy`.",
+    );
+    expect(supersededOutput(base.sha, null).summary).toBe("`0123456` was not deployed: the pull request was closed.");
   });
 
   it("annotates each config problem at its line", () => {

@@ -10,6 +10,7 @@ describe("server settings", () => {
       flyctlPath: "flyctl",
       databaseUrl: "file:./data/fly-preview.db",
       concurrency: 2,
+      docsUrl: "https://github.com/fly-preview/fly-preview/tree/main/docs",
     });
   });
 
@@ -21,6 +22,7 @@ describe("server settings", () => {
       FLYCTL_PATH: "/opt/flyctl",
       DATABASE_URL: "file:/data/x.db",
       PREVIEW_CONCURRENCY: "4",
+      PREVIEW_DOCS_URL: "https://git.acme.dev/tools/fly-preview/docs/",
     });
     expect(settings).toEqual({
       flyApiToken: "tok",
@@ -29,6 +31,7 @@ describe("server settings", () => {
       flyctlPath: "/opt/flyctl",
       databaseUrl: "file:/data/x.db",
       concurrency: 4,
+      docsUrl: "https://git.acme.dev/tools/fly-preview/docs",
     });
   });
 
@@ -38,6 +41,7 @@ describe("server settings", () => {
     [{ FLY_REGION: "Frankfurt" }, /FLY_REGION must be a three-letter Fly region code/],
     [{ FLY_ORG: "Acme Inc" }, /FLY_ORG must be a Fly organization slug/],
     [{ DATABASE_URL: "mysql://x" }, /DATABASE_URL must be file:PATH/],
+    [{ PREVIEW_DOCS_URL: "docs" }, /PREVIEW_DOCS_URL must be an http\(s\) URL/],
   ])("stops at a bad value and names the variable: %o", (env, message) => {
     expect(() => readSettings(env)).toThrow(message);
   });

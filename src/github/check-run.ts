@@ -18,6 +18,12 @@ export interface CheckOutput {
   }>;
 }
 
+// The buttons of every Fly Preview check run; they come back as check_run.requested_action.
+export const CHECK_ACTIONS = [
+  { label: "Redeploy", description: "Deploy this pull request again", identifier: "redeploy" },
+  { label: "Destroy", description: "Destroy this preview now", identifier: "destroy" },
+];
+
 export type CheckConclusion = "success" | "failure" | "cancelled" | "neutral";
 
 export function startedOutput(appName: string, sha: string): CheckOutput {
@@ -30,47 +36,76 @@ export interface Timings {
   healthMs?: number;
 }
 
-function timingLines(t: Timings): string[] {
-  const lines: string[] = [];
-  if (t.sourceMs !== undefined) lines.push(`- Source download: ${formatDuration(t.sourceMs)}`);
-  if (t.deployMs !== undefined) lines.push(`- Build and deploy: ${formatDuration(t.deployMs)}`);
-  if (t.healthMs !== undefined) lines.push(`- Health check: ${formatDuration(t.healthMs)}`);
-  return lines;
+/** What a finished run shows beside its summary. */
+export interface RunReport {
+  appName: string;
+  sha: string;
+  timings: Timings;
+  /** The generated fly.toml, when one was written. It never holds secrets. */
+  flyToml?: string;
+  tail: string[];
+  /** The image deployed without a build, when one was reused. */
+  reusedImage?: string;
 }
 
-export function successOutput(v: { url: string; appName: string; sha: string; timings: Timings }): CheckOutput {
+const TAIL_LINES = 50;
+
+function timingTable(t: Timings): string[] {
+  const rows: Array<[string, number | undefined]> = [
+    ["Source download", t.sourceMs],
+    ["Build and deploy", t.deployMs],
+    ["Health check", t.healthMs],
+  ];
+  const present = rows.filter(([, ms]) => ms !== undefined);
+  if (!present.length) return [];
+  return ["| Phase | Time |", "|---|---|", ...present.map(([phase, ms]) => `| ${phase} | ${formatDuration(ms!)} |`)];
+}
+
+function reportText(r: RunReport): string | undefined {
+  const parts: string[] = [];
+  const timings = timingTable(r.timings);
+  if (timings.length) parts.push("### Timings", "", ...timings, "");
+  if (r.flyToml) parts.push("### Generated fly.toml", "", codeBlock(r.flyToml.trimEnd(), "toml"), "");
+  const tail = r.tail.slice(-TAIL_LINES);
+  if (tail.length) {
+    parts.push(`<details><summary>flyctl output (last ${tail.length} lines)</summary>`, "", codeBlock(tail.join("\n")), "", "</details>");
+  }
+  return parts.length ? parts.join("\n") : undefined;
+}
+
+function facts(r: RunReport): string[] {
+  return [
+    `**App:** \`${r.appName}\``,
+    `**Commit:** \`${shortSha(r.sha)}\``,
+    ...(r.reusedImage ? [`Redeployed the existing image \`${r.reusedImage}\` without a build.`] : []),
+  ];
+}
+
+export function successOutput(v: RunReport & { url: string }): CheckOutput {
   return {
     title: "Preview ready",
-    summary: [
-      `**URL:** ${inline(v.url)}`,
-      `**App:** \`${v.appName}\``,
-      `**Commit:** \`${shortSha(v.sha)}\``,
-      "",
-      ...timingLines(v.timings),
-    ].join("\n"),
+    summary: [`**URL:** ${inline(v.url)}`, ...facts(v)].join("\n"),
+    text: reportText(v),
   };
 }
 
-export function failureOutput(v: { reason: string; appName: string; sha: string; tail: string[]; timings: Timings }): CheckOutput {
-  const summary = [
-    inline(v.reason),
-    "",
-    `**App:** \`${v.appName}\``,
-    `**Commit:** \`${shortSha(v.sha)}\``,
-    ...(timingLines(v.timings).length ? ["", ...timingLines(v.timings)] : []),
-  ].join("\n");
-  const tail = v.tail.slice(-50);
+/** A failed run's summary starts with the one-line reason. */
+export function failureOutput(v: RunReport & { reason: string }): CheckOutput {
   return {
     title: "Preview failed",
-    summary,
-    text: tail.length ? `Last ${tail.length} lines of flyctl output:\n\n${codeBlock(tail.join("\n"))}` : undefined,
+    summary: [inline(v.reason), "", ...facts(v)].join("\n"),
+    text: reportText(v),
   };
 }
 
-export function supersededOutput(sha: string, newerSha: string | null): CheckOutput {
-  return newerSha
-    ? { title: "Superseded", summary: `\`${shortSha(sha)}\` was not deployed: \`${shortSha(newerSha)}\` superseded it.` }
-    : { title: "Superseded", summary: `\`${shortSha(sha)}\` was not deployed: the pull request was closed.` };
+/** Why a commit's run was cancelled: a newer commit, a `/preview destroy`, or the PR closing. */
+export function supersededOutput(sha: string, newerSha: string | null, destroyedBy?: string | null): CheckOutput {
+  const why = newerSha
+    ? `\`${shortSha(newerSha)}\` superseded it`
+    : destroyedBy
+      ? `${inline("@" + destroyedBy)} destroyed the preview with \`/preview destroy\``
+      : "the pull request was closed";
+  return { title: "Superseded", summary: `\`${shortSha(sha)}\` was not deployed: ${why}.` };
 }
 
 export interface ConfigProblemLike {
@@ -113,6 +148,7 @@ export async function createCheckRun(
     external_id: where.externalId,
     ...(conclusion ? { status: "completed", conclusion, completed_at: now } : { status: "in_progress", started_at: now }),
     output,
+    actions: CHECK_ACTIONS,
   });
   return { id: data.id, url: data.html_url ?? "" };
 }
@@ -142,5 +178,6 @@ export async function completeCheckRun(
     conclusion,
     completed_at: new Date().toISOString(),
     output,
+    actions: CHECK_ACTIONS,
   });
 }

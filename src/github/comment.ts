@@ -15,6 +15,8 @@ export interface CommentView {
   servingSha?: string; // what still serves at url when the newest deploy did not succeed
   reason?: string; // one line: why it failed, or what superseded it
   checkRunUrl?: string;
+  /** Who destroyed it with `/preview destroy`; unset when the pull request closed. */
+  destroyedBy?: string;
   updatedAt: number;
 }
 
@@ -38,7 +40,14 @@ export function renderComment(view: CommentView): string {
   const lines = [COMMENT_MARKER, `### ${HEADLINES[view.status]}`, ""];
   if (view.status === "failed" && view.reason) lines.push(`**Reason:** ${inline(view.reason)}`, "");
   if (view.status === "superseded" && view.reason) lines.push(inline(view.reason), "");
-  if (view.status === "destroyed") lines.push("The Fly app was destroyed because the pull request was closed.", "");
+  if (view.status === "destroyed" && view.destroyedBy) {
+    lines.push(
+      `Destroyed by ${inline("@" + view.destroyedBy)} with \`/preview destroy\`. Pushes do not bring it back: comment \`/preview redeploy\` to deploy it again.`,
+      "",
+    );
+  } else if (view.status === "destroyed") {
+    lines.push("The Fly app was destroyed because the pull request was closed.", "");
+  }
   if (view.servingSha && view.url && view.status !== "destroyed" && view.servingSha !== view.sha) {
     lines.push(`The previous deploy (\`${shortSha(view.servingSha)}\`) is still serving.`, "");
   }
@@ -93,4 +102,16 @@ export async function upsertComment(
     body,
   });
   return created.data.id;
+}
+
+export type Reaction = "eyes" | "rocket" | "confused";
+
+/** Reacts to a command's comment: 👀 taken, 🚀 carried out, 😕 refused or failed. */
+export async function react(octokit: Octokit, where: RepoRef & { commentId: number }, content: Reaction): Promise<void> {
+  try {
+    await octokit.rest.reactions.createForIssueComment({ owner: where.owner, repo: where.repo, comment_id: where.commentId, content });
+  } catch (error) {
+    // The comment may have been deleted since: a reaction is not worth failing for.
+    if (httpStatus(error) !== 404) throw error;
+  }
 }

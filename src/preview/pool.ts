@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { Logger } from "probot";
+import { executeCommand } from "../commands/execute.js";
 import type { Store } from "../store/store.js";
 import { reconcile, Superseded, type ReconcileDeps } from "./reconcile.js";
 
@@ -34,6 +35,7 @@ export class WorkerPool {
   private heartbeat?: NodeJS.Timeout;
   private stopped = true;
   private filling = false;
+  private draining = false;
   private lastPrune = 0;
   private readonly pollMs: number;
   private readonly leaseMs: number;
@@ -55,7 +57,11 @@ export class WorkerPool {
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
-    this.timer = setInterval(() => void this.fill(), this.pollMs);
+    void this.drainCommands();
+    this.timer = setInterval(() => {
+      void this.fill();
+      void this.drainCommands();
+    }, this.pollMs);
     this.heartbeat = setInterval(() => void this.checkRunning(), Math.max(50, Math.floor(this.leaseMs / 3)));
     void this.fill();
   }
@@ -63,6 +69,7 @@ export class WorkerPool {
   /** Called after a handler records a desire: look for work and for runs it supersedes now. */
   wake(): void {
     if (this.stopped) return;
+    void this.drainCommands();
     void this.checkRunning().then(() => this.fill());
     // The new desire becomes claimable once it has settled.
     setTimeout(() => void this.fill(), this.settleMs + 5).unref();
@@ -75,6 +82,7 @@ export class WorkerPool {
     clearInterval(this.heartbeat);
     for (const run of this.running.values()) run.controller.abort(new Error("shutting down"));
     await Promise.allSettled([...this.runs]);
+    while (this.draining) await new Promise((r) => setTimeout(r, 10));
   }
 
   get busy(): number {
@@ -106,6 +114,38 @@ export class WorkerPool {
       this.log.error({ err: error }, "worker pool could not claim work");
     } finally {
       this.filling = false;
+    }
+  }
+
+  /**
+   * Commands run one at a time beside the deploy slots: they are quick (a permission
+   * check, a reply, a new desire) and must not wait behind a five-minute build.
+   */
+  private async drainCommands(): Promise<void> {
+    if (this.draining || this.stopped) return;
+    this.draining = true;
+    try {
+      for (;;) {
+        if (this.stopped) break;
+        const command = await this.store.claimCommand(this.worker, this.leaseMs);
+        if (!command) break;
+        let outcome: string;
+        try {
+          outcome = await executeCommand(command, {
+            ...this.deps,
+            wake: () => this.wake(),
+            docsUrl: this.deps.settings.docsUrl,
+          });
+        } catch (error) {
+          this.log.error({ err: error, repo: `${command.owner}/${command.repo}`, pr: command.number, command: command.name }, "command failed");
+          outcome = `failed: ${error instanceof Error ? error.message : String(error)}`;
+        }
+        await this.store.finishCommand(command.id, this.worker, outcome);
+      }
+    } catch (error) {
+      this.log.error({ err: error }, "worker pool could not claim a command");
+    } finally {
+      this.draining = false;
     }
   }
 

@@ -3,8 +3,9 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "probot";
 import { CONFIG_PATH, checkTrigger, interpolate, loadPreviewConfig, type PreviewConfig } from "../config/index.js";
-import { FlyError, renderFlyToml, type Flyctl } from "../fly/index.js";
+import { FlyError, renderFlyToml, type DeployResult, type Flyctl } from "../fly/index.js";
 import { failureOutput, invalidConfigOutput, startedOutput, successOutput, supersededOutput, type Timings } from "../github/check-run.js";
+import { react } from "../github/comment.js";
 import { shortSha } from "../github/markdown.js";
 import type { Octokit } from "../github/octokit.js";
 import type { Settings } from "../settings.js";
@@ -41,8 +42,19 @@ export async function reconcile(claim: Claim, worker: string, signal: AbortSigna
   const log = deps.log.child({ repo: `${preview.owner}/${preview.repo}`, pr: preview.number, app: preview.app_name });
   const clock = deps.clock ?? Date.now;
   const save = (patch: PreviewPatch) => deps.store.save(preview.id, worker, patch);
-  const finish = (patch: PreviewPatch) => deps.store.finish(preview.id, worker, generation, patch);
   const octokit = await deps.github(preview.installation_id);
+  // The comment of a command this run carries out gets 🚀 or 😕 when the run ends; a
+  // superseded run leaves that to the run that supersedes it.
+  const finish = async (patch: PreviewPatch) => {
+    const commandDone = preview.command_comment_id !== null && patch.status !== "superseded";
+    await deps.store.finish(preview.id, worker, generation, commandDone ? { ...patch, command_comment_id: null } : patch);
+    if (commandDone) {
+      const content = patch.status === "failed" ? "confused" : "rocket";
+      await react(octokit, { owner: preview.owner, repo: preview.repo, commentId: preview.command_comment_id! }, content).catch((error) =>
+        log.warn({ err: error }, "could not react to the command"),
+      );
+    }
+  };
   // Probot's request logging reads octokit.log at each request: bind it to this run.
   octokit.log = log.child({ name: "github" });
   deps = { ...deps, flyctl: deps.flyctl.withLog(log) };
@@ -81,7 +93,8 @@ export async function reconcile(claim: Claim, worker: string, signal: AbortSigna
     baseRef: preview.base_ref,
     draft: preview.draft === 1,
   });
-  if (!trigger.ok) {
+  // A command from someone with write access deploys whatever the trigger rules say.
+  if (!trigger.ok && !preview.desired_by) {
     log.info({ reason: trigger.reason }, "trigger rules skip this pull request");
     await finish({ status: "skipped", status_at: clock(), last_error: trigger.reason });
     return;
@@ -110,7 +123,10 @@ async function deploy(run: Run, config: PreviewConfig): Promise<PreviewPatch> {
   const app = preview.app_name;
   const timings: Timings = {};
   let tail: string[] = [];
+  let flyToml: string | undefined;
+  let reusedImage: string | undefined;
   let cleanup: (() => Promise<void>) | undefined;
+  const report = () => ({ appName: app, sha, timings, flyToml, tail, reusedImage });
 
   await reporter.startCheck(sha, startedOutput(app, sha));
   await reporter.startDeployment(sha);
@@ -133,34 +149,52 @@ async function deploy(run: Run, config: PreviewConfig): Promise<PreviewPatch> {
 
     const defaultUrl = `https://${app}.fly.dev`;
     const vars = { PR_NUMBER: String(preview.number), PREVIEW_URL: defaultUrl, APP_NAME: app, HEAD_SHA: sha, HEAD_REF: preview.head_ref };
-    const configPath = await writeFlyToml(source.dir, app, config, deps.settings);
+    const generated = await writeFlyToml(source.dir, app, config, deps.settings);
+    flyToml = generated.text;
 
     let phase: "building" | "deploying" = "building";
     let commentChain = Promise.resolve();
+    const label = `pr-${preview.number}-${shortSha(sha)}`;
+    const flyDeploy = (image?: string) =>
+      deps.flyctl.deploy({
+        cwd: join(source.dir, config.context),
+        configPath: generated.path,
+        app,
+        ...(image ? { image } : { imageLabel: label, buildArgs: interpolate(config.build_args, vars) }),
+        env: interpolate(config.env, vars),
+        memoryMb: config.resources.memoryMb,
+        cpus: config.resources.cpus,
+        cpuKind: config.resources.cpu_kind,
+        signal,
+        onLine: (line: string) => {
+          log.debug({ flyctl: line });
+          // The image is pushed (or reused): the rest is Fly rolling out machines.
+          if (phase === "building" && /Pushing image done|^Watch your deployment at/.test(line)) {
+            phase = "deploying";
+            commentChain = commentChain.then(() =>
+              reporter.comment({ status: "deploying", sha, url: preview.url ?? undefined, servingSha: preview.deployed_sha ?? undefined }),
+            );
+          }
+        },
+      });
+
     started = clock();
-    const result = await deps.flyctl.deploy({
-      cwd: join(source.dir, config.context),
-      configPath,
-      app,
-      imageLabel: `pr-${preview.number}-${shortSha(sha)}`,
-      env: interpolate(config.env, vars),
-      buildArgs: interpolate(config.build_args, vars),
-      memoryMb: config.resources.memoryMb,
-      cpus: config.resources.cpus,
-      cpuKind: config.resources.cpu_kind,
-      signal,
-      onLine: (line: string) => {
-        log.debug({ flyctl: line });
-        // The image is pushed: the rest is Fly rolling out machines.
-        if (phase === "building" && /Pushing image done|^Watch your deployment at/.test(line)) {
-          phase = "deploying";
-          commentChain = commentChain.then(() =>
-            reporter.comment({ status: "deploying", sha, url: preview.url ?? undefined, servingSha: preview.deployed_sha ?? undefined }),
-          );
-        }
-      },
-    });
+    let result: DeployResult | undefined;
+    // The registry already holds this commit's image (a redeploy, or a run resumed
+    // after a crash): release it again without building.
+    if (preview.image_sha === sha && preview.app_created) {
+      const image = `registry.fly.io/${app}:${label}`;
+      try {
+        result = await flyDeploy(image);
+        reusedImage = image;
+      } catch (error) {
+        if (!(error instanceof FlyError) || !["build", "not_found"].includes(error.kind)) throw error;
+        log.info({ image }, "the earlier image is gone: building again");
+      }
+    }
+    result ??= await flyDeploy();
     await commentChain;
+    await run.save({ image_sha: sha });
     tail = result.tail;
     timings.deployMs = clock() - started;
     const url = (result.url ?? defaultUrl).replace(/\/$/, "");
@@ -178,7 +212,7 @@ async function deploy(run: Run, config: PreviewConfig): Promise<PreviewPatch> {
       );
     }
 
-    await reporter.finishCheck("success", successOutput({ url, appName: app, sha, timings }));
+    await reporter.finishCheck("success", successOutput({ ...report(), url }));
     await reporter.deploymentState("success", { environmentUrl: url });
     await reporter.comment({ status: "ready", sha, url });
     log.info({ sha, url, timings }, "preview ready");
@@ -188,9 +222,9 @@ async function deploy(run: Run, config: PreviewConfig): Promise<PreviewPatch> {
     if (signal.aborted && !(signal.reason instanceof Superseded)) throw signal.reason;
     if (signal.aborted) {
       const newer = (signal.reason as Superseded).newer;
-      const newerSha = newer?.desired_action === "deploy" ? newer.desired_sha : null;
+      const newerSha = newer.desired_action === "deploy" ? newer.desired_sha : null;
       log.info({ sha, newerSha }, "deploy superseded");
-      await reporter.finishCheck("cancelled", supersededOutput(sha, newerSha));
+      await reporter.finishCheck("cancelled", supersededOutput(sha, newerSha, newer.destroyed_by));
       await reporter.deploymentState("inactive", { description: newerSha ? `Superseded by ${shortSha(newerSha)}` : "Superseded" });
       if (newerSha) {
         await reporter.comment({
@@ -206,7 +240,7 @@ async function deploy(run: Run, config: PreviewConfig): Promise<PreviewPatch> {
     const reason = describe(error);
     if (error instanceof FlyError) tail = error.tail;
     log.warn({ sha, reason }, "deploy failed");
-    await reporter.finishCheck("failure", failureOutput({ reason, appName: app, sha, tail, timings }));
+    await reporter.finishCheck("failure", failureOutput({ ...report(), reason }));
     await reporter.deploymentState("failure", { description: reason });
     await reporter.comment({ status: "failed", sha, reason, url: preview.url ?? undefined, servingSha: preview.deployed_sha ?? undefined });
     return { status: "failed", status_at: clock(), last_error: reason };
@@ -231,7 +265,7 @@ async function destroy(
     return;
   }
   if (["building", "deploying", "queued"].includes(preview.status) && preview.check_run_sha) {
-    await reporter.finishCheck("cancelled", supersededOutput(preview.check_run_sha, null));
+    await reporter.finishCheck("cancelled", supersededOutput(preview.check_run_sha, null, preview.destroyed_by));
   }
   try {
     if (preview.app_created) {
@@ -251,8 +285,13 @@ async function destroy(
     return;
   }
   await reporter.deploymentState("inactive", { description: "Pull request closed" });
-  await reporter.comment({ status: "destroyed", sha: preview.deployed_sha ?? preview.head_sha, url: preview.url ?? undefined });
-  await finish({ status: "destroyed", status_at: clock(), app_created: 0, url: null, last_error: null });
+  await reporter.comment({
+    status: "destroyed",
+    sha: preview.deployed_sha ?? preview.head_sha,
+    url: preview.url ?? undefined,
+    destroyedBy: preview.destroyed_by ?? undefined,
+  });
+  await finish({ status: "destroyed", status_at: clock(), app_created: 0, url: null, image_sha: null, last_error: null });
 }
 
 class DeployFailure extends Error {}
@@ -263,7 +302,7 @@ function describe(error: unknown): string {
   return `Internal error: ${error instanceof Error ? error.message : String(error)}`;
 }
 
-async function writeFlyToml(dir: string, app: string, config: PreviewConfig, settings: Settings): Promise<string> {
+async function writeFlyToml(dir: string, app: string, config: PreviewConfig, settings: Settings): Promise<{ path: string; text: string }> {
   const dockerfile = join(dir, config.dockerfile);
   if (!existsSync(dockerfile)) {
     throw new DeployFailure(`dockerfile: "${config.dockerfile}" does not exist in the repository at this commit`);
@@ -291,5 +330,5 @@ async function writeFlyToml(dir: string, app: string, config: PreviewConfig, set
   }
   const path = join(dir, GENERATED_TOML);
   await writeFile(path, text);
-  return path;
+  return { path, text };
 }

@@ -55,6 +55,37 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  "0002_commands": {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .alterTable("previews")
+        .addColumn("paused", "integer", (c) => c.notNull().defaultTo(0))
+        .execute();
+      await db.schema.alterTable("previews").addColumn("destroyed_by", "text").execute();
+      await db.schema.alterTable("previews").addColumn("desired_by", "text").execute();
+      await db.schema.alterTable("previews").addColumn("command_comment_id", "bigint").execute();
+      await db.schema.alterTable("previews").addColumn("image_sha", "text").execute();
+      await db.schema
+        .createTable("commands")
+        .addColumn("id", "integer", (c) => c.primaryKey().autoIncrement())
+        .addColumn("installation_id", "bigint", (c) => c.notNull())
+        .addColumn("owner", "text", (c) => c.notNull())
+        .addColumn("repo", "text", (c) => c.notNull())
+        .addColumn("number", "integer", (c) => c.notNull())
+        .addColumn("name", "text", (c) => c.notNull())
+        .addColumn("text", "text", (c) => c.notNull())
+        .addColumn("source", "text", (c) => c.notNull())
+        .addColumn("comment_id", "bigint")
+        .addColumn("sender", "text", (c) => c.notNull())
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .addColumn("lease_owner", "text")
+        .addColumn("lease_expires_at", "bigint")
+        .addColumn("done_at", "bigint")
+        .addColumn("outcome", "text")
+        .execute();
+      await db.schema.createIndex("commands_pending").on("commands").columns(["done_at", "lease_expires_at"]).execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

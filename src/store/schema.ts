@@ -56,10 +56,41 @@ export interface PreviewsTable {
   config_ttl_ms: number | null;
   config_max_previews: number | null;
 
+  // Set by `/preview destroy`: pushes do not bring the preview back, `/preview redeploy` does.
+  paused: Generated<number>;
+  destroyed_by: string | null; // login of whoever destroyed it with a command; null when the PR closed
+  desired_by: string | null; // login of whoever asked for the current desire by command; null for webhooks
+  // The comment whose command this desire carries out: it gets 🚀 or 😕 when the run ends.
+  command_comment_id: number | null;
+  // The commit whose image the app's registry holds (label pr-N-SHORTSHA): redeploys skip the build.
+  image_sha: string | null;
+
   lease_owner: string | null;
   lease_expires_at: number | null;
   created_at: number;
   updated_at: number;
+}
+
+export type CommandName = "redeploy" | "destroy" | "status" | "help" | "unknown";
+export type CommandSource = "comment" | "button" | "rerun";
+
+/** A command from a PR comment, a check run button or "Re-run", waiting for a worker. */
+export interface CommandsTable {
+  id: Generated<number>;
+  installation_id: number;
+  owner: string;
+  repo: string;
+  number: number;
+  name: CommandName;
+  text: string; // what the user wrote (for unknown commands)
+  source: CommandSource;
+  comment_id: number | null;
+  sender: string;
+  created_at: number;
+  lease_owner: string | null;
+  lease_expires_at: number | null;
+  done_at: number | null;
+  outcome: string | null;
 }
 
 export interface DeliveriesTable {
@@ -70,4 +101,5 @@ export interface DeliveriesTable {
 export interface Database {
   previews: PreviewsTable;
   deliveries: DeliveriesTable;
+  commands: CommandsTable;
 }

@@ -1,9 +1,9 @@
 import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import SQLite from "better-sqlite3";
-import { Kysely, SqliteDialect, sql, type Selectable, type Updateable } from "kysely";
+import { Kysely, SqliteDialect, sql, type ExpressionBuilder, type Insertable, type Selectable, type Updateable } from "kysely";
 import { migrate } from "./migrations.js";
-import type { Database, PreviewsTable } from "./schema.js";
+import type { CommandsTable, Database, PreviewsTable } from "./schema.js";
 
 export type Preview = Selectable<PreviewsTable>;
 export type PreviewPatch = Omit<
@@ -25,6 +25,15 @@ export interface PullRequestInfo {
   draft: boolean;
   labels: string[];
 }
+
+/** Who asked, when a desire comes from a command rather than a webhook. */
+export interface CommandDesire {
+  by: string;
+  commentId?: number;
+}
+
+export type Command = Selectable<CommandsTable>;
+export type NewCommand = Omit<Insertable<CommandsTable>, "id" | "created_at" | "lease_owner" | "lease_expires_at" | "done_at" | "outcome">;
 
 export interface Claim {
   preview: Preview;
@@ -79,12 +88,12 @@ export class Store {
    * trigger rules skipped is re-evaluated on every event (a label or the end of
    * draft status may now let it through).
    */
-  async desireDeploy(pr: PullRequestInfo): Promise<{ changed: boolean }> {
+  async desireDeploy(pr: PullRequestInfo, command?: CommandDesire): Promise<{ changed: boolean }> {
     return this.db.transaction().execute(async (trx) => {
       const now = this.clock();
       const row = await trx
         .selectFrom("previews")
-        .select(["id", "desired_action", "desired_sha", "desired_generation", "status"])
+        .select(["id", "desired_action", "desired_sha", "desired_generation", "status", "paused"])
         .where("owner", "=", pr.owner)
         .where("repo", "=", pr.repo)
         .where("number", "=", pr.number)
@@ -115,27 +124,39 @@ export class Store {
             status: "queued",
             status_at: now,
             created_at: now,
+            command_comment_id: command?.commentId ?? null,
+            desired_by: command?.by ?? null,
           })
           .execute();
         return { changed: true };
       }
-      const changed =
-        row.desired_action !== "deploy" || row.desired_sha !== pr.headSha || row.status === "skipped";
+      // A command always counts as new: "deploy again" is the point of it.
+      const changed = command
+        ? true
+        : row.paused === 0 && (row.desired_action !== "deploy" || row.desired_sha !== pr.headSha || row.status === "skipped");
+      const desire = {
+        desired_action: "deploy" as const,
+        desired_sha: pr.headSha,
+        desired_generation: row.desired_generation + 1,
+        desired_at: now,
+      };
+      const fromCommand = command
+        ? { paused: 0, destroyed_by: null, desired_by: command.by, command_comment_id: command.commentId ?? null }
+        : { desired_by: null };
       await trx
         .updateTable("previews")
-        .set(
-          changed
-            ? { ...facts, desired_action: "deploy", desired_sha: pr.headSha, desired_generation: row.desired_generation + 1, desired_at: now }
-            : facts,
-        )
+        .set(changed ? { ...facts, ...desire, ...fromCommand } : facts)
         .where("id", "=", row.id)
         .execute();
       return { changed };
     });
   }
 
-  /** Desire "destroyed". A PR we never recorded has nothing to destroy. */
-  async desireDestroy(owner: string, repo: string, number: number): Promise<{ changed: boolean }> {
+  /**
+   * Desire "destroyed". A PR we never recorded has nothing to destroy. Destroyed by a
+   * command, the preview stays paused: pushes do not bring it back.
+   */
+  async desireDestroy(owner: string, repo: string, number: number, command?: CommandDesire): Promise<{ changed: boolean }> {
     return this.db.transaction().execute(async (trx) => {
       const now = this.clock();
       const row = await trx
@@ -145,7 +166,14 @@ export class Store {
         .where("repo", "=", repo)
         .where("number", "=", number)
         .executeTakeFirst();
-      if (!row || row.desired_action === "destroy") return { changed: false };
+      if (!row) return { changed: false };
+      const fromCommand = command
+        ? { paused: 1, destroyed_by: command.by, desired_by: command.by, command_comment_id: command.commentId ?? null }
+        : { destroyed_by: null, desired_by: null };
+      if (row.desired_action === "destroy") {
+        if (command) await trx.updateTable("previews").set({ paused: 1, destroyed_by: command.by }).where("id", "=", row.id).execute();
+        return { changed: false };
+      }
       await trx
         .updateTable("previews")
         .set({
@@ -154,6 +182,7 @@ export class Store {
           desired_generation: row.desired_generation + 1,
           desired_at: now,
           updated_at: now,
+          ...fromCommand,
         })
         .where("id", "=", row.id)
         .execute();
@@ -236,6 +265,37 @@ export class Store {
       .execute();
   }
 
+  async addCommand(command: NewCommand): Promise<void> {
+    await this.db.insertInto("commands").values({ ...command, created_at: this.clock() }).execute();
+  }
+
+  /** Takes the oldest command nobody is working on. */
+  async claimCommand(worker: string, leaseMs: number): Promise<Command | undefined> {
+    const now = this.clock();
+    const free = (eb: ExpressionBuilder<Database, "commands">) =>
+      eb.or([eb("lease_expires_at", "is", null), eb("lease_expires_at", "<", now)]);
+    return this.db
+      .updateTable("commands")
+      .set({ lease_owner: worker, lease_expires_at: now + leaseMs })
+      .where(
+        "id",
+        "=",
+        this.db.selectFrom("commands").select("id").where("done_at", "is", null).where(free).orderBy("id").limit(1),
+      )
+      .where(free)
+      .returningAll()
+      .executeTakeFirst();
+  }
+
+  async finishCommand(id: number, worker: string, outcome: string): Promise<void> {
+    await this.db
+      .updateTable("commands")
+      .set({ done_at: this.clock(), outcome, lease_owner: null, lease_expires_at: null })
+      .where("id", "=", id)
+      .where("lease_owner", "=", worker)
+      .execute();
+  }
+
   /** Forgets every lease: only for a store that one process owns (SQLite), at its start. */
   async releaseAllLeases(): Promise<number> {
     const result = await this.db
@@ -243,6 +303,11 @@ export class Store {
       .set({ lease_owner: null, lease_expires_at: null })
       .where("lease_owner", "is not", null)
       .executeTakeFirst();
+    await this.db
+      .updateTable("commands")
+      .set({ lease_owner: null, lease_expires_at: null })
+      .where("lease_owner", "is not", null)
+      .execute();
     return Number(result.numUpdatedRows);
   }
 }

@@ -1,0 +1,193 @@
+import type { Logger } from "probot";
+import { loadPreviewConfig } from "../config/index.js";
+import { react, type Reaction } from "../github/comment.js";
+import { inline, shortSha } from "../github/markdown.js";
+import { httpStatus, type Octokit } from "../github/octokit.js";
+import { appName } from "../preview/app-name.js";
+import type { CommandName } from "../store/schema.js";
+import type { Command, Preview, PullRequestInfo, Store } from "../store/store.js";
+
+export interface CommandDeps {
+  store: Store;
+  github: (installationId: number) => Promise<Octokit>;
+  /** Tells the worker pool that a desire changed. */
+  wake: () => void;
+  log: Logger;
+  /** The docs/ folder replies link to. */
+  docsUrl: string;
+}
+
+interface Run {
+  command: Command;
+  octokit: Octokit;
+  store: Store;
+  pr: PullRequestInfo & { open: boolean };
+  preview: Preview | undefined;
+  docsUrl: string;
+  reply(body: string): Promise<void>;
+}
+
+/** What happened, for the command's row and its reaction. `pending`: the reconciler reacts when the run ends. */
+type Outcome = { result: "done" | "refused" | "failed" | "pending"; note: string };
+
+interface CommandSpec {
+  name: Exclude<CommandName, "unknown">;
+  summary: string;
+  /** Only users with write, maintain or admin permission may run it. */
+  needsWrite: boolean;
+  execute(run: Run): Promise<Outcome>;
+}
+
+// The command table: one entry per `/preview` command. `help` renders from it.
+export const COMMANDS: CommandSpec[] = [
+  {
+    name: "redeploy",
+    summary: "deploy the pull request's head commit again (without a build when its image exists)",
+    needsWrite: true,
+    async execute({ command, store, pr }) {
+      if (!pr.open) return { result: "refused", note: "the pull request is closed" };
+      await store.desireDeploy(pr, { by: command.sender, commentId: command.comment_id ?? undefined });
+      return { result: "pending", note: `redeploy of ${shortSha(pr.headSha)} recorded` };
+    },
+  },
+  {
+    name: "destroy",
+    summary: "destroy the preview now; pushes do not bring it back, `/preview redeploy` does",
+    needsWrite: true,
+    async execute({ command, store, pr, preview }) {
+      const { changed } = await store.desireDestroy(pr.owner, pr.repo, pr.number, {
+        by: command.sender,
+        commentId: command.comment_id ?? undefined,
+      });
+      if (changed) return { result: "pending", note: "destroy recorded" };
+      return { result: "done", note: preview ? "already destroyed" : "there was no preview" };
+    },
+  },
+  {
+    name: "status",
+    summary: "show the preview's state, URL, commit and last error",
+    needsWrite: false,
+    async execute({ preview, reply }) {
+      await reply(renderStatus(preview));
+      return { result: "done", note: "status sent" };
+    },
+  },
+  {
+    name: "help",
+    summary: "list these commands",
+    needsWrite: false,
+    async execute({ reply, docsUrl }) {
+      await reply(renderHelp(docsUrl));
+      return { result: "done", note: "help sent" };
+    },
+  },
+];
+
+export function renderHelp(docsUrl: string, intro = "fly-preview commands (comment one on this pull request):"): string {
+  return [
+    intro,
+    "",
+    ...COMMANDS.map((c) => `- \`/preview ${c.name}\`: ${c.summary}${c.needsWrite ? " (write access)" : ""}`),
+    "",
+    `More in [the docs](${docsUrl}/commands.md).`,
+  ].join("\n");
+}
+
+export function renderStatus(preview: Preview | undefined): string {
+  if (!preview || preview.status === "none" || preview.status === "skipped") {
+    const why = preview?.status === "skipped" && preview.last_error ? ` (${inline(preview.last_error)})` : "";
+    return `No preview for this pull request${why}.`;
+  }
+  const lines = [`**Preview:** ${preview.status}`];
+  if (preview.url && preview.status !== "destroyed") lines.push(`**URL:** ${inline(preview.url)}`);
+  if (preview.deployed_sha) lines.push(`**Commit:** \`${shortSha(preview.deployed_sha)}\``);
+  lines.push(`**App:** \`${preview.app_name}\``);
+  if (preview.last_error) lines.push(`**Last error:** ${inline(preview.last_error)}`);
+  if (preview.paused) lines.push("Destroyed by command: pushes do not bring it back; `/preview redeploy` does.");
+  return lines.join("\n");
+}
+
+const REACTIONS: Record<Outcome["result"], Reaction | undefined> = {
+  done: "rocket",
+  refused: "confused",
+  failed: "confused",
+  pending: undefined,
+};
+
+function specOf(name: CommandName): CommandSpec | undefined {
+  return COMMANDS.find((c) => c.name === name);
+}
+
+async function hasWriteAccess(octokit: Octokit, owner: string, repo: string, username: string): Promise<boolean> {
+  try {
+    const { data } = await octokit.rest.repos.getCollaboratorPermissionLevel({ owner, repo, username });
+    // `maintain` is reported as permission "write" with role_name "maintain".
+    return data.permission === "admin" || data.permission === "write" || data.role_name === "maintain";
+  } catch (error) {
+    if (httpStatus(error) === 404) return false;
+    throw error;
+  }
+}
+
+/** Carries out one recorded command: permission, configuration, then the command itself. */
+export async function executeCommand(command: Command, deps: CommandDeps): Promise<string> {
+  const log = deps.log.child({ repo: `${command.owner}/${command.repo}`, pr: command.number, command: command.name });
+  const octokit = await deps.github(command.installation_id);
+  const where = { owner: command.owner, repo: command.repo };
+  const reactTo = async (content: Reaction | undefined) => {
+    if (content && command.comment_id) await react(octokit, { ...where, commentId: command.comment_id }, content);
+  };
+  const reply = async (body: string) => {
+    // A button has no comment to react to: address the person who pressed it.
+    const text = command.source === "comment" ? body : `@${command.sender}: ${body}`;
+    await octokit.rest.issues.createComment({ ...where, issue_number: command.number, body: text });
+  };
+
+  await reactTo("eyes");
+  try {
+    const note = await carryOut(command, deps, octokit, reply);
+    await reactTo(REACTIONS[note.result]);
+    log.info({ source: command.source, sender: command.sender, outcome: note.result, note: note.note }, "command handled");
+    return `${note.result}: ${note.note}`;
+  } catch (error) {
+    await reactTo("confused").catch(() => undefined);
+    throw error;
+  }
+}
+
+async function carryOut(command: Command, deps: CommandDeps, octokit: Octokit, reply: (body: string) => Promise<void>): Promise<Outcome> {
+  const where = { owner: command.owner, repo: command.repo };
+  const { data } = await octokit.rest.pulls.get({ ...where, pull_number: command.number });
+  const pr = {
+    installationId: command.installation_id,
+    owner: command.owner,
+    repo: command.repo,
+    number: command.number,
+    appName: appName(command.owner, command.repo, command.number),
+    headSha: data.head.sha,
+    headRef: data.head.ref,
+    baseRef: data.base.ref,
+    draft: data.draft ?? false,
+    labels: data.labels.map((l) => l.name),
+    open: data.state === "open",
+  };
+
+  const spec = specOf(command.name);
+  const config = await loadPreviewConfig(octokit, { ...where, ref: pr.headSha });
+  if (!config.found) {
+    await reply(`Previews are not configured for this repository: add a \`.preview.yml\` (see [the docs](${deps.docsUrl}/configuration.md)).`);
+    return { result: "refused", note: "not configured" };
+  }
+  if (!spec) {
+    await reply(renderHelp(deps.docsUrl, `I don't know \`${command.text.replace(/`/g, "'")}\`. The commands are:`));
+    return { result: "refused", note: "unknown command" };
+  }
+  if (spec.needsWrite && !(await hasWriteAccess(octokit, command.owner, command.repo, command.sender))) {
+    await reply(`Sorry, only people with write access to this repository can \`/preview ${spec.name}\`. Anyone can ask for \`/preview status\`.`);
+    return { result: "refused", note: "no write access" };
+  }
+  const preview = await deps.store.get(command.owner, command.repo, command.number);
+  const outcome = await spec.execute({ command, octokit, store: deps.store, pr, preview, reply, docsUrl: deps.docsUrl });
+  if (outcome.result === "pending") deps.wake();
+  return outcome;
+}

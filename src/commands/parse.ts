@@ -1,0 +1,31 @@
+import type { CommandName } from "../store/schema.js";
+
+export interface ParsedCommand {
+  name: CommandName;
+  /** The command line as written, for the reply to an unknown one. */
+  text: string;
+}
+
+const KNOWN: ReadonlySet<string> = new Set<CommandName>(["redeploy", "destroy", "status", "help"]);
+
+/**
+ * The first line of a comment that starts with `/preview` (any case, surrounding
+ * spaces ignored). Lines inside fenced code blocks and quoted lines (`> /preview …`)
+ * are not commands: quoting someone's command in a reply must not run it again.
+ */
+export function parseCommand(body: string): ParsedCommand | undefined {
+  let fenced = false;
+  for (const raw of body.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (/^(```|~~~)/.test(line)) {
+      fenced = !fenced;
+      continue;
+    }
+    if (fenced) continue;
+    const match = /^\/preview(?:\s+(\S+))?(?:\s.*)?$/i.exec(line);
+    if (!match) continue;
+    const word = (match[1] ?? "help").toLowerCase();
+    return { name: KNOWN.has(word) ? (word as CommandName) : "unknown", text: line };
+  }
+  return undefined;
+}

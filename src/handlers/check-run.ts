@@ -1,0 +1,47 @@
+import type { Context, Probot } from "probot";
+import { CHECK_NAME } from "../github/check-run.js";
+import type { CommandName, CommandSource } from "../store/schema.js";
+import type { HandlerDeps } from "./pull-request.js";
+
+type CheckRunContext = Context<"check_run.requested_action" | "check_run.rerequested">;
+
+const BUTTONS: Record<string, CommandName> = { redeploy: "redeploy", destroy: "destroy" };
+
+/**
+ * The `Redeploy` and `Destroy` buttons of our check run, and its "Re-run", become the
+ * same commands as `/preview redeploy` and `/preview destroy`, under the same
+ * permission rule. A check run finds its PR through `external_id` (the preview's id),
+ * because `pull_requests` is empty for forks.
+ */
+export function registerCheckRunHandlers(app: Probot, deps: HandlerDeps): void {
+  const record = async (context: CheckRunContext, name: CommandName, source: CommandSource) => {
+    const { check_run: run, repository, sender } = context.payload;
+    if (run.name !== CHECK_NAME || sender.type === "Bot") return;
+    const installation = (context.payload as { installation?: { id: number } }).installation;
+    const preview = run.external_id ? await deps.store.getById(Number(run.external_id)) : undefined;
+    if (!installation || !preview || preview.owner !== repository.owner.login || preview.repo !== repository.name) {
+      context.log.info({ repo: repository.full_name, external_id: run.external_id }, "check run of no preview we know: ignored");
+      return;
+    }
+    if (!(await deps.store.firstDelivery(context.id))) return;
+    await deps.store.addCommand({
+      installation_id: installation.id,
+      owner: preview.owner,
+      repo: preview.repo,
+      number: preview.number,
+      name,
+      text: source === "rerun" ? "Re-run" : `${name} button`,
+      source,
+      comment_id: null,
+      sender: sender.login,
+    });
+    context.log.info({ repo: repository.full_name, pr: preview.number, command: name, sender: sender.login, source }, "command recorded");
+    deps.wake();
+  };
+
+  app.on("check_run.requested_action", async (context) => {
+    const name = BUTTONS[context.payload.requested_action?.identifier ?? ""];
+    if (name) await record(context, name, "button");
+  });
+  app.on("check_run.rerequested", async (context) => record(context, "redeploy", "rerun"));
+}

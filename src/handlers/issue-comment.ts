@@ -1,0 +1,32 @@
+import type { Probot } from "probot";
+import { parseCommand } from "../commands/parse.js";
+import type { HandlerDeps } from "./pull-request.js";
+
+/**
+ * `/preview …` in a new PR comment becomes a recorded command; a worker checks the
+ * sender's permission and carries it out. Edited comments, comments on plain issues
+ * and comments by bots (ours included) are not commands.
+ */
+export function registerIssueCommentHandlers(app: Probot, deps: HandlerDeps): void {
+  app.on("issue_comment.created", async (context) => {
+    const { issue, comment, repository, sender } = context.payload;
+    if (!issue.pull_request || sender.type === "Bot" || comment.user?.type === "Bot") return;
+    const parsed = parseCommand(comment.body);
+    if (!parsed) return;
+    const installation = (context.payload as { installation?: { id: number } }).installation;
+    if (!installation || !(await deps.store.firstDelivery(context.id))) return;
+    await deps.store.addCommand({
+      installation_id: installation.id,
+      owner: repository.owner.login,
+      repo: repository.name,
+      number: issue.number,
+      name: parsed.name,
+      text: parsed.text,
+      source: "comment",
+      comment_id: comment.id,
+      sender: sender.login,
+    });
+    context.log.info({ repo: repository.full_name, pr: issue.number, command: parsed.name, sender: sender.login }, "command recorded");
+    deps.wake();
+  });
+}
