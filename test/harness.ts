@@ -50,6 +50,42 @@ export function pullRequest(
   return payload;
 }
 
+function load(name: string): any {
+  return JSON.parse(readFileSync(new URL(`./fixtures/${name}.json`, import.meta.url), "utf8"));
+}
+
+/** A real issue_comment payload, on PR #2 unless `onIssue`, written by `user`. */
+export function issueComment(
+  body: string,
+  over: { user?: string; userType?: "User" | "Bot"; action?: "created" | "edited"; onIssue?: boolean; id?: number } = {},
+): any {
+  const payload = load(`issue_comment.${over.action ?? "created"}`);
+  payload.installation ??= { id: 1, node_id: "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uMQ==" };
+  payload.issue.number = 2;
+  if (over.onIssue) delete payload.issue.pull_request;
+  else payload.issue.pull_request = { url: "https://api.github.com/repos/Codertocat/Hello-World/pulls/2" };
+  payload.comment.body = body;
+  payload.comment.id = over.id ?? Math.floor(Math.random() * 1e9);
+  const user = { ...payload.sender, login: over.user ?? "Codertocat", type: over.userType ?? "User" };
+  payload.comment.user = user;
+  payload.sender = user;
+  payload.repository = fixture("opened").repository;
+  return payload;
+}
+
+/** A real check_run payload for our check run of `previewId`, pressed by `user`. */
+export function checkRun(action: "requested_action" | "rerequested", over: { previewId: number; identifier?: string; user?: string }): any {
+  const payload = load(`check_run.${action}`);
+  payload.check_run.name = "Fly Preview";
+  payload.check_run.external_id = String(over.previewId);
+  payload.check_run.pull_requests = [];
+  if (over.identifier) payload.requested_action = { identifier: over.identifier };
+  payload.sender = { ...payload.sender, login: over.user ?? "Codertocat", type: "User" };
+  payload.repository = fixture("opened").repository;
+  payload.installation = { id: 1, node_id: "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uMQ==" };
+  return payload;
+}
+
 export function sha(n: number): string {
   return n.toString(16).padStart(40, "a");
 }
@@ -163,6 +199,19 @@ export async function startWorld(options: WorldOptions = {}) {
     },
     async deliver(payload: any, id: string = randomUUID()) {
       await probot.receive({ id, name: "pull_request", payload } as any);
+    },
+    async deliverEvent(name: "issue_comment" | "check_run", payload: any, id: string = randomUUID()) {
+      await probot.receive({ id, name, payload } as any);
+    },
+    /** Every command recorded so far has been carried out. */
+    async commandsDone() {
+      return until("commands to be carried out", async () => {
+        const pending = await store.db.selectFrom("commands").select("id").where("done_at", "is", null).execute();
+        return pending.length === 0;
+      });
+    },
+    reactionsTo(commentId: number) {
+      return gh.reactions.filter((r) => r.commentId === commentId).map((r) => r.content);
     },
     /** The preview row, once the worker has caught up with every desire. */
     async settled(number = 2, owner = "Codertocat", repo = "Hello-World") {

@@ -84,3 +84,39 @@ describe("the store", () => {
     expect((await store.claim("w1", 1000, 0))?.generation).toBe(1);
   });
 });
+
+describe("recorded commands", () => {
+  const command = {
+    installation_id: 1,
+    owner: "acme",
+    repo: "web",
+    number: 7,
+    name: "status" as const,
+    text: "/preview status",
+    source: "comment" as const,
+    comment_id: 5,
+    sender: "mo",
+  };
+
+  it("are claimed oldest first, by one worker at a time, until finished", async () => {
+    await store.addCommand(command);
+    await store.addCommand({ ...command, name: "help", text: "/preview help" });
+    const first = await store.claimCommand("w1", 1000);
+    const second = await store.claimCommand("w2", 1000);
+    expect([first?.name, second?.name]).toEqual(["status", "help"]);
+    expect(await store.claimCommand("w3", 1000)).toBeUndefined();
+    await store.finishCommand(first!.id, "w1", "done: status sent");
+    now += 1001;
+    // The unfinished one is free again once its lease expires.
+    expect((await store.claimCommand("w3", 1000))?.name).toBe("help");
+  });
+
+  it("a destroy by command pauses the preview until a redeploy by command", async () => {
+    await store.desireDeploy(pr());
+    await store.desireDestroy("acme", "web", 7, { by: "mo", commentId: 9 });
+    expect(await store.get("acme", "web", 7)).toMatchObject({ paused: 1, destroyed_by: "mo", command_comment_id: 9 });
+    expect(await store.desireDeploy(pr({ headSha: "c".repeat(40) }))).toEqual({ changed: false });
+    expect(await store.desireDeploy(pr({ headSha: "c".repeat(40) }), { by: "mo" })).toEqual({ changed: true });
+    expect(await store.get("acme", "web", 7)).toMatchObject({ paused: 0, desired_action: "deploy", desired_by: "mo" });
+  });
+});

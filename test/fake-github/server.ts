@@ -45,6 +45,20 @@ export interface Deployment {
   statuses: Array<{ state: string; environment_url?: string; description?: string }>;
 }
 
+export interface PullRequestState {
+  headSha: string;
+  headRef?: string;
+  baseRef?: string;
+  state?: "open" | "closed";
+  draft?: boolean;
+  labels?: string[];
+}
+
+export interface Reaction {
+  commentId: number;
+  content: string;
+}
+
 export interface FakeGitHub {
   url: string; // http://127.0.0.1:PORT
   host: string; // 127.0.0.1:PORT, for GHE_HOST
@@ -52,6 +66,11 @@ export interface FakeGitHub {
   comments: Comment[];
   checkRuns: CheckRun[];
   deployments: Deployment[];
+  reactions: Reaction[];
+  /** What `pulls.get` answers for `owner/repo#number`. */
+  setPull(repo: string, number: number, pr: PullRequestState): void;
+  /** A user's permission on a repository: admin, write, read or none (default read). */
+  setPermission(repo: string, user: string, permission: "admin" | "maintain" | "write" | "triage" | "read" | "none"): void;
   /** The files of `owner/repo` at commit `sha`. */
   setCommit(repo: string, sha: string, files: Record<string, string>): void;
   /** Makes the next `count` requests matching method+path prefix fail with `status`. */
@@ -68,7 +87,10 @@ export async function startFakeGitHub(): Promise<FakeGitHub> {
     comments: [] as Comment[],
     checkRuns: [] as CheckRun[],
     deployments: [] as Deployment[],
+    reactions: [] as Reaction[],
   };
+  const pulls = new Map<string, PullRequestState>();
+  const permissions = new Map<string, string>();
   let base = "";
 
   function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
@@ -173,6 +195,29 @@ export async function startFakeGitHub(): Promise<FakeGitHub> {
       deployment.statuses.push(body);
       return json(res, 201, { id: nextId++, ...body });
     }
+    if (method === "POST" && (m = path.match(/^\/api\/v3\/repos\/([^/]+)\/([^/]+)\/issues\/comments\/(\d+)\/reactions$/))) {
+      const reaction = { commentId: Number(m[3]), content: body.content };
+      state.reactions.push(reaction);
+      return json(res, 201, { id: nextId++, content: body.content, user: { login: "fly-preview[bot]", type: "Bot" } });
+    }
+    if (method === "GET" && (m = path.match(/^\/api\/v3\/repos\/([^/]+)\/([^/]+)\/pulls\/(\d+)$/))) {
+      const pr = pulls.get(`${m[1]}/${m[2]}#${m[3]}`);
+      if (!pr) return notFound(res);
+      return json(res, 200, {
+        number: Number(m[3]),
+        state: pr.state ?? "open",
+        draft: pr.draft ?? false,
+        head: { sha: pr.headSha, ref: pr.headRef ?? "changes", repo: { full_name: `${m[1]}/${m[2]}` } },
+        base: { ref: pr.baseRef ?? "master", repo: { full_name: `${m[1]}/${m[2]}` } },
+        labels: (pr.labels ?? []).map((name, i) => ({ id: i + 1, name })),
+      });
+    }
+    if (method === "GET" && (m = path.match(/^\/api\/v3\/repos\/([^/]+)\/([^/]+)\/collaborators\/([^/]+)\/permission$/))) {
+      const role = permissions.get(`${m[1]}/${m[2]}:${m[3]}`) ?? "read";
+      // GitHub reports maintain as "write" and triage as "read", with the role in role_name.
+      const permission = role === "maintain" ? "write" : role === "triage" ? "read" : role;
+      return json(res, 200, { permission, role_name: role, user: { login: m[3] } });
+    }
     return notFound(res);
   }
 
@@ -194,6 +239,12 @@ export async function startFakeGitHub(): Promise<FakeGitHub> {
     url: base,
     host: `127.0.0.1:${port}`,
     ...state,
+    setPull(repo, number, pr) {
+      pulls.set(`${repo}#${number}`, pr);
+    },
+    setPermission(repo, user, permission) {
+      permissions.set(`${repo}:${user}`, permission);
+    },
     setCommit(repo, sha, files) {
       commits.set(`${repo}@${sha}`, files);
     },

@@ -1,0 +1,288 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { parseCommand } from "../src/commands/parse.js";
+import { checkRun, issueComment, pullRequest, REPO, sha, startWorld, until, type World } from "./harness.js";
+
+let world: World;
+afterEach(async () => {
+  await world?.close();
+});
+
+const APP = "pr-2-codertocat-hello-world";
+const WRITER = "maintainer-mo";
+const READER = "drive-by-dee";
+
+/** A world with PR #2 deployed and ready at sha(1), one writer and one reader. */
+async function readyWorld() {
+  world = await startWorld();
+  world.commit(sha(1));
+  world.gh.setPull(REPO, 2, { headSha: sha(1) });
+  world.gh.setPermission(REPO, WRITER, "write");
+  world.gh.setPermission(REPO, READER, "read");
+  await world.deliver(pullRequest("opened", { sha: sha(1) }));
+  await world.settled();
+  return world;
+}
+
+async function say(body: string, user: string, id = Math.floor(Math.random() * 1e9)) {
+  await world.deliverEvent("issue_comment", issueComment(body, { user, id }));
+  await world.commandsDone();
+  return id;
+}
+
+const replies = () => world.comments().filter((c) => !c.body.includes("<!-- fly-preview -->"));
+const sticky = () => world.comments().find((c) => c.body.includes("<!-- fly-preview -->"))!;
+
+describe("parsing a comment", () => {
+  it("finds the first line that starts with /preview, in any case, anywhere in the comment", () => {
+    expect(parseCommand("Looks good!\n  /Preview   Redeploy please \n/preview destroy")).toEqual({
+      name: "redeploy",
+      text: "/Preview   Redeploy please",
+    });
+    expect(parseCommand("/preview")).toEqual({ name: "help", text: "/preview" });
+    expect(parseCommand("/preview launch")).toEqual({ name: "unknown", text: "/preview launch" });
+  });
+
+  it("ignores text that is not a command", () => {
+    expect(parseCommand("see /preview redeploy")).toBeUndefined();
+    expect(parseCommand("/previewing is fun")).toBeUndefined();
+    expect(parseCommand("> /preview destroy\n\nwhy did you do that?")).toBeUndefined();
+    expect(parseCommand("```\n/preview destroy\n```")).toBeUndefined();
+  });
+});
+
+describe("slash-commands", () => {
+  it("/preview redeploy from a writer redeploys the unchanged commit without a build", async () => {
+    await readyWorld();
+    const id = await say("/preview redeploy", WRITER);
+    const row = await until("the redeploy", async () => {
+      const r = await world.settled();
+      return world.deploys().length === 2 ? r : undefined;
+    });
+
+    expect(row.status).toBe("ready");
+    const [first, second] = world.deploys();
+    expect(first.argv).toContain("--image-label");
+    expect(second.argv).toContain("--image");
+    expect(second.argv[second.argv.indexOf("--image") + 1]).toBe(`registry.fly.io/${APP}:pr-2-${sha(1).slice(0, 7)}`);
+    expect(second.argv).not.toContain("--image-label");
+    const runs = world.gh.checkRuns.filter((c) => c.head_sha === sha(1));
+    expect(runs).toHaveLength(1);
+    expect(runs[0].history.map((h) => h.conclusion ?? h.status)).toEqual(["in_progress", "success", "in_progress", "success"]);
+    expect(runs[0].output?.summary).toContain("without a build");
+    await until("🚀", () => world.reactionsTo(id).includes("rocket"));
+    expect(world.reactionsTo(id)).toEqual(["eyes", "rocket"]);
+    expect(replies()).toEqual([]);
+  });
+
+  it("/preview redeploy builds again when the image is gone from the registry", async () => {
+    await readyWorld();
+    world.fly.setBehavior({ deploy: [{ fail: "build" }] });
+    await say("/preview redeploy", WRITER);
+    await until("a redeploy with a build", () => world.deploys().length === 3);
+    const row = await world.settled();
+    expect(row.status).toBe("ready");
+    expect(world.deploys()[2].argv).toContain("--image-label");
+  });
+
+  it("/preview redeploy from a reader is refused politely, with 😕, and nothing happens", async () => {
+    await readyWorld();
+    const id = await say("/preview redeploy", READER);
+
+    expect(world.reactionsTo(id)).toEqual(["eyes", "confused"]);
+    expect(replies()).toHaveLength(1);
+    expect(replies()[0].body).toContain("only people with write access");
+    await new Promise((r) => setTimeout(r, 200));
+    expect(world.deploys()).toHaveLength(1);
+  });
+
+  it("/preview destroy from a writer destroys the preview and the comment says who did", async () => {
+    await readyWorld();
+    const id = await say("/preview destroy", WRITER);
+    const row = await until("destroyed", async () => {
+      const r = await world.settled();
+      return r.status === "destroyed" ? r : undefined;
+    });
+
+    expect(row.paused).toBe(1);
+    expect(world.fly.apps()[APP]).toBeUndefined();
+    expect(sticky().body).toContain(`Destroyed by @\u200b${WRITER} with \`/preview destroy\``);
+    expect(sticky().body).toContain("Pushes do not bring it back");
+    await until("🚀", () => world.reactionsTo(id).includes("rocket"));
+    expect(world.gh.deployments[0].statuses.at(-1)?.state).toBe("inactive");
+  });
+
+  it("/preview destroy from a reader is refused", async () => {
+    await readyWorld();
+    const id = await say("/preview destroy", READER);
+    expect(world.reactionsTo(id)).toEqual(["eyes", "confused"]);
+    expect(world.fly.apps()[APP]).toBeDefined();
+    expect((await world.settled()).status).toBe("ready");
+  });
+
+  it("a maintainer may destroy; a triager may not", async () => {
+    await readyWorld();
+    world.gh.setPermission(REPO, "tri", "triage");
+    world.gh.setPermission(REPO, "main", "maintain");
+    const refused = await say("/preview destroy", "tri");
+    expect(world.reactionsTo(refused)).toEqual(["eyes", "confused"]);
+    await say("/preview destroy", "main");
+    await until("destroyed", async () => (await world.settled()).status === "destroyed");
+  });
+
+  it("after /preview destroy, a push does not bring the preview back; /preview redeploy does", async () => {
+    await readyWorld();
+    await say("/preview destroy", WRITER);
+    await until("destroyed", async () => (await world.settled()).status === "destroyed");
+
+    world.commit(sha(2));
+    world.gh.setPull(REPO, 2, { headSha: sha(2) });
+    await world.deliver(pullRequest("synchronize", { sha: sha(2) }));
+    await new Promise((r) => setTimeout(r, 300));
+    const paused = await world.settled();
+    expect(paused.status).toBe("destroyed");
+    expect(world.deploys()).toHaveLength(1);
+
+    await say("/preview redeploy", WRITER);
+    const back = await until("back", async () => {
+      const r = await world.settled();
+      return r.status === "ready" ? r : undefined;
+    });
+    expect(back.deployed_sha).toBe(sha(2));
+    expect(back.paused).toBe(0);
+    expect(world.fly.apps()[APP]).toBeDefined();
+    expect(sticky().body).toContain("✅ Preview ready");
+  });
+
+  it.each([WRITER, READER])("/preview status from %s answers with the state, URL and commit", async (user) => {
+    await readyWorld();
+    const id = await say("/preview status", user);
+    expect(replies()).toHaveLength(1);
+    const body = replies()[0].body;
+    expect(body).toContain("**Preview:** ready");
+    expect(body).toContain(`https://${APP}.fly.dev`);
+    expect(body).toContain(sha(1).slice(0, 7));
+    expect(world.reactionsTo(id)).toEqual(["eyes", "rocket"]);
+  });
+
+  it("/preview status shows the last error", async () => {
+    await readyWorld();
+    world.commit(sha(2));
+    world.gh.setPull(REPO, 2, { headSha: sha(2) });
+    world.fly.setBehavior({ deploy: [{ fail: "build" }] });
+    await world.deliver(pullRequest("synchronize", { sha: sha(2) }));
+    await until("failed", async () => (await world.settled()).status === "failed");
+    await say("/preview status", READER);
+    expect(replies()[0].body).toContain("**Last error:**");
+  });
+
+  it.each([WRITER, READER])("/preview help from %s lists the commands", async (user) => {
+    await readyWorld();
+    const id = await say("/preview help", user);
+    const body = replies()[0].body;
+    for (const name of ["redeploy", "destroy", "status", "help"]) expect(body).toContain(`\`/preview ${name}\``);
+    expect(world.reactionsTo(id)).toEqual(["eyes", "rocket"]);
+  });
+
+  it("an unknown command gets the list of commands and 😕", async () => {
+    await readyWorld();
+    const id = await say("/preview launch-the-rockets", WRITER);
+    expect(replies()[0].body).toContain("I don't know `/preview launch-the-rockets`");
+    expect(replies()[0].body).toContain("`/preview redeploy`");
+    expect(world.reactionsTo(id)).toEqual(["eyes", "confused"]);
+  });
+
+  it("ignores comments by bots, edited comments and comments on plain issues", async () => {
+    await readyWorld();
+    await world.deliverEvent("issue_comment", issueComment("/preview destroy", { user: "some-bot[bot]", userType: "Bot" }));
+    await world.deliverEvent("issue_comment", issueComment("/preview destroy", { user: WRITER, action: "edited" }));
+    await world.deliverEvent("issue_comment", issueComment("/preview destroy", { user: WRITER, onIssue: true }));
+    await new Promise((r) => setTimeout(r, 200));
+
+    expect(await world.store.db.selectFrom("commands").selectAll().execute()).toEqual([]);
+    expect(world.gh.reactions).toEqual([]);
+    expect(replies()).toEqual([]);
+    expect((await world.settled()).status).toBe("ready");
+  });
+
+  it("on a repository without .preview.yml, says previews are not configured", async () => {
+    world = await startWorld();
+    world.commit(sha(1), { Dockerfile: "FROM scratch\n" });
+    world.gh.setPull(REPO, 2, { headSha: sha(1) });
+    world.gh.setPermission(REPO, WRITER, "admin");
+    const id = await say("/preview redeploy", WRITER);
+    expect(replies()[0].body).toContain("Previews are not configured for this repository");
+    expect(replies()[0].body).toContain("configuration.md");
+    expect(world.reactionsTo(id)).toEqual(["eyes", "confused"]);
+    expect(world.fly.calls()).toEqual([]);
+  });
+
+  it("a redeploy deploys a draft pull request the trigger rules skip", async () => {
+    world = await startWorld();
+    world.commit(sha(1));
+    world.gh.setPull(REPO, 2, { headSha: sha(1), draft: true });
+    world.gh.setPermission(REPO, WRITER, "write");
+    await world.deliver(pullRequest("opened", { sha: sha(1), draft: true }));
+    expect((await world.settled()).status).toBe("skipped");
+    await say("/preview redeploy", WRITER);
+    await until("ready", async () => (await world.settled()).status === "ready");
+  });
+});
+
+describe("the check run's buttons and Re-run", () => {
+  it("offers Redeploy and Destroy buttons", async () => {
+    await readyWorld();
+    const run = world.gh.requests.find((r) => r.method === "POST" && r.path.endsWith("/check-runs"));
+    expect(run?.body.actions.map((a: { identifier: string }) => a.identifier)).toEqual(["redeploy", "destroy"]);
+    expect(run?.body.external_id).toBe(String((await world.settled()).id));
+  });
+
+  it("Redeploy from a writer redeploys; from a reader it is refused with a reply", async () => {
+    await readyWorld();
+    const previewId = (await world.settled()).id;
+    await world.deliverEvent("check_run", checkRun("requested_action", { previewId, identifier: "redeploy", user: READER }));
+    await world.commandsDone();
+    expect(replies()).toHaveLength(1);
+    expect(replies()[0].body).toContain(`@${READER}: Sorry, only people with write access`);
+    expect(world.deploys()).toHaveLength(1);
+
+    await world.deliverEvent("check_run", checkRun("requested_action", { previewId, identifier: "redeploy", user: WRITER }));
+    await world.commandsDone();
+    await until("the redeploy", () => world.deploys().length === 2);
+    expect((await world.settled()).status).toBe("ready");
+  });
+
+  it("Destroy from a writer destroys the preview", async () => {
+    await readyWorld();
+    const previewId = (await world.settled()).id;
+    await world.deliverEvent("check_run", checkRun("requested_action", { previewId, identifier: "destroy", user: WRITER }));
+    await world.commandsDone();
+    await until("destroyed", async () => (await world.settled()).status === "destroyed");
+    expect(world.fly.apps()[APP]).toBeUndefined();
+  });
+
+  it("Destroy from a reader is refused", async () => {
+    await readyWorld();
+    const previewId = (await world.settled()).id;
+    await world.deliverEvent("check_run", checkRun("requested_action", { previewId, identifier: "destroy", user: READER }));
+    await world.commandsDone();
+    expect(replies()[0].body).toContain(`@${READER}`);
+    expect(world.fly.apps()[APP]).toBeDefined();
+  });
+
+  it("Re-run redeploys the pull request's head", async () => {
+    await readyWorld();
+    const previewId = (await world.settled()).id;
+    await world.deliverEvent("check_run", checkRun("rerequested", { previewId, user: WRITER }));
+    await world.commandsDone();
+    await until("the redeploy", () => world.deploys().length === 2);
+    expect((await world.settled()).status).toBe("ready");
+  });
+
+  it("ignores a check run that is not one of ours", async () => {
+    await readyWorld();
+    const payload = checkRun("rerequested", { previewId: 999, user: WRITER });
+    await world.deliverEvent("check_run", payload);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await world.store.db.selectFrom("commands").selectAll().execute()).toEqual([]);
+  });
+});
