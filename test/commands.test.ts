@@ -84,6 +84,15 @@ describe("slash-commands", () => {
     expect(world.deploys()[2].argv).toContain("--image-label");
   });
 
+  it("a redeploy that fails gets 😕, and the sticky comment says why", async () => {
+    await readyWorld();
+    world.fly.setBehavior({ deploy: [{ fail: "build" }, { fail: "build" }] });
+    const id = await say("/preview redeploy", WRITER);
+    await until("😕", () => world.reactionsTo(id).includes("confused"));
+    expect(world.reactionsTo(id)).toEqual(["eyes", "confused"]);
+    expect(sticky().body).toContain("❌ Preview failed");
+  });
+
   it("/preview redeploy from a reader is refused politely, with 😕, and nothing happens", async () => {
     await readyWorld();
     const id = await say("/preview redeploy", READER);
