@@ -86,6 +86,28 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex("commands_pending").on("commands").columns(["done_at", "lease_expires_at"]).execute();
     },
   },
+  "0003_forks_secrets_limits": {
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable("previews").addColumn("fork", "integer", (c) => c.notNull().defaultTo(0)).execute();
+      await db.schema.alterTable("previews").addColumn("approved_sha", "text").execute();
+      await db.schema.alterTable("previews").addColumn("activity_at", "bigint").execute();
+      await db.schema.alterTable("previews").addColumn("quiet", "integer", (c) => c.notNull().defaultTo(0)).execute();
+      await db.schema
+        .createTable("secrets")
+        .addColumn("owner", "text", (c) => c.notNull())
+        .addColumn("repo", "text", (c) => c.notNull())
+        .addColumn("name", "text", (c) => c.notNull())
+        .addColumn("value", "text", (c) => c.notNull())
+        .addColumn("updated_at", "bigint", (c) => c.notNull())
+        .addPrimaryKeyConstraint("secrets_pk", ["owner", "repo", "name"])
+        .execute();
+      await db.schema
+        .createTable("meta")
+        .addColumn("key", "text", (c) => c.primaryKey())
+        .addColumn("value", "text", (c) => c.notNull())
+        .execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

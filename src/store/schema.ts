@@ -65,13 +65,36 @@ export interface PreviewsTable {
   // The commit whose image the app's registry holds (label pr-N-SHORTSHA): redeploys skip the build.
   image_sha: string | null;
 
+  // A pull request from a fork: its code is untrusted (see docs/security.md).
+  fork: Generated<number>;
+  // The head commit a writer approved with `/preview approve` (forks under `forks: approve`).
+  approved_sha: string | null;
+  // The last push or command: the TTL counts from here.
+  activity_at: number | null;
+  // Destroy without writing to GitHub: the installation or repository was removed.
+  quiet: Generated<number>;
+
   lease_owner: string | null;
   lease_expires_at: number | null;
   created_at: number;
   updated_at: number;
 }
 
-export type CommandName = "redeploy" | "destroy" | "status" | "help" | "unknown";
+/** Per-repository secret values, encrypted (AES-256-GCM) with PREVIEW_SECRETS_KEY. */
+export interface SecretsTable {
+  owner: string;
+  repo: string;
+  name: string;
+  value: string; // base64 of iv | ciphertext | tag
+  updated_at: number;
+}
+
+export interface MetaTable {
+  key: string;
+  value: string;
+}
+
+export type CommandName = "redeploy" | "destroy" | "approve" | "status" | "help" | "unknown";
 export type CommandSource = "comment" | "button" | "rerun";
 
 /** A command from a PR comment, a check run button or "Re-run", waiting for a worker. */
@@ -102,4 +125,6 @@ export interface Database {
   previews: PreviewsTable;
   deliveries: DeliveriesTable;
   commands: CommandsTable;
+  secrets: SecretsTable;
+  meta: MetaTable;
 }

@@ -78,6 +78,16 @@ export class Store {
       .executeTakeFirst();
   }
 
+  /** Every preview the store knows, newest first; `repo` as "owner/name" narrows it. */
+  async list(filter: { repo?: string } = {}): Promise<Preview[]> {
+    let query = this.db.selectFrom("previews").selectAll().orderBy("updated_at", "desc").orderBy("id", "desc");
+    if (filter.repo) {
+      const [owner, repo] = filter.repo.split("/");
+      query = query.where("owner", "=", owner).where("repo", "=", repo);
+    }
+    return query.execute();
+  }
+
   async getById(id: number): Promise<Preview | undefined> {
     return this.db.selectFrom("previews").selectAll().where("id", "=", id).executeTakeFirst();
   }
