@@ -1,9 +1,12 @@
 import type { ApplicationFunction, Probot } from "probot";
 import { Flyctl, type FlyctlOptions } from "./fly/index.js";
 import { registerCheckRunHandlers } from "./handlers/check-run.js";
+import { registerInstallationHandlers } from "./handlers/installation.js";
 import { registerIssueCommentHandlers } from "./handlers/issue-comment.js";
 import { registerPullRequestHandlers } from "./handlers/pull-request.js";
 import { WorkerPool, type PoolOptions } from "./preview/pool.js";
+import { reap } from "./preview/reaper.js";
+import { SecretStore } from "./secrets/index.js";
 import { healthz } from "./server/healthz.js";
 import type { Settings } from "./settings.js";
 import { openStore, type Store } from "./store/store.js";
@@ -24,6 +27,7 @@ export interface AppOptions {
 export interface Runtime {
   store: Store;
   pool: WorkerPool;
+  flyctl: Flyctl;
 }
 
 /** The Probot app: webhook handlers that record desires, and the workers that carry them out. */
@@ -34,6 +38,9 @@ export function flyPreview(options: AppOptions): ApplicationFunction {
     // SQLite is the one-process shape: a lease still held at start-up belongs to a
     // previous run of this server that died mid-deploy, so its work resumes now
     // instead of after the lease expires.
+    const secrets = new SecretStore(store.db, settings.secretsKey, options.clock);
+    // Stored secrets with no key, or the wrong key, stop start-up with a message.
+    await secrets.check();
     const resumed = await store.releaseAllLeases();
     if (resumed > 0) app.log.info({ resumed }, "resuming work left by a previous run");
     const flyctl = new Flyctl({
@@ -49,6 +56,7 @@ export function flyPreview(options: AppOptions): ApplicationFunction {
         settings,
         flyctl,
         github: (installationId: number) => app.auth(installationId),
+        secrets,
         log: app.log,
         fetch: options.fetch,
         clock: options.clock,
@@ -60,6 +68,7 @@ export function flyPreview(options: AppOptions): ApplicationFunction {
     registerPullRequestHandlers(app, handlerDeps);
     registerIssueCommentHandlers(app, handlerDeps);
     registerCheckRunHandlers(app, handlerDeps);
+    registerInstallationHandlers(app, handlerDeps);
     try {
       addHandler(healthz(store));
     } catch {
@@ -67,6 +76,13 @@ export function flyPreview(options: AppOptions): ApplicationFunction {
     }
     if (!settings.flyApiToken) app.log.warn("FLY_API_TOKEN is not set: every deploy will fail until it is");
     pool.start();
-    options.onStarted?.({ store, pool });
+    const reaper = setInterval(() => {
+      reap({ store, flyctl, log: app.log.child({ name: "reaper" }), clock: options.clock }, { dryRun: false })
+        .then(() => pool.wake())
+        .catch((error) => app.log.error({ err: error }, "reaper pass failed"));
+    }, settings.reapIntervalMs);
+    reaper.unref();
+    pool.onStop(() => clearInterval(reaper));
+    options.onStarted?.({ store, pool, flyctl });
   };
 }

@@ -1,3 +1,5 @@
+import { parseSecretsKey } from "./secrets/index.js";
+
 // Server configuration read from the environment. Probot reads its own variables
 // (APP_ID, PRIVATE_KEY, WEBHOOK_SECRET, GHE_HOST, PORT, ...); these are ours.
 // A bad value stops start-up with a message naming the variable, because a server
@@ -10,6 +12,12 @@ export interface Settings {
   flyctlPath: string;
   databaseUrl: string;
   concurrency: number;
+  /** Most previews one installation may run at once; undefined: no limit. */
+  maxPerInstallation?: number;
+  /** How often the reaper sweeps for leaks and expired previews. */
+  reapIntervalMs: number;
+  /** PREVIEW_SECRETS_KEY: encrypts per-repository secrets at rest. */
+  secretsKey?: Buffer;
   /** Where replies to commands link for help: the docs/ folder of the operator's copy. */
   docsUrl: string;
 }
@@ -50,11 +58,29 @@ function databaseUrl(env: NodeJS.ProcessEnv): string {
   throw new SettingsError(`DATABASE_URL must be file:PATH (SQLite), got a value starting "${raw.slice(0, 10)}"`);
 }
 
+const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000 };
+
+function duration(env: NodeJS.ProcessEnv, variable: string, fallbackMs: number): number {
+  const raw = env[variable]?.trim();
+  if (!raw) return fallbackMs;
+  const match = /^(\d+)(s|m|h)$/.exec(raw);
+  if (!match || Number(match[1]) === 0) throw new SettingsError(`${variable} must be a duration such as 30s, 10m or 1h, got "${raw}"`);
+  return Number(match[1]) * UNITS[match[2]];
+}
+
 function url(env: NodeJS.ProcessEnv, variable: string, fallback: string): string {
   const raw = env[variable]?.trim();
   if (!raw) return fallback;
   if (!/^https?:\/\/\S+$/.test(raw)) throw new SettingsError(`${variable} must be an http(s) URL, got "${raw}"`);
   return raw.replace(/\/$/, "");
+}
+
+function secretsKey(env: NodeJS.ProcessEnv): Buffer | undefined {
+  try {
+    return parseSecretsKey(env.PREVIEW_SECRETS_KEY);
+  } catch (error) {
+    throw new SettingsError((error as Error).message);
+  }
 }
 
 export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
@@ -66,6 +92,9 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     flyctlPath: env.FLYCTL_PATH?.trim() || "flyctl",
     databaseUrl: databaseUrl(env),
     concurrency: integer(env, "PREVIEW_CONCURRENCY", 2, 1, 64),
+    maxPerInstallation: env.PREVIEW_MAX_PER_INSTALLATION?.trim() ? integer(env, "PREVIEW_MAX_PER_INSTALLATION", 0, 1, 100_000) : undefined,
+    reapIntervalMs: duration(env, "PREVIEW_REAP_INTERVAL", 10 * 60_000),
     docsUrl: url(env, "PREVIEW_DOCS_URL", DEFAULT_DOCS_URL),
+    secretsKey: secretsKey(env),
   };
 }

@@ -31,9 +31,14 @@ const DEFAULTS: PreviewConfig = {
   port: 8080,
   env: {},
   build_args: {},
+  secrets: [],
   health: { path: "/", timeout: "120s", timeoutMs: 120_000 },
-  resources: { memory: "512mb", memoryMb: 512, cpus: 1, cpu_kind: "shared" },
+  // Idle previews cost nothing: the smallest shared machine, stopped when idle.
+  resources: { memory: "256mb", memoryMb: 256, cpus: 1, cpu_kind: "shared" },
+  ttl: "7d",
+  ttlMs: 7 * 86_400_000,
   trigger: { labels: [], branches: [], drafts: false },
+  forks: "approve",
 };
 
 describe("a valid .preview.yml", () => {
@@ -58,6 +63,8 @@ resources:
   cpu_kind: performance
 ttl: 7d
 max_previews: 5
+secrets: [DATABASE_URL]
+forks: trusted
 trigger:
   labels: [preview]
   branches: [main, "release/**"]
@@ -71,12 +78,14 @@ trigger:
       region: "cdg",
       env: { NODE_ENV: "production", BASE_URL: "${PREVIEW_URL}" },
       build_args: { NODE_VERSION: "20" },
+      secrets: ["DATABASE_URL"],
       health: { path: "/healthz", timeout: "3m", timeoutMs: 180_000 },
       resources: { memory: "2gb", memoryMb: 2048, cpus: 2, cpu_kind: "performance" },
       ttl: "7d",
       ttlMs: 7 * 86_400_000,
       max_previews: 5,
       trigger: { labels: ["preview"], branches: ["main", "release/**"], drafts: true },
+      forks: "trusted",
     } satisfies PreviewConfig);
   });
 

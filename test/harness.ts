@@ -33,11 +33,12 @@ export function fixture(action: Action): any {
 /** A real pull_request payload with the commit, number and labels a test needs. */
 export function pullRequest(
   action: Action,
-  over: { sha: string; number?: number; labels?: string[]; draft?: boolean; owner?: string; repo?: string },
+  over: { sha: string; number?: number; labels?: string[]; draft?: boolean; owner?: string; repo?: string; fork?: boolean },
 ): any {
   const payload = fixture(action);
   const pr = payload.pull_request;
   pr.head.sha = over.sha;
+  if (over.fork) pr.head.repo = { ...pr.head.repo, full_name: "stranger/Hello-World", owner: { ...pr.head.repo.owner, login: "stranger" } };
   if (over.number !== undefined) {
     pr.number = over.number;
     payload.number = over.number;
@@ -50,7 +51,7 @@ export function pullRequest(
   return payload;
 }
 
-function load(name: string): any {
+export function load(name: string): any {
   return JSON.parse(readFileSync(new URL(`./fixtures/${name}.json`, import.meta.url), "utf8"));
 }
 
@@ -132,6 +133,8 @@ export interface WorldOptions {
   /** The status *.fly.dev answers with; default 200. */
   health?: (url: string) => number;
   killGraceMs?: number;
+  /** The time the app sees (TTL tests move it forward). */
+  clock?: () => number;
 }
 
 export type World = Awaited<ReturnType<typeof startWorld>>;
@@ -147,7 +150,7 @@ export async function startWorld(options: WorldOptions = {}) {
     PREVIEW_CONCURRENCY: "2",
     ...options.env,
   });
-  const store = await openStore(settings.databaseUrl);
+  const store = await openStore(settings.databaseUrl, options.clock);
   const healthCalls: string[] = [];
   const logs: LogRecord[] = [];
   const fakeFetch = (async (input: string | URL | Request) => {
@@ -178,6 +181,7 @@ export async function startWorld(options: WorldOptions = {}) {
       flyctl: { retry: { attempts: 3, baseDelayMs: 10 }, killGraceMs: options.killGraceMs ?? 500 },
       fetch: fakeFetch,
       healthIntervalMs: 20,
+      clock: options.clock,
       onStarted: (r) => (runtime = r),
     }),
   );
@@ -193,6 +197,9 @@ export async function startWorld(options: WorldOptions = {}) {
     get pool() {
       return runtime.pool;
     },
+    get flyctl() {
+      return runtime.flyctl;
+    },
     /** Files of a commit of the test repository (Dockerfile and .preview.yml by default). */
     commit(commitSha: string, files: Record<string, string> = { Dockerfile: DOCKERFILE, ".preview.yml": PREVIEW_YML }, repo = REPO) {
       gh.setCommit(repo, commitSha, files);
@@ -200,7 +207,11 @@ export async function startWorld(options: WorldOptions = {}) {
     async deliver(payload: any, id: string = randomUUID()) {
       await probot.receive({ id, name: "pull_request", payload } as any);
     },
-    async deliverEvent(name: "issue_comment" | "check_run", payload: any, id: string = randomUUID()) {
+    async deliverEvent(
+      name: "issue_comment" | "check_run" | "installation" | "installation_repositories",
+      payload: any,
+      id: string = randomUUID(),
+    ) {
       await probot.receive({ id, name, payload } as any);
     },
     /** Every command recorded so far has been carried out. */

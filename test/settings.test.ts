@@ -10,7 +10,10 @@ describe("server settings", () => {
       flyctlPath: "flyctl",
       databaseUrl: "file:./data/fly-preview.db",
       concurrency: 2,
+      maxPerInstallation: undefined,
+      reapIntervalMs: 600_000,
       docsUrl: "https://github.com/fly-preview/fly-preview/tree/main/docs",
+      secretsKey: undefined,
     });
   });
 
@@ -23,6 +26,9 @@ describe("server settings", () => {
       DATABASE_URL: "file:/data/x.db",
       PREVIEW_CONCURRENCY: "4",
       PREVIEW_DOCS_URL: "https://git.acme.dev/tools/fly-preview/docs/",
+      PREVIEW_MAX_PER_INSTALLATION: "20",
+      PREVIEW_REAP_INTERVAL: "5m",
+      PREVIEW_SECRETS_KEY: "ab".repeat(32),
     });
     expect(settings).toEqual({
       flyApiToken: "tok",
@@ -31,7 +37,10 @@ describe("server settings", () => {
       flyctlPath: "/opt/flyctl",
       databaseUrl: "file:/data/x.db",
       concurrency: 4,
+      maxPerInstallation: 20,
+      reapIntervalMs: 300_000,
       docsUrl: "https://git.acme.dev/tools/fly-preview/docs",
+      secretsKey: Buffer.from("ab".repeat(32), "hex"),
     });
   });
 
@@ -42,6 +51,9 @@ describe("server settings", () => {
     [{ FLY_ORG: "Acme Inc" }, /FLY_ORG must be a Fly organization slug/],
     [{ DATABASE_URL: "mysql://x" }, /DATABASE_URL must be file:PATH/],
     [{ PREVIEW_DOCS_URL: "docs" }, /PREVIEW_DOCS_URL must be an http\(s\) URL/],
+    [{ PREVIEW_MAX_PER_INSTALLATION: "many" }, /PREVIEW_MAX_PER_INSTALLATION must be a whole number/],
+    [{ PREVIEW_REAP_INTERVAL: "10 minutes" }, /PREVIEW_REAP_INTERVAL must be a duration such as 30s, 10m or 1h/],
+    [{ PREVIEW_SECRETS_KEY: "short" }, /PREVIEW_SECRETS_KEY/],
   ])("stops at a bad value and names the variable: %o", (env, message) => {
     expect(() => readSettings(env)).toThrow(message);
   });

@@ -22,6 +22,7 @@ const pr = (over: Partial<PullRequestInfo> = {}): PullRequestInfo => ({
   baseRef: "main",
   draft: false,
   labels: [],
+  fork: false,
   ...over,
 });
 
@@ -113,7 +114,7 @@ describe("recorded commands", () => {
 
   it("a destroy by command pauses the preview until a redeploy by command", async () => {
     await store.desireDeploy(pr());
-    await store.desireDestroy("acme", "web", 7, { by: "mo", commentId: 9 });
+    await store.desireDestroy("acme", "web", 7, { reason: "command", by: "mo", commentId: 9 });
     expect(await store.get("acme", "web", 7)).toMatchObject({ paused: 1, destroyed_by: "mo", command_comment_id: 9 });
     expect(await store.desireDeploy(pr({ headSha: "c".repeat(40) }))).toEqual({ changed: false });
     expect(await store.desireDeploy(pr({ headSha: "c".repeat(40) }), { by: "mo" })).toEqual({ changed: true });

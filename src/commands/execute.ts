@@ -4,6 +4,7 @@ import { react, type Reaction } from "../github/comment.js";
 import { inline, shortSha } from "../github/markdown.js";
 import { httpStatus, type Octokit } from "../github/octokit.js";
 import { appName } from "../preview/app-name.js";
+import { isFork } from "../github/pull-request.js";
 import type { CommandName } from "../store/schema.js";
 import type { Command, Preview, PullRequestInfo, Store } from "../store/store.js";
 
@@ -56,11 +57,23 @@ export const COMMANDS: CommandSpec[] = [
     needsWrite: true,
     async execute({ command, store, pr, preview }) {
       const { changed } = await store.desireDestroy(pr.owner, pr.repo, pr.number, {
+        reason: "command",
         by: command.sender,
         commentId: command.comment_id ?? undefined,
       });
       if (changed) return { result: "pending", note: "destroy recorded" };
       return { result: "done", note: preview ? "already destroyed" : "there was no preview" };
+    },
+  },
+  {
+    name: "approve",
+    summary: "let a pull request from a fork deploy its current head commit (each new push needs a new approval)",
+    needsWrite: true,
+    async execute({ command, store, pr }) {
+      if (!pr.open) return { result: "refused", note: "the pull request is closed" };
+      if (!pr.fork) return { result: "done", note: "not a fork: nothing to approve" };
+      await store.desireDeploy(pr, { by: command.sender, commentId: command.comment_id ?? undefined, approve: true });
+      return { result: "pending", note: `approved ${shortSha(pr.headSha)}` };
     },
   },
   {
@@ -169,6 +182,7 @@ async function carryOut(command: Command, deps: CommandDeps, octokit: Octokit, r
     baseRef: data.base.ref,
     draft: data.draft ?? false,
     labels: data.labels.map((l) => l.name),
+    fork: isFork(data),
     open: data.state === "open",
   };
 

@@ -6,7 +6,7 @@ export interface ParsedCommand {
   text: string;
 }
 
-const KNOWN: ReadonlySet<string> = new Set<CommandName>(["redeploy", "destroy", "status", "help"]);
+const KNOWN: ReadonlySet<string> = new Set<CommandName>(["redeploy", "destroy", "approve", "status", "help"]);
 
 /**
  * The first line of a comment that starts with `/preview` (any case, surrounding

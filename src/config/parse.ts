@@ -87,14 +87,14 @@ function complete(raw: ValidConfig): PreviewConfig {
       cpus: raw.resources.cpus,
       cpu_kind: raw.resources.cpu_kind,
     },
+    secrets: raw.secrets,
+    ttl: raw.ttl,
+    ttlMs: parseDuration(raw.ttl),
     trigger: raw.trigger,
+    forks: raw.forks,
   };
   if (raw.fly_toml !== undefined) config.fly_toml = normalisePath(raw.fly_toml);
   if (raw.region !== undefined) config.region = raw.region;
-  if (raw.ttl !== undefined) {
-    config.ttl = raw.ttl;
-    config.ttlMs = parseDuration(raw.ttl);
-  }
   if (raw.max_previews !== undefined) config.max_previews = raw.max_previews;
   return config;
 }

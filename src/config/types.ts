@@ -10,10 +10,12 @@ export interface PreviewConfig {
   build_args: Record<string, string>;
   health: { path: string; timeout: string; timeoutMs: number };
   resources: { memory: string; memoryMb: number; cpus: number; cpu_kind: "shared" | "performance" };
-  ttl?: string;
-  ttlMs?: number;
+  secrets: string[];
+  ttl: string;
+  ttlMs: number;
   max_previews?: number;
   trigger: { labels: string[]; branches: string[]; drafts: boolean };
+  forks: "approve" | "off" | "trusted";
 }
 
 /** One thing wrong with a .preview.yml, placed where a check-run annotation can point at it. */

@@ -73,7 +73,8 @@ export class Flyctl {
   private readonly path: string;
   private readonly token?: string;
   private readonly org: string;
-  private readonly redactor: Redactor;
+  /** Hides the token and every staged secret value; callers use it for their own reports too. */
+  readonly redactor: Redactor;
   private readonly log?: FlyctlOptions["log"];
   private readonly retry: { attempts: number; baseDelayMs: number };
   private readonly killGraceMs: number;
@@ -89,9 +90,12 @@ export class Flyctl {
     this.killGraceMs = opts.killGraceMs ?? 10_000;
   }
 
-  /** The same driver logging through `log`, so a deploy's flyctl lines carry its repo, PR and app. */
+  /**
+   * The same driver for one run: logging through `log`, so a deploy's flyctl lines carry
+   * its repo, PR and app, and with a redactor of its own for that run's secrets.
+   */
   withLog(log: FlyctlOptions["log"]): Flyctl {
-    return new Flyctl({ ...this.opts, redactor: this.redactor, log });
+    return new Flyctl({ ...this.opts, redactor: new Redactor(), log });
   }
 
   /** Idempotent: an app this organization already owns counts as created. */

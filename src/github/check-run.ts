@@ -18,11 +18,18 @@ export interface CheckOutput {
   }>;
 }
 
-// The buttons of every Fly Preview check run; they come back as check_run.requested_action.
-export const CHECK_ACTIONS = [
+export interface CheckAction {
+  label: string; // at most 20 characters
+  description: string; // at most 40
+  identifier: string; // at most 20
+}
+
+// The buttons of a Fly Preview check run; they come back as check_run.requested_action.
+export const CHECK_ACTIONS: CheckAction[] = [
   { label: "Redeploy", description: "Deploy this pull request again", identifier: "redeploy" },
   { label: "Destroy", description: "Destroy this preview now", identifier: "destroy" },
 ];
+export const APPROVE_ACTION: CheckAction = { label: "Approve", description: "Deploy this fork's commit", identifier: "approve" };
 
 export type CheckConclusion = "success" | "failure" | "cancelled" | "neutral";
 
@@ -46,6 +53,8 @@ export interface RunReport {
   tail: string[];
   /** The image deployed without a build, when one was reused. */
   reusedImage?: string;
+  /** The config names secrets, and this fork's preview did not get them. */
+  secretsWithheld?: boolean;
 }
 
 const TAIL_LINES = 50;
@@ -78,6 +87,7 @@ function facts(r: RunReport): string[] {
     `**App:** \`${r.appName}\``,
     `**Commit:** \`${shortSha(r.sha)}\``,
     ...(r.reusedImage ? [`Redeployed the existing image \`${r.reusedImage}\` without a build.`] : []),
+    ...(r.secretsWithheld ? ["Secrets were withheld: pull requests from forks get them only under `forks: trusted`."] : []),
   ];
 }
 
@@ -106,6 +116,15 @@ export function supersededOutput(sha: string, newerSha: string | null, destroyed
       ? `${inline("@" + destroyedBy)} destroyed the preview with \`/preview destroy\``
       : "the pull request was closed";
   return { title: "Superseded", summary: `\`${shortSha(sha)}\` was not deployed: ${why}.` };
+}
+
+export function awaitingApprovalOutput(sha: string): CheckOutput {
+  return {
+    title: "Waiting for approval",
+    summary:
+      `This pull request comes from a fork. Someone with write access can press **Approve** or comment \`/preview approve\` to deploy \`${shortSha(sha)}\`. ` +
+      "Each new push needs a new approval.",
+  };
 }
 
 export interface ConfigProblemLike {
@@ -138,6 +157,7 @@ export async function createCheckRun(
   where: RepoRef & { sha: string; externalId: string },
   output: CheckOutput,
   conclusion?: CheckConclusion,
+  actions: CheckAction[] = CHECK_ACTIONS,
 ): Promise<{ id: number; url: string }> {
   const now = new Date().toISOString();
   const { data } = await octokit.rest.checks.create({
@@ -148,7 +168,7 @@ export async function createCheckRun(
     external_id: where.externalId,
     ...(conclusion ? { status: "completed", conclusion, completed_at: now } : { status: "in_progress", started_at: now }),
     output,
-    actions: CHECK_ACTIONS,
+    actions,
   });
   return { id: data.id, url: data.html_url ?? "" };
 }
@@ -169,6 +189,7 @@ export async function completeCheckRun(
   where: RepoRef & { id: number },
   conclusion: CheckConclusion,
   output: CheckOutput,
+  actions: CheckAction[] = CHECK_ACTIONS,
 ): Promise<void> {
   await octokit.rest.checks.update({
     owner: where.owner,
@@ -178,6 +199,6 @@ export async function completeCheckRun(
     conclusion,
     completed_at: new Date().toISOString(),
     output,
-    actions: CHECK_ACTIONS,
+    actions,
   });
 }

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { PreviewStatus } from "../store/schema.js";
+import type { DestroyReason, PreviewStatus } from "../store/schema.js";
 import { formatTime, inline, shortSha } from "./markdown.js";
 import { httpStatus, type Octokit, type RepoRef } from "./octokit.js";
 
@@ -7,16 +7,19 @@ import { httpStatus, type Octokit, type RepoRef } from "./octokit.js";
 export const COMMENT_MARKER = "<!-- fly-preview -->";
 
 export interface CommentView {
-  status: Exclude<PreviewStatus, "none" | "skipped" | "destroying">;
+  status: Exclude<PreviewStatus, "none" | "skipped">;
   appName: string;
   sha: string; // the commit this state is about
   headRef: string;
   url?: string; // the preview's URL, when one exists
   servingSha?: string; // what still serves at url when the newest deploy did not succeed
-  reason?: string; // one line: why it failed, or what superseded it
+  reason?: string; // one line: why it failed, what superseded it, which limit is full
   checkRunUrl?: string;
-  /** Who destroyed it with `/preview destroy`; unset when the pull request closed. */
+  destroyReason?: DestroyReason;
+  /** Who destroyed it with `/preview destroy`. */
   destroyedBy?: string;
+  /** The TTL that expired, as written in .preview.yml (e.g. "7d"). */
+  ttl?: string;
   updatedAt: number;
 }
 
@@ -27,8 +30,45 @@ const HEADLINES: Record<CommentView["status"], string> = {
   ready: "✅ Preview ready",
   failed: "❌ Preview failed",
   superseded: "⏭️ Preview superseded",
+  awaiting_approval: "⏸️ Preview waiting for approval",
+  blocked: "🚫 No preview for pull requests from forks",
+  limited: "⏳ Preview waiting for a free slot",
   destroyed: "🗑️ Preview destroyed",
 };
+
+function destroyedNote(view: CommentView): string {
+  switch (view.destroyReason) {
+    case "command":
+      return `Destroyed by ${inline("@" + (view.destroyedBy ?? "someone"))} with \`/preview destroy\`. Pushes do not bring it back: comment \`/preview redeploy\` to deploy it again.`;
+    case "expired":
+      return `It expired after ${inline(view.ttl ?? "its TTL")} without a push or a command. Push, or comment \`/preview redeploy\`, to bring it back.`;
+    case "operator":
+      return "An operator destroyed it. Pushes do not bring it back: comment `/preview redeploy` to deploy it again.";
+    default:
+      return "The Fly app was destroyed because the pull request was closed.";
+  }
+}
+
+function explanation(view: CommentView): string | undefined {
+  switch (view.status) {
+    case "failed":
+      return view.reason ? `**Reason:** ${inline(view.reason)}` : undefined;
+    case "superseded":
+    case "limited":
+      return view.reason ? inline(view.reason) : undefined;
+    case "awaiting_approval":
+      return (
+        "This pull request comes from a fork: its code runs on this repository's Fly.io account only after review. " +
+        `Someone with write access can comment \`/preview approve\` (or press **Approve** on the check run) to deploy \`${shortSha(view.sha)}\`. Each new push needs a new approval.`
+      );
+    case "blocked":
+      return "This repository does not preview pull requests from forks (`forks: off` in `.preview.yml`).";
+    case "destroyed":
+      return destroyedNote(view);
+    default:
+      return undefined;
+  }
+}
 
 export function renderComment(view: CommentView): string {
   const rows: Array<[string, string]> = [];
@@ -38,16 +78,8 @@ export function renderComment(view: CommentView): string {
   rows.push(["Updated", formatTime(view.updatedAt)]);
 
   const lines = [COMMENT_MARKER, `### ${HEADLINES[view.status]}`, ""];
-  if (view.status === "failed" && view.reason) lines.push(`**Reason:** ${inline(view.reason)}`, "");
-  if (view.status === "superseded" && view.reason) lines.push(inline(view.reason), "");
-  if (view.status === "destroyed" && view.destroyedBy) {
-    lines.push(
-      `Destroyed by ${inline("@" + view.destroyedBy)} with \`/preview destroy\`. Pushes do not bring it back: comment \`/preview redeploy\` to deploy it again.`,
-      "",
-    );
-  } else if (view.status === "destroyed") {
-    lines.push("The Fly app was destroyed because the pull request was closed.", "");
-  }
+  const why = explanation(view);
+  if (why) lines.push(why, "");
   if (view.servingSha && view.url && view.status !== "destroyed" && view.servingSha !== view.sha) {
     lines.push(`The previous deploy (\`${shortSha(view.servingSha)}\`) is still serving.`, "");
   }

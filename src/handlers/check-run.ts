@@ -5,12 +5,12 @@ import type { HandlerDeps } from "./pull-request.js";
 
 type CheckRunContext = Context<"check_run.requested_action" | "check_run.rerequested">;
 
-const BUTTONS: Record<string, CommandName> = { redeploy: "redeploy", destroy: "destroy" };
+const BUTTONS: Record<string, CommandName> = { redeploy: "redeploy", destroy: "destroy", approve: "approve" };
 
 /**
- * The `Redeploy` and `Destroy` buttons of our check run, and its "Re-run", become the
- * same commands as `/preview redeploy` and `/preview destroy`, under the same
- * permission rule. A check run finds its PR through `external_id` (the preview's id),
+ * The `Redeploy`, `Destroy` and (for forks) `Approve` buttons of our check run, and its
+ * "Re-run", become the same commands as `/preview redeploy`, `destroy` and `approve`,
+ * under the same permission rule. A check run finds its PR through `external_id` (the preview's id),
  * because `pull_requests` is empty for forks.
  */
 export function registerCheckRunHandlers(app: Probot, deps: HandlerDeps): void {

@@ -1,4 +1,5 @@
 import type { Context, Probot } from "probot";
+import { isFork } from "../github/pull-request.js";
 import { appName } from "../preview/app-name.js";
 import type { PullRequestInfo, Store } from "../store/store.js";
 
@@ -33,6 +34,7 @@ export function pullRequestInfo(context: PullRequestContext): PullRequestInfo {
     baseRef: pr.base.ref,
     draft: pr.draft ?? false,
     labels: (pr.labels ?? []).map((l) => l.name),
+    fork: isFork(pr),
   };
 }
 

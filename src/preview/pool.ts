@@ -75,9 +75,17 @@ export class WorkerPool {
     setTimeout(() => void this.fill(), this.settleMs + 5).unref();
   }
 
+  private readonly stopHooks: Array<() => void> = [];
+
+  /** Runs `hook` when the pool stops (timers that live as long as the workers). */
+  onStop(hook: () => void): void {
+    this.stopHooks.push(hook);
+  }
+
   /** Stops claiming, stops running flyctl processes, and releases their leases. */
   async stop(): Promise<void> {
     this.stopped = true;
+    for (const hook of this.stopHooks) hook();
     clearInterval(this.timer);
     clearInterval(this.heartbeat);
     for (const run of this.running.values()) run.controller.abort(new Error("shutting down"));

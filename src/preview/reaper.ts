@@ -1,5 +1,5 @@
 import type { Flyctl } from "../fly/index.js";
-import type { Store } from "../store/store.js";
+import type { Preview, Store } from "../store/store.js";
 
 export interface ReaperDeps {
   store: Store;
@@ -17,9 +17,47 @@ export interface ReapReport {
   expired: Array<{ app: string; repo: string; number: number; idleMs: number }>;
 }
 
-/** One pass of leak-proof cleanup. With `dryRun` it reports and changes nothing. */
+export const DEFAULT_TTL_MS = 7 * 86_400_000;
+
+const settled = (row: Preview) => row.desired_generation === row.observed_generation && row.lease_owner === null;
+const where = (row: Preview) => ({ app: row.app_name, repo: `${row.owner}/${row.repo}`, number: row.number });
+
+/**
+ * One pass of leak-proof cleanup: retry failed destroys, expire idle previews, and
+ * destroy Fly apps the store created but believes gone. An app the store never
+ * recorded is never touched, whatever its name. With `dryRun` it only reports.
+ */
 export async function reap(deps: ReaperDeps, options: { dryRun: boolean }): Promise<ReapReport> {
-  void deps;
-  void options;
-  throw new Error("not implemented yet");
+  const now = (deps.clock ?? Date.now)();
+  const report: ReapReport = { orphans: [], retried: [], expired: [] };
+  const rows = await deps.store.list();
+
+  for (const row of rows) {
+    if (!settled(row)) continue;
+    if (row.desired_action === "destroy" && row.status === "failed") {
+      report.retried.push(where(row));
+      if (!options.dryRun) await deps.store.redesire(row.id);
+    } else if (row.desired_action === "deploy" && row.app_created === 1) {
+      const idleMs = now - (row.activity_at ?? row.desired_at);
+      if (idleMs > (row.config_ttl_ms ?? DEFAULT_TTL_MS)) {
+        report.expired.push({ ...where(row), idleMs });
+        if (!options.dryRun) await deps.store.desireDestroy(row.owner, row.repo, row.number, { reason: "expired" });
+      }
+    }
+  }
+
+  const byApp = new Map(rows.map((row) => [row.app_name, row]));
+  for (const app of await deps.flyctl.listApps()) {
+    const row = byApp.get(app.name);
+    if (!row || row.desired_action !== "destroy" || row.status !== "destroyed" || !settled(row)) continue;
+    report.orphans.push({ ...where(row), reason: `preview ${row.destroy_reason ?? "closed"}, but its app still exists` });
+    if (!options.dryRun) {
+      const outcome = await deps.flyctl.destroyApp(app.name);
+      deps.log.info({ ...where(row), outcome }, "orphaned fly app destroyed");
+    }
+  }
+  if (report.orphans.length || report.retried.length || report.expired.length) {
+    deps.log.info({ dryRun: options.dryRun, orphans: report.orphans.length, retried: report.retried.length, expired: report.expired.length }, "reaper pass");
+  }
+  return report;
 }

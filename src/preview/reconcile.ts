@@ -4,13 +4,24 @@ import { join } from "node:path";
 import type { Logger } from "probot";
 import { CONFIG_PATH, checkTrigger, interpolate, loadPreviewConfig, type PreviewConfig } from "../config/index.js";
 import { FlyError, renderFlyToml, type DeployResult, type Flyctl } from "../fly/index.js";
-import { failureOutput, invalidConfigOutput, startedOutput, successOutput, supersededOutput, type Timings } from "../github/check-run.js";
+import {
+  APPROVE_ACTION,
+  awaitingApprovalOutput,
+  failureOutput,
+  invalidConfigOutput,
+  startedOutput,
+  successOutput,
+  supersededOutput,
+  type Timings,
+} from "../github/check-run.js";
 import { react } from "../github/comment.js";
-import { shortSha } from "../github/markdown.js";
+import { formatTtl, inline, shortSha } from "../github/markdown.js";
 import type { Octokit } from "../github/octokit.js";
+import { SecretsError, type SecretStore } from "../secrets/index.js";
 import type { Settings } from "../settings.js";
 import type { Claim, Preview, PreviewPatch, Store } from "../store/store.js";
 import { waitForHealthy } from "./health.js";
+import { DEFAULT_TTL_MS } from "./reaper.js";
 import { Reporter } from "./reporter.js";
 import { fetchSource, SourceError } from "./source.js";
 
@@ -19,6 +30,8 @@ export interface ReconcileDeps {
   settings: Settings;
   flyctl: Flyctl;
   github: (installationId: number) => Promise<Octokit>;
+  /** Per-repository secret values; without it, a config that names secrets fails. */
+  secrets?: SecretStore;
   log: Logger;
   fetch?: typeof fetch;
   clock?: () => number;
@@ -36,45 +49,72 @@ export class Superseded extends Error {
 // the repository's own fly.toml, which we only read.
 const GENERATED_TOML = ".fly-preview.toml";
 
+interface Run {
+  preview: Preview;
+  sha: string;
+  octokit: Octokit;
+  reporter: Reporter;
+  save: (patch: PreviewPatch) => Promise<void>;
+  finish: (patch: PreviewPatch) => Promise<void>;
+  signal: AbortSignal;
+  deps: ReconcileDeps;
+  /** This run's flyctl: its logger carries the preview, its redactor the run's secrets. */
+  flyctl: Flyctl;
+  log: Logger;
+  clock: () => number;
+}
+
 /** Carries out one claimed desire: deploy at a commit, or destroy. */
 export async function reconcile(claim: Claim, worker: string, signal: AbortSignal, deps: ReconcileDeps): Promise<void> {
   const { preview, generation } = claim;
   const log = deps.log.child({ repo: `${preview.owner}/${preview.repo}`, pr: preview.number, app: preview.app_name });
   const clock = deps.clock ?? Date.now;
+  const flyctl = deps.flyctl.withLog(log);
   const save = (patch: PreviewPatch) => deps.store.save(preview.id, worker, patch);
+
+  if (preview.desired_action === "destroy" && preview.quiet) {
+    // The App was uninstalled from the repository: GitHub no longer answers us.
+    await quietDestroy(preview, flyctl, log, (patch) => deps.store.finish(preview.id, worker, generation, patch), clock);
+    return;
+  }
+
   const octokit = await deps.github(preview.installation_id);
+  // Probot's request logging reads octokit.log at each request: bind it to this run.
+  octokit.log = log.child({ name: "github" });
   // The comment of a command this run carries out gets 🚀 or 😕 when the run ends; a
   // superseded run leaves that to the run that supersedes it.
   const finish = async (patch: PreviewPatch) => {
     const commandDone = preview.command_comment_id !== null && patch.status !== "superseded";
     await deps.store.finish(preview.id, worker, generation, commandDone ? { ...patch, command_comment_id: null } : patch);
     if (commandDone) {
-      const content = patch.status === "failed" ? "confused" : "rocket";
+      const content = patch.status === "failed" || patch.status === "limited" ? "confused" : "rocket";
       await react(octokit, { owner: preview.owner, repo: preview.repo, commentId: preview.command_comment_id! }, content).catch((error) =>
         log.warn({ err: error }, "could not react to the command"),
       );
     }
   };
-  // Probot's request logging reads octokit.log at each request: bind it to this run.
-  octokit.log = log.child({ name: "github" });
-  deps = { ...deps, flyctl: deps.flyctl.withLog(log) };
   const reporter = new Reporter(octokit, preview, save, clock);
+  const run: Run = { preview, sha: preview.desired_sha ?? preview.head_sha, octokit, reporter, save, finish, signal, deps, flyctl, log, clock };
 
-  if (preview.desired_action === "destroy") {
-    await destroy(preview, reporter, deps, log, finish, clock);
-    return;
-  }
-  const sha = preview.desired_sha ?? preview.head_sha;
+  if (preview.desired_action === "destroy") await destroy(run);
+  else await deployDesire(run, generation);
+}
+
+async function deployDesire(run: Run, generation: number): Promise<void> {
+  const { preview, sha, reporter, log, clock, finish } = run;
   log.info({ sha, generation }, "deploy started");
+  const current = { url: preview.url ?? undefined, servingSha: preview.deployed_sha ?? undefined };
 
   // A run that died after opening a check run for an older commit left it open.
   if (preview.check_run_id && preview.check_run_sha !== sha && ["building", "deploying", "queued"].includes(preview.status)) {
     await reporter.finishCheck("cancelled", supersededOutput(preview.check_run_sha!, sha));
   }
 
-  const loaded = await loadPreviewConfig(octokit, { owner: preview.owner, repo: preview.repo, ref: sha });
+  // A fork's own .preview.yml is its author's to write: read the base branch's instead.
+  const configRef = preview.fork ? preview.base_ref : sha;
+  const loaded = await loadPreviewConfig(run.octokit, { owner: preview.owner, repo: preview.repo, ref: configRef });
   if (!loaded.found) {
-    log.info("no .preview.yml at this commit: nothing to do");
+    log.info({ ref: configRef }, "no .preview.yml: nothing to do");
     await finish({ status: "none", status_at: clock() });
     return;
   }
@@ -82,12 +122,13 @@ export async function reconcile(claim: Claim, worker: string, signal: AbortSigna
     const first = loaded.problems[0];
     const reason = `${CONFIG_PATH} is invalid: line ${first.line}: ${first.message}`;
     log.info({ problems: loaded.problems.length }, "invalid .preview.yml");
-    await reporter.failedCheck(sha, invalidConfigOutput(CONFIG_PATH, loaded.problems));
-    await reporter.comment({ status: "failed", sha, reason, url: preview.url ?? undefined, servingSha: preview.deployed_sha ?? undefined });
+    await reporter.completedCheck(sha, "failure", invalidConfigOutput(CONFIG_PATH, loaded.problems));
+    await reporter.comment({ status: "failed", sha, reason, ...current });
     await finish({ status: "failed", status_at: clock(), last_error: reason });
     return;
   }
   const config = loaded.config;
+  const remembered = { config_ttl_ms: config.ttlMs, config_max_previews: config.max_previews ?? null };
   const trigger = checkTrigger(config.trigger, {
     labels: JSON.parse(preview.labels) as string[],
     baseRef: preview.base_ref,
@@ -96,47 +137,101 @@ export async function reconcile(claim: Claim, worker: string, signal: AbortSigna
   // A command from someone with write access deploys whatever the trigger rules say.
   if (!trigger.ok && !preview.desired_by) {
     log.info({ reason: trigger.reason }, "trigger rules skip this pull request");
-    await finish({ status: "skipped", status_at: clock(), last_error: trigger.reason });
+    await finish({ ...remembered, status: "skipped", status_at: clock(), last_error: trigger.reason });
     return;
   }
-  await finish({
-    ...(await deploy({ preview, sha, octokit, reporter, save, signal, deps, log }, config)),
-    config_ttl_ms: config.ttlMs ?? null,
-    config_max_previews: config.max_previews ?? null,
-  });
+
+  if (preview.fork && config.forks === "off") {
+    log.info("previews are off for forks");
+    await reporter.comment({ status: "blocked", sha });
+    await finish({ ...remembered, status: "blocked", status_at: clock(), last_error: null });
+    return;
+  }
+  if (preview.fork && config.forks === "approve" && preview.approved_sha !== sha) {
+    log.info({ sha }, "fork commit waiting for approval");
+    await reporter.completedCheck(sha, "neutral", awaitingApprovalOutput(sha), [APPROVE_ACTION]);
+    await reporter.comment({ status: "awaiting_approval", sha, ...current });
+    await finish({ ...remembered, status: "awaiting_approval", status_at: clock(), last_error: null });
+    return;
+  }
+
+  const full = preview.app_created ? undefined : await fullLimit(run, config);
+  if (full) {
+    log.info({ reason: full }, "no free preview slot");
+    await reporter.completedCheck(sha, "neutral", { title: "Waiting for a free slot", summary: inline(full) });
+    await reporter.comment({ status: "limited", sha, reason: full, ...current });
+    await finish({ ...remembered, status: "limited", status_at: clock(), last_error: full });
+    return;
+  }
+
+  await finish({ ...(await deploy(run, config)), ...remembered });
 }
 
-interface Run {
-  preview: Preview;
-  sha: string;
-  octokit: Octokit;
-  reporter: Reporter;
-  save: (patch: PreviewPatch) => Promise<void>;
-  signal: AbortSignal;
-  deps: ReconcileDeps;
-  log: Logger;
+/** Names the limit this preview would break by starting, or undefined when a slot is free. */
+async function fullLimit(run: Run, config: PreviewConfig): Promise<string | undefined> {
+  const { preview, deps } = run;
+  const free = "Close a pull request, or comment `/preview destroy` on one, to free a slot: this preview then deploys by itself.";
+  if (config.max_previews !== undefined) {
+    const active = await deps.store.countActive({ owner: preview.owner, repo: preview.repo }, preview.id);
+    if (active >= config.max_previews) {
+      return `This repository already has ${active} previews running, its limit (max_previews: ${config.max_previews} in .preview.yml). ${free}`;
+    }
+  }
+  const perInstallation = deps.settings.maxPerInstallation;
+  if (perInstallation !== undefined) {
+    const active = await deps.store.countActive({ installationId: preview.installation_id }, preview.id);
+    if (active >= perInstallation) {
+      return `This installation already has ${active} previews running, the server's limit (PREVIEW_MAX_PER_INSTALLATION=${perInstallation}). ${free}`;
+    }
+  }
+  return undefined;
+}
+
+/** The secrets this preview gets: none for an untrusted fork. Throws on missing names. */
+async function secretsFor(run: Run, config: PreviewConfig): Promise<{ values: Record<string, string>; withheld: boolean }> {
+  const { preview, deps } = run;
+  if (config.secrets.length === 0) return { values: {}, withheld: false };
+  if (preview.fork && config.forks !== "trusted") return { values: {}, withheld: true };
+  if (!deps.secrets) throw new DeployFailure("This server has no secret store; ask the operator to set PREVIEW_SECRETS_KEY");
+  const { values, missing } = await deps.secrets.resolve(preview.owner, preview.repo, config.secrets);
+  if (missing.length) {
+    throw new DeployFailure(
+      `Missing secrets: ${missing.join(", ")}. An operator stores them with \`fly-preview secrets set ${preview.owner}/${preview.repo} NAME\``,
+    );
+  }
+  return { values, withheld: false };
 }
 
 async function deploy(run: Run, config: PreviewConfig): Promise<PreviewPatch> {
-  const { preview, sha, reporter, signal, deps, log } = run;
-  const clock = deps.clock ?? Date.now;
+  const { preview, sha, reporter, signal, deps, log, flyctl, clock } = run;
   const app = preview.app_name;
+  const redact = (text: string) => flyctl.redactor.redact(text);
   const timings: Timings = {};
   let tail: string[] = [];
   let flyToml: string | undefined;
   let reusedImage: string | undefined;
+  let withheld = false;
   let cleanup: (() => Promise<void>) | undefined;
-  const report = () => ({ appName: app, sha, timings, flyToml, tail, reusedImage });
+  const report = () => ({ appName: app, sha, timings, flyToml: flyToml && redact(flyToml), tail, reusedImage, secretsWithheld: withheld });
 
   await reporter.startCheck(sha, startedOutput(app, sha));
   await reporter.startDeployment(sha);
-  await reporter.comment({ status: "building", sha, url: preview.url ?? undefined, servingSha: preview.deployed_sha ?? undefined });
+  const current = { url: preview.url ?? undefined, servingSha: preview.deployed_sha ?? undefined };
+  await reporter.comment({ status: "building", sha, ...current });
 
   try {
+    const secrets = await secretsFor(run, config);
+    withheld = secrets.withheld;
+    for (const value of Object.values(secrets.values)) flyctl.redactor.add(value);
     if (!preview.app_created) {
-      const created = await deps.flyctl.createApp(app);
+      const created = await flyctl.createApp(app);
       log.info({ created }, "fly app ready");
       await run.save({ app_created: 1 });
+    }
+    if (Object.keys(secrets.values).length) {
+      // Staged, not set: they take effect with the deploy below, in one release.
+      await flyctl.importSecrets(app, secrets.values);
+      log.info({ names: Object.keys(secrets.values) }, "secrets staged");
     }
     signal.throwIfAborted();
 
@@ -156,7 +251,7 @@ async function deploy(run: Run, config: PreviewConfig): Promise<PreviewPatch> {
     let commentChain = Promise.resolve();
     const label = `pr-${preview.number}-${shortSha(sha)}`;
     const flyDeploy = (image?: string) =>
-      deps.flyctl.deploy({
+      flyctl.deploy({
         cwd: join(source.dir, config.context),
         configPath: generated.path,
         app,
@@ -172,7 +267,7 @@ async function deploy(run: Run, config: PreviewConfig): Promise<PreviewPatch> {
           if (phase === "building" && /Pushing image done|^Watch your deployment at/.test(line)) {
             phase = "deploying";
             commentChain = commentChain.then(() =>
-              reporter.comment({ status: "deploying", sha, url: preview.url ?? undefined, servingSha: preview.deployed_sha ?? undefined }),
+              reporter.comment({ status: "deploying", sha, ...current }),
             );
           }
         },
@@ -231,32 +326,25 @@ async function deploy(run: Run, config: PreviewConfig): Promise<PreviewPatch> {
           status: "superseded",
           sha,
           reason: `${shortSha(sha)} was not deployed: ${shortSha(newerSha)} superseded it and deploys next.`,
-          url: preview.url ?? undefined,
-          servingSha: preview.deployed_sha ?? undefined,
+          ...current,
         });
       }
       return { status: "superseded", status_at: clock() };
     }
-    const reason = describe(error);
+    const reason = redact(describe(error));
     if (error instanceof FlyError) tail = error.tail;
     log.warn({ sha, reason }, "deploy failed");
     await reporter.finishCheck("failure", failureOutput({ ...report(), reason }));
     await reporter.deploymentState("failure", { description: reason });
-    await reporter.comment({ status: "failed", sha, reason, url: preview.url ?? undefined, servingSha: preview.deployed_sha ?? undefined });
+    await reporter.comment({ status: "failed", sha, reason, ...current });
     return { status: "failed", status_at: clock(), last_error: reason };
   } finally {
     await cleanup?.();
   }
 }
 
-async function destroy(
-  preview: Preview,
-  reporter: Reporter,
-  deps: ReconcileDeps,
-  log: Logger,
-  finish: (patch: PreviewPatch) => Promise<void>,
-  clock: () => number,
-): Promise<void> {
+async function destroy(run: Run): Promise<void> {
+  const { preview, reporter, flyctl, log, clock, finish, deps } = run;
   // A PR that never got a preview (no config, or skipped) has nothing to tear down
   // and nothing to say.
   const hadSurface = preview.comment_id !== null || preview.app_created === 1;
@@ -269,12 +357,12 @@ async function destroy(
   }
   try {
     if (preview.app_created) {
-      const outcome = await deps.flyctl.destroyApp(preview.app_name);
-      log.info({ outcome }, "fly app destroyed");
+      const outcome = await flyctl.destroyApp(preview.app_name);
+      log.info({ outcome, reason: preview.destroy_reason }, "fly app destroyed");
     }
   } catch (error) {
-    const reason = describe(error);
-    log.warn({ reason }, "destroy failed");
+    const reason = flyctl.redactor.redact(describe(error));
+    log.warn({ reason }, "destroy failed: the reaper retries it");
     await reporter.comment({
       status: "failed",
       sha: preview.deployed_sha ?? preview.head_sha,
@@ -284,21 +372,49 @@ async function destroy(
     await finish({ status: "failed", status_at: clock(), last_error: `destroy: ${reason}` });
     return;
   }
-  await reporter.deploymentState("inactive", { description: "Pull request closed" });
+  const why = preview.destroy_reason ?? "closed";
+  await reporter.deploymentState("inactive", { description: why === "closed" ? "Pull request closed" : `Preview destroyed (${why})` });
   await reporter.comment({
     status: "destroyed",
     sha: preview.deployed_sha ?? preview.head_sha,
     url: preview.url ?? undefined,
+    destroyReason: why,
     destroyedBy: preview.destroyed_by ?? undefined,
+    ttl: formatTtl(preview.config_ttl_ms ?? DEFAULT_TTL_MS),
   });
   await finish({ status: "destroyed", status_at: clock(), app_created: 0, url: null, image_sha: null, last_error: null });
+  await offerFreedSlot(deps.store, preview.installation_id);
+}
+
+/** A destroy after the App lost access to the repository: Fly only, nothing said on GitHub. */
+async function quietDestroy(
+  preview: Preview,
+  flyctl: Flyctl,
+  log: Logger,
+  finish: (patch: PreviewPatch) => Promise<void>,
+  clock: () => number,
+): Promise<void> {
+  try {
+    if (preview.app_created) log.info({ outcome: await flyctl.destroyApp(preview.app_name) }, "fly app destroyed (App uninstalled)");
+  } catch (error) {
+    const reason = flyctl.redactor.redact(describe(error));
+    log.warn({ reason }, "destroy failed: the reaper retries it");
+    await finish({ status: "failed", status_at: clock(), last_error: `destroy: ${reason}` });
+    return;
+  }
+  await finish({ status: "destroyed", status_at: clock(), app_created: 0, url: null, image_sha: null, last_error: null });
+}
+
+/** A slot freed: previews waiting for one try again (the first to run takes it). */
+async function offerFreedSlot(store: Store, installationId: number): Promise<void> {
+  for (const waiting of await store.waitingForSlot(installationId)) await store.redesire(waiting.id);
 }
 
 class DeployFailure extends Error {}
 
 function describe(error: unknown): string {
   if (error instanceof FlyError || error instanceof SourceError) return error.reason;
-  if (error instanceof DeployFailure) return error.message;
+  if (error instanceof DeployFailure || error instanceof SecretsError) return error.message;
   return `Internal error: ${error instanceof Error ? error.message : String(error)}`;
 }
 

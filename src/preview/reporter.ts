@@ -3,6 +3,7 @@ import {
   completeCheckRun,
   createCheckRun,
   startCheckRun,
+  type CheckAction,
   type CheckConclusion,
   type CheckOutput,
 } from "../github/check-run.js";
@@ -51,13 +52,14 @@ export class Reporter {
     await completeCheckRun(this.octokit, { ...this.repo, id: this.preview.check_run_id }, conclusion, output);
   }
 
-  /** A check run that starts finished, for problems found before any work starts. */
-  async failedCheck(sha: string, output: CheckOutput): Promise<void> {
+  /** A check run that starts finished: an invalid config, a fork waiting for approval, a full limit. */
+  async completedCheck(sha: string, conclusion: CheckConclusion, output: CheckOutput, actions?: CheckAction[]): Promise<void> {
     if (this.preview.check_run_id && this.preview.check_run_sha === sha) {
-      await completeCheckRun(this.octokit, { ...this.repo, id: this.preview.check_run_id }, "failure", output);
+      await completeCheckRun(this.octokit, { ...this.repo, id: this.preview.check_run_id }, conclusion, output, actions);
       return;
     }
-    const run = await createCheckRun(this.octokit, { ...this.repo, sha, externalId: String(this.preview.id) }, output, "failure");
+    const where = { ...this.repo, sha, externalId: String(this.preview.id) };
+    const run = await createCheckRun(this.octokit, where, output, conclusion, actions);
     this.checkRunUrl = run.url;
     await this.remember({ check_run_id: run.id, check_run_sha: sha });
   }

@@ -92,6 +92,7 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable("previews").addColumn("approved_sha", "text").execute();
       await db.schema.alterTable("previews").addColumn("activity_at", "bigint").execute();
       await db.schema.alterTable("previews").addColumn("quiet", "integer", (c) => c.notNull().defaultTo(0)).execute();
+      await db.schema.alterTable("previews").addColumn("destroy_reason", "text").execute();
       await db.schema
         .createTable("secrets")
         .addColumn("owner", "text", (c) => c.notNull())

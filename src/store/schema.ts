@@ -5,6 +5,9 @@ import type { Generated } from "kysely";
 
 export type DesiredAction = "deploy" | "destroy";
 
+/** Why a preview is (to be) destroyed; the sticky comment says it. */
+export type DestroyReason = "closed" | "command" | "expired" | "uninstalled" | "operator";
+
 // What the sticky comment and logs call the state of a preview.
 export type PreviewStatus =
   | "none" // no .preview.yml at the head: nothing shown
@@ -15,7 +18,9 @@ export type PreviewStatus =
   | "ready"
   | "failed"
   | "superseded"
-  | "destroying"
+  | "awaiting_approval" // a fork under `forks: approve`, this commit not approved yet
+  | "blocked" // a fork under `forks: off`
+  | "limited" // past max_previews or PREVIEW_MAX_PER_INSTALLATION: deploys when a slot frees
   | "destroyed";
 
 export interface PreviewsTable {
@@ -73,6 +78,7 @@ export interface PreviewsTable {
   activity_at: number | null;
   // Destroy without writing to GitHub: the installation or repository was removed.
   quiet: Generated<number>;
+  destroy_reason: DestroyReason | null;
 
   lease_owner: string | null;
   lease_expires_at: number | null;

@@ -3,7 +3,7 @@ import { dirname, resolve } from "node:path";
 import SQLite from "better-sqlite3";
 import { Kysely, SqliteDialect, sql, type ExpressionBuilder, type Insertable, type Selectable, type Updateable } from "kysely";
 import { migrate } from "./migrations.js";
-import type { CommandsTable, Database, PreviewsTable } from "./schema.js";
+import type { CommandsTable, Database, DestroyReason, PreviewsTable } from "./schema.js";
 
 export type Preview = Selectable<PreviewsTable>;
 export type PreviewPatch = Omit<
@@ -24,13 +24,26 @@ export interface PullRequestInfo {
   baseRef: string;
   draft: boolean;
   labels: string[];
+  /** The head branch lives in another repository: untrusted code. */
+  fork: boolean;
 }
 
 /** Who asked, when a desire comes from a command rather than a webhook. */
 export interface CommandDesire {
   by: string;
   commentId?: number;
+  /** `/preview approve`: the head commit of a fork PR may deploy. */
+  approve?: boolean;
 }
+
+/** Why a destroy is desired, and who asked when a person did. */
+export interface DestroyWhy {
+  reason: DestroyReason;
+  by?: string;
+  commentId?: number;
+}
+
+type Scope = { installationId: number } | { owner: string; repo: string };
 
 export type Command = Selectable<CommandsTable>;
 export type NewCommand = Omit<Insertable<CommandsTable>, "id" | "created_at" | "lease_owner" | "lease_expires_at" | "done_at" | "outcome">;
@@ -116,6 +129,7 @@ export class Store {
         base_ref: pr.baseRef,
         draft: pr.draft ? 1 : 0,
         labels: JSON.stringify(pr.labels),
+        fork: pr.fork ? 1 : 0,
         updated_at: now,
       };
       if (!row) {
@@ -136,6 +150,8 @@ export class Store {
             created_at: now,
             command_comment_id: command?.commentId ?? null,
             desired_by: command?.by ?? null,
+            approved_sha: command?.approve ? pr.headSha : null,
+            activity_at: now,
           })
           .execute();
         return { changed: true };
@@ -149,9 +165,18 @@ export class Store {
         desired_sha: pr.headSha,
         desired_generation: row.desired_generation + 1,
         desired_at: now,
+        activity_at: now,
+        destroy_reason: null,
+        quiet: 0,
       };
       const fromCommand = command
-        ? { paused: 0, destroyed_by: null, desired_by: command.by, command_comment_id: command.commentId ?? null }
+        ? {
+            paused: 0,
+            destroyed_by: null,
+            desired_by: command.by,
+            command_comment_id: command.commentId ?? null,
+            ...(command.approve ? { approved_sha: pr.headSha } : {}),
+          }
         : { desired_by: null };
       await trx
         .updateTable("previews")
@@ -164,9 +189,10 @@ export class Store {
 
   /**
    * Desire "destroyed". A PR we never recorded has nothing to destroy. Destroyed by a
-   * command, the preview stays paused: pushes do not bring it back.
+   * person (a command, an operator), the preview stays paused: pushes do not bring it
+   * back, a redeploy does.
    */
-  async desireDestroy(owner: string, repo: string, number: number, command?: CommandDesire): Promise<{ changed: boolean }> {
+  async desireDestroy(owner: string, repo: string, number: number, why: DestroyWhy = { reason: "closed" }): Promise<{ changed: boolean }> {
     return this.db.transaction().execute(async (trx) => {
       const now = this.clock();
       const row = await trx
@@ -177,11 +203,9 @@ export class Store {
         .where("number", "=", number)
         .executeTakeFirst();
       if (!row) return { changed: false };
-      const fromCommand = command
-        ? { paused: 1, destroyed_by: command.by, desired_by: command.by, command_comment_id: command.commentId ?? null }
-        : { destroyed_by: null, desired_by: null };
+      const paused = why.reason === "command" || why.reason === "operator" ? { paused: 1 } : {};
       if (row.desired_action === "destroy") {
-        if (command) await trx.updateTable("previews").set({ paused: 1, destroyed_by: command.by }).where("id", "=", row.id).execute();
+        if (why.by) await trx.updateTable("previews").set({ ...paused, destroyed_by: why.by }).where("id", "=", row.id).execute();
         return { changed: false };
       }
       await trx
@@ -192,12 +216,64 @@ export class Store {
           desired_generation: row.desired_generation + 1,
           desired_at: now,
           updated_at: now,
-          ...fromCommand,
+          ...paused,
+          destroy_reason: why.reason,
+          destroyed_by: why.by ?? null,
+          desired_by: why.by ?? null,
+          command_comment_id: why.commentId ?? null,
+          quiet: why.reason === "uninstalled" ? 1 : 0,
         })
         .where("id", "=", row.id)
         .execute();
       return { changed: true };
     });
+  }
+
+  /** Desires every preview in scope destroyed (an uninstalled App, a removed repository). */
+  async desireDestroyAll(scope: Scope, why: DestroyWhy): Promise<number> {
+    const rows = await this.inScope(scope).select(["owner", "repo", "number"]).where("desired_action", "=", "deploy").execute();
+    let changed = 0;
+    for (const row of rows) {
+      if ((await this.desireDestroy(row.owner, row.repo, row.number, why)).changed) changed++;
+    }
+    return changed;
+  }
+
+  /** Asks again for the current desire: a failed destroy retried, a preview waiting for a slot. */
+  async redesire(id: number): Promise<void> {
+    await this.db
+      .updateTable("previews")
+      .set((eb) => ({ desired_generation: eb("desired_generation", "+", 1), desired_at: this.clock() }))
+      .where("id", "=", id)
+      .whereRef("desired_generation", "=", "observed_generation")
+      .execute();
+  }
+
+  /** Previews in scope that hold a Fly app and are meant to keep it, other than `exceptId`. */
+  async countActive(scope: Scope, exceptId: number): Promise<number> {
+    const row = await this.inScope(scope)
+      .select((eb) => eb.fn.countAll<number>().as("n"))
+      .where("app_created", "=", 1)
+      .where("desired_action", "=", "deploy")
+      .where("id", "!=", exceptId)
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  async waitingForSlot(installationId: number): Promise<Preview[]> {
+    return this.inScope({ installationId })
+      .selectAll()
+      .where("status", "=", "limited")
+      .where("desired_action", "=", "deploy")
+      .orderBy("desired_at")
+      .execute();
+  }
+
+  private inScope(scope: Scope) {
+    const query = this.db.selectFrom("previews");
+    return "installationId" in scope
+      ? query.where("installation_id", "=", scope.installationId)
+      : query.where("owner", "=", scope.owner).where("repo", "=", scope.repo);
   }
 
   /**

@@ -52,6 +52,8 @@ export interface PullRequestState {
   state?: "open" | "closed";
   draft?: boolean;
   labels?: string[];
+  /** The head branch's repository, when it is a fork. */
+  headRepo?: string;
 }
 
 export interface Reaction {
@@ -207,7 +209,7 @@ export async function startFakeGitHub(): Promise<FakeGitHub> {
         number: Number(m[3]),
         state: pr.state ?? "open",
         draft: pr.draft ?? false,
-        head: { sha: pr.headSha, ref: pr.headRef ?? "changes", repo: { full_name: `${m[1]}/${m[2]}` } },
+        head: { sha: pr.headSha, ref: pr.headRef ?? "changes", repo: { full_name: pr.headRepo ?? `${m[1]}/${m[2]}` } },
         base: { ref: pr.baseRef ?? "master", repo: { full_name: `${m[1]}/${m[2]}` } },
         labels: (pr.labels ?? []).map((name, i) => ({ id: i + 1, name })),
       });

@@ -1,0 +1,63 @@
+import { UsageError, type Args, type Command } from "./command.js";
+
+/** Flags anywhere before `--`, in `--name value` or `--name=value` form; the rest are positionals. */
+export function parseArgs(command: Command, tokens: string[]): Args {
+  const args: Args = { positionals: [], switches: new Set(), values: new Map() };
+  for (let i = 0; i < tokens.length; i++) {
+    const token = tokens[i];
+    if (token === "--") {
+      args.positionals.push(...tokens.slice(i + 1));
+      break;
+    }
+    if (!token.startsWith("-")) {
+      args.positionals.push(token);
+      continue;
+    }
+    const equals = token.indexOf("=");
+    const name = equals === -1 ? token : token.slice(0, equals);
+    const inline = equals === -1 ? undefined : token.slice(equals + 1);
+    const flag = command.flags.find((f) => `--${f.name}` === name);
+    if (!flag) throw new UsageError(`unknown flag ${name}`);
+    if (!flag.value) {
+      if (inline !== undefined) throw new UsageError(`${name} takes no value`);
+      args.switches.add(flag.name);
+      continue;
+    }
+    const value = inline ?? tokens[i + 1];
+    if (value === undefined || value === "" || (inline === undefined && value.startsWith("-"))) {
+      throw new UsageError(`${name} needs a value: ${name} ${flag.value}`);
+    }
+    if (inline === undefined) i++;
+    args.values.set(flag.name, value);
+  }
+  if (args.positionals.length < command.args.length) {
+    throw new UsageError(`missing ${command.args[args.positionals.length]}`);
+  }
+  if (args.positionals.length > command.args.length) {
+    throw new UsageError(`unexpected argument "${args.positionals[command.args.length]}"`);
+  }
+  return args;
+}
+
+// GitHub's rules: owners are letters, digits and inner hyphens; repository names
+// also allow dots and underscores.
+const OWNER = "[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?";
+const REPO = "[A-Za-z0-9._-]+";
+const REPOSITORY = new RegExp(`^(${OWNER})/(${REPO})$`);
+const PULL_REQUEST = new RegExp(`^(${OWNER})/(${REPO})#([1-9][0-9]{0,9})$`);
+
+export function parseRepository(text: string): { owner: string; repo: string } {
+  const match = REPOSITORY.exec(text);
+  if (!match || match[2] === "." || match[2] === "..") {
+    throw new UsageError(`"${text}" is not a repository: write owner/repo, e.g. acme/web`);
+  }
+  return { owner: match[1], repo: match[2] };
+}
+
+export function parsePullRequest(text: string): { owner: string; repo: string; number: number } {
+  const match = PULL_REQUEST.exec(text);
+  if (!match || match[2] === "." || match[2] === "..") {
+    throw new UsageError(`"${text}" is not a pull request: write owner/repo#N, e.g. acme/web#42`);
+  }
+  return { owner: match[1], repo: match[2], number: Number(match[3]) };
+}

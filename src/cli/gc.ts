@@ -1,0 +1,46 @@
+import { Flyctl } from "../fly/index.js";
+import type { ReapReport } from "../preview/reaper.js";
+import type { Command, Context } from "./command.js";
+import { duration } from "./format.js";
+
+export const gc: Command = {
+  name: "gc",
+  args: [],
+  flags: [{ name: "dry-run", help: "report what would be cleaned up, change nothing" }],
+  summary: "destroy orphaned Fly apps, retry failed destroys, expire idle previews",
+  details:
+    "Orphaned apps are destroyed here, with flyctl (FLYCTL_PATH, FLY_API_TOKEN, FLY_ORG); retried and expired previews get a destroy desire that the running server carries out.",
+  async run(args, ctx) {
+    const dryRun = args.switches.has("dry-run");
+    const settings = ctx.settings();
+    const store = await ctx.store();
+    const flyctl = new Flyctl({ path: settings.flyctlPath, token: settings.flyApiToken, org: settings.flyOrg });
+    // The report is the output; only warnings are worth interrupting it for.
+    const log = {
+      info() {},
+      warn(obj: object, msg?: string) {
+        ctx.warn(`warning: ${msg ?? ""} ${JSON.stringify(obj)}`.trim());
+      },
+    };
+    printReport(await ctx.reap({ store, flyctl, log }, { dryRun }), dryRun, ctx);
+  },
+};
+
+function printReport(report: ReapReport, dryRun: boolean, ctx: Context): void {
+  const { orphans, retried, expired } = report;
+  if (orphans.length + retried.length + expired.length === 0) {
+    ctx.print("nothing to clean up");
+    return;
+  }
+  for (const o of orphans) {
+    ctx.print(`${dryRun ? "would destroy" : "destroyed"} orphaned app ${o.app} (${o.repo}#${o.number}): ${o.reason}`);
+  }
+  for (const r of retried) {
+    ctx.print(`${dryRun ? "would retry" : "retrying"} the failed destroy of ${r.repo}#${r.number} (app ${r.app})`);
+  }
+  for (const e of expired) {
+    ctx.print(`${dryRun ? "would expire" : "expired"} ${e.repo}#${e.number} (app ${e.app}), idle for ${duration(e.idleMs)}`);
+  }
+  if (dryRun) ctx.print("dry run: nothing was changed");
+  else if (retried.length + expired.length > 0) ctx.print("the running fly-preview server carries out the destroys asked for");
+}

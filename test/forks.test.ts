@@ -1,0 +1,126 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { SecretStore } from "../src/secrets/index.js";
+import { checkRun, DOCKERFILE, issueComment, pullRequest, REPO, sha, startWorld, until, type World } from "./harness.js";
+
+let world: World;
+afterEach(async () => {
+  await world?.close();
+});
+
+const APP = "pr-2-codertocat-hello-world";
+const WRITER = "maintainer-mo";
+const KEY = "11".repeat(32);
+const BASE = "master"; // the fixtures' base branch
+
+/**
+ * A fork PR #2 at sha(1). The base branch holds the repository's real .preview.yml
+ * (with `forks` as given); the fork's own .preview.yml tries to trust itself.
+ */
+async function forkWorld(forks: "approve" | "off" | "trusted") {
+  world = await startWorld({ env: { PREVIEW_SECRETS_KEY: KEY } });
+  world.commit(BASE, { Dockerfile: DOCKERFILE, ".preview.yml": `forks: ${forks}\nsecrets: [API_KEY]\n` });
+  const forkFiles = { Dockerfile: DOCKERFILE, ".preview.yml": "forks: trusted\nsecrets: [API_KEY]\n" };
+  world.commit(sha(1), forkFiles);
+  world.commit(sha(2), forkFiles);
+  world.gh.setPull(REPO, 2, { headSha: sha(1), headRepo: "stranger/Hello-World" });
+  world.gh.setPermission(REPO, WRITER, "write");
+  await new SecretStore(world.store.db, Buffer.from(KEY, "hex")).set("Codertocat", "Hello-World", "API_KEY", "sk_live_do_not_leak");
+  await world.deliver(pullRequest("opened", { sha: sha(1), fork: true }));
+  return world.settled();
+}
+
+async function approve(user = WRITER) {
+  const id = Math.floor(Math.random() * 1e9);
+  await world.deliverEvent("issue_comment", issueComment("/preview approve", { user, id }));
+  await world.commandsDone();
+  return id;
+}
+
+const sticky = () => world.comments().find((c) => c.body.includes("<!-- fly-preview -->"))!;
+
+describe("pull requests from forks", () => {
+  it("under `approve`, nothing deploys until a writer approves, whatever the fork's own .preview.yml says", async () => {
+    const row = await forkWorld("approve");
+
+    expect(row.status).toBe("awaiting_approval");
+    expect(row.fork).toBe(1);
+    expect(world.fly.calls()).toEqual([]);
+    const check = world.gh.checkRuns[0];
+    expect(check.conclusion).toBe("neutral");
+    expect(check.output?.title).toBe("Waiting for approval");
+    const create = world.gh.requests.find((r) => r.method === "POST" && r.path.endsWith("/check-runs"));
+    expect(create?.body.actions.map((a: { identifier: string }) => a.identifier)).toEqual(["approve"]);
+    expect(sticky().body).toContain("⏸️ Preview waiting for approval");
+    expect(sticky().body).toContain("`/preview approve`");
+    // The configuration came from the base branch, not from the fork's commit.
+    expect(world.gh.requests.some((r) => r.path.includes(".preview.yml?ref=master"))).toBe(true);
+    expect(world.gh.requests.some((r) => r.path.includes(`.preview.yml?ref=${sha(1)}`))).toBe(false);
+  });
+
+  it("an approval deploys that commit, without secrets", async () => {
+    await forkWorld("approve");
+    const id = await approve();
+    const row = await until("ready", async () => {
+      const r = await world.settled();
+      return r.status === "ready" ? r : undefined;
+    });
+
+    expect(row.approved_sha).toBe(sha(1));
+    expect(world.deploys()).toHaveLength(1);
+    expect(world.fly.calls().some((c) => c.argv[0] === "secrets")).toBe(false);
+    const check = world.gh.checkRuns.find((c) => c.conclusion === "success")!;
+    expect(check.output?.summary).toContain("Secrets were withheld");
+    await until("🚀", () => world.reactionsTo(id).includes("rocket"));
+  });
+
+  it("a push after an approval waits for a new approval, and the approved commit keeps serving", async () => {
+    await forkWorld("approve");
+    await approve();
+    await until("ready", async () => (await world.settled()).status === "ready");
+    world.gh.setPull(REPO, 2, { headSha: sha(2), headRepo: "stranger/Hello-World" });
+    await world.deliver(pullRequest("synchronize", { sha: sha(2), fork: true }));
+    const row = await until("waiting again", async () => {
+      const r = await world.settled();
+      return r.status === "awaiting_approval" ? r : undefined;
+    });
+
+    expect(row.deployed_sha).toBe(sha(1));
+    expect(world.deploys()).toHaveLength(1);
+    expect(world.gh.checkRuns.find((c) => c.head_sha === sha(2))?.conclusion).toBe("neutral");
+    expect(sticky().body).toContain(`The previous deploy (\`${sha(1).slice(0, 7)}\`) is still serving.`);
+  });
+
+  it("the Approve button works for a writer and not for a reader", async () => {
+    const row = await forkWorld("approve");
+    await world.deliverEvent("check_run", checkRun("requested_action", { previewId: row.id, identifier: "approve", user: "reader-rae" }));
+    await world.commandsDone();
+    expect(world.comments().some((c) => c.body.includes("@reader-rae: Sorry, only people with write access"))).toBe(true);
+    expect(world.fly.calls()).toEqual([]);
+
+    await world.deliverEvent("check_run", checkRun("requested_action", { previewId: row.id, identifier: "approve", user: WRITER }));
+    await world.commandsDone();
+    await until("ready", async () => (await world.settled()).status === "ready");
+  });
+
+  it("under `off`, a fork never deploys and the comment says so", async () => {
+    const row = await forkWorld("off");
+    expect(row.status).toBe("blocked");
+    world.gh.setPull(REPO, 2, { headSha: sha(2), headRepo: "stranger/Hello-World" });
+    await world.deliver(pullRequest("synchronize", { sha: sha(2), fork: true }));
+    await until("the push seen", async () => (await world.settled()).desired_sha === sha(2));
+
+    expect(world.fly.calls()).toEqual([]);
+    expect(world.gh.checkRuns).toEqual([]);
+    expect(world.comments()).toHaveLength(1);
+    expect(sticky().body).toContain("🚫 No preview for pull requests from forks");
+  });
+
+  it("under `trusted`, a fork deploys like a branch, secrets included", async () => {
+    const row = await forkWorld("trusted");
+    expect(row.status).toBe("ready");
+    const staged = world.fly.calls().find((c) => c.argv[0] === "secrets" && c.argv[1] === "import");
+    expect(staged?.argv).toEqual(["secrets", "import", "-a", APP, "--stage"]);
+    expect(staged?.stdin).toContain("API_KEY=sk_live_do_not_leak");
+    expect(world.fly.apps()[APP].secrets.API_KEY).toBeDefined();
+  });
+});
