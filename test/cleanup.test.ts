@@ -1,0 +1,184 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { reap } from "../src/preview/reaper.js";
+import { DOCKERFILE, issueComment, load, pullRequest, REPO, sha, startWorld, until, type World } from "./harness.js";
+
+let world: World;
+afterEach(async () => {
+  await world?.close();
+});
+
+const app = (n: number) => `pr-${n}-codertocat-hello-world`;
+const WRITER = "maintainer-mo";
+const sticky = (n: number) => world.comments(`${REPO}#${n}`).find((c) => c.body.includes("<!-- fly-preview -->"))!;
+
+async function open(n: number, commit = sha(1)) {
+  world.gh.setPull(REPO, n, { headSha: commit });
+  await world.deliver(pullRequest("opened", { sha: commit, number: n }));
+  return world.settled(n);
+}
+
+describe("limits", () => {
+  it("past max_previews a PR waits, says which limit, and deploys by itself when a slot frees", async () => {
+    world = await startWorld();
+    world.commit(sha(1), { Dockerfile: DOCKERFILE, ".preview.yml": "max_previews: 1\n" });
+    expect((await open(2)).status).toBe("ready");
+    const waiting = await open(3);
+
+    expect(waiting.status).toBe("limited");
+    expect(world.fly.apps()[app(3)]).toBeUndefined();
+    const check = world.gh.checkRuns.find((c) => c.external_id === String(waiting.id))!;
+    expect(check.conclusion).toBe("neutral");
+    expect(check.output?.summary).toContain("max_previews: 1");
+    expect(sticky(3).body).toContain("⏳ Preview waiting for a free slot");
+    expect(sticky(3).body).toContain("to free a slot");
+
+    await world.deliver(pullRequest("closed", { sha: sha(1), number: 2 }));
+    const freed = await until("#3 deployed", async () => {
+      const r = await world.settled(3);
+      return r.status === "ready" ? r : undefined;
+    });
+    expect(world.fly.apps()[app(3)]).toBeDefined();
+    expect(world.fly.apps()[app(2)]).toBeUndefined();
+    expect(freed.last_error).toBeNull();
+  });
+
+  it("past PREVIEW_MAX_PER_INSTALLATION a PR waits; /preview redeploy retries, and succeeds once a slot is free", async () => {
+    world = await startWorld({ env: { PREVIEW_MAX_PER_INSTALLATION: "1" } });
+    world.commit(sha(1));
+    world.gh.setPermission(REPO, WRITER, "write");
+    await open(2);
+    const waiting = await open(3);
+    expect(waiting.last_error).toContain("PREVIEW_MAX_PER_INSTALLATION=1");
+
+    const id = Math.floor(Math.random() * 1e9);
+    const comment = issueComment("/preview redeploy", { user: WRITER, id });
+    comment.issue.number = 3;
+    await world.deliverEvent("issue_comment", comment);
+    await world.commandsDone();
+    await until("😕: still no slot", () => world.reactionsTo(id).includes("confused"));
+    expect((await world.settled(3)).status).toBe("limited");
+
+    const destroy = issueComment("/preview destroy", { user: WRITER });
+    await world.deliverEvent("issue_comment", destroy);
+    await world.commandsDone();
+    await until("#3 deployed", async () => (await world.settled(3)).status === "ready");
+  });
+
+  it("idle previews cost nothing: shared CPU, 256 MB, machines stop when idle", async () => {
+    world = await startWorld();
+    world.commit(sha(1), { Dockerfile: DOCKERFILE, ".preview.yml": "" });
+    await open(2);
+    const deploy = world.deploys()[0];
+    expect(deploy.argv).toEqual(expect.arrayContaining(["--vm-memory", "256", "--vm-cpu-kind", "shared", "--vm-cpus", "1"]));
+    const toml = world.gh.checkRuns[0].output?.text ?? "";
+    expect(toml).toContain('auto_stop_machines = "stop"');
+    expect(toml).toContain("min_machines_running = 0");
+  });
+});
+
+describe("expiry", () => {
+  it("a preview idle past its TTL is destroyed by the reaper, and a push brings it back", async () => {
+    let offset = 0;
+    world = await startWorld({ clock: () => Date.now() + offset });
+    world.commit(sha(1), { Dockerfile: DOCKERFILE, ".preview.yml": "ttl: 2d\n" });
+    world.commit(sha(2), { Dockerfile: DOCKERFILE, ".preview.yml": "ttl: 2d\n" });
+    await open(2);
+
+    const deps = { store: world.store, flyctl: world.flyctl, log: world.probot.log, clock: () => Date.now() + offset };
+    offset = 1 * 86_400_000;
+    expect((await reap(deps, { dryRun: false })).expired).toEqual([]);
+    offset = 2 * 86_400_000 + 60_000;
+    const report = await reap(deps, { dryRun: false });
+    expect(report.expired.map((e) => e.app)).toEqual([app(2)]);
+
+    const row = await until("expired", async () => {
+      const r = await world.settled();
+      return r.status === "destroyed" ? r : undefined;
+    });
+    expect(row.destroy_reason).toBe("expired");
+    expect(world.fly.apps()[app(2)]).toBeUndefined();
+    expect(sticky(2).body).toContain("It expired after 2d without a push or a command");
+    expect(sticky(2).body).toContain("`/preview redeploy`");
+
+    await world.deliver(pullRequest("synchronize", { sha: sha(2) }));
+    await until("back", async () => (await world.settled()).status === "ready");
+  });
+});
+
+describe("leak-proof cleanup", () => {
+  it("destroys only apps the store created whose preview is gone; --dry-run destroys nothing", async () => {
+    world = await startWorld();
+    world.commit(sha(1));
+    await open(2);
+    await world.deliver(pullRequest("closed", { sha: sha(1) }));
+    await until("destroyed", async () => (await world.settled()).status === "destroyed");
+    // The app is back behind our back (a destroy Fly reported done but did not do),
+    // next to apps fly-preview never recorded.
+    world.fly.seedApp(app(2), "personal");
+    world.fly.seedApp("pr-99-codertocat-hello-world", "personal");
+    world.fly.seedApp("acme-production", "personal");
+    const deps = { store: world.store, flyctl: world.flyctl, log: world.probot.log };
+
+    const dry = await reap(deps, { dryRun: true });
+    expect(dry.orphans.map((o) => o.app)).toEqual([app(2)]);
+    expect(Object.keys(world.fly.apps()).sort()).toEqual(["acme-production", app(2), "pr-99-codertocat-hello-world"]);
+
+    const wet = await reap(deps, { dryRun: false });
+    expect(wet.orphans.map((o) => o.app)).toEqual([app(2)]);
+    expect(Object.keys(world.fly.apps()).sort()).toEqual(["acme-production", "pr-99-codertocat-hello-world"]);
+  });
+
+  it("a destroy that failed is visible and retried until it succeeds", async () => {
+    world = await startWorld();
+    world.commit(sha(1));
+    await open(2);
+    world.fly.setBehavior({ destroy: [{ fail: "auth" }] });
+    await world.deliver(pullRequest("closed", { sha: sha(1) }));
+    const failed = await until("failed destroy", async () => {
+      const r = await world.settled();
+      return r.status === "failed" ? r : undefined;
+    });
+    expect(failed.last_error).toMatch(/^destroy: /);
+    expect(world.fly.apps()[app(2)]).toBeDefined();
+
+    const report = await reap({ store: world.store, flyctl: world.flyctl, log: world.probot.log }, { dryRun: false });
+    expect(report.retried.map((r) => r.app)).toEqual([app(2)]);
+    await until("destroyed", async () => (await world.settled()).status === "destroyed");
+    expect(world.fly.apps()[app(2)]).toBeUndefined();
+  });
+});
+
+describe("removing the App", () => {
+  it("an uninstalled installation's previews are destroyed without writing to GitHub", async () => {
+    world = await startWorld();
+    world.commit(sha(1));
+    await open(2);
+    await open(3);
+    const writes = () => world.gh.requests.filter((r) => r.method !== "GET" && !r.path.includes("access_tokens")).length;
+    const writesBefore = writes();
+    const payload = load("installation.deleted");
+    payload.installation.id = 1;
+    await world.deliverEvent("installation", payload);
+    await until("both destroyed", async () => (await world.settled(2)).status === "destroyed" && (await world.settled(3)).status === "destroyed");
+
+    expect(world.fly.apps()).toEqual({});
+    expect(writes()).toBe(writesBefore);
+  });
+
+  it("a repository removed from the installation has its previews destroyed; others stay", async () => {
+    world = await startWorld();
+    world.commit(sha(1));
+    world.commit(sha(1), undefined, "Codertocat/Other");
+    await open(2);
+    await world.deliver(pullRequest("opened", { sha: sha(1), number: 5, repo: "Other" }));
+    await world.settled(5, "Codertocat", "Other");
+    const payload = load("installation_repositories.removed");
+    payload.installation.id = 1;
+    payload.repositories_removed = [{ ...payload.repositories_removed[0], full_name: REPO, name: "Hello-World" }];
+    await world.deliverEvent("installation_repositories", payload);
+    await until("destroyed", async () => (await world.settled(2)).status === "destroyed");
+
+    expect(world.fly.apps()[app(2)]).toBeUndefined();
+    expect(world.fly.apps()["pr-5-codertocat-other"]).toBeDefined();
+  });
+});
