@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { SecretStore } from "../src/secrets/index.js";
-import { DOCKERFILE, pullRequest, sha, startWorld, until, type World } from "./harness.js";
+import { DOCKERFILE, pullRequest, sha, startWorld, type World } from "./harness.js";
 
 let world: World;
 afterEach(async () => {

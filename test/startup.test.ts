@@ -27,3 +27,53 @@ describe("start-up", () => {
     expect(server.output()).toContain('PREVIEW_CONCURRENCY must be a whole number between 1 and 64, got "abc"');
   });
 });
+
+describe("webhook signatures", () => {
+  it("a delivery with a bad signature is rejected and records nothing; a signed one is taken", async () => {
+    const { createHmac } = await import("node:crypto");
+    const { mkdtempSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const { openStore } = await import("../src/store/store.js");
+    const { pullRequest, sha, TEST_PRIVATE_KEY } = await import("./harness.js");
+    const port = await freePort();
+    const db = join(mkdtempSync(join(tmpdir(), "fly-preview-sig-")), "fly-preview.db");
+    server = startServerProcess({
+      APP_ID: "1",
+      PRIVATE_KEY: TEST_PRIVATE_KEY,
+      WEBHOOK_SECRET: "the-real-secret",
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      NODE_ENV: "test",
+      GHE_HOST: "127.0.0.1:9",
+      GHE_PROTOCOL: "http",
+      DATABASE_URL: `file:${db}`,
+    });
+    await until("/healthz", () => fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok).catch(() => false), 30_000);
+    const body = JSON.stringify(pullRequest("opened", { sha: sha(1) }));
+    const deliver = (secret: string, id: string) =>
+      fetch(`http://127.0.0.1:${port}/api/github/webhooks`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          "x-github-event": "pull_request",
+          "x-github-delivery": id,
+          "x-hub-signature-256": `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`,
+        },
+        body,
+      });
+
+    const forged = await deliver("a-guessed-secret", "forged-1");
+    expect(forged.status).toBeGreaterThanOrEqual(400);
+    expect(forged.status).toBeLessThan(500);
+    const store = await openStore(`file:${db}`);
+    try {
+      expect(await store.list()).toEqual([]);
+      const signed = await deliver("the-real-secret", "signed-1");
+      expect(signed.status).toBe(200);
+      expect((await store.list()).map((p) => p.number)).toEqual([2]);
+    } finally {
+      await store.close();
+    }
+  });
+});

@@ -34,6 +34,8 @@ export class SecretStore {
     if (!SECRET_NAME.test(name)) {
       throw new SecretsError(`"${name}" is not a valid secret name: letters, digits and _, not starting with a digit`);
     }
+    // flyctl reads a multi-line value between """ and """: one inside would end it early.
+    if (value.includes('"""')) throw new SecretsError(`the value of ${name} contains """, which flyctl cannot import; remove it`);
     const key = this.requireKey();
     const row = { ...canonical(owner, repo), name };
     await this.db.transaction().execute(async (trx) => {

@@ -1,0 +1,485 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { execa } from "execa";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { COMMANDS, runCli, type CliDeps } from "../src/cli/run.js";
+import type { ReapReport } from "../src/preview/reaper.js";
+import { SecretStore } from "../src/secrets/index.js";
+import { openStore, type PullRequestInfo, type Store } from "../src/store/store.js";
+
+const KEY = "11".repeat(32);
+const T0 = Date.UTC(2025, 0, 15, 9, 30);
+const SHA = "0123456789abcdef0123456789abcdef01234567";
+
+let dir: string;
+let databaseUrl: string;
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "fly-preview-cli-"));
+  databaseUrl = `file:${join(dir, "previews.db")}`;
+});
+afterEach(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function cli(argv: string[], opts: { stdin?: string; env?: NodeJS.ProcessEnv; deps?: CliDeps } = {}): Promise<Run> {
+  let stdout = "";
+  let stderr = "";
+  const code = await runCli(
+    argv,
+    {
+      stdout: (s) => (stdout += s),
+      stderr: (s) => (stderr += s),
+      stdin: async () => opts.stdin ?? "",
+      env: { DATABASE_URL: databaseUrl, ...opts.env },
+    },
+    opts.deps,
+  );
+  return { code, stdout, stderr };
+}
+
+const pr = (over: Partial<PullRequestInfo> = {}): PullRequestInfo => ({
+  installationId: 1,
+  owner: "acme",
+  repo: "web",
+  number: 7,
+  appName: "pr-7-acme-web",
+  headSha: SHA,
+  headRef: "feature",
+  baseRef: "main",
+  draft: false,
+  labels: [],
+  fork: false,
+  ...over,
+});
+
+/** Previews as the server would have left them: one ready, one failed deploy, one failed destroy. */
+async function seed(): Promise<void> {
+  let now = T0;
+  const store = await openStore(databaseUrl, () => now);
+  const run = async (patch: Parameters<Store["finish"]>[3]) => {
+    const claim = await store.claim("worker-1", 60_000, 0);
+    await store.finish(claim!.preview.id, "worker-1", claim!.generation, patch);
+    now += 60_000;
+  };
+  await store.desireDeploy(pr());
+  await run({ status: "ready", deployed_sha: SHA, url: "https://pr-7-acme-web.fly.dev", check_run_id: 501, comment_id: 601 });
+
+  await store.desireDeploy(pr({ repo: "api", number: 3, appName: "pr-3-acme-api" }));
+  await run({ status: "failed", last_error: "The image failed to build:\nnpm ERR! missing script: build" });
+
+  await store.desireDeploy(pr({ owner: "globex", repo: "shop", number: 12, appName: "pr-12-globex-shop" }));
+  await run({ status: "ready", deployed_sha: "fedcba9876543210fedcba9876543210fedcba98", url: "https://pr-12-globex-shop.fly.dev" });
+  await store.desireDestroy("globex", "shop", 12, { reason: "closed" });
+  await run({ status: "failed", last_error: "flyctl apps destroy: 503 Service Unavailable" });
+  await store.close();
+}
+
+describe("fly-preview list", () => {
+  it("shows every preview as a table, newest first, with a failed destroy plain to see", async () => {
+    await seed();
+    const { code, stdout, stderr } = await cli(["list"]);
+    expect(stderr).toBe("");
+    expect(code).toBe(0);
+    expect(stdout).toMatchInlineSnapshot(`
+      "PREVIEW         APP                STATUS          COMMIT   URL                                UPDATED               LAST ERROR
+      globex/shop#12  pr-12-globex-shop  destroy failed  fedcba9  https://pr-12-globex-shop.fly.dev  2025-01-15T09:33:00Z  flyctl apps destroy: 503 Service Unavailable
+      acme/api#3      pr-3-acme-api      failed          -        -                                  2025-01-15T09:31:00Z  The image failed to build: npm ERR! missing script: build
+      acme/web#7      pr-7-acme-web      ready           0123456  https://pr-7-acme-web.fly.dev      2025-01-15T09:30:00Z
+      "
+    `);
+  });
+
+  it("prints JSON with --json", async () => {
+    await seed();
+    const { code, stdout } = await cli(["list", "--json"]);
+    expect(code).toBe(0);
+    const previews = JSON.parse(stdout);
+    expect(previews).toHaveLength(3);
+    expect(previews[0]).toEqual({
+      repo: "globex/shop",
+      number: 12,
+      app: "pr-12-globex-shop",
+      status: "failed",
+      desired: "destroy",
+      deployedSha: "fedcba9876543210fedcba9876543210fedcba98",
+      url: "https://pr-12-globex-shop.fly.dev",
+      lastError: "flyctl apps destroy: 503 Service Unavailable",
+      updatedAt: "2025-01-15T09:33:00Z",
+    });
+  });
+
+  it("narrows to one repository with --repo", async () => {
+    await seed();
+    const table = await cli(["list", "--repo", "acme/web"]);
+    expect(table.stdout).toContain("acme/web#7");
+    expect(table.stdout).not.toContain("acme/api");
+    expect(table.stdout).not.toContain("globex");
+    const json = await cli(["list", "--repo=globex/shop", "--json"]);
+    expect(JSON.parse(json.stdout).map((p: { repo: string }) => p.repo)).toEqual(["globex/shop"]);
+  });
+
+  it("says so when there is nothing", async () => {
+    expect(await cli(["list"])).toEqual({ code: 0, stdout: "no previews\n", stderr: "" });
+    expect((await cli(["list", "--repo", "acme/web"])).stdout).toBe("no previews for acme/web\n");
+    expect((await cli(["list", "--json"])).stdout).toBe("[]\n");
+  });
+});
+
+describe("fly-preview status", () => {
+  it("shows everything about one preview", async () => {
+    await seed();
+    const { code, stdout } = await cli(["status", "acme/web#7"]);
+    expect(code).toBe(0);
+    expect(stdout).toMatchInlineSnapshot(`
+      "preview:    acme/web#7
+      app:        pr-7-acme-web
+      status:     ready (since 2025-01-15T09:30:00Z)
+      desired:    deploy at 0123456789abcdef0123456789abcdef01234567 (generation 1, since 2025-01-15T09:30:00Z)
+      observed:   generation 1, caught up
+      commit:     0123456789abcdef0123456789abcdef01234567
+      url:        https://pr-7-acme-web.fly.dev
+      head:       0123456789abcdef0123456789abcdef01234567 (feature → main)
+      check run:  501
+      comment:    601
+      deployment: none
+      last error: none
+      lease:      none
+      paused:     no
+      updated:    2025-01-15T09:30:00Z
+      "
+    `);
+  });
+
+  it("shows a failed destroy, its reason and its error", async () => {
+    await seed();
+    const { stdout } = await cli(["status", "globex/shop#12"]);
+    expect(stdout).toMatch(/^status: +destroy failed/m);
+    expect(stdout).toMatch(/^desired: +destroy \(generation 2, since .*, reason: closed\)$/m);
+    expect(stdout).toMatch(/^last error: +flyctl apps destroy: 503 Service Unavailable$/m);
+  });
+
+  it("prints JSON with --json", async () => {
+    await seed();
+    const { stdout } = await cli(["status", "acme/web#7", "--json"]);
+    expect(JSON.parse(stdout)).toMatchObject({
+      repo: "acme/web",
+      number: 7,
+      status: "ready",
+      desired: "deploy",
+      desiredSha: SHA,
+      desiredGeneration: 1,
+      observedGeneration: 1,
+      checkRunId: 501,
+      commentId: 601,
+      leaseOwner: null,
+    });
+  });
+
+  it("fails for a preview it does not know", async () => {
+    await seed();
+    expect(await cli(["status", "acme/web#99"])).toEqual({ code: 1, stdout: "", stderr: "fly-preview: no preview for acme/web#99\n" });
+  });
+});
+
+describe("fly-preview destroy", () => {
+  it("records a destroy desire for the running server to carry out", async () => {
+    await seed();
+    const { code, stdout } = await cli(["destroy", "acme/web#7"]);
+    expect(code).toBe(0);
+    expect(stdout).toBe(
+      "destroy of acme/web#7 (app pr-7-acme-web) recorded; the running fly-preview server carries it out\n",
+    );
+    const store = await openStore(databaseUrl);
+    expect(await store.get("acme", "web", 7)).toMatchObject({
+      desired_action: "destroy",
+      desired_generation: 2,
+      observed_generation: 1,
+      destroy_reason: "operator",
+      paused: 1,
+    });
+    await store.close();
+    expect((await cli(["list", "--repo", "acme/web"])).stdout).toContain("ready, destroy pending");
+    expect((await cli(["destroy", "acme/web#7"])).stdout).toContain("is already being destroyed");
+  });
+
+  it("points at gc for a destroy that failed", async () => {
+    await seed();
+    const { code, stdout } = await cli(["destroy", "globex/shop#12"]);
+    expect(code).toBe(0);
+    expect(stdout).toContain("failed earlier: flyctl apps destroy: 503 Service Unavailable");
+    expect(stdout).toContain("fly-preview gc");
+  });
+
+  it("fails for a preview it does not know", async () => {
+    expect(await cli(["destroy", "acme/web#1"])).toMatchObject({ code: 1, stderr: "fly-preview: no preview for acme/web#1\n" });
+  });
+});
+
+describe("fly-preview gc", () => {
+  const report: ReapReport = {
+    orphans: [{ app: "pr-4-acme-web", repo: "acme/web", number: 4, reason: "its pull request was closed" }],
+    retried: [{ app: "pr-12-globex-shop", repo: "globex/shop", number: 12 }],
+    expired: [{ app: "pr-9-acme-api", repo: "acme/api", number: 9, idleMs: (8 * 24 + 2) * 3_600_000 }],
+  };
+
+  it("prints what it cleaned up", async () => {
+    const calls: Array<{ dryRun: boolean }> = [];
+    const reap: CliDeps["reap"] = async (deps, options) => {
+      expect(deps.store).toBeDefined();
+      calls.push(options);
+      return report;
+    };
+    const { code, stdout } = await cli(["gc"], { deps: { reap } });
+    expect(code).toBe(0);
+    expect(calls).toEqual([{ dryRun: false }]);
+    expect(stdout).toMatchInlineSnapshot(`
+      "destroyed orphaned app pr-4-acme-web (acme/web#4): its pull request was closed
+      retrying the failed destroy of globex/shop#12 (app pr-12-globex-shop)
+      expired acme/api#9 (app pr-9-acme-api), idle for 8d 2h
+      the running fly-preview server carries out the destroys asked for
+      "
+    `);
+  });
+
+  it("with --dry-run says what it would do", async () => {
+    const calls: Array<{ dryRun: boolean }> = [];
+    const reap: CliDeps["reap"] = async (_deps, options) => {
+      calls.push(options);
+      return report;
+    };
+    const { code, stdout } = await cli(["gc", "--dry-run"], { deps: { reap } });
+    expect(code).toBe(0);
+    expect(calls).toEqual([{ dryRun: true }]);
+    expect(stdout).toMatchInlineSnapshot(`
+      "would destroy orphaned app pr-4-acme-web (acme/web#4): its pull request was closed
+      would retry the failed destroy of globex/shop#12 (app pr-12-globex-shop)
+      would expire acme/api#9 (app pr-9-acme-api), idle for 8d 2h
+      dry run: nothing was changed
+      "
+    `);
+  });
+
+  it("says when there is nothing to clean up", async () => {
+    const reap: CliDeps["reap"] = async () => ({ orphans: [], retried: [], expired: [] });
+    expect(await cli(["gc"], { deps: { reap } })).toEqual({ code: 0, stdout: "nothing to clean up\n", stderr: "" });
+  });
+
+  it("reports a reaper that fails", async () => {
+    const reap: CliDeps["reap"] = async () => {
+      throw new Error("flyctl apps list: unauthorized");
+    };
+    expect(await cli(["gc"], { deps: { reap } })).toMatchObject({ code: 1, stderr: "fly-preview: flyctl apps list: unauthorized\n" });
+  });
+});
+
+describe("fly-preview secrets", () => {
+  const env = { PREVIEW_SECRETS_KEY: KEY };
+
+  it("sets a value from stdin, lists names only, and unsets", async () => {
+    const pem = "-----BEGIN KEY-----\nline-one-of-the-key\nline-two-of-the-key\n-----END KEY-----";
+    const set = await cli(["secrets", "set", "acme/web", "SIGNING_KEY"], { env, stdin: `${pem}\n` });
+    expect(set).toEqual({ code: 0, stdout: "secret SIGNING_KEY set for acme/web\n", stderr: "" });
+    await cli(["secrets", "set", "acme/web", "TOKEN"], { env, stdin: "token-value-123" });
+
+    const store = await openStore(databaseUrl);
+    expect(await new SecretStore(store.db, Buffer.from(KEY, "hex")).resolve("acme", "web", ["SIGNING_KEY", "TOKEN"])).toEqual({
+      values: { SIGNING_KEY: pem, TOKEN: "token-value-123" },
+      missing: [],
+    });
+    await store.close();
+
+    const listed = await cli(["secrets", "list", "acme/web"], { env });
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toMatch(/^NAME +UPDATED\nSIGNING_KEY +\d{4}-\d\d-\d\dT[\d:]+Z\nTOKEN +\d{4}-/);
+    expect(listed.stdout).not.toContain("line-one");
+    expect(listed.stdout).not.toContain("token-value");
+
+    expect(await cli(["secrets", "unset", "acme/web", "TOKEN"], { env })).toEqual({
+      code: 0,
+      stdout: "secret TOKEN removed from acme/web\n",
+      stderr: "",
+    });
+    expect(await cli(["secrets", "unset", "acme/web", "TOKEN"], { env })).toMatchObject({
+      code: 1,
+      stderr: "fly-preview: acme/web has no secret TOKEN\n",
+    });
+    expect((await cli(["secrets", "list", "acme/other"], { env })).stdout).toBe("no secrets for acme/other\n");
+  });
+
+  it("strips exactly one trailing newline", async () => {
+    await cli(["secrets", "set", "acme/web", "TWO_NEWLINES"], { env, stdin: "value\n\n" });
+    const store = await openStore(databaseUrl);
+    expect((await new SecretStore(store.db, Buffer.from(KEY, "hex")).resolve("acme", "web", ["TWO_NEWLINES"])).values).toEqual({
+      TWO_NEWLINES: "value\n",
+    });
+    await store.close();
+  });
+
+  it("refuses an empty value", async () => {
+    const run = await cli(["secrets", "set", "acme/web", "TOKEN"], { env, stdin: "\n" });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain("no value on standard input for TOKEN");
+  });
+
+  it("needs PREVIEW_SECRETS_KEY to set, and to do anything once secrets are stored", async () => {
+    const noKey = await cli(["secrets", "set", "acme/web", "TOKEN"], { stdin: "v" });
+    expect(noKey.code).toBe(1);
+    expect(noKey.stderr).toMatch(/^fly-preview: PREVIEW_SECRETS_KEY is not set.*openssl rand -hex 32/);
+
+    await cli(["secrets", "set", "acme/web", "TOKEN"], { env, stdin: "v" });
+    expect(await cli(["secrets", "list", "acme/web"])).toEqual({
+      code: 1,
+      stdout: "",
+      stderr: "fly-preview: secrets are stored but PREVIEW_SECRETS_KEY is not set: set it to the key they were encrypted with\n",
+    });
+    expect(await cli(["secrets", "list", "acme/web"], { env: { PREVIEW_SECRETS_KEY: "22".repeat(32) } })).toMatchObject({
+      code: 1,
+      stderr: "fly-preview: PREVIEW_SECRETS_KEY does not match the key the stored secrets were encrypted with\n",
+    });
+    expect(await cli(["secrets", "list", "acme/web"], { env: { PREVIEW_SECRETS_KEY: "short" } })).toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/^fly-preview: configuration error: PREVIEW_SECRETS_KEY must be 32 bytes/),
+    });
+  });
+
+  it("leaves the other commands working without the key", async () => {
+    await cli(["secrets", "set", "acme/web", "TOKEN"], { env, stdin: "v" });
+    expect((await cli(["list"])).code).toBe(0);
+    expect((await cli(["status", "acme/web#1"])).stderr).toBe("fly-preview: no preview for acme/web#1\n");
+    expect((await cli(["migrate"])).code).toBe(0);
+  });
+
+  it("refuses a bad secret name as a usage error", async () => {
+    const run = await cli(["secrets", "set", "acme/web", "BAD-NAME"], { env, stdin: "v" });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toBe(
+      'fly-preview: "BAD-NAME" is not a secret name: letters, digits and _, not starting with a digit (e.g. DATABASE_URL)\nusage: fly-preview secrets set owner/repo NAME\n',
+    );
+  });
+});
+
+describe("fly-preview migrate", () => {
+  it("brings the database up to date and says where it is", async () => {
+    expect(await cli(["migrate"])).toEqual({
+      code: 0,
+      stdout: `database is up to date (SQLite at ${join(dir, "previews.db")})\n`,
+      stderr: "",
+    });
+  });
+});
+
+describe("help", () => {
+  it("lists the commands with --help, and when called with none", async () => {
+    const help = await cli(["--help"]);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatchInlineSnapshot(`
+      "usage: fly-preview <command> [arguments] [flags]
+
+      Operates a fly-preview server: its previews, their cleanup and per-repository secrets.
+      Reads the server's environment: DATABASE_URL, FLY_API_TOKEN, FLY_ORG, FLYCTL_PATH, PREVIEW_SECRETS_KEY.
+
+      commands:
+        list           every preview, newest first
+        status         everything fly-preview knows about one preview
+        destroy        ask the running server to destroy a preview
+        gc             destroy orphaned Fly apps, retry failed destroys, expire idle previews
+        secrets set    store a secret for a repository's previews (the value is read from stdin)
+        secrets list   the names of a repository's secrets and when they changed (never values)
+        secrets unset  remove a secret from a repository
+        migrate        bring the database's schema up to date (the server also does this at start-up)
+
+      Run \`fly-preview <command> --help\` for a command's arguments and flags.
+      "
+    `);
+    expect(await cli([])).toEqual({ code: 2, stdout: "", stderr: help.stdout });
+  });
+
+  it.each(COMMANDS.map((c) => c.name))("explains %s with --help, touching nothing", async (name) => {
+    // A DATABASE_URL that cannot be opened proves --help reads no store.
+    const run = await cli([...name.split(" "), "--help"], { env: { DATABASE_URL: "postgres://x" } });
+    expect(run.code).toBe(0);
+    expect(run.stderr).toBe("");
+    expect(run.stdout).toMatch(new RegExp(`^usage: fly-preview ${name}[ \n]`));
+    expect(run.stdout).toContain("--help");
+  });
+
+  it("explains a command in full", async () => {
+    expect((await cli(["list", "--help"])).stdout).toMatchInlineSnapshot(`
+      "usage: fly-preview list [--repo owner/repo] [--json]
+
+      Every preview, newest first.
+      A destroy that failed shows as "destroy failed": its Fly app may still run; \`fly-preview gc\` asks for it again.
+
+      flags:
+        --repo owner/repo  only this repository's previews
+        --json             a JSON array instead of a table
+        --help             show this help
+      "
+    `);
+  });
+
+  it("lists the secrets commands for `secrets --help`", async () => {
+    const run = await cli(["secrets", "--help"]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain("secrets set");
+    expect(run.stdout).not.toContain("  migrate");
+  });
+});
+
+describe("a wrong invocation", () => {
+  const cases: Array<[string, string[], string]> = [
+    ["an unknown command", ["deploy"], 'fly-preview: unknown command "deploy"; run `fly-preview --help` for the commands\nusage: fly-preview <command> [arguments] [flags]\n'],
+    ["an unknown flag", ["list", "--all"], "fly-preview: unknown flag --all\nusage: fly-preview list [--repo owner/repo] [--json]\n"],
+    ["a switch given a value", ["list", "--json=yes"], "fly-preview: --json takes no value\nusage: fly-preview list [--repo owner/repo] [--json]\n"],
+    ["a flag without its value", ["list", "--repo"], "fly-preview: --repo needs a value: --repo owner/repo\nusage: fly-preview list [--repo owner/repo] [--json]\n"],
+    ["a malformed repository", ["list", "--repo", "acme"], 'fly-preview: "acme" is not a repository: write owner/repo, e.g. acme/web\nusage: fly-preview list [--repo owner/repo] [--json]\n'],
+    ["a pull request without its number", ["status", "acme/web"], 'fly-preview: "acme/web" is not a pull request: write owner/repo#N, e.g. acme/web#42\nusage: fly-preview status owner/repo#N [--json]\n'],
+    ["a pull request without a repository", ["destroy", "acme#4"], 'fly-preview: "acme#4" is not a pull request: write owner/repo#N, e.g. acme/web#42\nusage: fly-preview destroy owner/repo#N\n'],
+    ["a missing argument", ["status"], "fly-preview: missing owner/repo#N\nusage: fly-preview status owner/repo#N [--json]\n"],
+    ["an extra argument", ["migrate", "now"], 'fly-preview: unexpected argument "now"\nusage: fly-preview migrate\n'],
+    ["a missing secret name", ["secrets", "unset", "acme/web"], "fly-preview: missing NAME\nusage: fly-preview secrets unset owner/repo NAME\n"],
+    ["an unknown secrets command", ["secrets", "get", "acme/web"], 'fly-preview: unknown command "secrets get"\nusage: fly-preview secrets set owner/repo NAME\nusage: fly-preview secrets list owner/repo\nusage: fly-preview secrets unset owner/repo NAME\n'],
+    ["an unknown flag of gc", ["gc", "--force"], "fly-preview: unknown flag --force\nusage: fly-preview gc [--dry-run]\n"],
+  ];
+
+  it.each(cases)("exits 2 and says what to fix: %s", async (_what, argv, stderr) => {
+    expect(await cli(argv)).toEqual({ code: 2, stdout: "", stderr });
+  });
+
+  it("exits 1 on a bad setting, naming it", async () => {
+    expect(await cli(["list"], { env: { DATABASE_URL: "mysql://db" } })).toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/^fly-preview: configuration error: DATABASE_URL must be file:PATH/),
+    });
+  });
+});
+
+describe("the fly-preview executable", () => {
+  it("runs as a program with the process's streams and exit code", async () => {
+    await seed();
+    const env = { DATABASE_URL: databaseUrl };
+    const list = await execa("node", ["--import", "tsx", "src/cli/main.ts", "list"], { env, reject: false });
+    expect(list.exitCode).toBe(0);
+    expect(list.stdout).toContain("acme/web#7");
+
+    const wrong = await execa("node", ["--import", "tsx", "src/cli/main.ts", "status", "acme"], { env, reject: false });
+    expect(wrong.exitCode).toBe(2);
+    expect(wrong.stderr).toContain('"acme" is not a pull request');
+
+    const set = await execa("node", ["--import", "tsx", "src/cli/main.ts", "secrets", "set", "acme/web", "TOKEN"], {
+      env: { ...env, PREVIEW_SECRETS_KEY: KEY },
+      input: "from-a-pipe\n",
+      reject: false,
+    });
+    expect(set.exitCode).toBe(0);
+    expect(set.stdout).toBe("secret TOKEN set for acme/web");
+  });
+});
