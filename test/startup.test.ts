@@ -77,3 +77,27 @@ describe("webhook signatures", () => {
     }
   });
 });
+
+describe("secrets key at start-up", () => {
+  it("refuses to start without PREVIEW_SECRETS_KEY while secrets are stored, and with a wrong one", async () => {
+    const { mkdtempSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const { openStore } = await import("../src/store/store.js");
+    const { SecretStore } = await import("../src/secrets/index.js");
+    const { TEST_PRIVATE_KEY } = await import("./harness.js");
+    const db = join(mkdtempSync(join(tmpdir(), "fly-preview-key-")), "fly-preview.db");
+    const store = await openStore(`file:${db}`);
+    await new SecretStore(store.db, Buffer.alloc(32, 1)).set("acme", "web", "API_KEY", "value");
+    await store.close();
+    const env = { APP_ID: "1", PRIVATE_KEY: TEST_PRIVATE_KEY, WEBHOOK_SECRET: "s", PORT: String(await freePort()), DATABASE_URL: `file:${db}` };
+
+    server = startServerProcess(env);
+    expect(await server.exited).toBe(1);
+    expect(server.output()).toContain("PREVIEW_SECRETS_KEY");
+
+    server = startServerProcess({ ...env, PREVIEW_SECRETS_KEY: "02".repeat(32) });
+    expect(await server.exited).toBe(1);
+    expect(server.output()).toContain("does not match the key the stored secrets were encrypted with");
+  });
+});
