@@ -15,6 +15,8 @@ export interface AppOptions {
   settings: Settings;
   /** An already-open store; by default the one DATABASE_URL names. */
   store?: Store;
+  /** false: only record desires (the Lambda webhook); workers run elsewhere. */
+  workers?: boolean;
   pool?: Partial<PoolOptions>;
   flyctl?: Partial<Pick<FlyctlOptions, "retry" | "killGraceMs">>;
   /** Used for health checks of deployed previews. */
@@ -30,41 +32,63 @@ export interface Runtime {
   flyctl: Flyctl;
 }
 
-/** The Probot app: webhook handlers that record desires, and the workers that carry them out. */
-export function flyPreview(options: AppOptions): ApplicationFunction {
-  return async (app: Probot, { addHandler }) => {
-    const { settings } = options;
-    const store = options.store ?? (await openStore(settings.databaseUrl, options.clock));
-    // SQLite is the one-process shape: a lease still held at start-up belongs to a
-    // previous run of this server that died mid-deploy, so its work resumes now
-    // instead of after the lease expires.
-    const secrets = new SecretStore(store.db, settings.secretsKey, options.clock);
-    // Stored secrets with no key, or the wrong key, stop start-up with a message.
-    await secrets.check();
+/**
+ * The workers: a pool that carries out desires and commands, and the reaper. They need
+ * a Probot only to authenticate as the App's installations.
+ */
+export async function startWorkers(app: Probot, store: Store, options: AppOptions): Promise<Runtime> {
+  const { settings } = options;
+  const secrets = new SecretStore(store.db, settings.secretsKey, options.clock);
+  // Stored secrets with no key, or the wrong key, stop start-up with a message.
+  await secrets.check();
+  // SQLite is the one-process shape: a lease still held at start-up belongs to a
+  // previous run of this server that died mid-deploy, so its work resumes now instead
+  // of after the lease expires. On PostgreSQL other processes hold live leases.
+  if (store.dialect === "sqlite") {
     const resumed = await store.releaseAllLeases();
     if (resumed > 0) app.log.info({ resumed }, "resuming work left by a previous run");
-    const flyctl = new Flyctl({
-      path: settings.flyctlPath,
-      token: settings.flyApiToken,
-      org: settings.flyOrg,
-      log: app.log.child({ name: "flyctl" }),
-      ...options.flyctl,
-    });
-    const pool = new WorkerPool(
-      {
-        store,
-        settings,
-        flyctl,
-        github: (installationId: number) => app.auth(installationId),
-        secrets,
-        log: app.log,
-        fetch: options.fetch,
-        clock: options.clock,
-        healthIntervalMs: options.healthIntervalMs,
-      },
-      { concurrency: settings.concurrency, ...options.pool },
-    );
-    const handlerDeps = { store, wake: () => pool.wake() };
+  }
+  if (!settings.flyApiToken) app.log.warn("FLY_API_TOKEN is not set: every deploy will fail until it is");
+  const flyctl = new Flyctl({
+    path: settings.flyctlPath,
+    token: settings.flyApiToken,
+    org: settings.flyOrg,
+    log: app.log.child({ name: "flyctl" }),
+    ...options.flyctl,
+  });
+  const pool = new WorkerPool(
+    {
+      store,
+      settings,
+      flyctl,
+      github: (installationId: number) => app.auth(installationId),
+      secrets,
+      log: app.log,
+      fetch: options.fetch,
+      clock: options.clock,
+      healthIntervalMs: options.healthIntervalMs,
+    },
+    { concurrency: settings.concurrency, leaseMs: settings.leaseMs, ...options.pool },
+  );
+  pool.start();
+  const reaper = setInterval(() => {
+    reap({ store, flyctl, log: app.log.child({ name: "reaper" }), clock: options.clock }, { dryRun: false })
+      .then(() => pool.wake())
+      .catch((error) => app.log.error({ err: error }, "reaper pass failed"));
+  }, settings.reapIntervalMs);
+  reaper.unref();
+  pool.onStop(() => clearInterval(reaper));
+  const runtime = { store, pool, flyctl };
+  options.onStarted?.(runtime);
+  return runtime;
+}
+
+/** The Probot app: webhook handlers that record desires and, by default, the workers that carry them out. */
+export function flyPreview(options: AppOptions): ApplicationFunction {
+  return async (app: Probot, { addHandler }) => {
+    const store = options.store ?? (await openStore(options.settings.databaseUrl, options.clock));
+    const runtime = options.workers === false ? undefined : await startWorkers(app, store, options);
+    const handlerDeps = { store, wake: () => runtime?.pool.wake() };
     registerPullRequestHandlers(app, handlerDeps);
     registerIssueCommentHandlers(app, handlerDeps);
     registerCheckRunHandlers(app, handlerDeps);
@@ -72,17 +96,7 @@ export function flyPreview(options: AppOptions): ApplicationFunction {
     try {
       addHandler(healthz(store));
     } catch {
-      // Loaded without an HTTP server (tests calling probot.load): no routes to add.
+      // Loaded without an HTTP server (tests, Lambda): no routes to add.
     }
-    if (!settings.flyApiToken) app.log.warn("FLY_API_TOKEN is not set: every deploy will fail until it is");
-    pool.start();
-    const reaper = setInterval(() => {
-      reap({ store, flyctl, log: app.log.child({ name: "reaper" }), clock: options.clock }, { dryRun: false })
-        .then(() => pool.wake())
-        .catch((error) => app.log.error({ err: error }, "reaper pass failed"));
-    }, settings.reapIntervalMs);
-    reaper.unref();
-    pool.onStop(() => clearInterval(reaper));
-    options.onStarted?.({ store, pool, flyctl });
   };
 }

@@ -16,6 +16,8 @@ export interface Settings {
   maxPerInstallation?: number;
   /** How often the reaper sweeps for leaks and expired previews. */
   reapIntervalMs: number;
+  /** How long a worker's claim on a preview lasts unrenewed: a dead worker's work waits this long. */
+  leaseMs: number;
   /** PREVIEW_SECRETS_KEY: encrypts per-repository secrets at rest. */
   secretsKey?: Buffer;
   /** Where replies to commands link for help: the docs/ folder of the operator's copy. */
@@ -52,10 +54,10 @@ function databaseUrl(env: NodeJS.ProcessEnv): string {
   const raw = env.DATABASE_URL?.trim();
   if (!raw) return DEFAULT_DATABASE_URL;
   if (raw.startsWith("file:") && raw.length > "file:".length) return raw;
-  if (/^postgres(ql)?:\/\//.test(raw)) {
-    throw new SettingsError("DATABASE_URL: PostgreSQL is not supported yet; use file:PATH or leave it unset for SQLite");
-  }
-  throw new SettingsError(`DATABASE_URL must be file:PATH (SQLite), got a value starting "${raw.slice(0, 10)}"`);
+  if (/^postgres(ql)?:\/\/\S+$/.test(raw)) return raw;
+  throw new SettingsError(
+    `DATABASE_URL must be file:PATH (SQLite) or postgres://… (PostgreSQL), got a value starting "${raw.slice(0, 10)}"`,
+  );
 }
 
 const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000 };
@@ -94,6 +96,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     concurrency: integer(env, "PREVIEW_CONCURRENCY", 2, 1, 64),
     maxPerInstallation: env.PREVIEW_MAX_PER_INSTALLATION?.trim() ? integer(env, "PREVIEW_MAX_PER_INSTALLATION", 0, 1, 100_000) : undefined,
     reapIntervalMs: duration(env, "PREVIEW_REAP_INTERVAL", 10 * 60_000),
+    leaseMs: duration(env, "PREVIEW_LEASE", 60_000),
     docsUrl: url(env, "PREVIEW_DOCS_URL", DEFAULT_DOCS_URL),
     secretsKey: secretsKey(env),
   };

@@ -12,6 +12,7 @@ describe("server settings", () => {
       concurrency: 2,
       maxPerInstallation: undefined,
       reapIntervalMs: 600_000,
+      leaseMs: 60_000,
       docsUrl: "https://github.com/fly-preview/fly-preview/tree/main/docs",
       secretsKey: undefined,
     });
@@ -23,11 +24,12 @@ describe("server settings", () => {
       FLY_ORG: "acme",
       FLY_REGION: "ams",
       FLYCTL_PATH: "/opt/flyctl",
-      DATABASE_URL: "file:/data/x.db",
+      DATABASE_URL: "postgres://fly@db.internal:5432/previews",
       PREVIEW_CONCURRENCY: "4",
       PREVIEW_DOCS_URL: "https://git.acme.dev/tools/fly-preview/docs/",
       PREVIEW_MAX_PER_INSTALLATION: "20",
       PREVIEW_REAP_INTERVAL: "5m",
+      PREVIEW_LEASE: "30s",
       PREVIEW_SECRETS_KEY: "ab".repeat(32),
     });
     expect(settings).toEqual({
@@ -35,10 +37,11 @@ describe("server settings", () => {
       flyOrg: "acme",
       flyRegion: "ams",
       flyctlPath: "/opt/flyctl",
-      databaseUrl: "file:/data/x.db",
+      databaseUrl: "postgres://fly@db.internal:5432/previews",
       concurrency: 4,
       maxPerInstallation: 20,
       reapIntervalMs: 300_000,
+      leaseMs: 30_000,
       docsUrl: "https://git.acme.dev/tools/fly-preview/docs",
       secretsKey: Buffer.from("ab".repeat(32), "hex"),
     });
@@ -49,7 +52,7 @@ describe("server settings", () => {
     [{ PREVIEW_CONCURRENCY: "0" }, /PREVIEW_CONCURRENCY must be a whole number between 1 and 64, got 0/],
     [{ FLY_REGION: "Frankfurt" }, /FLY_REGION must be a three-letter Fly region code/],
     [{ FLY_ORG: "Acme Inc" }, /FLY_ORG must be a Fly organization slug/],
-    [{ DATABASE_URL: "mysql://x" }, /DATABASE_URL must be file:PATH/],
+    [{ DATABASE_URL: "mysql://x" }, /DATABASE_URL must be file:PATH \(SQLite\) or postgres:\/\/… \(PostgreSQL\)/],
     [{ PREVIEW_DOCS_URL: "docs" }, /PREVIEW_DOCS_URL must be an http\(s\) URL/],
     [{ PREVIEW_MAX_PER_INSTALLATION: "many" }, /PREVIEW_MAX_PER_INSTALLATION must be a whole number/],
     [{ PREVIEW_REAP_INTERVAL: "10 minutes" }, /PREVIEW_REAP_INTERVAL must be a duration such as 30s, 10m or 1h/],

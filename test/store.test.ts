@@ -1,123 +1,131 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { openStore, type PullRequestInfo, type Store } from "../src/store/store.js";
+import { DIALECTS } from "./databases.js";
 
-let store: Store;
-let now = 1_000_000;
-beforeEach(async () => {
-  now = 1_000_000;
-  store = await openStore("file::memory:", () => now);
-});
-afterEach(async () => {
-  await store.close();
-});
-
-const pr = (over: Partial<PullRequestInfo> = {}): PullRequestInfo => ({
-  installationId: 1,
-  owner: "acme",
-  repo: "web",
-  number: 7,
-  appName: "pr-7-acme-web",
-  headSha: "a".repeat(40),
-  headRef: "feature",
-  baseRef: "main",
-  draft: false,
-  labels: [],
-  fork: false,
-  ...over,
-});
-
-describe("the store", () => {
-  it("records a delivery id once", async () => {
-    expect(await store.firstDelivery("d1")).toBe(true);
-    expect(await store.firstDelivery("d1")).toBe(false);
-    expect(await store.firstDelivery("d2")).toBe(true);
+describe.each(DIALECTS)("the store on $dialect", (database) => {
+  let store: Store;
+  let now = 1_000_000;
+  let drop: () => Promise<void>;
+  beforeEach(async () => {
+    now = 1_000_000;
+    const created = await database.create();
+    drop = created.drop;
+    store = await openStore(created.url, () => now);
+  });
+  afterEach(async () => {
+    await store.close();
+    await drop();
   });
 
-  it("bumps the generation only when the desire changes", async () => {
-    expect(await store.desireDeploy(pr())).toEqual({ changed: true });
-    expect(await store.desireDeploy(pr())).toEqual({ changed: false });
-    expect(await store.desireDeploy(pr({ headSha: "b".repeat(40) }))).toEqual({ changed: true });
-    expect(await store.desireDestroy("acme", "web", 7)).toEqual({ changed: true });
-    expect(await store.desireDestroy("acme", "web", 7)).toEqual({ changed: false });
-    const row = await store.get("acme", "web", 7);
-    expect(row).toMatchObject({ desired_action: "destroy", desired_generation: 3, desired_sha: null });
-  });
-
-  it("has nothing to destroy for a pull request it never saw", async () => {
-    expect(await store.desireDestroy("acme", "web", 99)).toEqual({ changed: false });
-    expect(await store.get("acme", "web", 99)).toBeUndefined();
-  });
-
-  it("lets a desire settle before it is claimed, then leases it to one worker", async () => {
-    await store.desireDeploy(pr());
-    expect(await store.claim("w1", 1000, 500)).toBeUndefined();
-    now += 500;
-    const claim = await store.claim("w1", 1000, 500);
-    expect(claim?.generation).toBe(1);
-    expect(await store.claim("w2", 1000, 500)).toBeUndefined();
-  });
-
-  it("gives an expired lease to the next worker, and ignores the old one's writes", async () => {
-    await store.desireDeploy(pr());
-    const first = await store.claim("w1", 1000, 0);
-    now += 1001;
-    const second = await store.claim("w2", 1000, 0);
-    expect(second?.preview.id).toBe(first?.preview.id);
-    await store.finish(first!.preview.id, "w1", 1, { status: "failed" });
-    expect((await store.get("acme", "web", 7))?.status).toBe("queued");
-    await store.finish(second!.preview.id, "w2", 1, { status: "ready" });
-    const row = await store.get("acme", "web", 7);
-    expect(row).toMatchObject({ status: "ready", observed_generation: 1, lease_owner: null });
-    expect(await store.claim("w3", 1000, 0)).toBeUndefined();
-  });
-
-  it("re-evaluates a skipped pull request on its next event", async () => {
-    await store.desireDeploy(pr({ draft: true }));
-    const claim = await store.claim("w1", 1000, 0);
-    await store.finish(claim!.preview.id, "w1", claim!.generation, { status: "skipped" });
-    expect(await store.desireDeploy(pr({ draft: false }))).toEqual({ changed: true });
-  });
-
-  it("releases every lease at start-up of a single-process store", async () => {
-    await store.desireDeploy(pr());
-    await store.claim("dead-worker", 60_000, 0);
-    expect(await store.releaseAllLeases()).toBe(1);
-    expect((await store.claim("w1", 1000, 0))?.generation).toBe(1);
-  });
-});
-
-describe("recorded commands", () => {
-  const command = {
-    installation_id: 1,
+  const pr = (over: Partial<PullRequestInfo> = {}): PullRequestInfo => ({
+    installationId: 1,
     owner: "acme",
     repo: "web",
     number: 7,
-    name: "status" as const,
-    text: "/preview status",
-    source: "comment" as const,
-    comment_id: 5,
-    sender: "mo",
-  };
-
-  it("are claimed oldest first, by one worker at a time, until finished", async () => {
-    await store.addCommand(command);
-    await store.addCommand({ ...command, name: "help", text: "/preview help" });
-    const first = await store.claimCommand("w1", 1000);
-    const second = await store.claimCommand("w2", 1000);
-    expect([first?.name, second?.name]).toEqual(["status", "help"]);
-    expect(await store.claimCommand("w3", 1000)).toBeUndefined();
-    await store.finishCommand(first!.id, "w1", "done: status sent");
-    now += 1001;
-    // The unfinished one is free again once its lease expires.
-    expect((await store.claimCommand("w3", 1000))?.name).toBe("help");
+    appName: "pr-7-acme-web",
+    headSha: "a".repeat(40),
+    headRef: "feature",
+    baseRef: "main",
+    draft: false,
+    labels: [],
+    fork: false,
+    ...over,
   });
 
-  it("a destroy by command pauses the preview until a redeploy by command", async () => {
-    await store.desireDeploy(pr());
-    await store.desireDestroy("acme", "web", 7, { reason: "command", by: "mo", commentId: 9 });
-    expect(await store.get("acme", "web", 7)).toMatchObject({ paused: 1, destroyed_by: "mo", command_comment_id: 9 });
-    expect(await store.desireDeploy(pr({ headSha: "c".repeat(40) }))).toEqual({ changed: false });
-    expect(await store.desireDeploy(pr({ headSha: "c".repeat(40) }), { by: "mo" })).toEqual({ changed: true });
-    expect(await store.get("acme", "web", 7)).toMatchObject({ paused: 0, desired_action: "deploy", desired_by: "mo" });
+  describe("the store", () => {
+    it("records a delivery id once", async () => {
+      expect(await store.firstDelivery("d1")).toBe(true);
+      expect(await store.firstDelivery("d1")).toBe(false);
+      expect(await store.firstDelivery("d2")).toBe(true);
+    });
+
+    it("bumps the generation only when the desire changes", async () => {
+      expect(await store.desireDeploy(pr())).toEqual({ changed: true });
+      expect(await store.desireDeploy(pr())).toEqual({ changed: false });
+      expect(await store.desireDeploy(pr({ headSha: "b".repeat(40) }))).toEqual({ changed: true });
+      expect(await store.desireDestroy("acme", "web", 7)).toEqual({ changed: true });
+      expect(await store.desireDestroy("acme", "web", 7)).toEqual({ changed: false });
+      const row = await store.get("acme", "web", 7);
+      expect(row).toMatchObject({ desired_action: "destroy", desired_generation: 3, desired_sha: null });
+    });
+
+    it("has nothing to destroy for a pull request it never saw", async () => {
+      expect(await store.desireDestroy("acme", "web", 99)).toEqual({ changed: false });
+      expect(await store.get("acme", "web", 99)).toBeUndefined();
+    });
+
+    it("lets a desire settle before it is claimed, then leases it to one worker", async () => {
+      await store.desireDeploy(pr());
+      expect(await store.claim("w1", 1000, 500)).toBeUndefined();
+      now += 500;
+      const claim = await store.claim("w1", 1000, 500);
+      expect(claim?.generation).toBe(1);
+      expect(await store.claim("w2", 1000, 500)).toBeUndefined();
+    });
+
+    it("gives an expired lease to the next worker, and ignores the old one's writes", async () => {
+      await store.desireDeploy(pr());
+      const first = await store.claim("w1", 1000, 0);
+      now += 1001;
+      const second = await store.claim("w2", 1000, 0);
+      expect(second?.preview.id).toBe(first?.preview.id);
+      await store.finish(first!.preview.id, "w1", 1, { status: "failed" });
+      expect((await store.get("acme", "web", 7))?.status).toBe("queued");
+      await store.finish(second!.preview.id, "w2", 1, { status: "ready" });
+      const row = await store.get("acme", "web", 7);
+      expect(row).toMatchObject({ status: "ready", observed_generation: 1, lease_owner: null });
+      expect(await store.claim("w3", 1000, 0)).toBeUndefined();
+    });
+
+    it("re-evaluates a skipped pull request on its next event", async () => {
+      await store.desireDeploy(pr({ draft: true }));
+      const claim = await store.claim("w1", 1000, 0);
+      await store.finish(claim!.preview.id, "w1", claim!.generation, { status: "skipped" });
+      expect(await store.desireDeploy(pr({ draft: false }))).toEqual({ changed: true });
+    });
+
+    it("releases every lease at start-up of a single-process store", async () => {
+      await store.desireDeploy(pr());
+      await store.claim("dead-worker", 60_000, 0);
+      expect(await store.releaseAllLeases()).toBe(1);
+      expect((await store.claim("w1", 1000, 0))?.generation).toBe(1);
+    });
+  });
+
+  describe("recorded commands", () => {
+    const command = {
+      installation_id: 1,
+      owner: "acme",
+      repo: "web",
+      number: 7,
+      name: "status" as const,
+      text: "/preview status",
+      source: "comment" as const,
+      comment_id: 5,
+      sender: "mo",
+    };
+
+    it("are claimed oldest first, by one worker at a time, until finished", async () => {
+      await store.addCommand(command);
+      await store.addCommand({ ...command, name: "help", text: "/preview help" });
+      const first = await store.claimCommand("w1", 1000);
+      const second = await store.claimCommand("w2", 1000);
+      expect([first?.name, second?.name]).toEqual(["status", "help"]);
+      expect(await store.claimCommand("w3", 1000)).toBeUndefined();
+      await store.finishCommand(first!.id, "w1", "done: status sent");
+      now += 1001;
+      // The unfinished one is free again once its lease expires.
+      expect((await store.claimCommand("w3", 1000))?.name).toBe("help");
+    });
+
+    it("a destroy by command pauses the preview until a redeploy by command", async () => {
+      await store.desireDeploy(pr());
+      await store.desireDestroy("acme", "web", 7, { reason: "command", by: "mo", commentId: 9 });
+      expect(await store.get("acme", "web", 7)).toMatchObject({ paused: 1, destroyed_by: "mo", command_comment_id: 9 });
+      expect(await store.desireDeploy(pr({ headSha: "c".repeat(40) }))).toEqual({ changed: false });
+      expect(await store.desireDeploy(pr({ headSha: "c".repeat(40) }), { by: "mo" })).toEqual({ changed: true });
+      expect(await store.get("acme", "web", 7)).toMatchObject({ paused: 0, desired_action: "deploy", desired_by: "mo" });
+    });
   });
 });
+

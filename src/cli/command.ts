@@ -26,6 +26,8 @@ export interface Context {
   print(line: string): void;
   warn(line: string): void;
   stdin(): Promise<string>;
+  /** The environment the CLI runs in: the server's variables. */
+  env: NodeJS.ProcessEnv;
   settings(): Settings;
   /** The server's store, opened (and migrated) on first use. */
   store(): Promise<Store>;

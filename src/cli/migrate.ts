@@ -1,6 +1,16 @@
 import { resolve } from "node:path";
 import type { Command } from "./command.js";
 
+/** Which database, without the credentials a PostgreSQL URL may carry. */
+function describeDatabase(url: string): string {
+  if (url.startsWith("file:")) {
+    const file = url.slice("file:".length);
+    return `SQLite at ${file === ":memory:" ? file : resolve(file)}`;
+  }
+  const parsed = new URL(url);
+  return `PostgreSQL at ${parsed.hostname}${parsed.port ? `:${parsed.port}` : ""}${parsed.pathname}`;
+}
+
 export const migrate: Command = {
   name: "migrate",
   args: [],
@@ -8,8 +18,6 @@ export const migrate: Command = {
   summary: "bring the database's schema up to date (the server also does this at start-up)",
   async run(_args, ctx) {
     await ctx.store();
-    // readSettings only accepts file:PATH, which carries no credentials to hide.
-    const file = ctx.settings().databaseUrl.slice("file:".length);
-    ctx.print(`database is up to date (SQLite at ${file === ":memory:" ? file : resolve(file)})`);
+    ctx.print(`database is up to date (${describeDatabase(ctx.settings().databaseUrl)})`);
   },
 };

@@ -8,10 +8,11 @@ import { destroy } from "./destroy.js";
 import { gc } from "./gc.js";
 import { list } from "./list.js";
 import { migrate } from "./migrate.js";
+import { worker } from "./worker.js";
 import { secretsList, secretsSet, secretsUnset } from "./secrets.js";
 import { status } from "./status.js";
 
-export const COMMANDS: Command[] = [list, status, destroy, gc, secretsSet, secretsList, secretsUnset, migrate];
+export const COMMANDS: Command[] = [list, status, destroy, gc, secretsSet, secretsList, secretsUnset, migrate, worker];
 
 export interface CliIo {
   stdout: (s: string) => void;
@@ -127,6 +128,7 @@ function context(io: CliIo, deps: CliDeps): Context & { close(): Promise<void> }
     print: (line: string) => io.stdout(`${line}\n`),
     warn: (line: string) => io.stderr(`${line}\n`),
     stdin: io.stdin,
+    env: io.env,
     settings: () => (settings ??= readSettings(io.env)),
     store: () => (store ??= openStore(ctx.settings().databaseUrl)),
     async secrets() {

@@ -1,13 +1,19 @@
-import { Kysely, Migrator, type Migration, type MigrationProvider } from "kysely";
+import { Kysely, Migrator, type ColumnDefinitionBuilder, type Migration } from "kysely";
+
+export type Dialect = "sqlite" | "postgres";
 
 // Migrations live in code (not files on disk) so the compiled dist/ and the tests
 // run exactly the same list. Never edit a migration that has shipped: add a new one.
-const migrations: Record<string, Migration> = {
+// The one dialect difference in them is how an id counts up.
+const migrationsFor = (dialect: Dialect): Record<string, Migration> => {
+  const serialId = (c: ColumnDefinitionBuilder) =>
+    dialect === "postgres" ? c.primaryKey().generatedByDefaultAsIdentity() : c.primaryKey().autoIncrement();
+  return {
   "0001_previews": {
     async up(db: Kysely<any>) {
       await db.schema
         .createTable("previews")
-        .addColumn("id", "integer", (c) => c.primaryKey().autoIncrement())
+        .addColumn("id", "integer", serialId)
         .addColumn("installation_id", "bigint", (c) => c.notNull())
         .addColumn("owner", "text", (c) => c.notNull())
         .addColumn("repo", "text", (c) => c.notNull())
@@ -67,7 +73,7 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable("previews").addColumn("image_sha", "text").execute();
       await db.schema
         .createTable("commands")
-        .addColumn("id", "integer", (c) => c.primaryKey().autoIncrement())
+        .addColumn("id", "integer", serialId)
         .addColumn("installation_id", "bigint", (c) => c.notNull())
         .addColumn("owner", "text", (c) => c.notNull())
         .addColumn("repo", "text", (c) => c.notNull())
@@ -109,12 +115,17 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  };
 };
 
-const provider: MigrationProvider = { getMigrations: async () => migrations };
-
-export async function migrate(db: Kysely<any>): Promise<void> {
-  const { error, results } = await new Migrator({ db, provider }).migrateToLatest();
+/**
+ * Brings the schema up to date. Safe when several processes start at once: kysely's
+ * Migrator holds a lock while it migrates (a PostgreSQL advisory lock; SQLite's write
+ * lock), and the others then find nothing left to do.
+ */
+export async function migrate(db: Kysely<any>, dialect: Dialect): Promise<void> {
+  const migrations = migrationsFor(dialect);
+  const { error, results } = await new Migrator({ db, provider: { getMigrations: async () => migrations } }).migrateToLatest();
   const failed = results?.find((r) => r.status === "Error");
   if (error || failed) {
     const why = error instanceof Error ? error.message : String(error ?? "unknown error");

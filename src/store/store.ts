@@ -1,8 +1,9 @@
 import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import SQLite from "better-sqlite3";
-import { Kysely, SqliteDialect, sql, type ExpressionBuilder, type Insertable, type Selectable, type Updateable } from "kysely";
-import { migrate } from "./migrations.js";
+import pg from "pg";
+import { Kysely, PostgresDialect, SqliteDialect, sql, type ExpressionBuilder, type Insertable, type Selectable, type Updateable } from "kysely";
+import { migrate, type Dialect } from "./migrations.js";
 import type { CommandsTable, Database, DestroyReason, PreviewsTable } from "./schema.js";
 
 export type Preview = Selectable<PreviewsTable>;
@@ -56,8 +57,37 @@ export interface Claim {
 export class Store {
   constructor(
     readonly db: Kysely<Database>,
+    readonly dialect: Dialect = "sqlite",
     private readonly clock: () => number = Date.now,
   ) {}
+
+  /**
+   * On PostgreSQL, several workers claim at once: `FOR UPDATE SKIP LOCKED` makes each
+   * pass over rows another is claiming instead of queueing behind it. SQLite has one
+   * writer at a time and no such clause.
+   */
+  /** Within a transaction: on PostgreSQL, hold the row so concurrent desires apply one after another. */
+  private lockRow<Q extends { forUpdate(): Q }>(query: Q): Q {
+    return this.dialect === "postgres" ? query.forUpdate() : query;
+  }
+
+  /**
+   * Two processes recording the first desire of the same PR at once: one insert loses
+   * to the unique key. Running again finds the row and updates it.
+   */
+  private async retryOnConflict<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (code !== "23505" && code !== "SQLITE_CONSTRAINT_UNIQUE") throw error;
+      return work();
+    }
+  }
+
+  private skipLocked<Q extends { forUpdate(): Q; skipLocked(): Q }>(query: Q): Q {
+    return this.dialect === "postgres" ? query.forUpdate().skipLocked() : query;
+  }
 
   async ping(): Promise<void> {
     await sql`select 1`.execute(this.db);
@@ -112,7 +142,7 @@ export class Store {
    * draft status may now let it through).
    */
   async desireDeploy(pr: PullRequestInfo, command?: CommandDesire): Promise<{ changed: boolean }> {
-    return this.db.transaction().execute(async (trx) => {
+    return this.retryOnConflict(() => this.db.transaction().execute(async (trx) => {
       const now = this.clock();
       const row = await trx
         .selectFrom("previews")
@@ -120,6 +150,7 @@ export class Store {
         .where("owner", "=", pr.owner)
         .where("repo", "=", pr.repo)
         .where("number", "=", pr.number)
+        .$call((q) => this.lockRow(q))
         .executeTakeFirst();
       const facts = {
         installation_id: pr.installationId,
@@ -184,7 +215,7 @@ export class Store {
         .where("id", "=", row.id)
         .execute();
       return { changed };
-    });
+    }));
   }
 
   /**
@@ -201,6 +232,7 @@ export class Store {
         .where("owner", "=", owner)
         .where("repo", "=", repo)
         .where("number", "=", number)
+        .$call((q) => this.lockRow(q))
         .executeTakeFirst();
       if (!row) return { changed: false };
       const paused = why.reason === "command" || why.reason === "operator" ? { paused: 1 } : {};
@@ -296,7 +328,8 @@ export class Store {
           .where((eb) => eb.or([eb("lease_expires_at", "is", null), eb("lease_expires_at", "<", now)]))
           .where("desired_at", "<=", now - settleMs)
           .orderBy("desired_at")
-          .limit(1),
+          .limit(1)
+          .$call((q) => this.skipLocked(q)),
       )
       .where((eb) => eb.or([eb("lease_expires_at", "is", null), eb("lease_expires_at", "<", now)]))
       .returningAll()
@@ -366,7 +399,14 @@ export class Store {
       .where(
         "id",
         "=",
-        this.db.selectFrom("commands").select("id").where("done_at", "is", null).where(free).orderBy("id").limit(1),
+        this.db
+          .selectFrom("commands")
+          .select("id")
+          .where("done_at", "is", null)
+          .where(free)
+          .orderBy("id")
+          .limit(1)
+          .$call((q) => this.skipLocked(q)),
       )
       .where(free)
       .returningAll()
@@ -398,8 +438,21 @@ export class Store {
   }
 }
 
-/** Opens the store named by DATABASE_URL (`file:PATH` → SQLite) and migrates it. */
+// PostgreSQL's bigint (int8) arrives as a string by default: ids and epoch
+// milliseconds fit a JavaScript number exactly, so read them as numbers, like SQLite.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
+
+/**
+ * Opens the store named by DATABASE_URL and migrates it: `file:PATH` → SQLite (one
+ * process), `postgres://…` → PostgreSQL (several processes).
+ */
 export async function openStore(url: string, clock?: () => number): Promise<Store> {
+  if (/^postgres(ql)?:\/\//.test(url)) {
+    const pool = new pg.Pool({ connectionString: url, max: 10 });
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    await migrate(db, "postgres");
+    return new Store(db, "postgres", clock);
+  }
   if (!url.startsWith("file:")) throw new Error(`unsupported DATABASE_URL "${url.split(":")[0]}:..."`);
   const file = url.slice("file:".length);
   if (file !== ":memory:") mkdirSync(dirname(resolve(file)), { recursive: true });
@@ -409,6 +462,6 @@ export async function openStore(url: string, clock?: () => number): Promise<Stor
   sqlite.pragma("journal_mode = WAL");
   sqlite.pragma("busy_timeout = 5000");
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
-  await migrate(db);
-  return new Store(db, clock);
+  await migrate(db, "sqlite");
+  return new Store(db, "sqlite", clock);
 }

@@ -1,0 +1,23 @@
+// A worker process for the scale-out tests: the same startWorkers as `fly-preview
+// worker`, with Octokit's write spacing off (one write a second per installation would
+// make fifty deploys take minutes) and JSON logs on stdout for the test to count.
+import { Probot, ProbotOctokit } from "probot";
+import { startWorkers } from "../src/app.js";
+import { readSettings } from "../src/settings.js";
+import { openStore } from "../src/store/store.js";
+
+const settings = readSettings(process.env);
+const probot = new Probot({
+  appId: process.env.APP_ID,
+  privateKey: process.env.PRIVATE_KEY,
+  baseUrl: `http://${process.env.GHE_HOST}/api/v3`,
+  logLevel: "info",
+  logFormat: "json",
+  Octokit: ProbotOctokit.defaults((options: any) => ({ ...options, throttle: { ...options.throttle, enabled: false } })),
+});
+await probot.ready();
+const store = await openStore(settings.databaseUrl);
+const runtime = await startWorkers(probot, store, { settings, store, pool: { pollMs: 50, settleMs: 0 }, healthIntervalMs: 50 });
+process.once("SIGTERM", () => {
+  void runtime.pool.stop().then(() => process.exit(0));
+});
