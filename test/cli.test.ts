@@ -395,6 +395,7 @@ describe("help", () => {
         secrets list   the names of a repository's secrets and when they changed (never values)
         secrets unset  remove a secret from a repository
         migrate        bring the database's schema up to date (the server also does this at start-up)
+        worker         run the workers without the webhook server, until SIGTERM or SIGINT
 
       Run \`fly-preview <command> --help\` for a command's arguments and flags.
       "
@@ -452,6 +453,13 @@ describe("a wrong invocation", () => {
 
   it.each(cases)("exits 2 and says what to fix: %s", async (_what, argv, stderr) => {
     expect(await cli(argv)).toEqual({ code: 2, stdout: "", stderr });
+  });
+
+  it("worker exits 1 without the GitHub App's credentials, saying which", async () => {
+    expect(await cli(["worker"], { env: { DATABASE_URL: databaseUrl, APP_ID: "" } })).toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining("set APP_ID and PRIVATE_KEY"),
+    });
   });
 
   it("exits 1 on a bad setting, naming it", async () => {

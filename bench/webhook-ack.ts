@@ -1,0 +1,373 @@
+// `npm run bench`: how long the running server takes to acknowledge a signed
+// pull_request delivery, on SQLite, on PostgreSQL when one is offered, and for a
+// bare Probot app as the baseline. See docs/benchmarks.md for how to read it.
+import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
+import SQLite from "better-sqlite3";
+import pg from "pg";
+import { createFakeFly } from "../test/fake-flyctl/control.js";
+import { startFakeGitHub, type FakeGitHub } from "../test/fake-github/server.js";
+import { freePort } from "../test/server-process.js";
+import { ChildExited, startChild, waitReady, type Child } from "./child.js";
+import { buildDeliveries, drive, keepAliveAgent, type Delivery } from "./load.js";
+import { round, summarize, type Summary } from "./stats.js";
+
+const DELIVERIES = 2_000;
+const WARMUP = 200;
+const CONCURRENCY = 50;
+const PULL_REQUESTS = 200;
+const TARGET_P99_MS = 25;
+const TARGET_RATIO = 1.5;
+/** The whole bench gives up (and still cleans up) after this long. */
+const DEADLINE_MS = 10 * 60_000;
+const SECRET = "bench-webhook-secret";
+const WEBHOOK_PATH = "/api/github/webhooks";
+
+const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url));
+const BARE = fileURLToPath(new URL("./bare-probot.ts", import.meta.url));
+
+interface Measured {
+  summary: Summary;
+  throughputPerS: number;
+  statuses: Record<string, number>;
+  /** Requests the server's workers made to the fake GitHub while deliveries were being timed. */
+  workerRequestsDuringRun: number;
+  /** What the store holds afterwards: proof each delivery recorded a desire. */
+  recorded?: { deliveries: number; previews: number; desiredGenerations: number } | { error: string };
+}
+
+interface RunResult {
+  name: string;
+  kind: "fly-preview" | "bare";
+  database?: "sqlite" | "postgresql";
+  state: "measured" | "skipped" | "not run";
+  reason?: string;
+  measured?: Measured;
+}
+
+/** Children still running, so an interrupt or a deadline can still kill them. */
+const live = new Set<Child>();
+/** The fake GitHub, fake flyctl and temp dir: undone in reverse, exactly once. */
+const cleanups: Array<() => unknown> = [];
+
+async function cleanUp(): Promise<void> {
+  for (const child of live) await child.kill();
+  live.clear();
+  while (cleanups.length) await cleanups.pop()!();
+}
+
+async function measure(entry: string, env: Record<string, string>, readyPath: string, deliveries: readonly Delivery[], gh: FakeGitHub) {
+  const port = await freePort();
+  const child = startChild(entry, { ...env, PORT: String(port) });
+  live.add(child);
+  const agent = keepAliveAgent(CONCURRENCY);
+  try {
+    await waitReady(child, port, readyPath);
+    const target = { port, path: WEBHOOK_PATH };
+    // Warm-up: opens the keep-alive sockets and lets V8 optimise the hot path, the
+    // state a long-running server is in when GitHub delivers.
+    const warm = await drive(agent, target, deliveries.slice(0, WARMUP), CONCURRENCY);
+    const warmFailures = Object.entries(warm.statuses).filter(([status]) => !status.startsWith("2"));
+    if (warmFailures.length > 0) {
+      throw new Error(`warm-up deliveries failed: ${JSON.stringify(Object.fromEntries(warmFailures))}; server output:\n${child.stderr().slice(-2000)}`);
+    }
+    const from = Date.now();
+    const result = await drive(agent, target, deliveries.slice(WARMUP), CONCURRENCY);
+    const to = Date.now();
+    const workerRequestsDuringRun = gh.requests.filter((r) => r.at >= from && r.at <= to).length;
+    return {
+      summary: summarize(result.samplesNs),
+      throughputPerS: (deliveries.length - WARMUP) / (Number(result.wallNs) / 1e9),
+      statuses: result.statuses,
+      workerRequestsDuringRun,
+    } satisfies Measured;
+  } finally {
+    agent.destroy();
+    await child.kill();
+    live.delete(child);
+  }
+}
+
+const COUNT_DELIVERIES = "select count(*) as n from deliveries";
+const COUNT_PREVIEWS = "select count(*) as n, coalesce(sum(desired_generation), 0) as g from previews";
+
+function recordedInSqlite(file: string): Measured["recorded"] {
+  try {
+    const db = new SQLite(file, { readonly: true });
+    try {
+      const d = db.prepare(COUNT_DELIVERIES).get() as { n: number };
+      const p = db.prepare(COUNT_PREVIEWS).get() as { n: number; g: number };
+      return { deliveries: Number(d.n), previews: Number(p.n), desiredGenerations: Number(p.g) };
+    } finally {
+      db.close();
+    }
+  } catch (error) {
+    return { error: String(error) };
+  }
+}
+
+async function recordedInPostgres(url: string): Promise<Measured["recorded"]> {
+  const client = new pg.Client({ connectionString: url });
+  try {
+    await client.connect();
+    const d = await client.query(COUNT_DELIVERIES);
+    const p = await client.query(COUNT_PREVIEWS);
+    return { deliveries: Number(d.rows[0].n), previews: Number(p.rows[0].n), desiredGenerations: Number(p.rows[0].g) };
+  } catch (error) {
+    return { error: String(error) };
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/** A URL fit to print: the password is never shown. */
+function redact(url: string): string {
+  const u = new URL(url);
+  if (u.password) u.password = "***";
+  return u.toString();
+}
+
+async function postgresRun(env: Record<string, string>, deliveries: readonly Delivery[], gh: FakeGitHub): Promise<RunResult> {
+  const base: RunResult = { name: "fly-preview, PostgreSQL", kind: "fly-preview", database: "postgresql", state: "not run" };
+  const adminUrl = process.env.BENCH_DATABASE_URL || process.env.TEST_DATABASE_URL;
+  if (!adminUrl) return { ...base, reason: "neither BENCH_DATABASE_URL nor TEST_DATABASE_URL is set" };
+  // Our own random hex name: safe to put in the statement as an identifier.
+  const name = `bench_${randomBytes(6).toString("hex")}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  try {
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${name}`);
+  } catch (error) {
+    await admin.end().catch(() => {});
+    return { ...base, state: "skipped", reason: `could not create a database through ${redact(adminUrl)}: ${(error as Error).message}` };
+  }
+  try {
+    const url = new URL(adminUrl);
+    url.pathname = `/${name}`;
+    try {
+      const measured = await measure(MAIN, { ...env, DATABASE_URL: url.toString() }, "/healthz", deliveries, gh);
+      measured.recorded = await recordedInPostgres(url.toString());
+      return { ...base, state: "measured", measured };
+    } catch (error) {
+      // PostgreSQL support is still being written: a server that refuses the URL
+      // is an expected outcome to report, not a failure of the bench.
+      if (error instanceof ChildExited) return { ...base, state: "skipped", reason: `the server refused it: ${error.reason}` };
+      throw error;
+    }
+  } finally {
+    await dropDatabase(admin, name);
+    await admin.end().catch(() => {});
+  }
+}
+
+async function dropDatabase(admin: pg.Client, name: string): Promise<void> {
+  // The killed server's connections may take a moment to go; FORCE (PostgreSQL 13+)
+  // ends any that remain, and the plain form is the fallback for older servers.
+  for (const statement of [`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`, `DROP DATABASE IF EXISTS ${name}`]) {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      try {
+        await admin.query(statement);
+        return;
+      } catch (error) {
+        if ((error as { code?: string }).code === "42601") break; // syntax: no FORCE here
+        await sleep(200);
+      }
+    }
+  }
+  console.error(`warning: could not drop database ${name}; drop it by hand`);
+}
+
+function targetsOf(run: RunResult, bare?: Measured): { ratioP50?: number; ratioP99?: number; checks: Array<{ target: string; met: boolean }> } {
+  if (!run.measured || run.kind === "bare") return { checks: [] };
+  const s = run.measured.summary;
+  const ratioP50 = bare ? s.p50 / bare.summary.p50 : undefined;
+  const ratioP99 = bare ? s.p99 / bare.summary.p99 : undefined;
+  const checks: Array<{ target: string; met: boolean }> = [];
+  if (run.database === "sqlite") checks.push({ target: `p99 < ${TARGET_P99_MS} ms`, met: s.p99 < TARGET_P99_MS });
+  if (ratioP50 !== undefined) checks.push({ target: `p50 ratio < ${TARGET_RATIO}`, met: ratioP50 < TARGET_RATIO });
+  if (ratioP99 !== undefined) checks.push({ target: `p99 ratio < ${TARGET_RATIO}`, met: ratioP99 < TARGET_RATIO });
+  const failed = Object.entries(run.measured.statuses).some(([status]) => !status.startsWith("2"));
+  // Latencies of failed deliveries are not in the figures, so they could look good
+  // for the wrong reason: such a run meets nothing.
+  if (failed) for (const c of checks) c.met = false;
+  return { ratioP50, ratioP99, checks };
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  const line = (r: string[]) => `| ${r.map((cell, i) => (i === 0 || i === r.length - 1 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join(" | ")} |`;
+  return [line(rows[0]), `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`, ...rows.slice(1).map(line)].join("\n");
+}
+
+function report(runs: RunResult[], started: Date): void {
+  const bare = runs.find((r) => r.kind === "bare")?.measured;
+  const fmt = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? "–" : v.toFixed(2));
+  const rows = [["run", "deliveries", "concurrency", "req/s", "p50 ms", "p99 ms", "mean ms", "max ms", "p50 ÷ bare", "p99 ÷ bare", "target met?"]];
+  const json: unknown[] = [];
+  for (const run of runs) {
+    const t = targetsOf(run, bare);
+    const m = run.measured;
+    if (!m) {
+      rows.push([run.name, "–", "–", "–", "–", "–", "–", "–", "–", "–", `${run.state}: see below`]);
+    } else {
+      const verdict =
+        run.kind === "bare"
+          ? "baseline"
+          : t.checks.length === 0
+            ? "–"
+            : t.checks.every((c) => c.met)
+              ? "yes, all"
+              : `no: ${t.checks.filter((c) => !c.met).map((c) => c.target).join(", ")} missed`;
+      rows.push([run.name, String(m.summary.count), String(CONCURRENCY), m.throughputPerS.toFixed(0), fmt(m.summary.p50), fmt(m.summary.p99), fmt(m.summary.mean), fmt(m.summary.max), fmt(t.ratioP50), fmt(t.ratioP99), verdict]);
+    }
+    json.push({
+      run: run.name,
+      kind: run.kind,
+      database: run.database,
+      state: run.state,
+      reason: run.reason,
+      ...(m && {
+        deliveries: m.summary.count,
+        concurrency: CONCURRENCY,
+        throughputPerS: round(m.throughputPerS, 1),
+        p50Ms: round(m.summary.p50, 3),
+        p99Ms: round(m.summary.p99, 3),
+        meanMs: round(m.summary.mean, 3),
+        maxMs: round(m.summary.max, 3),
+        minMs: round(m.summary.min, 3),
+        p50RatioToBare: t.ratioP50 === undefined ? undefined : round(t.ratioP50, 3),
+        p99RatioToBare: t.ratioP99 === undefined ? undefined : round(t.ratioP99, 3),
+        targets: t.checks,
+        statuses: m.statuses,
+        workerRequestsDuringRun: m.workerRequestsDuringRun,
+        recorded: m.recorded,
+      }),
+    });
+  }
+
+  console.log("");
+  console.log(table(rows));
+  console.log("");
+  for (const run of runs) if (!run.measured) console.log(`${run.name}: ${run.state}: ${run.reason}`);
+  for (const run of runs) {
+    const m = run.measured;
+    if (!m) continue;
+    const bad = Object.entries(m.statuses).filter(([s]) => !s.startsWith("2"));
+    if (bad.length) console.log(`${run.name}: WARNING: deliveries not acknowledged with 2xx: ${JSON.stringify(Object.fromEntries(bad))}`);
+    if (m.recorded && "error" in m.recorded) console.log(`${run.name}: could not read the store afterwards: ${m.recorded.error}`);
+    else if (m.recorded) {
+      const r = m.recorded;
+      console.log(`${run.name}: the store recorded ${r.deliveries} delivery ids and ${r.previews} pull requests with ${r.desiredGenerations} desires in all (warm-up included)`);
+    }
+  }
+  console.log("");
+  console.log("Targets (the bench reports them; it does not fail on them):");
+  for (const run of runs) {
+    for (const c of targetsOf(run, bare).checks) console.log(`  ${c.met ? "MET   " : "MISSED"}  ${run.name}: ${c.target}`);
+    if (run.kind === "fly-preview" && run.measured && !bare) console.log(`  ?       ${run.name}: ratios need the bare Probot run, which did not complete`);
+  }
+  console.log("");
+  console.log(
+    `Deliveries are pull_request.synchronize pushes of new commits to ${PULL_REQUESTS} pull requests; the fake GitHub has no .preview.yml ` +
+      "at those commits, so the server's workers find nothing to deploy and what is timed is the webhook path (signature, parsing, handler, store writes).",
+  );
+  console.log("");
+  console.log(
+    JSON.stringify(
+      {
+        date: started.toISOString(),
+        command: "npm run bench",
+        machine: {
+          node: process.version,
+          cpus: os.cpus().length,
+          cpuModel: os.cpus()[0]?.model,
+          platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+          memoryGiB: round(os.totalmem() / 2 ** 30, 1),
+        },
+        settings: { deliveries: DELIVERIES, warmup: WARMUP, concurrency: CONCURRENCY, pullRequests: PULL_REQUESTS, client: "node:http Agent, keepAlive, maxSockets 50" },
+        runs: json,
+      },
+      null,
+      2,
+    ),
+  );
+}
+
+async function main(): Promise<RunResult[]> {
+  const tmp = mkdtempSync(join(os.tmpdir(), "fly-preview-bench-"));
+  cleanups.push(() => rmSync(tmp, { recursive: true, force: true }));
+  const gh = await startFakeGitHub();
+  cleanups.push(() => gh.close());
+  const fly = await createFakeFly();
+  cleanups.push(() => fly.cleanup());
+  try {
+    const { privateKey } = generateKeyPairSync("rsa", {
+      modulusLength: 2048,
+      privateKeyEncoding: { type: "pkcs8", format: "pem" },
+      publicKeyEncoding: { type: "spki", format: "pem" },
+    });
+    const env: Record<string, string> = {
+      APP_ID: "1",
+      PRIVATE_KEY: privateKey,
+      WEBHOOK_SECRET: SECRET,
+      HOST: "127.0.0.1",
+      NODE_ENV: "production",
+      LOG_LEVEL: "warn",
+      GHE_HOST: gh.host,
+      GHE_PROTOCOL: "http",
+      FLYCTL_PATH: fly.path,
+      FAKE_FLYCTL_STATE: fly.stateDir,
+      FLY_API_TOKEN: "fo1_bench_token",
+    };
+    // The same bodies and ids for every run (each run has a fresh store), so the
+    // runs differ only in the server that answers.
+    const deliveries = buildDeliveries(WARMUP + DELIVERIES, PULL_REQUESTS, SECRET, `bench-${randomBytes(4).toString("hex")}`);
+    const runs: RunResult[] = [];
+
+    console.log(`fly-preview, SQLite: ${WARMUP} warm-up + ${DELIVERIES} deliveries at concurrency ${CONCURRENCY}…`);
+    const dbFile = join(tmp, "bench.db");
+    const sqlite = await measure(MAIN, { ...env, DATABASE_URL: `file:${dbFile}` }, "/healthz", deliveries, gh);
+    sqlite.recorded = recordedInSqlite(dbFile);
+    runs.push({ name: "fly-preview, SQLite", kind: "fly-preview", database: "sqlite", state: "measured", measured: sqlite });
+
+    console.log("fly-preview, PostgreSQL…");
+    runs.push(await postgresRun(env, deliveries, gh));
+
+    console.log("bare Probot…");
+    runs.push({ name: "bare Probot", kind: "bare", state: "measured", measured: await measure(BARE, env, "/ping", deliveries, gh) });
+    return runs;
+  } finally {
+    await cleanUp();
+  }
+}
+
+// An interrupt still kills the servers: they would otherwise outlive the bench.
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    for (const child of live) child.process.kill("SIGKILL");
+    process.exit(130);
+  });
+}
+
+const started = new Date();
+let deadline: NodeJS.Timeout | undefined;
+try {
+  const runs = await Promise.race([
+    main(),
+    new Promise<never>((_, reject) => {
+      deadline = setTimeout(() => reject(new Error(`the bench did not finish within ${DEADLINE_MS / 60_000} minutes`)), DEADLINE_MS);
+    }),
+  ]);
+  report(runs, started);
+} catch (error) {
+  console.error(`bench failed: ${error instanceof Error ? error.message : String(error)}`);
+  await cleanUp();
+  // After a deadline the abandoned run may still hold sockets and timers open.
+  process.exit(1);
+} finally {
+  clearTimeout(deadline);
+}
