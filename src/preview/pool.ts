@@ -34,6 +34,9 @@ export class WorkerPool {
   private timer?: NodeJS.Timeout;
   private heartbeat?: NodeJS.Timeout;
   private stopped = true;
+  private claiming = true;
+  /** Runs and commands finished since start: what a Lambda drain reports. */
+  completed = 0;
   private filling = false;
   private draining = false;
   private lastPrune = 0;
@@ -97,8 +100,21 @@ export class WorkerPool {
     return this.running.size;
   }
 
+  /** Takes no new work; runs in progress go on. */
+  stopClaiming(): void {
+    this.claiming = false;
+  }
+
+  /** Resolves once no run and no command is in progress. */
+  async settled(): Promise<void> {
+    while (this.runs.size > 0 || this.draining) {
+      await Promise.allSettled([...this.runs]);
+      if (this.draining) await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
   private async fill(): Promise<void> {
-    if (this.filling || this.stopped) return;
+    if (this.filling || this.stopped || !this.claiming) return;
     this.filling = true;
     try {
       while (!this.stopped && this.running.size < this.options.concurrency) {
@@ -108,6 +124,7 @@ export class WorkerPool {
         const entry: Running = { id: claim.preview.id, generation: claim.generation, controller };
         this.running.set(entry.id, entry);
         const run = this.execute(claim, controller.signal).finally(() => {
+          this.completed++;
           this.running.delete(entry.id);
           this.runs.delete(run);
           void this.fill();
@@ -130,7 +147,7 @@ export class WorkerPool {
    * check, a reply, a new desire) and must not wait behind a five-minute build.
    */
   private async drainCommands(): Promise<void> {
-    if (this.draining || this.stopped) return;
+    if (this.draining || this.stopped || !this.claiming) return;
     this.draining = true;
     try {
       for (;;) {
@@ -149,6 +166,7 @@ export class WorkerPool {
           outcome = `failed: ${error instanceof Error ? error.message : String(error)}`;
         }
         await this.store.finishCommand(command.id, this.worker, outcome);
+        this.completed++;
       }
     } catch (error) {
       this.log.error({ err: error }, "worker pool could not claim a command");

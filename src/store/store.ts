@@ -422,6 +422,21 @@ export class Store {
       .execute();
   }
 
+  /** Desires not yet carried out and commands not yet answered: a drain is done when both are 0. */
+  async pending(): Promise<{ previews: number; commands: number }> {
+    const previews = await this.db
+      .selectFrom("previews")
+      .select((eb) => eb.fn.countAll<number>().as("n"))
+      .whereRef("desired_generation", ">", "observed_generation")
+      .executeTakeFirstOrThrow();
+    const commands = await this.db
+      .selectFrom("commands")
+      .select((eb) => eb.fn.countAll<number>().as("n"))
+      .where("done_at", "is", null)
+      .executeTakeFirstOrThrow();
+    return { previews: Number(previews.n), commands: Number(commands.n) };
+  }
+
   /** Forgets every lease: only for a store that one process owns (SQLite), at its start. */
   async releaseAllLeases(): Promise<number> {
     const result = await this.db
@@ -449,6 +464,10 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
 export async function openStore(url: string, clock?: () => number): Promise<Store> {
   if (/^postgres(ql)?:\/\//.test(url)) {
     const pool = new pg.Pool({ connectionString: url, max: 10 });
+    // An idle connection the server closed (a restart, a failover) is dropped from the
+    // pool and the next query opens a new one; without a listener it would crash the
+    // process. Errors of queries in flight still reach their callers.
+    pool.on("error", () => undefined);
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     await migrate(db, "postgres");
     return new Store(db, "postgres", clock);
