@@ -75,6 +75,7 @@ export async function reconcile(claim: Claim, worker: string, signal: AbortSigna
   if (preview.desired_action === "destroy" && preview.quiet) {
     // The App was uninstalled from the repository: GitHub no longer answers us.
     await quietDestroy(preview, flyctl, log, (patch) => deps.store.finish(preview.id, worker, generation, patch), clock);
+    await offerFreedSlot(deps.store, preview.installation_id);
     return;
   }
 
