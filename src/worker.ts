@@ -12,6 +12,10 @@ export async function runWorkers(settings: Settings, env: NodeJS.ProcessEnv): Pr
   if (!env.APP_ID || !(env.PRIVATE_KEY || env.PRIVATE_KEY_PATH)) {
     throw new Error("workers need the GitHub App's credentials: set APP_ID and PRIVATE_KEY (or PRIVATE_KEY_PATH)");
   }
+  if (!settings.databaseUrl.startsWith("postgres")) {
+    // The server on a SQLite file runs its own workers and owns every lease in it.
+    throw new Error("workers of their own need PostgreSQL (DATABASE_URL=postgres://…); with SQLite, `npm start` runs the workers");
+  }
   const probot = createProbot({ env });
   await probot.ready();
   const store = await openStore(settings.databaseUrl);

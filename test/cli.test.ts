@@ -462,6 +462,13 @@ describe("a wrong invocation", () => {
     });
   });
 
+  it("worker refuses SQLite, whose leases belong to the server", async () => {
+    expect(await cli(["worker"], { env: { DATABASE_URL: databaseUrl, APP_ID: "1", PRIVATE_KEY: "key" } })).toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining("workers of their own need PostgreSQL"),
+    });
+  });
+
   it("exits 1 on a bad setting, naming it", async () => {
     expect(await cli(["list"], { env: { DATABASE_URL: "mysql://db" } })).toMatchObject({
       code: 1,

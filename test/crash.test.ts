@@ -10,6 +10,7 @@ import { createFakeFly } from "./fake-flyctl/control.js";
 import { startFakeGitHub } from "./fake-github/server.js";
 import { DOCKERFILE, pullRequest, REPO, sha, TEST_PRIVATE_KEY, until } from "./harness.js";
 import { freePort, listen, startServerProcess } from "./server-process.js";
+import { openStore } from "../src/store/store.js";
 
 const SECRET = "webhook-secret-for-tests";
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -26,8 +27,8 @@ function startServer(env: Record<string, string>) {
   return server;
 }
 
-describe("a server killed mid-deploy", () => {
-  it("finishes the deploy after a restart, with no duplicate app, check run or comment", async () => {
+describe("a server stopped mid-deploy", () => {
+  it.each(["SIGKILL", "SIGTERM"] as const)("by %s finishes the deploy after a restart, with no duplicate app, check run or comment", async (stop) => {
     const gh = await startFakeGitHub();
     const fly = await createFakeFly();
     const dir = await mkdtemp(join(tmpdir(), "fly-preview-crash-"));
@@ -75,6 +76,17 @@ describe("a server killed mid-deploy", () => {
     expect(response.status).toBe(200);
 
     await until("the deploy to start", () => fly.calls().some((c) => c.argv[0] === "deploy"), 20_000);
+    if (stop === "SIGTERM") {
+      // A graceful stop: flyctl stopped, the lease released, nothing left half-done.
+      server.child.kill("SIGTERM");
+      expect(await server.exited).toBe(0);
+      const store = await openStore(env.DATABASE_URL);
+      const row = await store.get("Codertocat", "Hello-World", 2);
+      await store.close();
+      expect(row?.lease_owner).toBeNull();
+      expect(row?.observed_generation).toBe(0);
+      expect(fly.calls().find((c) => c.argv[0] === "deploy")?.signal).toBe("SIGTERM");
+    }
     server.child.kill("SIGKILL");
     await server.exited;
     await fly.killRunning();

@@ -18,6 +18,6 @@ const probot = new Probot({
 await probot.ready();
 const store = await openStore(settings.databaseUrl);
 const runtime = await startWorkers(probot, store, { settings, store, pool: { pollMs: 50, settleMs: 0 }, healthIntervalMs: 50 });
-process.once("SIGTERM", () => {
+process.on("SIGTERM", () => {
   void runtime.pool.stop().then(() => process.exit(0));
 });

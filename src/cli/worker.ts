@@ -18,9 +18,11 @@ export const worker: Command = {
       throw new CliError((error as Error).message);
     }
     ctx.print(`workers started (${ctx.settings().concurrency} at once); stop with SIGTERM`);
+    // `on`, not `once`: execa's exit hook re-raises a signal no other listener is left
+    // to handle, which would kill the process before the leases are released.
     await new Promise<void>((resolve) => {
-      process.once("SIGTERM", resolve);
-      process.once("SIGINT", resolve);
+      process.on("SIGTERM", () => resolve());
+      process.on("SIGINT", () => resolve());
     });
     // Running flyctl processes are stopped and their leases released, so another
     // worker picks their previews up at once.

@@ -72,6 +72,10 @@ let started: Promise<Probot> | undefined;
 
 /** The Lambda entry: `dist/lambda/webhook.handler`. */
 export async function handler(event: HttpEvent): Promise<HttpResult> {
-  started ??= startWebhookApp(process.env);
+  // A failed start (the database unreachable, say) is not kept: the next call tries again.
+  started ??= startWebhookApp(process.env).catch((error) => {
+    started = undefined;
+    throw error;
+  });
   return handleWebhook(await started, event);
 }

@@ -3,6 +3,7 @@
 // to the next invocation through the leases.
 import { createProbot, type Probot } from "probot";
 import { startWorkers } from "../app.js";
+import { reap } from "../preview/reaper.js";
 import { readSettings } from "../settings.js";
 import { openStore } from "../store/store.js";
 import { requirePostgres } from "./webhook.js";
@@ -31,7 +32,11 @@ export async function drain(
   const probot = opts.probot ?? createProbot({ env });
   await probot.ready();
   const store = await openStore(settings.databaseUrl);
-  const { pool } = await startWorkers(probot, store, { settings, store });
+  const { pool, flyctl } = await startWorkers(probot, store, { settings, store });
+  // An invocation is too short for the server's reaper timer: run one pass each time.
+  await reap({ store, flyctl, log: probot.log.child({ name: "reaper" }) }, { dryRun: false }).catch((error) =>
+    probot.log.error({ err: error }, "reaper pass failed"),
+  );
   const pollMs = opts.pollMs ?? 500;
   try {
     // Claim while there is work and time; stop early when nothing is left.

@@ -35,7 +35,7 @@ export class WorkerPool {
   private heartbeat?: NodeJS.Timeout;
   private stopped = true;
   private claiming = true;
-  /** Runs and commands finished since start: what a Lambda drain reports. */
+  /** Runs and commands carried to an end since start (not those stopped midway): what a Lambda drain reports. */
   completed = 0;
   private filling = false;
   private draining = false;
@@ -124,7 +124,6 @@ export class WorkerPool {
         const entry: Running = { id: claim.preview.id, generation: claim.generation, controller };
         this.running.set(entry.id, entry);
         const run = this.execute(claim, controller.signal).finally(() => {
-          this.completed++;
           this.running.delete(entry.id);
           this.runs.delete(run);
           void this.fill();
@@ -179,6 +178,7 @@ export class WorkerPool {
     const { preview, generation } = claim;
     try {
       await reconcile(claim, this.worker, signal, this.deps);
+      this.completed++;
     } catch (error) {
       // Unexpected (GitHub down, a bug): record it rather than retry forever; the
       // next event or command tries again.
@@ -191,6 +191,7 @@ export class WorkerPool {
       await this.store
         .finish(preview.id, this.worker, generation, { status: "failed", status_at: Date.now(), last_error: `Internal error: ${message}` })
         .catch((e) => this.log.error({ err: e }, "could not record the failure"));
+      this.completed++;
     }
   }
 

@@ -422,17 +422,23 @@ export class Store {
       .execute();
   }
 
-  /** Desires not yet carried out and commands not yet answered: a drain is done when both are 0. */
+  /**
+   * Desires not yet carried out and commands not yet answered that no live lease holds:
+   * work waiting for a worker. A drain is done when both are 0.
+   */
   async pending(): Promise<{ previews: number; commands: number }> {
+    const now = this.clock();
     const previews = await this.db
       .selectFrom("previews")
       .select((eb) => eb.fn.countAll<number>().as("n"))
       .whereRef("desired_generation", ">", "observed_generation")
+      .where((eb) => eb.or([eb("lease_expires_at", "is", null), eb("lease_expires_at", "<", now)]))
       .executeTakeFirstOrThrow();
     const commands = await this.db
       .selectFrom("commands")
       .select((eb) => eb.fn.countAll<number>().as("n"))
       .where("done_at", "is", null)
+      .where((eb) => eb.or([eb("lease_expires_at", "is", null), eb("lease_expires_at", "<", now)]))
       .executeTakeFirstOrThrow();
     return { previews: Number(previews.n), commands: Number(commands.n) };
   }
