@@ -2,13 +2,14 @@
 // process, TypeScript through tsx), from an empty working directory so no
 // developer's .env is read, and waits until it answers on loopback.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 
 const TSX = import.meta.resolve("tsx");
+/** Variables the bench sets itself; the shell's values for them never reach a server. */
 const CHOSEN_BY_BENCH = /^(APP_ID|PRIVATE_KEY.*|WEBHOOK_.*|GHE_.*|FLY_.*|FLYCTL_.*|FAKE_FLYCTL_.*|DATABASE_URL|PREVIEW_.*|LOG_.*|NODE_ENV|PORT|HOST|REDIS_.*|SENTRY_DSN)$/;
 /** Output kept per child: enough for the error that stopped it, bounded for long runs. */
 const KEEP_CHARS = 64 * 1024;
@@ -21,12 +22,30 @@ export interface Child {
   exited: Promise<string>;
   /** SIGKILL and wait; safe to call twice. Removes the working directory. */
   kill(): Promise<void>;
+  /** CPU seconds (user + system) the process has used so far; undefined off Linux. */
+  cpuSeconds(): number | undefined;
+}
+
+/** USER_HZ, the unit of /proc/PID/stat times; Linux fixes it at 100 for user space. */
+const TICKS_PER_SECOND = 100;
+
+function cpuSecondsOf(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The command name (field 2) may hold spaces and parentheses: count fields
+    // from the last ")". utime and stime are fields 14 and 15.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+  } catch {
+    return undefined;
+  }
 }
 
 export function startChild(entry: string, env: Record<string, string>): Child {
   const cwd = mkdtempSync(join(tmpdir(), "fly-preview-bench-cwd-"));
-  // Credentials, GitHub and database settings of the shell running the bench must
-  // not reach the server: it gets exactly the ones the bench chose.
+  // A developer's credentials, GitHub host or database would otherwise leak into
+  // the run and make it measure something else.
   const inherited = Object.fromEntries(
     Object.entries(process.env).filter(([k]) => !CHOSEN_BY_BENCH.test(k)),
   );
@@ -50,6 +69,7 @@ export function startChild(entry: string, env: Record<string, string>): Child {
     stderr: () => err,
     stdout: () => out,
     exited,
+    cpuSeconds: () => cpuSecondsOf(child.pid),
     async kill() {
       if (!killed) {
         killed = true;

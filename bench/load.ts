@@ -37,7 +37,7 @@ export function buildDeliveries(count: number, prs: number, secret: string, idPr
 }
 
 export interface LoadResult {
-  /** Latency of every delivery answered with a 2xx, in send order of completion. */
+  /** Latency of every delivery answered with a 2xx, in order of completion. */
   samplesNs: bigint[];
   /** How many deliveries got each status ("error: …" when the request itself failed). */
   statuses: Record<string, number>;

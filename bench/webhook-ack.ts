@@ -29,11 +29,14 @@ const WEBHOOK_PATH = "/api/github/webhooks";
 
 const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url));
 const BARE = fileURLToPath(new URL("./bare-probot.ts", import.meta.url));
+const FLOOR = fileURLToPath(new URL("./floor-server.ts", import.meta.url));
 
 interface Measured {
   summary: Summary;
   throughputPerS: number;
   statuses: Record<string, number>;
+  /** The server's CPU time per timed delivery (user + system), when the OS tells. */
+  serverCpuMsPerDelivery?: number;
   /** Requests the server's workers made to the fake GitHub while deliveries were being timed. */
   workerRequestsDuringRun: number;
   /** What the store holds afterwards: proof each delivery recorded a desire. */
@@ -42,7 +45,7 @@ interface Measured {
 
 interface RunResult {
   name: string;
-  kind: "fly-preview" | "bare";
+  kind: "fly-preview" | "bare" | "floor";
   database?: "sqlite" | "postgresql";
   state: "measured" | "skipped" | "not run";
   reason?: string;
@@ -51,6 +54,8 @@ interface RunResult {
 
 /** Children still running, so an interrupt or a deadline can still kill them. */
 const live = new Set<Child>();
+/** Set by an interrupt or the deadline: from then on no new server starts. */
+let stopping = false;
 /** The fake GitHub, fake flyctl and temp dir: undone in reverse, exactly once. */
 const cleanups: Array<() => unknown> = [];
 
@@ -60,8 +65,30 @@ async function cleanUp(): Promise<void> {
   while (cleanups.length) await cleanups.pop()!();
 }
 
-async function measure(entry: string, env: Record<string, string>, readyPath: string, deliveries: readonly Delivery[], gh: FakeGitHub) {
+/**
+ * Registers `undo` with the bench-wide clean-up and returns a function that runs it
+ * now instead: a run undoes its own things when it ends, and an interrupt or the
+ * deadline still undoes them if it never does.
+ */
+function deferred(undo: () => Promise<void>): () => Promise<void> {
+  let done = false;
+  const once = async () => {
+    if (done) return;
+    done = true;
+    // Not there when cleanUp() popped it; splice(-1) would remove another one.
+    const at = cleanups.indexOf(once);
+    if (at >= 0) cleanups.splice(at, 1);
+    await undo();
+  };
+  cleanups.push(once);
+  return once;
+}
+
+async function measure(entry: string, env: Record<string, string>, readyPath: string, deliveries: readonly Delivery[], gh: FakeGitHub): Promise<Measured> {
   const port = await freePort();
+  // Checked right before the spawn, with no await in between, so a child can never
+  // start after the clean-up has killed the live ones.
+  if (stopping) throw new Error("interrupted");
   const child = startChild(entry, { ...env, PORT: String(port) });
   live.add(child);
   const agent = keepAliveAgent(CONCURRENCY);
@@ -76,15 +103,18 @@ async function measure(entry: string, env: Record<string, string>, readyPath: st
       throw new Error(`warm-up deliveries failed: ${JSON.stringify(Object.fromEntries(warmFailures))}; server output:\n${child.stderr().slice(-2000)}`);
     }
     const from = Date.now();
+    const cpuBefore = child.cpuSeconds();
     const result = await drive(agent, target, deliveries.slice(WARMUP), CONCURRENCY);
+    const cpuAfter = child.cpuSeconds();
     const to = Date.now();
     const workerRequestsDuringRun = gh.requests.filter((r) => r.at >= from && r.at <= to).length;
     return {
       summary: summarize(result.samplesNs),
       throughputPerS: (deliveries.length - WARMUP) / (Number(result.wallNs) / 1e9),
       statuses: result.statuses,
+      serverCpuMsPerDelivery: cpuBefore === undefined || cpuAfter === undefined ? undefined : ((cpuAfter - cpuBefore) * 1000) / (deliveries.length - WARMUP),
       workerRequestsDuringRun,
-    } satisfies Measured;
+    };
   } finally {
     agent.destroy();
     await child.kill();
@@ -145,6 +175,10 @@ async function postgresRun(env: Record<string, string>, deliveries: readonly Del
     await admin.end().catch(() => {});
     return { ...base, state: "skipped", reason: `could not create a database through ${redact(adminUrl)}: ${(error as Error).message}` };
   }
+  const drop = deferred(async () => {
+    await dropDatabase(admin, name);
+    await admin.end().catch(() => {});
+  });
   try {
     const url = new URL(adminUrl);
     url.pathname = `/${name}`;
@@ -153,14 +187,13 @@ async function postgresRun(env: Record<string, string>, deliveries: readonly Del
       measured.recorded = await recordedInPostgres(url.toString());
       return { ...base, state: "measured", measured };
     } catch (error) {
-      // PostgreSQL support is still being written: a server that refuses the URL
-      // is an expected outcome to report, not a failure of the bench.
+      // A server that refuses the URL (one built without PostgreSQL support) is an
+      // outcome to report, not a failure of the bench.
       if (error instanceof ChildExited) return { ...base, state: "skipped", reason: `the server refused it: ${error.reason}` };
       throw error;
     }
   } finally {
-    await dropDatabase(admin, name);
-    await admin.end().catch(() => {});
+    await drop();
   }
 }
 
@@ -182,7 +215,7 @@ async function dropDatabase(admin: pg.Client, name: string): Promise<void> {
 }
 
 function targetsOf(run: RunResult, bare?: Measured): { ratioP50?: number; ratioP99?: number; checks: Array<{ target: string; met: boolean }> } {
-  if (!run.measured || run.kind === "bare") return { checks: [] };
+  if (!run.measured || run.kind !== "fly-preview") return { checks: [] };
   const s = run.measured.summary;
   const ratioP50 = bare ? s.p50 / bare.summary.p50 : undefined;
   const ratioP99 = bare ? s.p99 / bare.summary.p99 : undefined;
@@ -197,32 +230,33 @@ function targetsOf(run: RunResult, bare?: Measured): { ratioP50?: number; ratioP
   return { ratioP50, ratioP99, checks };
 }
 
+function verdictOf(run: RunResult, checks: Array<{ target: string; met: boolean }>): string {
+  if (run.kind === "bare") return "baseline";
+  if (run.kind === "floor") return "reference";
+  if (checks.length === 0) return "–";
+  const missed = checks.filter((c) => !c.met).map((c) => c.target);
+  return missed.length === 0 ? "yes, all" : `no: ${missed.join(", ")} missed`;
+}
+
 function table(rows: string[][]): string {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   const line = (r: string[]) => `| ${r.map((cell, i) => (i === 0 || i === r.length - 1 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join(" | ")} |`;
   return [line(rows[0]), `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`, ...rows.slice(1).map(line)].join("\n");
 }
 
-function report(runs: RunResult[], started: Date): void {
+function report(runs: RunResult[], started: Date, loadAtStart: number): void {
   const bare = runs.find((r) => r.kind === "bare")?.measured;
   const fmt = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? "–" : v.toFixed(2));
-  const rows = [["run", "deliveries", "concurrency", "req/s", "p50 ms", "p99 ms", "mean ms", "max ms", "p50 ÷ bare", "p99 ÷ bare", "target met?"]];
+  const fmt3 = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? "–" : v.toFixed(3));
+  const rows = [["run", "deliveries", "concurrency", "req/s", "server CPU ms/delivery", "p50 ms", "p99 ms", "mean ms", "max ms", "p50 ÷ bare", "p99 ÷ bare", "target met?"]];
   const json: unknown[] = [];
   for (const run of runs) {
     const t = targetsOf(run, bare);
     const m = run.measured;
     if (!m) {
-      rows.push([run.name, "–", "–", "–", "–", "–", "–", "–", "–", "–", `${run.state}: see below`]);
+      rows.push([run.name, "–", "–", "–", "–", "–", "–", "–", "–", "–", "–", `${run.state}: see below`]);
     } else {
-      const verdict =
-        run.kind === "bare"
-          ? "baseline"
-          : t.checks.length === 0
-            ? "–"
-            : t.checks.every((c) => c.met)
-              ? "yes, all"
-              : `no: ${t.checks.filter((c) => !c.met).map((c) => c.target).join(", ")} missed`;
-      rows.push([run.name, String(m.summary.count), String(CONCURRENCY), m.throughputPerS.toFixed(0), fmt(m.summary.p50), fmt(m.summary.p99), fmt(m.summary.mean), fmt(m.summary.max), fmt(t.ratioP50), fmt(t.ratioP99), verdict]);
+      rows.push([run.name, String(m.summary.count), String(CONCURRENCY), m.throughputPerS.toFixed(0), fmt3(m.serverCpuMsPerDelivery), fmt(m.summary.p50), fmt(m.summary.p99), fmt(m.summary.mean), fmt(m.summary.max), fmt(t.ratioP50), fmt(t.ratioP99), verdictOf(run, t.checks)]);
     }
     json.push({
       run: run.name,
@@ -234,6 +268,7 @@ function report(runs: RunResult[], started: Date): void {
         deliveries: m.summary.count,
         concurrency: CONCURRENCY,
         throughputPerS: round(m.throughputPerS, 1),
+        serverCpuMsPerDelivery: m.serverCpuMsPerDelivery === undefined ? undefined : round(m.serverCpuMsPerDelivery, 3),
         p50Ms: round(m.summary.p50, 3),
         p99Ms: round(m.summary.p99, 3),
         meanMs: round(m.summary.mean, 3),
@@ -261,7 +296,10 @@ function report(runs: RunResult[], started: Date): void {
     if (m.recorded && "error" in m.recorded) console.log(`${run.name}: could not read the store afterwards: ${m.recorded.error}`);
     else if (m.recorded) {
       const r = m.recorded;
-      console.log(`${run.name}: the store recorded ${r.deliveries} delivery ids and ${r.previews} pull requests with ${r.desiredGenerations} desires in all (warm-up included)`);
+      console.log(
+        `${run.name}: the store recorded ${r.deliveries} delivery ids and ${r.previews} pull requests with ${r.desiredGenerations} desires in all ` +
+          `(warm-up included); its workers made ${m.workerRequestsDuringRun} requests to the fake GitHub while deliveries were timed`,
+      );
     }
   }
   console.log("");
@@ -275,18 +313,27 @@ function report(runs: RunResult[], started: Date): void {
     `Deliveries are pull_request.synchronize pushes of new commits to ${PULL_REQUESTS} pull requests; the fake GitHub has no .preview.yml ` +
       "at those commits, so the server's workers find nothing to deploy and what is timed is the webhook path (signature, parsing, handler, store writes).",
   );
+  const cpus = os.cpus().length;
+  console.log(`Load average (1 min) when the bench started: ${loadAtStart.toFixed(2)} on ${cpus} CPUs.`);
+  // Client, fake GitHub and server share these CPUs; anything else running slows
+  // all of them and makes the figures worse and noisier than on a quiet machine.
+  if (loadAtStart > cpus / 2) {
+    console.log("WARNING: the machine was busy when the bench started (other work, or a bench run just before); figures are slower and noisier than on a quiet machine.");
+  }
+  const pgVariable = process.env.BENCH_DATABASE_URL ? "BENCH_DATABASE_URL" : process.env.TEST_DATABASE_URL ? "TEST_DATABASE_URL" : undefined;
   console.log("");
   console.log(
     JSON.stringify(
       {
         date: started.toISOString(),
-        command: "npm run bench",
+        command: pgVariable ? `${pgVariable}=${redact(process.env[pgVariable]!)} npm run bench` : "npm run bench",
         machine: {
           node: process.version,
-          cpus: os.cpus().length,
+          cpus,
           cpuModel: os.cpus()[0]?.model,
           platform: `${os.platform()} ${os.release()} ${os.arch()}`,
           memoryGiB: round(os.totalmem() / 2 ** 30, 1),
+          loadAverage1mAtStart: round(loadAtStart),
         },
         settings: { deliveries: DELIVERIES, warmup: WARMUP, concurrency: CONCURRENCY, pullRequests: PULL_REQUESTS, client: "node:http Agent, keepAlive, maxSockets 50" },
         runs: json,
@@ -339,21 +386,27 @@ async function main(): Promise<RunResult[]> {
 
     console.log("bare Probot…");
     runs.push({ name: "bare Probot", kind: "bare", state: "measured", measured: await measure(BARE, env, "/ping", deliveries, gh) });
+
+    console.log("floor (node:http answering ok, no Probot)…");
+    runs.push({ name: "floor: node:http, no app", kind: "floor", state: "measured", measured: await measure(FLOOR, env, "/ping", deliveries, gh) });
     return runs;
   } finally {
     await cleanUp();
   }
 }
 
-// An interrupt still kills the servers: they would otherwise outlive the bench.
+// An interrupt still kills the servers (they would otherwise outlive the bench),
+// drops the PostgreSQL database and removes the temp dirs.
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.once(signal, () => {
-    for (const child of live) child.process.kill("SIGKILL");
-    process.exit(130);
+    console.error(`${signal}: cleaning up`);
+    stopping = true;
+    void cleanUp().finally(() => process.exit(130));
   });
 }
 
 const started = new Date();
+const loadAtStart = os.loadavg()[0];
 let deadline: NodeJS.Timeout | undefined;
 try {
   const runs = await Promise.race([
@@ -362,9 +415,10 @@ try {
       deadline = setTimeout(() => reject(new Error(`the bench did not finish within ${DEADLINE_MS / 60_000} minutes`)), DEADLINE_MS);
     }),
   ]);
-  report(runs, started);
+  report(runs, started, loadAtStart);
 } catch (error) {
   console.error(`bench failed: ${error instanceof Error ? error.message : String(error)}`);
+  stopping = true;
   await cleanUp();
   // After a deadline the abandoned run may still hold sockets and timers open.
   process.exit(1);

@@ -88,7 +88,7 @@ export function flyPreview(options: AppOptions): ApplicationFunction {
   return async (app: Probot, { addHandler }) => {
     const store = options.store ?? (await openStore(options.settings.databaseUrl, options.clock));
     const runtime = options.workers === false ? undefined : await startWorkers(app, store, options);
-    const handlerDeps = { store, wake: () => runtime?.pool.wake() };
+    const handlerDeps = { store, wake: (what?: { commands?: boolean }) => runtime?.pool.wake(what) };
     registerPullRequestHandlers(app, handlerDeps);
     registerIssueCommentHandlers(app, handlerDeps);
     registerCheckRunHandlers(app, handlerDeps);

@@ -36,7 +36,7 @@ export function registerCheckRunHandlers(app: Probot, deps: HandlerDeps): void {
       sender: sender.login,
     });
     context.log.info({ repo: repository.full_name, pr: preview.number, command: name, sender: sender.login, source }, "command recorded");
-    deps.wake();
+    deps.wake({ commands: true });
   };
 
   app.on("check_run.requested_action", async (context) => {

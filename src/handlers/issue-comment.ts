@@ -27,6 +27,6 @@ export function registerIssueCommentHandlers(app: Probot, deps: HandlerDeps): vo
       sender: sender.login,
     });
     context.log.info({ repo: repository.full_name, pr: issue.number, command: parsed.name, sender: sender.login }, "command recorded");
-    deps.wake();
+    deps.wake({ commands: true });
   });
 }

@@ -5,8 +5,8 @@ import type { PullRequestInfo, Store } from "../store/store.js";
 
 export interface HandlerDeps {
   store: Store;
-  /** Tells the worker pool that a desire changed. */
-  wake: () => void;
+  /** Tells the worker pool that a desire changed, or (`commands`) that a command waits. */
+  wake: (what?: { commands?: boolean }) => void;
 }
 
 type PullRequestContext = Context<"pull_request">;

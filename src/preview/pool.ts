@@ -33,6 +33,7 @@ export class WorkerPool {
   private readonly runs = new Set<Promise<void>>();
   private timer?: NodeJS.Timeout;
   private heartbeat?: NodeJS.Timeout;
+  private wakeTimer?: NodeJS.Timeout;
   private stopped = true;
   private claiming = true;
   /** Runs and commands carried to an end since start (not those stopped midway): what a Lambda drain reports. */
@@ -69,13 +70,21 @@ export class WorkerPool {
     void this.fill();
   }
 
-  /** Called after a handler records a desire: look for work and for runs it supersedes now. */
-  wake(): void {
+  /**
+   * Called after a handler records a desire or a command. Nothing touches the store on
+   * the webhook's path: commands are drained at once (they are quick and someone is
+   * waiting for the reaction), and one timer per burst of desires fires when the newest
+   * has settled, to stop runs they supersede and to claim them.
+   */
+  wake(what: { commands?: boolean } = {}): void {
     if (this.stopped) return;
-    void this.drainCommands();
-    void this.checkRunning().then(() => this.fill());
-    // The new desire becomes claimable once it has settled.
-    setTimeout(() => void this.fill(), this.settleMs + 5).unref();
+    if (what.commands) void this.drainCommands();
+    if (this.wakeTimer) return;
+    this.wakeTimer = setTimeout(() => {
+      this.wakeTimer = undefined;
+      void this.checkRunning().then(() => this.fill());
+    }, this.settleMs + 5);
+    this.wakeTimer.unref();
   }
 
   private readonly stopHooks: Array<() => void> = [];
@@ -88,6 +97,7 @@ export class WorkerPool {
   /** Stops claiming, stops running flyctl processes, and releases their leases. */
   async stop(): Promise<void> {
     this.stopped = true;
+    clearTimeout(this.wakeTimer);
     for (const hook of this.stopHooks) hook();
     clearInterval(this.timer);
     clearInterval(this.heartbeat);
