@@ -143,6 +143,21 @@ describe("when things go wrong", () => {
     expect(world.deploys()).toEqual([]);
   });
 
+  it("two repositories whose names fold to the same app name do not share an app", async () => {
+    world = await startWorld();
+    const files = { Dockerfile: DOCKERFILE, ".preview.yml": "port: 8080\n" };
+    world.commit(sha(1), files, "acme-web/api");
+    world.commit(sha(1), files, "acme/web-api");
+    await world.deliver(pullRequest("opened", { sha: sha(1), owner: "acme-web", repo: "api" }));
+    expect((await world.settled(2, "acme-web", "api")).status).toBe("ready");
+    await world.deliver(pullRequest("opened", { sha: sha(1), owner: "acme", repo: "web-api" }));
+    const second = await world.settled(2, "acme", "web-api");
+
+    expect(second.status).toBe("failed");
+    expect(second.last_error).toContain("already used by the preview of acme-web/api#2");
+    expect(world.deploys()).toHaveLength(1);
+  });
+
   it("a long repository name gets a valid, stable app name", async () => {
     world = await startWorld();
     const repo = "An_Extremely.Long-Repository-Name-That-Goes-On-And-On-Forever";

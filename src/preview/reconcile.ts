@@ -225,6 +225,13 @@ async function deploy(run: Run, config: PreviewConfig): Promise<PreviewPatch> {
     withheld = secrets.withheld;
     for (const value of Object.values(secrets.values)) flyctl.redactor.add(value);
     if (!preview.app_created) {
+      // `acme-web/api` and `acme/web-api` both give pr-1-acme-web-api: the app would be shared.
+      const holder = await deps.store.sameAppName(app, preview.id);
+      if (holder) {
+        throw new DeployFailure(
+          `The Fly app name ${app} is already used by the preview of ${holder.owner}/${holder.repo}#${holder.number}; it frees when that preview is destroyed`,
+        );
+      }
       const created = await flyctl.createApp(app);
       log.info({ created }, "fly app ready");
       await run.save({ app_created: 1 });

@@ -131,6 +131,17 @@ export class Store {
     return query.execute();
   }
 
+  /** Another preview holding the same Fly app name (names fold case and punctuation, so two repositories can meet). */
+  async sameAppName(appName: string, exceptId: number): Promise<Preview | undefined> {
+    return this.db
+      .selectFrom("previews")
+      .selectAll()
+      .where("app_name", "=", appName)
+      .where("id", "!=", exceptId)
+      .where("app_created", "=", 1)
+      .executeTakeFirst();
+  }
+
   async getById(id: number): Promise<Preview | undefined> {
     return this.db.selectFrom("previews").selectAll().where("id", "=", id).executeTakeFirst();
   }
