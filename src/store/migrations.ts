@@ -115,6 +115,12 @@ const migrationsFor = (dialect: Dialect): Record<string, Migration> => {
         .execute();
     },
   },
+  "0004_desire_token": {
+    async up(db: Kysely<any>) {
+      // Written with each new desire from a webhook, so one upsert can tell whether it changed the desire.
+      await db.schema.alterTable("previews").addColumn("desire_token", "text").execute();
+    },
+  },
   };
 };
 

@@ -79,6 +79,8 @@ export interface PreviewsTable {
   // Destroy without writing to GitHub: the installation or repository was removed.
   quiet: Generated<number>;
   destroy_reason: DestroyReason | null;
+  // Random per desire a webhook records: the upsert that wrote it knows the desire changed.
+  desire_token: string | null;
 
   lease_owner: string | null;
   lease_expires_at: number | null;

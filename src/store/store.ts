@@ -1,8 +1,9 @@
+import { randomUUID } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import SQLite from "better-sqlite3";
 import pg from "pg";
-import { Kysely, PostgresDialect, SqliteDialect, sql, type ExpressionBuilder, type Insertable, type Selectable, type Updateable } from "kysely";
+import { Kysely, PostgresDialect, SqliteDialect, sql, type ExpressionBuilder, type RawBuilder, type Insertable, type Selectable, type Updateable } from "kysely";
 import { migrate, type Dialect } from "./migrations.js";
 import type { CommandsTable, Database, DestroyReason, PreviewsTable } from "./schema.js";
 
@@ -153,6 +154,7 @@ export class Store {
    * draft status may now let it through).
    */
   async desireDeploy(pr: PullRequestInfo, command?: CommandDesire): Promise<{ changed: boolean }> {
+    if (!command) return this.desireDeployFromWebhook(pr);
     return this.retryOnConflict(() => this.db.transaction().execute(async (trx) => {
       const now = this.clock();
       const row = await trx
@@ -227,6 +229,67 @@ export class Store {
         .execute();
       return { changed };
     }));
+  }
+
+  /**
+   * The webhook's hot path, in one statement: insert the PR, or update its facts and,
+   * when the desire changed, the desire. Every SET expression reads the row as it was,
+   * so `changed` is judged once; a token written only with a changed desire tells the
+   * caller which happened.
+   */
+  private async desireDeployFromWebhook(pr: PullRequestInfo): Promise<{ changed: boolean }> {
+    const now = this.clock();
+    const token = randomUUID();
+    const changed = sql<boolean>`(previews.paused = 0 and (previews.desired_action <> 'deploy' or previews.desired_sha is distinct from excluded.desired_sha or previews.status = 'skipped'))`;
+    // Typed as the column it replaces: the CASE yields either the new value or the old one.
+    const ifChanged = (column: string, value: RawBuilder<unknown>): RawBuilder<any> =>
+      sql`case when ${changed} then ${value} else ${sql.ref(`previews.${column}`)} end`;
+    const facts = {
+      installation_id: pr.installationId,
+      app_name: pr.appName,
+      head_sha: pr.headSha,
+      head_ref: pr.headRef,
+      base_ref: pr.baseRef,
+      draft: pr.draft ? 1 : 0,
+      labels: JSON.stringify(pr.labels),
+      fork: pr.fork ? 1 : 0,
+      updated_at: now,
+    };
+    const row = await this.db
+      .insertInto("previews")
+      .values({
+        ...facts,
+        owner: pr.owner,
+        repo: pr.repo,
+        number: pr.number,
+        desired_action: "deploy",
+        desired_sha: pr.headSha,
+        desired_generation: 1,
+        desired_at: now,
+        observed_generation: 0,
+        status: "queued",
+        status_at: now,
+        created_at: now,
+        activity_at: now,
+        desire_token: token,
+      })
+      .onConflict((oc) =>
+        oc.columns(["owner", "repo", "number"]).doUpdateSet({
+          ...facts,
+          desired_action: ifChanged("desired_action", sql`'deploy'`),
+          desired_sha: ifChanged("desired_sha", sql.ref("excluded.desired_sha")),
+          desired_generation: ifChanged("desired_generation", sql`previews.desired_generation + 1`),
+          desired_at: ifChanged("desired_at", sql.ref("excluded.desired_at")),
+          activity_at: ifChanged("activity_at", sql.ref("excluded.activity_at")),
+          destroy_reason: ifChanged("destroy_reason", sql`null`),
+          quiet: ifChanged("quiet", sql`0`),
+          desired_by: ifChanged("desired_by", sql`null`),
+          desire_token: ifChanged("desire_token", sql.ref("excluded.desire_token")),
+        }),
+      )
+      .returning("desire_token")
+      .executeTakeFirstOrThrow();
+    return { changed: row.desire_token === token };
   }
 
   /**
