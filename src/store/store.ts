@@ -30,6 +30,40 @@ export interface PullRequestInfo {
   fork: boolean;
 }
 
+/** The PR as a webhook describes it, as columns: refreshed on every event. */
+function prFacts(pr: PullRequestInfo, now: number) {
+  return {
+    installation_id: pr.installationId,
+    app_name: pr.appName,
+    head_sha: pr.headSha,
+    head_ref: pr.headRef,
+    base_ref: pr.baseRef,
+    draft: pr.draft ? 1 : 0,
+    labels: JSON.stringify(pr.labels),
+    fork: pr.fork ? 1 : 0,
+    updated_at: now,
+  };
+}
+
+/** A PR's first row: its facts and a first desire to deploy its head. */
+function firstRow(pr: PullRequestInfo, now: number) {
+  return {
+    ...prFacts(pr, now),
+    owner: pr.owner,
+    repo: pr.repo,
+    number: pr.number,
+    desired_action: "deploy" as const,
+    desired_sha: pr.headSha,
+    desired_generation: 1,
+    desired_at: now,
+    observed_generation: 0,
+    status: "queued" as const,
+    status_at: now,
+    created_at: now,
+    activity_at: now,
+  };
+}
+
 /** Who asked, when a desire comes from a command rather than a webhook. */
 export interface CommandDesire {
   by: string;
@@ -165,37 +199,15 @@ export class Store {
         .where("number", "=", pr.number)
         .$call((q) => this.lockRow(q))
         .executeTakeFirst();
-      const facts = {
-        installation_id: pr.installationId,
-        app_name: pr.appName,
-        head_sha: pr.headSha,
-        head_ref: pr.headRef,
-        base_ref: pr.baseRef,
-        draft: pr.draft ? 1 : 0,
-        labels: JSON.stringify(pr.labels),
-        fork: pr.fork ? 1 : 0,
-        updated_at: now,
-      };
+      const facts = prFacts(pr, now);
       if (!row) {
         await trx
           .insertInto("previews")
           .values({
-            ...facts,
-            owner: pr.owner,
-            repo: pr.repo,
-            number: pr.number,
-            desired_action: "deploy",
-            desired_sha: pr.headSha,
-            desired_generation: 1,
-            desired_at: now,
-            observed_generation: 0,
-            status: "queued",
-            status_at: now,
-            created_at: now,
+            ...firstRow(pr, now),
             command_comment_id: command?.commentId ?? null,
             desired_by: command?.by ?? null,
             approved_sha: command?.approve ? pr.headSha : null,
-            activity_at: now,
           })
           .execute();
         return { changed: true };
@@ -244,38 +256,12 @@ export class Store {
     // Typed as the column it replaces: the CASE yields either the new value or the old one.
     const ifChanged = (column: string, value: RawBuilder<unknown>): RawBuilder<any> =>
       sql`case when ${changed} then ${value} else ${sql.ref(`previews.${column}`)} end`;
-    const facts = {
-      installation_id: pr.installationId,
-      app_name: pr.appName,
-      head_sha: pr.headSha,
-      head_ref: pr.headRef,
-      base_ref: pr.baseRef,
-      draft: pr.draft ? 1 : 0,
-      labels: JSON.stringify(pr.labels),
-      fork: pr.fork ? 1 : 0,
-      updated_at: now,
-    };
     const row = await this.db
       .insertInto("previews")
-      .values({
-        ...facts,
-        owner: pr.owner,
-        repo: pr.repo,
-        number: pr.number,
-        desired_action: "deploy",
-        desired_sha: pr.headSha,
-        desired_generation: 1,
-        desired_at: now,
-        observed_generation: 0,
-        status: "queued",
-        status_at: now,
-        created_at: now,
-        activity_at: now,
-        desire_token: token,
-      })
+      .values({ ...firstRow(pr, now), desire_token: token })
       .onConflict((oc) =>
         oc.columns(["owner", "repo", "number"]).doUpdateSet({
-          ...facts,
+          ...prFacts(pr, now),
           desired_action: ifChanged("desired_action", sql`'deploy'`),
           desired_sha: ifChanged("desired_sha", sql.ref("excluded.desired_sha")),
           desired_generation: ifChanged("desired_generation", sql`previews.desired_generation + 1`),
