@@ -49,6 +49,36 @@ describe.each(DIALECTS)("the store on $dialect", (database) => {
       expect(row).toMatchObject({ desired_action: "destroy", desired_generation: 3, desired_sha: null });
     });
 
+    it("records a webhook's delivery and desire together, and a redelivery changes nothing", async () => {
+      expect(await store.desireDeployOnce("d1", pr())).toEqual({ changed: true });
+      now += 10;
+      expect(await store.desireDeployOnce("d1", pr({ headSha: "b".repeat(40), labels: ["x"] }))).toBeUndefined();
+      expect(await store.get("acme", "web", 7)).toMatchObject({ desired_generation: 1, desired_sha: "a".repeat(40), labels: "[]", updated_at: 1_000_000 });
+      expect(await store.desireDeployOnce("d2", pr({ labels: ["x"] }))).toEqual({ changed: false });
+      expect(await store.get("acme", "web", 7)).toMatchObject({ desired_generation: 1, labels: '["x"]', updated_at: 1_000_010 });
+      expect(await store.desireDeployOnce("d3", pr({ headSha: "b".repeat(40) }))).toEqual({ changed: true });
+      expect(await store.get("acme", "web", 7)).toMatchObject({ desired_generation: 2, desired_sha: "b".repeat(40), status: "queued" });
+      expect(await store.firstDelivery("d3")).toBe(false);
+    });
+
+    it("writes a burst of webhooks together, each answered as if written alone and in order", async () => {
+      const sha = (c: string) => c.repeat(40);
+      const burst: Array<[string, Partial<PullRequestInfo>]> = [
+        ["b1", { number: 1, headSha: sha("a") }],
+        ["b2", { number: 2, headSha: sha("a") }],
+        ["b3", { number: 1, headSha: sha("b") }],
+        ["b4", { number: 1, headSha: sha("b") }],
+        ["b2", { number: 3, headSha: sha("a") }], // the same delivery id again: a redelivery
+        ["b5", { number: 1, headSha: sha("c") }],
+        ["b6", { number: 2, headSha: sha("a"), draft: true }],
+      ];
+      const results = await Promise.all(burst.map(([id, over]) => store.desireDeployOnce(id, pr({ ...over, appName: `pr-${over.number}-acme-web` }))));
+      expect(results).toEqual([{ changed: true }, { changed: true }, { changed: true }, { changed: false }, undefined, { changed: true }, { changed: false }]);
+      expect(await store.get("acme", "web", 1)).toMatchObject({ desired_generation: 3, desired_sha: sha("c") });
+      expect(await store.get("acme", "web", 2)).toMatchObject({ desired_generation: 1, draft: 1 });
+      expect(await store.get("acme", "web", 3)).toBeUndefined();
+    });
+
     it("has nothing to destroy for a pull request it never saw", async () => {
       expect(await store.desireDestroy("acme", "web", 99)).toEqual({ changed: false });
       expect(await store.get("acme", "web", 99)).toBeUndefined();

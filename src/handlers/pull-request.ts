@@ -44,9 +44,10 @@ export function pullRequestInfo(context: PullRequestContext): PullRequestInfo {
  */
 export function registerPullRequestHandlers(app: Probot, deps: HandlerDeps): void {
   app.on([...DEPLOY_ACTIONS], async (context) => {
-    if (!(await deps.store.firstDelivery(context.id))) return;
     const pr = pullRequestInfo(context);
-    const { changed } = await deps.store.desireDeploy(pr);
+    const desired = await deps.store.desireDeployOnce(context.id, pr);
+    if (!desired) return; // a redelivery
+    const { changed } = desired;
     context.log.info({ repo: `${pr.owner}/${pr.repo}`, pr: pr.number, app: pr.appName, sha: pr.headSha, changed }, `desire: deploy (${context.payload.action})`);
     if (changed) deps.wake();
   });

@@ -3,8 +3,10 @@ import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import SQLite from "better-sqlite3";
 import pg from "pg";
-import { Kysely, PostgresDialect, SqliteDialect, sql, type ExpressionBuilder, type RawBuilder, type Insertable, type Selectable, type Updateable } from "kysely";
+import { Kysely, PostgresDialect, sql, type ExpressionBuilder, type Insertable, type Selectable, type Updateable } from "kysely";
 import { migrate, type Dialect } from "./migrations.js";
+import { SqliteStoreDialect } from "./sqlite-driver.js";
+import { PostgresWebhookDesires, SqliteWebhookDesires, type WebhookDesires } from "./webhook-desire.js";
 import type { CommandsTable, Database, DestroyReason, PreviewsTable } from "./schema.js";
 
 export type Preview = Selectable<PreviewsTable>;
@@ -92,7 +94,9 @@ export interface Claim {
 export class Store {
   constructor(
     readonly db: Kysely<Database>,
-    readonly dialect: Dialect = "sqlite",
+    readonly dialect: Dialect,
+    /** The webhook's hot path, written out per dialect (webhook-desire.ts). */
+    private readonly desires: WebhookDesires,
     private readonly clock: () => number = Date.now,
   ) {}
 
@@ -188,7 +192,7 @@ export class Store {
    * draft status may now let it through).
    */
   async desireDeploy(pr: PullRequestInfo, command?: CommandDesire): Promise<{ changed: boolean }> {
-    if (!command) return this.desireDeployFromWebhook(pr);
+    if (!command) return (await this.desireDeployFromWebhook(pr))!;
     return this.retryOnConflict(() => this.db.transaction().execute(async (trx) => {
       const now = this.clock();
       const row = await trx
@@ -244,38 +248,24 @@ export class Store {
   }
 
   /**
-   * The webhook's hot path, in one statement: insert the PR, or update its facts and,
-   * when the desire changed, the desire. Every SET expression reads the row as it was,
-   * so `changed` is judged once; a token written only with a changed desire tells the
-   * caller which happened.
+   * The webhook's hot path: records the delivery id and the desire to deploy the PR's
+   * head in one transaction (one statement on PostgreSQL). Undefined when the delivery
+   * was recorded before: a redelivery changes nothing.
    */
-  private async desireDeployFromWebhook(pr: PullRequestInfo): Promise<{ changed: boolean }> {
+  async desireDeployOnce(deliveryId: string, pr: PullRequestInfo): Promise<{ changed: boolean } | undefined> {
+    return this.desireDeployFromWebhook(pr, deliveryId);
+  }
+
+  /**
+   * Inserts the PR, or updates its facts and, when the desire changed, the desire
+   * (webhook-desire.ts has the SQL). A token written only with a changed desire tells
+   * which happened. Undefined for a redelivery.
+   */
+  private async desireDeployFromWebhook(pr: PullRequestInfo, deliveryId?: string): Promise<{ changed: boolean } | undefined> {
     const now = this.clock();
     const token = randomUUID();
-    const changed = sql<boolean>`(previews.paused = 0 and (previews.desired_action <> 'deploy' or previews.desired_sha is distinct from excluded.desired_sha or previews.status = 'skipped'))`;
-    // Typed as the column it replaces: the CASE yields either the new value or the old one.
-    const ifChanged = (column: string, value: RawBuilder<unknown>): RawBuilder<any> =>
-      sql`case when ${changed} then ${value} else ${sql.ref(`previews.${column}`)} end`;
-    const row = await this.db
-      .insertInto("previews")
-      .values({ ...firstRow(pr, now), desire_token: token })
-      .onConflict((oc) =>
-        oc.columns(["owner", "repo", "number"]).doUpdateSet({
-          ...prFacts(pr, now),
-          desired_action: ifChanged("desired_action", sql`'deploy'`),
-          desired_sha: ifChanged("desired_sha", sql.ref("excluded.desired_sha")),
-          desired_generation: ifChanged("desired_generation", sql`previews.desired_generation + 1`),
-          desired_at: ifChanged("desired_at", sql.ref("excluded.desired_at")),
-          activity_at: ifChanged("activity_at", sql.ref("excluded.activity_at")),
-          destroy_reason: ifChanged("destroy_reason", sql`null`),
-          quiet: ifChanged("quiet", sql`0`),
-          desired_by: ifChanged("desired_by", sql`null`),
-          desire_token: ifChanged("desire_token", sql.ref("excluded.desire_token")),
-        }),
-      )
-      .returning("desire_token")
-      .executeTakeFirstOrThrow();
-    return { changed: row.desire_token === token };
+    const written = await this.desires.record({ ...firstRow(pr, now), desire_token: token }, deliveryId, now);
+    return written && { changed: written.desire_token === token };
   }
 
   /**
@@ -536,7 +526,7 @@ export async function openStore(url: string, clock?: () => number): Promise<Stor
     pool.on("error", () => undefined);
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     await migrate(db, "postgres");
-    return new Store(db, "postgres", clock);
+    return new Store(db, "postgres", new PostgresWebhookDesires(pool), clock);
   }
   if (!url.startsWith("file:")) throw new Error(`unsupported DATABASE_URL "${url.split(":")[0]}:..."`);
   const file = url.slice("file:".length);
@@ -546,7 +536,8 @@ export async function openStore(url: string, clock?: () => number): Promise<Stor
   // process wait for the write lock instead of failing at once.
   sqlite.pragma("journal_mode = WAL");
   sqlite.pragma("busy_timeout = 5000");
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const dialect = new SqliteStoreDialect(sqlite);
+  const db = new Kysely<Database>({ dialect });
   await migrate(db, "sqlite");
-  return new Store(db, "sqlite", clock);
+  return new Store(db, "sqlite", new SqliteWebhookDesires(dialect), clock);
 }
