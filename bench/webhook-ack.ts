@@ -17,6 +17,8 @@ import { buildDeliveries, drive, keepAliveAgent, type Delivery } from "./load.js
 import { round, summarize, type Summary } from "./stats.js";
 
 const DELIVERIES = 2_000;
+/** Each server is measured this many times, the servers taking turns; figures are medians. */
+const ROUNDS = roundsFromEnv();
 const WARMUP = 200;
 const CONCURRENCY = 50;
 const PULL_REQUESTS = 200;
@@ -26,6 +28,16 @@ const TARGET_RATIO = 1.5;
 const DEADLINE_MS = 10 * 60_000;
 const SECRET = "bench-webhook-secret";
 const WEBHOOK_PATH = "/api/github/webhooks";
+
+function roundsFromEnv(): number {
+  const value = process.env.BENCH_ROUNDS ?? "3";
+  const rounds = Number(value);
+  if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20) {
+    console.error(`BENCH_ROUNDS must be a whole number from 1 to 20, not "${value}"`);
+    process.exit(2);
+  }
+  return rounds;
+}
 
 const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url));
 const BARE = fileURLToPath(new URL("./bare-probot.ts", import.meta.url));
@@ -49,8 +61,13 @@ interface RunResult {
   database?: "sqlite" | "postgresql";
   state: "measured" | "skipped" | "not run";
   reason?: string;
+  /** One measurement per round, by round number. */
+  rounds: Measured[];
+  /** The medians over the rounds. */
   measured?: Measured;
 }
+
+type Config = Omit<RunResult, "rounds" | "measured" | "state" | "reason">;
 
 /** Children still running, so an interrupt or a deadline can still kill them. */
 const live = new Set<Child>();
@@ -161,8 +178,10 @@ function redact(url: string): string {
   return u.toString();
 }
 
-async function postgresRun(env: Record<string, string>, deliveries: readonly Delivery[], gh: FakeGitHub): Promise<RunResult> {
-  const base: RunResult = { name: "fly-preview, PostgreSQL", kind: "fly-preview", database: "postgresql", state: "not run" };
+type Outcome = { state: "measured"; measured: Measured } | { state: "skipped" | "not run"; reason: string };
+
+async function postgresRun(env: Record<string, string>, deliveries: readonly Delivery[], gh: FakeGitHub): Promise<Outcome> {
+  const base = { state: "not run" as const };
   const adminUrl = process.env.BENCH_DATABASE_URL || process.env.TEST_DATABASE_URL;
   if (!adminUrl) return { ...base, reason: "neither BENCH_DATABASE_URL nor TEST_DATABASE_URL is set" };
   // Our own random hex name: safe to put in the statement as an identifier.
@@ -173,7 +192,7 @@ async function postgresRun(env: Record<string, string>, deliveries: readonly Del
     await admin.query(`CREATE DATABASE ${name}`);
   } catch (error) {
     await admin.end().catch(() => {});
-    return { ...base, state: "skipped", reason: `could not create a database through ${redact(adminUrl)}: ${(error as Error).message}` };
+    return { state: "skipped", reason: `could not create a database through ${redact(adminUrl)}: ${(error as Error).message}` };
   }
   const drop = deferred(async () => {
     await dropDatabase(admin, name);
@@ -185,11 +204,11 @@ async function postgresRun(env: Record<string, string>, deliveries: readonly Del
     try {
       const measured = await measure(MAIN, { ...env, DATABASE_URL: url.toString() }, "/healthz", deliveries, gh);
       measured.recorded = await recordedInPostgres(url.toString());
-      return { ...base, state: "measured", measured };
+      return { state: "measured", measured };
     } catch (error) {
       // A server that refuses the URL (one built without PostgreSQL support) is an
       // outcome to report, not a failure of the bench.
-      if (error instanceof ChildExited) return { ...base, state: "skipped", reason: `the server refused it: ${error.reason}` };
+      if (error instanceof ChildExited) return { state: "skipped", reason: `the server refused it: ${error.reason}` };
       throw error;
     }
   } finally {
@@ -214,11 +233,47 @@ async function dropDatabase(admin: pg.Client, name: string): Promise<void> {
   console.error(`warning: could not drop database ${name}; drop it by hand`);
 }
 
-function targetsOf(run: RunResult, bare?: Measured): { ratioP50?: number; ratioP99?: number; checks: Array<{ target: string; met: boolean }> } {
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  if (sorted.length === 0) return Number.NaN;
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** The median of each figure over the rounds; counts are summed. */
+function medianOf(rounds: Measured[]): Measured {
+  const of = (figure: (m: Measured) => number | undefined) => {
+    const values = rounds.map(figure).filter((v): v is number => v !== undefined);
+    return values.length ? median(values) : undefined;
+  };
+  const statuses: Record<string, number> = {};
+  for (const m of rounds) for (const [status, n] of Object.entries(m.statuses)) statuses[status] = (statuses[status] ?? 0) + n;
+  return {
+    summary: {
+      count: rounds.reduce((sum, m) => sum + m.summary.count, 0) / rounds.length,
+      p50: of((m) => m.summary.p50)!,
+      p99: of((m) => m.summary.p99)!,
+      mean: of((m) => m.summary.mean)!,
+      max: of((m) => m.summary.max)!,
+      min: of((m) => m.summary.min)!,
+    },
+    throughputPerS: of((m) => m.throughputPerS)!,
+    statuses,
+    serverCpuMsPerDelivery: of((m) => m.serverCpuMsPerDelivery),
+    workerRequestsDuringRun: rounds.reduce((sum, m) => sum + m.workerRequestsDuringRun, 0),
+  };
+}
+
+/**
+ * Ratios to bare Probot are taken round by round (the two ran minutes apart at most)
+ * and their median reported: steadier than a ratio of medians on a shared machine.
+ */
+function targetsOf(run: RunResult, bare?: RunResult): { ratioP50?: number; ratioP99?: number; checks: Array<{ target: string; met: boolean }> } {
   if (!run.measured || run.kind !== "fly-preview") return { checks: [] };
   const s = run.measured.summary;
-  const ratioP50 = bare ? s.p50 / bare.summary.p50 : undefined;
-  const ratioP99 = bare ? s.p99 / bare.summary.p99 : undefined;
+  const paired = bare ? run.rounds.flatMap((m, i) => (m && bare.rounds[i] ? [[m.summary, bare.rounds[i].summary] as const] : [])) : [];
+  const ratioP50 = paired.length ? median(paired.map(([a, b]) => a.p50 / b.p50)) : undefined;
+  const ratioP99 = paired.length ? median(paired.map(([a, b]) => a.p99 / b.p99)) : undefined;
   const checks: Array<{ target: string; met: boolean }> = [];
   if (run.database === "sqlite") checks.push({ target: `p99 < ${TARGET_P99_MS} ms`, met: s.p99 < TARGET_P99_MS });
   if (ratioP50 !== undefined) checks.push({ target: `p50 ratio < ${TARGET_RATIO}`, met: ratioP50 < TARGET_RATIO });
@@ -245,7 +300,7 @@ function table(rows: string[][]): string {
 }
 
 function report(runs: RunResult[], started: Date, loadAtStart: number): void {
-  const bare = runs.find((r) => r.kind === "bare")?.measured;
+  const bare = runs.find((r) => r.kind === "bare" && r.measured);
   const fmt = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? "–" : v.toFixed(2));
   const fmt3 = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? "–" : v.toFixed(3));
   const rows = [["run", "deliveries", "concurrency", "req/s", "server CPU ms/delivery", "p50 ms", "p99 ms", "mean ms", "max ms", "p50 ÷ bare", "p99 ÷ bare", "target met?"]];
@@ -256,7 +311,7 @@ function report(runs: RunResult[], started: Date, loadAtStart: number): void {
     if (!m) {
       rows.push([run.name, "–", "–", "–", "–", "–", "–", "–", "–", "–", "–", `${run.state}: see below`]);
     } else {
-      rows.push([run.name, String(m.summary.count), String(CONCURRENCY), m.throughputPerS.toFixed(0), fmt3(m.serverCpuMsPerDelivery), fmt(m.summary.p50), fmt(m.summary.p99), fmt(m.summary.mean), fmt(m.summary.max), fmt(t.ratioP50), fmt(t.ratioP99), verdictOf(run, t.checks)]);
+      rows.push([run.name, `${ROUNDS} × ${m.summary.count}`, String(CONCURRENCY), m.throughputPerS.toFixed(0), fmt3(m.serverCpuMsPerDelivery), fmt(m.summary.p50), fmt(m.summary.p99), fmt(m.summary.mean), fmt(m.summary.max), fmt(t.ratioP50), fmt(t.ratioP99), verdictOf(run, t.checks)]);
     }
     json.push({
       run: run.name,
@@ -265,7 +320,8 @@ function report(runs: RunResult[], started: Date, loadAtStart: number): void {
       state: run.state,
       reason: run.reason,
       ...(m && {
-        deliveries: m.summary.count,
+        rounds: ROUNDS,
+        deliveriesPerRound: m.summary.count,
         concurrency: CONCURRENCY,
         throughputPerS: round(m.throughputPerS, 1),
         serverCpuMsPerDelivery: m.serverCpuMsPerDelivery === undefined ? undefined : round(m.serverCpuMsPerDelivery, 3),
@@ -279,7 +335,13 @@ function report(runs: RunResult[], started: Date, loadAtStart: number): void {
         targets: t.checks,
         statuses: m.statuses,
         workerRequestsDuringRun: m.workerRequestsDuringRun,
-        recorded: m.recorded,
+        perRound: run.rounds.map((r) => ({
+          p50Ms: round(r.summary.p50, 3),
+          p99Ms: round(r.summary.p99, 3),
+          throughputPerS: round(r.throughputPerS, 1),
+          serverCpuMsPerDelivery: r.serverCpuMsPerDelivery === undefined ? undefined : round(r.serverCpuMsPerDelivery, 3),
+          recorded: r.recorded,
+        })),
       }),
     });
   }
@@ -293,13 +355,17 @@ function report(runs: RunResult[], started: Date, loadAtStart: number): void {
     if (!m) continue;
     const bad = Object.entries(m.statuses).filter(([s]) => !s.startsWith("2"));
     if (bad.length) console.log(`${run.name}: WARNING: deliveries not acknowledged with 2xx: ${JSON.stringify(Object.fromEntries(bad))}`);
-    if (m.recorded && "error" in m.recorded) console.log(`${run.name}: could not read the store afterwards: ${m.recorded.error}`);
-    else if (m.recorded) {
-      const r = m.recorded;
-      console.log(
-        `${run.name}: the store recorded ${r.deliveries} delivery ids and ${r.previews} pull requests with ${r.desiredGenerations} desires in all ` +
-          `(warm-up included); its workers made ${m.workerRequestsDuringRun} requests to the fake GitHub while deliveries were timed`,
-      );
+    const each = run.rounds.map((r) => `${fmt(r.summary.p50)}/${fmt(r.summary.p99)}`).join(", ");
+    console.log(`${run.name}: p50/p99 ms by round: ${each}`);
+    for (const [i, r] of run.rounds.entries()) {
+      if (r.recorded && "error" in r.recorded) console.log(`  round ${i + 1}: could not read the store afterwards: ${r.recorded.error}`);
+      else if (r.recorded) {
+        const rec = r.recorded;
+        console.log(
+          `  round ${i + 1}: the store recorded ${rec.deliveries} delivery ids and ${rec.previews} pull requests with ${rec.desiredGenerations} desires in all ` +
+            `(warm-up included); its workers made ${r.workerRequestsDuringRun} requests to the fake GitHub while deliveries were timed`,
+        );
+      }
     }
   }
   console.log("");
@@ -335,7 +401,7 @@ function report(runs: RunResult[], started: Date, loadAtStart: number): void {
           memoryGiB: round(os.totalmem() / 2 ** 30, 1),
           loadAverage1mAtStart: round(loadAtStart),
         },
-        settings: { deliveries: DELIVERIES, warmup: WARMUP, concurrency: CONCURRENCY, pullRequests: PULL_REQUESTS, client: "node:http Agent, keepAlive, maxSockets 50" },
+        settings: { rounds: ROUNDS, deliveries: DELIVERIES, warmup: WARMUP, concurrency: CONCURRENCY, pullRequests: PULL_REQUESTS, client: "node:http Agent, keepAlive, maxSockets 50" },
         runs: json,
       },
       null,
@@ -373,22 +439,40 @@ async function main(): Promise<RunResult[]> {
     // The same bodies and ids for every run (each run has a fresh store), so the
     // runs differ only in the server that answers.
     const deliveries = buildDeliveries(WARMUP + DELIVERIES, PULL_REQUESTS, SECRET, `bench-${randomBytes(4).toString("hex")}`);
-    const runs: RunResult[] = [];
-
-    console.log(`fly-preview, SQLite: ${WARMUP} warm-up + ${DELIVERIES} deliveries at concurrency ${CONCURRENCY}…`);
-    const dbFile = join(tmp, "bench.db");
-    const sqlite = await measure(MAIN, { ...env, DATABASE_URL: `file:${dbFile}` }, "/healthz", deliveries, gh);
-    sqlite.recorded = recordedInSqlite(dbFile);
-    runs.push({ name: "fly-preview, SQLite", kind: "fly-preview", database: "sqlite", state: "measured", measured: sqlite });
-
-    console.log("fly-preview, PostgreSQL…");
-    runs.push(await postgresRun(env, deliveries, gh));
-
-    console.log("bare Probot…");
-    runs.push({ name: "bare Probot", kind: "bare", state: "measured", measured: await measure(BARE, env, "/ping", deliveries, gh) });
-
-    console.log("floor (node:http answering ok, no Probot)…");
-    runs.push({ name: "floor: node:http, no app", kind: "floor", state: "measured", measured: await measure(FLOOR, env, "/ping", deliveries, gh) });
+    const dbFile = (round: number) => join(tmp, `bench-${round}.db`);
+    const configs: Array<Config & { run(round: number): Promise<Outcome> }> = [
+      {
+        name: "fly-preview, SQLite",
+        kind: "fly-preview",
+        database: "sqlite",
+        run: async (round) => {
+          const measured = await measure(MAIN, { ...env, DATABASE_URL: `file:${dbFile(round)}` }, "/healthz", deliveries, gh);
+          measured.recorded = recordedInSqlite(dbFile(round));
+          return { state: "measured", measured };
+        },
+      },
+      { name: "fly-preview, PostgreSQL", kind: "fly-preview", database: "postgresql", run: () => postgresRun(env, deliveries, gh) },
+      { name: "bare Probot", kind: "bare", run: async () => ({ state: "measured", measured: await measure(BARE, env, "/ping", deliveries, gh) }) },
+      {
+        name: "floor: node:http, no app",
+        kind: "floor",
+        run: async () => ({ state: "measured", measured: await measure(FLOOR, env, "/ping", deliveries, gh) }),
+      },
+    ];
+    const runs: RunResult[] = configs.map(({ run: _, ...config }) => ({ ...config, state: "measured", rounds: [] }));
+    for (let round = 0; round < ROUNDS; round++) {
+      // Each round starts with a different server, so none always runs first (or last).
+      for (let k = 0; k < configs.length; k++) {
+        const at = (round + k) % configs.length;
+        const run = runs[at];
+        if (run.state !== "measured") continue;
+        console.log(`round ${round + 1} of ${ROUNDS}: ${run.name}: ${WARMUP} warm-up + ${DELIVERIES} deliveries at concurrency ${CONCURRENCY}…`);
+        const outcome = await configs[at].run(round);
+        if (outcome.state === "measured") run.rounds[round] = outcome.measured;
+        else Object.assign(run, { state: outcome.state, reason: outcome.reason, rounds: [] });
+      }
+    }
+    for (const run of runs) if (run.state === "measured") run.measured = medianOf(run.rounds);
     return runs;
   } finally {
     await cleanUp();
