@@ -20,6 +20,8 @@ const DELIVERIES = 2_000;
 /** Each server is measured this many times, the servers taking turns; figures are medians. */
 const ROUNDS = roundsFromEnv();
 const WARMUP = 200;
+/** Sent after the timed deliveries, one at a time: the latency of a webhook that does not queue. */
+const ONE_AT_A_TIME = 300;
 const CONCURRENCY = 50;
 const PULL_REQUESTS = 200;
 const TARGET_P99_MS = 25;
@@ -45,6 +47,8 @@ const FLOOR = fileURLToPath(new URL("./floor-server.ts", import.meta.url));
 
 interface Measured {
   summary: Summary;
+  /** The same server answering deliveries one at a time: no queueing, only its own work. */
+  alone: Summary;
   throughputPerS: number;
   statuses: Record<string, number>;
   /** The server's CPU time per timed delivery (user + system), when the OS tells. */
@@ -101,6 +105,12 @@ function deferred(undo: () => Promise<void>): () => Promise<void> {
   return once;
 }
 
+function mergeStatuses(all: Array<Record<string, number>>): Record<string, number> {
+  const statuses: Record<string, number> = {};
+  for (const one of all) for (const [status, n] of Object.entries(one)) statuses[status] = (statuses[status] ?? 0) + n;
+  return statuses;
+}
+
 async function measure(entry: string, env: Record<string, string>, readyPath: string, deliveries: readonly Delivery[], gh: FakeGitHub): Promise<Measured> {
   const port = await freePort();
   // Checked right before the spawn, with no await in between, so a child can never
@@ -121,15 +131,17 @@ async function measure(entry: string, env: Record<string, string>, readyPath: st
     }
     const from = Date.now();
     const cpuBefore = child.cpuSeconds();
-    const result = await drive(agent, target, deliveries.slice(WARMUP), CONCURRENCY);
+    const result = await drive(agent, target, deliveries.slice(WARMUP, WARMUP + DELIVERIES), CONCURRENCY);
     const cpuAfter = child.cpuSeconds();
     const to = Date.now();
+    const alone = await drive(agent, target, deliveries.slice(WARMUP + DELIVERIES), 1);
     const workerRequestsDuringRun = gh.requests.filter((r) => r.at >= from && r.at <= to).length;
     return {
       summary: summarize(result.samplesNs),
-      throughputPerS: (deliveries.length - WARMUP) / (Number(result.wallNs) / 1e9),
-      statuses: result.statuses,
-      serverCpuMsPerDelivery: cpuBefore === undefined || cpuAfter === undefined ? undefined : ((cpuAfter - cpuBefore) * 1000) / (deliveries.length - WARMUP),
+      alone: summarize(alone.samplesNs),
+      throughputPerS: DELIVERIES / (Number(result.wallNs) / 1e9),
+      statuses: mergeStatuses([result.statuses, alone.statuses]),
+      serverCpuMsPerDelivery: cpuBefore === undefined || cpuAfter === undefined ? undefined : ((cpuAfter - cpuBefore) * 1000) / DELIVERIES,
       workerRequestsDuringRun,
     };
   } finally {
@@ -246,8 +258,6 @@ function medianOf(rounds: Measured[]): Measured {
     const values = rounds.map(figure).filter((v): v is number => v !== undefined);
     return values.length ? median(values) : undefined;
   };
-  const statuses: Record<string, number> = {};
-  for (const m of rounds) for (const [status, n] of Object.entries(m.statuses)) statuses[status] = (statuses[status] ?? 0) + n;
   return {
     summary: {
       count: rounds.reduce((sum, m) => sum + m.summary.count, 0) / rounds.length,
@@ -257,8 +267,16 @@ function medianOf(rounds: Measured[]): Measured {
       max: of((m) => m.summary.max)!,
       min: of((m) => m.summary.min)!,
     },
+    alone: {
+      count: rounds.reduce((sum, m) => sum + m.alone.count, 0) / rounds.length,
+      p50: of((m) => m.alone.p50)!,
+      p99: of((m) => m.alone.p99)!,
+      mean: of((m) => m.alone.mean)!,
+      max: of((m) => m.alone.max)!,
+      min: of((m) => m.alone.min)!,
+    },
     throughputPerS: of((m) => m.throughputPerS)!,
-    statuses,
+    statuses: mergeStatuses(rounds.map((m) => m.statuses)),
     serverCpuMsPerDelivery: of((m) => m.serverCpuMsPerDelivery),
     workerRequestsDuringRun: rounds.reduce((sum, m) => sum + m.workerRequestsDuringRun, 0),
   };
@@ -303,15 +321,15 @@ function report(runs: RunResult[], started: Date, loadAtStart: number): void {
   const bare = runs.find((r) => r.kind === "bare" && r.measured);
   const fmt = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? "–" : v.toFixed(2));
   const fmt3 = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? "–" : v.toFixed(3));
-  const rows = [["run", "deliveries", "concurrency", "req/s", "server CPU ms/delivery", "p50 ms", "p99 ms", "mean ms", "max ms", "p50 ÷ bare", "p99 ÷ bare", "target met?"]];
+  const rows = [["run", "deliveries", "concurrency", "req/s", "server CPU ms/delivery", "p50 ms", "p99 ms", "mean ms", "max ms", "p50 ÷ bare", "p99 ÷ bare", "alone p50 ms", "alone p99 ms", "target met?"]];
   const json: unknown[] = [];
   for (const run of runs) {
     const t = targetsOf(run, bare);
     const m = run.measured;
     if (!m) {
-      rows.push([run.name, "–", "–", "–", "–", "–", "–", "–", "–", "–", "–", `${run.state}: see below`]);
+      rows.push([run.name, "–", "–", "–", "–", "–", "–", "–", "–", "–", "–", "–", "–", `${run.state}: see below`]);
     } else {
-      rows.push([run.name, `${ROUNDS} × ${m.summary.count}`, String(CONCURRENCY), m.throughputPerS.toFixed(0), fmt3(m.serverCpuMsPerDelivery), fmt(m.summary.p50), fmt(m.summary.p99), fmt(m.summary.mean), fmt(m.summary.max), fmt(t.ratioP50), fmt(t.ratioP99), verdictOf(run, t.checks)]);
+      rows.push([run.name, `${ROUNDS} × ${m.summary.count}`, String(CONCURRENCY), m.throughputPerS.toFixed(0), fmt3(m.serverCpuMsPerDelivery), fmt(m.summary.p50), fmt(m.summary.p99), fmt(m.summary.mean), fmt(m.summary.max), fmt(t.ratioP50), fmt(t.ratioP99), fmt(m.alone.p50), fmt(m.alone.p99), verdictOf(run, t.checks)]);
     }
     json.push({
       run: run.name,
@@ -330,6 +348,8 @@ function report(runs: RunResult[], started: Date, loadAtStart: number): void {
         meanMs: round(m.summary.mean, 3),
         maxMs: round(m.summary.max, 3),
         minMs: round(m.summary.min, 3),
+        aloneP50Ms: round(m.alone.p50, 3),
+        aloneP99Ms: round(m.alone.p99, 3),
         p50RatioToBare: t.ratioP50 === undefined ? undefined : round(t.ratioP50, 3),
         p99RatioToBare: t.ratioP99 === undefined ? undefined : round(t.ratioP99, 3),
         targets: t.checks,
@@ -363,7 +383,7 @@ function report(runs: RunResult[], started: Date, loadAtStart: number): void {
         const rec = r.recorded;
         console.log(
           `  round ${i + 1}: the store recorded ${rec.deliveries} delivery ids and ${rec.previews} pull requests with ${rec.desiredGenerations} desires in all ` +
-            `(warm-up included); its workers made ${r.workerRequestsDuringRun} requests to the fake GitHub while deliveries were timed`,
+            `(warm-up and one-at-a-time deliveries included); its workers made ${r.workerRequestsDuringRun} requests to the fake GitHub while deliveries were timed`,
         );
       }
     }
@@ -401,7 +421,7 @@ function report(runs: RunResult[], started: Date, loadAtStart: number): void {
           memoryGiB: round(os.totalmem() / 2 ** 30, 1),
           loadAverage1mAtStart: round(loadAtStart),
         },
-        settings: { rounds: ROUNDS, deliveries: DELIVERIES, warmup: WARMUP, concurrency: CONCURRENCY, pullRequests: PULL_REQUESTS, client: "node:http Agent, keepAlive, maxSockets 50" },
+        settings: { rounds: ROUNDS, deliveries: DELIVERIES, warmup: WARMUP, oneAtATime: ONE_AT_A_TIME, concurrency: CONCURRENCY, pullRequests: PULL_REQUESTS, client: "node:http Agent, keepAlive, maxSockets 50" },
         runs: json,
       },
       null,
@@ -438,7 +458,7 @@ async function main(): Promise<RunResult[]> {
     };
     // The same bodies and ids for every run (each run has a fresh store), so the
     // runs differ only in the server that answers.
-    const deliveries = buildDeliveries(WARMUP + DELIVERIES, PULL_REQUESTS, SECRET, `bench-${randomBytes(4).toString("hex")}`);
+    const deliveries = buildDeliveries(WARMUP + DELIVERIES + ONE_AT_A_TIME, PULL_REQUESTS, SECRET, `bench-${randomBytes(4).toString("hex")}`);
     const dbFile = (round: number) => join(tmp, `bench-${round}.db`);
     const configs: Array<Config & { run(round: number): Promise<Outcome> }> = [
       {
