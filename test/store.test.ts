@@ -1,3 +1,4 @@
+import pg from "pg";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { openStore, type PullRequestInfo, type Store } from "../src/store/store.js";
 import { DIALECTS } from "./databases.js";
@@ -159,3 +160,37 @@ describe.each(DIALECTS)("the store on $dialect", (database) => {
   });
 });
 
+
+describe.each(DIALECTS.filter((d) => d.dialect === "postgres"))("webhook bursts on $dialect", (database) => {
+  it("writes at most two bursts at once; the webhooks behind them wait and go together", async () => {
+    const created = await database.create();
+    const store = await openStore(created.url);
+    const holder = new pg.Client({ connectionString: created.url });
+    await holder.connect();
+    try {
+      const pr = (number: number, sha: string): PullRequestInfo => ({
+        installationId: 1, owner: "acme", repo: "web", number, appName: `pr-${number}-acme-web`,
+        headSha: sha.repeat(40), headRef: "f", baseRef: "main", draft: false, labels: [], fork: false,
+      });
+      await store.desireDeploy(pr(1, "a"));
+      // A worker's transaction holding PR 1's row: both bursts that touch it wait.
+      await holder.query("begin");
+      await holder.query("select id from previews where number = 1 for update");
+      const first = store.desireDeployOnce("w1", pr(1, "b"));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const second = store.desireDeployOnce("w2", pr(1, "c"));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const waiting = [2, 3, 4].map((n) => store.desireDeployOnce(`w${n + 1}`, pr(n, "a")));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const seen = await holder.query("select count(*)::int as n from previews where number > 1");
+      expect(seen.rows[0].n).toBe(0);
+      await holder.query("commit");
+      expect(await Promise.all([first, second, ...waiting])).toEqual([{ changed: true }, { changed: true }, { changed: true }, { changed: true }, { changed: true }]);
+      expect(await store.get("acme", "web", 1)).toMatchObject({ desired_sha: "c".repeat(40), desired_generation: 3 });
+    } finally {
+      await holder.end();
+      await store.close();
+      await created.drop();
+    }
+  });
+});

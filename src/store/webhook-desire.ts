@@ -85,6 +85,9 @@ interface Pending {
   reject: (error: unknown) => void;
 }
 
+/** Bursts one process writes at once; more wait and join the next. */
+const IN_FLIGHT = 2;
+
 /** PostgreSQL's codes for a deadlock and a serialization failure: running again succeeds. */
 const RETRYABLE = new Set(["40P01", "40001"]);
 
@@ -98,6 +101,8 @@ const RETRYABLE = new Set(["40P01", "40001"]);
  */
 export class PostgresWebhookDesires implements WebhookDesires {
   private batch: Pending[] = [];
+  private scheduled = false;
+  private inFlight = 0;
   private readonly statements = new Map<string, { name: string; text: string }>();
 
   constructor(private readonly pool: pg.Pool) {}
@@ -105,7 +110,29 @@ export class PostgresWebhookDesires implements WebhookDesires {
   record(row: DesireRow, deliveryId: string | undefined, now: number): Promise<Written> {
     return new Promise<Written>((resolve, reject) => {
       this.batch.push({ row, deliveryId, now, resolve, reject });
-      if (this.batch.length === 1) setImmediate(() => void this.flush());
+      this.schedule();
+    });
+  }
+
+  /**
+   * Flushes the waiting webhooks at the end of this event-loop turn, unless as many
+   * bursts as allowed are already being written: then they wait for one to finish,
+   * and the burst grows meanwhile. Under load this makes few large statements instead
+   * of many small ones; when idle, a webhook is written at once.
+   */
+  private schedule(): void {
+    if (this.scheduled || this.batch.length === 0 || this.inFlight >= IN_FLIGHT) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      if (this.inFlight >= IN_FLIGHT) return;
+      const batch = this.batch;
+      this.batch = [];
+      this.inFlight++;
+      void this.flush(batch).finally(() => {
+        this.inFlight--;
+        this.schedule();
+      });
     });
   }
 
@@ -132,9 +159,7 @@ export class PostgresWebhookDesires implements WebhookDesires {
     return statement;
   }
 
-  private async flush(): Promise<void> {
-    const batch = this.batch;
-    this.batch = [];
+  private async flush(batch: Pending[]): Promise<void> {
     for (const round of rounds(batch)) {
       try {
         const written = await this.run(round);
