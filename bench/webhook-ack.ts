@@ -32,7 +32,7 @@ const SECRET = "bench-webhook-secret";
 const WEBHOOK_PATH = "/api/github/webhooks";
 
 function roundsFromEnv(): number {
-  const value = process.env.BENCH_ROUNDS ?? "3";
+  const value = process.env.BENCH_ROUNDS ?? "5";
   const rounds = Number(value);
   if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20) {
     console.error(`BENCH_ROUNDS must be a whole number from 1 to 20, not "${value}"`);

@@ -173,7 +173,7 @@ export class PostgresWebhookDesires implements WebhookDesires {
   private async run(round: Pending[], retried = false): Promise<Map<string, Written>> {
     const columns = Object.keys(round[0]!.row);
     const { name, text } = this.statement(columns);
-    const input = JSON.stringify(round.map((item) => ({ ...item.row, delivery_id: item.deliveryId ?? null, received_at: item.now })));
+    const input = JSON.stringify(round.map((item) => Object.assign({ delivery_id: item.deliveryId ?? null, received_at: item.now }, item.row)));
     try {
       const result = await this.pool.query<{ owner: string; repo: string; number: number; desire_token: string }>({ name, text, values: [input] });
       return new Map(result.rows.map((row) => [prKey(row), { desire_token: row.desire_token }]));
