@@ -258,23 +258,17 @@ function medianOf(rounds: Measured[]): Measured {
     const values = rounds.map(figure).filter((v): v is number => v !== undefined);
     return values.length ? median(values) : undefined;
   };
+  const summaryOf = (which: (m: Measured) => Summary): Summary => ({
+    count: rounds.reduce((sum, m) => sum + which(m).count, 0) / rounds.length,
+    p50: of((m) => which(m).p50)!,
+    p99: of((m) => which(m).p99)!,
+    mean: of((m) => which(m).mean)!,
+    max: of((m) => which(m).max)!,
+    min: of((m) => which(m).min)!,
+  });
   return {
-    summary: {
-      count: rounds.reduce((sum, m) => sum + m.summary.count, 0) / rounds.length,
-      p50: of((m) => m.summary.p50)!,
-      p99: of((m) => m.summary.p99)!,
-      mean: of((m) => m.summary.mean)!,
-      max: of((m) => m.summary.max)!,
-      min: of((m) => m.summary.min)!,
-    },
-    alone: {
-      count: rounds.reduce((sum, m) => sum + m.alone.count, 0) / rounds.length,
-      p50: of((m) => m.alone.p50)!,
-      p99: of((m) => m.alone.p99)!,
-      mean: of((m) => m.alone.mean)!,
-      max: of((m) => m.alone.max)!,
-      min: of((m) => m.alone.min)!,
-    },
+    summary: summaryOf((m) => m.summary),
+    alone: summaryOf((m) => m.alone),
     throughputPerS: of((m) => m.throughputPerS)!,
     statuses: mergeStatuses(rounds.map((m) => m.statuses)),
     serverCpuMsPerDelivery: of((m) => m.serverCpuMsPerDelivery),

@@ -93,7 +93,11 @@ class SqliteStoreDriver implements Driver {
       prepare("commit").run();
     } catch (error) {
       // The transaction itself failed (the disk, a lock): nothing of the batch was written.
-      if (this.database.inTransaction) prepare("rollback").run();
+      try {
+        if (this.database.inTransaction) prepare("rollback").run();
+      } catch {
+        // SQLite already rolled back (it does on some errors); nothing is left to undo.
+      }
       for (const item of batch) item.reject(error);
       return;
     } finally {
