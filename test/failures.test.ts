@@ -97,6 +97,62 @@ describe("when things go wrong", () => {
     expect(world.gh.checkRuns[0].conclusion).toBe("success");
   });
 
+  it("GitHub failing with 502 is tried again later, and the deploy then goes through", async () => {
+    world = await startWorld({ pool: { retryDelaysMs: [150, 150] } });
+    world.commit(sha(1));
+    world.gh.failNext("GET", "/api/v3/repos/Codertocat/Hello-World/contents/", 502, 2);
+    await world.deliver(pullRequest("opened", { sha: sha(1) }));
+    const waiting = await until("a retry to be scheduled", async () => {
+      const row = await world.store.get("Codertocat", "Hello-World", 2);
+      return row?.retry_attempts === 1 ? row : undefined;
+    });
+    expect(waiting).toMatchObject({ status: "queued", lease_owner: null });
+    expect(waiting.last_error).toMatch(/fake failure 502 \(attempt 1 of 3; trying again at \d{4}-/);
+    expect(waiting.observed_generation).toBeLessThan(waiting.desired_generation);
+
+    const row = await world.settled();
+    expect(row).toMatchObject({ status: "ready", retry_attempts: 2 });
+    expect(world.deploys()).toHaveLength(1);
+    expect(world.gh.checkRuns.map((c) => c.conclusion)).toEqual(["success"]);
+  });
+
+  it("GitHub failing for longer than the retries marks the preview failed and says how often it tried", async () => {
+    world = await startWorld({ pool: { retryDelaysMs: [20, 20] } });
+    world.commit(sha(1));
+    world.gh.failNext("GET", "/api/v3/repos/Codertocat/Hello-World/contents/", 503, 3);
+    await world.deliver(pullRequest("opened", { sha: sha(1) }));
+    const row = await world.settled();
+    expect(row.status).toBe("failed");
+    expect(row.last_error).toBe("Internal error: fake failure 503 (gave up after 3 attempts)");
+    expect(world.deploys()).toHaveLength(0);
+
+    // The next push is a new desire: it starts again from the first attempt, and deploys.
+    world.commit(sha(2));
+    await world.deliver(pullRequest("synchronize", { sha: sha(2) }));
+    expect(await world.settled()).toMatchObject({ status: "ready", deployed_sha: sha(2) });
+  });
+
+  it("a GitHub answer that would fail again (422) is not retried", async () => {
+    world = await startWorld({ pool: { retryDelaysMs: [20, 20] } });
+    world.commit(sha(1));
+    world.gh.failNext("POST", "/api/v3/repos/Codertocat/Hello-World/check-runs", 422, 1);
+    await world.deliver(pullRequest("opened", { sha: sha(1) }));
+    const row = await world.settled();
+    expect(row).toMatchObject({ status: "failed", retry_attempts: 0, last_error: "Internal error: fake failure 422" });
+    expect(world.deploys()).toHaveLength(0);
+  });
+
+  it("a newer push does not wait for a scheduled retry", async () => {
+    world = await startWorld({ pool: { retryDelaysMs: [60_000] } });
+    world.commit(sha(1));
+    world.commit(sha(2));
+    world.gh.failNext("GET", "/api/v3/repos/Codertocat/Hello-World/contents/", 502, 1);
+    await world.deliver(pullRequest("opened", { sha: sha(1) }));
+    await until("a retry to be scheduled", async () => (await world.store.get("Codertocat", "Hello-World", 2))?.retry_attempts === 1);
+    await world.deliver(pullRequest("synchronize", { sha: sha(2) }));
+    expect(await world.settled()).toMatchObject({ status: "ready", deployed_sha: sha(2) });
+  });
+
   it("a health check that never passes fails the deploy", async () => {
     world = await startWorld({ health: () => 502 });
     world.commit(sha(1));

@@ -108,6 +108,20 @@ describe.each(DIALECTS)("the store on $dialect", (database) => {
       expect(await store.claim("w3", 1000, 0)).toBeUndefined();
     });
 
+    it("holds a run that will be tried again until its time, unless a newer desire comes", async () => {
+      await store.desireDeploy(pr());
+      const claim = await store.claim("w1", 1000, 0);
+      await store.retryLater(claim!.preview.id, "w1", claim!.generation, { at: now + 500, attempts: 1, error: "GitHub answered 502" });
+      expect(await store.get("acme", "web", 7)).toMatchObject({ status: "queued", last_error: "GitHub answered 502", lease_owner: null, retry_attempts: 1 });
+      expect(await store.claim("w2", 1000, 0)).toBeUndefined();
+      now += 500;
+      const again = await store.claim("w2", 1000, 0);
+      expect(again).toMatchObject({ generation: 1, preview: { retry_generation: 1, retry_attempts: 1 } });
+      await store.retryLater(again!.preview.id, "w2", 1, { at: now + 60_000, attempts: 2, error: "still 502" });
+      await store.desireDeploy(pr({ headSha: "b".repeat(40) }));
+      expect((await store.claim("w3", 1000, 0))?.generation).toBe(2);
+    });
+
     it("re-evaluates a skipped pull request on its next event", async () => {
       await store.desireDeploy(pr({ draft: true }));
       const claim = await store.claim("w1", 1000, 0);

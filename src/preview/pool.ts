@@ -13,6 +13,22 @@ export interface PoolOptions {
   leaseMs?: number;
   /** A desire must be this old before it is claimed, so bursts of pushes coalesce. */
   settleMs?: number;
+  /** After a run fails for a passing reason, how long to wait before each new attempt. */
+  retryDelaysMs?: readonly number[];
+}
+
+/** 30 s, 1, 2, 5 and 10 minutes: about 18 minutes in all, enough to ride out a GitHub incident's worst minutes. */
+export const RETRY_DELAYS_MS: readonly number[] = [30_000, 60_000, 120_000, 300_000, 600_000];
+
+/**
+ * Whether trying again later may succeed: GitHub's server errors and rate limits,
+ * and errors with no HTTP status at all (a reset connection, a timeout, DNS). A 4xx
+ * answer (a permission, a missing resource) would fail the same way again.
+ */
+export function isPassing(error: unknown): boolean {
+  const status = (error as { status?: unknown } | undefined)?.status;
+  if (typeof status !== "number") return true;
+  return status >= 500 || status === 429;
 }
 
 interface Running {
@@ -44,6 +60,7 @@ export class WorkerPool {
   private readonly pollMs: number;
   private readonly leaseMs: number;
   private readonly settleMs: number;
+  private readonly retryDelaysMs: readonly number[];
   private readonly store: Store;
   private readonly log: Logger;
 
@@ -54,6 +71,7 @@ export class WorkerPool {
     this.pollMs = options.pollMs ?? 1000;
     this.leaseMs = options.leaseMs ?? 60_000;
     this.settleMs = options.settleMs ?? 1000;
+    this.retryDelaysMs = options.retryDelaysMs ?? RETRY_DELAYS_MS;
     this.store = deps.store;
     this.log = deps.log;
   }
@@ -190,17 +208,36 @@ export class WorkerPool {
       await reconcile(claim, this.worker, signal, this.deps);
       this.completed++;
     } catch (error) {
-      // Unexpected (GitHub down, a bug): record it rather than retry forever; the
-      // next event or command tries again.
-      this.log.error({ err: error, repo: `${preview.owner}/${preview.repo}`, pr: preview.number }, "reconcile failed");
+      // Unexpected: GitHub or the network failing, or a bug. The first is worth a few
+      // more tries, later; then, or for anything else, the preview is marked failed and
+      // the next event or command tries again.
+      const where = { repo: `${preview.owner}/${preview.repo}`, pr: preview.number };
       if (this.stopped) {
+        this.log.warn({ err: error, ...where }, "reconcile stopped by shutdown");
         await this.store.release(preview.id, this.worker).catch(() => undefined);
         return;
       }
       const message = error instanceof Error ? error.message : String(error);
-      await this.store
-        .finish(preview.id, this.worker, generation, { status: "failed", status_at: Date.now(), last_error: `Internal error: ${message}` })
-        .catch((e) => this.log.error({ err: e }, "could not record the failure"));
+      const attempts = preview.retry_generation === generation ? preview.retry_attempts : 0;
+      const delay = this.retryDelaysMs[attempts];
+      try {
+        if (delay !== undefined && isPassing(error)) {
+          const at = Date.now() + delay;
+          this.log.warn({ err: error, ...where, attempt: attempts + 1, retryInMs: delay }, "reconcile failed: trying again later");
+          await this.store.retryLater(preview.id, this.worker, generation, {
+            at,
+            attempts: attempts + 1,
+            error: `${message} (attempt ${attempts + 1} of ${this.retryDelaysMs.length + 1}; trying again at ${new Date(at).toISOString()})`,
+          });
+          // The pool's poll claims it again once `at` has passed.
+          return;
+        }
+        this.log.error({ err: error, ...where }, "reconcile failed");
+        const gaveUp = attempts > 0 ? ` (gave up after ${attempts + 1} attempts)` : "";
+        await this.store.finish(preview.id, this.worker, generation, { status: "failed", status_at: Date.now(), last_error: `Internal error: ${message}${gaveUp}` });
+      } catch (e) {
+        this.log.error({ err: e }, "could not record the failure");
+      }
       this.completed++;
     }
   }

@@ -5,7 +5,7 @@ export type Dialect = "sqlite" | "postgres";
 // Migrations live in code (not files on disk) so the compiled dist/ and the tests
 // run exactly the same list. Never edit a migration that has shipped: add a new one.
 // The one dialect difference in them is how an id counts up.
-const migrationsFor = (dialect: Dialect): Record<string, Migration> => {
+export const migrationsFor = (dialect: Dialect): Record<string, Migration> => {
   const serialId = (c: ColumnDefinitionBuilder) =>
     dialect === "postgres" ? c.primaryKey().generatedByDefaultAsIdentity() : c.primaryKey().autoIncrement();
   return {
@@ -119,6 +119,14 @@ const migrationsFor = (dialect: Dialect): Record<string, Migration> => {
     async up(db: Kysely<any>) {
       // Written with each new desire from a webhook, so one upsert can tell whether it changed the desire.
       await db.schema.alterTable("previews").addColumn("desire_token", "text").execute();
+    },
+  },
+  "0005_retries": {
+    async up(db: Kysely<any>) {
+      // A run that failed for a passing reason (GitHub or the network) is tried again later.
+      await db.schema.alterTable("previews").addColumn("retry_generation", "integer").execute();
+      await db.schema.alterTable("previews").addColumn("retry_attempts", "integer", (c) => c.notNull().defaultTo(0)).execute();
+      await db.schema.alterTable("previews").addColumn("retry_at", "bigint").execute();
     },
   },
   };

@@ -81,6 +81,12 @@ export interface PreviewsTable {
   destroy_reason: DestroyReason | null;
   // Random per desire a webhook records: the upsert that wrote it knows the desire changed.
   desire_token: string | null;
+  // A run of generation `retry_generation` failed for a passing reason (GitHub or the
+  // network down): it is claimed again from `retry_at`, `retry_attempts` runs in. A
+  // newer desire does not wait.
+  retry_generation: number | null;
+  retry_attempts: Generated<number>;
+  retry_at: number | null;
 
   lease_owner: string | null;
   lease_expires_at: number | null;

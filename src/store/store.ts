@@ -378,6 +378,7 @@ export class Store {
           .whereRef("desired_generation", ">", "observed_generation")
           .where((eb) => eb.or([eb("lease_expires_at", "is", null), eb("lease_expires_at", "<", now)]))
           .where("desired_at", "<=", now - settleMs)
+          .where((eb) => eb.or([eb("retry_at", "is", null), eb("retry_at", "<=", now), eb("retry_generation", "<>", eb.ref("desired_generation"))]))
           .orderBy("desired_at")
           .limit(1)
           .$call((q) => this.skipLocked(q)),
@@ -416,6 +417,30 @@ export class Store {
       .set({
         ...patch,
         observed_generation: generation,
+        lease_owner: null,
+        lease_expires_at: null,
+        updated_at: this.clock(),
+      })
+      .where("id", "=", id)
+      .where("lease_owner", "=", worker)
+      .execute();
+  }
+
+  /**
+   * Gives up a run that failed for a passing reason: the work stays pending, and is
+   * claimed again from `at` (or at once, for a newer desire). Ignored when the lease is
+   * no longer ours.
+   */
+  async retryLater(id: number, worker: string, generation: number, retry: { at: number; attempts: number; error: string }): Promise<void> {
+    await this.db
+      .updateTable("previews")
+      .set({
+        retry_generation: generation,
+        retry_attempts: retry.attempts,
+        retry_at: retry.at,
+        last_error: retry.error,
+        status: "queued",
+        status_at: this.clock(),
         lease_owner: null,
         lease_expires_at: null,
         updated_at: this.clock(),
