@@ -410,20 +410,19 @@ export class Store {
       .execute();
   }
 
-  /** Marks `generation` as carried out and releases the lease. */
-  async finish(id: number, worker: string, generation: number, patch: PreviewPatch = {}): Promise<void> {
+  /** Writes `set` and releases the lease, both only while the lease is still `worker`'s. */
+  private async releaseWith(id: number, worker: string, set: Updateable<PreviewsTable>): Promise<void> {
     await this.db
       .updateTable("previews")
-      .set({
-        ...patch,
-        observed_generation: generation,
-        lease_owner: null,
-        lease_expires_at: null,
-        updated_at: this.clock(),
-      })
+      .set({ ...set, lease_owner: null, lease_expires_at: null })
       .where("id", "=", id)
       .where("lease_owner", "=", worker)
       .execute();
+  }
+
+  /** Marks `generation` as carried out and releases the lease. */
+  async finish(id: number, worker: string, generation: number, patch: PreviewPatch = {}): Promise<void> {
+    await this.releaseWith(id, worker, { ...patch, observed_generation: generation, updated_at: this.clock() });
   }
 
   /**
@@ -432,32 +431,21 @@ export class Store {
    * no longer ours.
    */
   async retryLater(id: number, worker: string, generation: number, retry: { at: number; attempts: number; error: string }): Promise<void> {
-    await this.db
-      .updateTable("previews")
-      .set({
-        retry_generation: generation,
-        retry_attempts: retry.attempts,
-        retry_at: retry.at,
-        last_error: retry.error,
-        status: "queued",
-        status_at: this.clock(),
-        lease_owner: null,
-        lease_expires_at: null,
-        updated_at: this.clock(),
-      })
-      .where("id", "=", id)
-      .where("lease_owner", "=", worker)
-      .execute();
+    const now = this.clock();
+    await this.releaseWith(id, worker, {
+      retry_generation: generation,
+      retry_attempts: retry.attempts,
+      retry_at: retry.at,
+      last_error: retry.error,
+      status: "queued",
+      status_at: now,
+      updated_at: now,
+    });
   }
 
   /** Releases a lease without marking the work done, so it is claimed again. */
   async release(id: number, worker: string): Promise<void> {
-    await this.db
-      .updateTable("previews")
-      .set({ lease_owner: null, lease_expires_at: null })
-      .where("id", "=", id)
-      .where("lease_owner", "=", worker)
-      .execute();
+    await this.releaseWith(id, worker, {});
   }
 
   async addCommand(command: NewCommand): Promise<void> {
