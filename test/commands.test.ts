@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { parseCommand } from "../src/commands/parse.js";
-import { checkRun, issueComment, pullRequest, REPO, sha, startWorld, until, type World } from "./harness.js";
+import { checkRun, DOCKERFILE, issueComment, PREVIEW_YML, pullRequest, REPO, sha, startWorld, until, type World } from "./harness.js";
 
 let world: World;
 afterEach(async () => {
@@ -12,9 +12,9 @@ const WRITER = "maintainer-mo";
 const READER = "drive-by-dee";
 
 /** A world with PR #2 deployed and ready at sha(1), one writer and one reader. */
-async function readyWorld() {
+async function readyWorld(files?: Record<string, string>) {
   world = await startWorld();
-  world.commit(sha(1));
+  world.commit(sha(1), files);
   world.gh.setPull(REPO, 2, { headSha: sha(1) });
   world.gh.setPermission(REPO, WRITER, "write");
   world.gh.setPermission(REPO, READER, "read");
@@ -28,6 +28,8 @@ async function say(body: string, user: string, id = Math.floor(Math.random() * 1
   await world.commandsDone();
   return id;
 }
+
+const tarballs = () => world.gh.requests.filter((r) => r.method === "GET" && r.path.includes("/tarball/"));
 
 const replies = () => world.comments().filter((c) => !c.body.includes("<!-- fly-preview -->"));
 const sticky = () => world.comments().find((c) => c.body.includes("<!-- fly-preview -->"))!;
@@ -65,6 +67,8 @@ describe("slash-commands", () => {
     expect(second.argv).toContain("--image");
     expect(second.argv[second.argv.indexOf("--image") + 1]).toBe(`registry.fly.io/${APP}:pr-2-${sha(1).slice(0, 7)}`);
     expect(second.argv).not.toContain("--image-label");
+    // Releasing an image needs no source: the tarball was downloaded once, for the build.
+    expect(tarballs()).toHaveLength(1);
     const runs = world.gh.checkRuns.filter((c) => c.head_sha === sha(1));
     expect(runs).toHaveLength(1);
     expect(runs[0].history.map((h) => h.conclusion ?? h.status)).toEqual(["in_progress", "success", "in_progress", "success"]);
@@ -82,6 +86,23 @@ describe("slash-commands", () => {
     const row = await world.settled();
     expect(row.status).toBe("ready");
     expect(world.deploys()[2].argv).toContain("--image-label");
+    expect(tarballs()).toHaveLength(2);
+  });
+
+  it("a redeploy without a build still applies the repository's own fly_toml, read alone", async () => {
+    await readyWorld({
+      Dockerfile: DOCKERFILE,
+      ".preview.yml": `${PREVIEW_YML}fly_toml: deploy/fly.toml\n`,
+      "deploy/fly.toml": "kill_timeout = 17\n",
+    });
+    await say("/preview redeploy", WRITER);
+    await until("the redeploy", () => world.deploys().length === 2);
+    await world.settled();
+    expect(world.deploys()[1].argv).toContain("--image");
+    expect(tarballs()).toHaveLength(1);
+    expect(world.gh.requests.some((r) => r.path.includes("/contents/deploy%2Ffly.toml") || r.path.includes("/contents/deploy/fly.toml"))).toBe(true);
+    const run = world.gh.checkRuns.find((c) => c.head_sha === sha(1))!;
+    expect(run.output?.text).toContain("kill_timeout = 17");
   });
 
   it("a redeploy that fails gets 😕, and the sticky comment says why", async () => {

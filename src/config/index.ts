@@ -1,6 +1,6 @@
 export { CONFIG_PATH, type ConfigProblem, type ConfigResult, type PreviewConfig } from "./types.js";
 export { parsePreviewConfig } from "./parse.js";
-export { loadPreviewConfig, type ContentsReader, type LoadedConfig } from "./load.js";
+export { loadPreviewConfig, readRepoFile, type ContentsReader, type LoadedConfig } from "./load.js";
 export { checkTrigger, type TriggerInput } from "./trigger.js";
 export { interpolate, type PreviewVars } from "./interpolate.js";
 export { parseDuration, parseMemoryMb } from "./units.js";

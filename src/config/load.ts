@@ -23,16 +23,9 @@ export async function loadPreviewConfig(
   octokit: ContentsReader,
   where: { owner: string; repo: string; ref: string },
 ): Promise<LoadedConfig> {
-  let data: unknown;
-  try {
-    ({ data } = await octokit.rest.repos.getContent({ ...where, path: CONFIG_PATH, mediaType: { format: "raw" } }));
-  } catch (error) {
-    if ((error as { status?: unknown }).status === 404) return { found: false };
-    throw error;
-  }
-  const text = decode(data);
-  if (text === undefined) {
-    // The API answers with a JSON listing when the path is a directory.
+  const entry = await readRepoEntry(octokit, { ...where, path: CONFIG_PATH });
+  if (entry.kind === "missing") return { found: false };
+  if (entry.kind === "directory") {
     return {
       found: true,
       text: "",
@@ -40,7 +33,29 @@ export async function loadPreviewConfig(
       problems: [{ path: "", message: `${CONFIG_PATH} must be a file, not a directory`, line: 1, column: 1 }],
     };
   }
-  return { found: true, text, ...parsePreviewConfig(text) };
+  return { found: true, text: entry.text, ...parsePreviewConfig(entry.text) };
+}
+
+/** The text of one file of the repository at `ref`; undefined when there is no such file. */
+export async function readRepoFile(octokit: ContentsReader, where: { owner: string; repo: string; ref: string; path: string }): Promise<string | undefined> {
+  const entry = await readRepoEntry(octokit, where);
+  return entry.kind === "file" ? entry.text : undefined;
+}
+
+async function readRepoEntry(
+  octokit: ContentsReader,
+  where: { owner: string; repo: string; ref: string; path: string },
+): Promise<{ kind: "file"; text: string } | { kind: "missing" } | { kind: "directory" }> {
+  let data: unknown;
+  try {
+    ({ data } = await octokit.rest.repos.getContent({ ...where, mediaType: { format: "raw" } }));
+  } catch (error) {
+    if ((error as { status?: unknown }).status === 404) return { kind: "missing" };
+    throw error;
+  }
+  const text = decode(data);
+  // The API answers with a JSON listing when the path is a directory.
+  return text === undefined ? { kind: "directory" } : { kind: "file", text };
 }
 
 // With format "raw" Octokit hands back a string for text content types and an ArrayBuffer

@@ -1,8 +1,9 @@
 import { existsSync } from "node:fs";
-import { readFile, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Logger } from "probot";
-import { CONFIG_PATH, checkTrigger, interpolate, loadPreviewConfig, type PreviewConfig } from "../config/index.js";
+import { CONFIG_PATH, checkTrigger, interpolate, loadPreviewConfig, readRepoFile, type PreviewConfig } from "../config/index.js";
 import { FlyError, renderFlyToml, type DeployResult, type Flyctl } from "../fly/index.js";
 import {
   APPROVE_ACTION,
@@ -212,7 +213,7 @@ async function deploy(run: Run, config: PreviewConfig): Promise<PreviewPatch> {
   let flyToml: string | undefined;
   let reusedImage: string | undefined;
   let withheld = false;
-  let cleanup: (() => Promise<void>) | undefined;
+  const cleanups: Array<() => Promise<void>> = [];
   const report = () => ({ appName: app, sha, timings, flyToml: flyToml && redact(flyToml), tail, reusedImage, secretsWithheld: withheld });
 
   await reporter.startCheck(sha, startedOutput(app, sha));
@@ -243,25 +244,39 @@ async function deploy(run: Run, config: PreviewConfig): Promise<PreviewPatch> {
     }
     signal.throwIfAborted();
 
-    let started = clock();
-    const source = await fetchSource(run.octokit, { owner: preview.owner, repo: preview.repo, sha });
-    cleanup = source.cleanup;
-    timings.sourceMs = clock() - started;
-    log.info({ files: source.files, bytes: source.bytes }, "source downloaded");
-    signal.throwIfAborted();
-
     const defaultUrl = `https://${app}.fly.dev`;
     const vars = { PR_NUMBER: String(preview.number), PREVIEW_URL: defaultUrl, APP_NAME: app, HEAD_SHA: sha, HEAD_REF: preview.head_ref };
-    const generated = await writeFlyToml(source.dir, app, config, deps.settings);
-    flyToml = generated.text;
+    const label = `pr-${preview.number}-${shortSha(sha)}`;
+    // Where flyctl runs: the commit's source for a build; for releasing an image the
+    // registry already holds, only the generated fly.toml, so no tarball is downloaded.
+    const withSource = async () => {
+      const started = clock();
+      const source = await fetchSource(run.octokit, { owner: preview.owner, repo: preview.repo, sha });
+      cleanups.push(source.cleanup);
+      timings.sourceMs = clock() - started;
+      log.info({ files: source.files, bytes: source.bytes }, "source downloaded");
+      signal.throwIfAborted();
+      const generated = await writeFlyToml(source.dir, app, config, deps.settings);
+      flyToml = generated.text;
+      return { cwd: join(source.dir, config.context), configPath: generated.path };
+    };
+    const withoutSource = async () => {
+      // A fly_toml of the repository's own is the one file still needed.
+      const base = config.fly_toml ? await readRepoFile(run.octokit, { owner: preview.owner, repo: preview.repo, ref: sha, path: config.fly_toml }) : undefined;
+      if (config.fly_toml && base === undefined) return undefined; // the build path reports it
+      const dir = await mkdtemp(join(tmpdir(), "fly-preview-"));
+      cleanups.push(() => rm(dir, { recursive: true, force: true }));
+      flyToml = generateFlyToml(app, config, deps.settings, base);
+      const configPath = join(dir, GENERATED_TOML);
+      await writeFile(configPath, flyToml);
+      return { cwd: dir, configPath };
+    };
 
     let phase: "building" | "deploying" = "building";
     let commentChain = Promise.resolve();
-    const label = `pr-${preview.number}-${shortSha(sha)}`;
-    const flyDeploy = (image?: string) =>
+    const flyDeploy = (where: { cwd: string; configPath: string }, image?: string) =>
       flyctl.deploy({
-        cwd: join(source.dir, config.context),
-        configPath: generated.path,
+        ...where,
         app,
         ...(image ? { image } : { imageLabel: label, buildArgs: interpolate(config.build_args, vars) }),
         env: interpolate(config.env, vars),
@@ -281,21 +296,26 @@ async function deploy(run: Run, config: PreviewConfig): Promise<PreviewPatch> {
         },
       });
 
-    started = clock();
     let result: DeployResult | undefined;
     // The registry already holds this commit's image (a redeploy, or a run resumed
     // after a crash): release it again without building.
-    if (preview.image_sha === sha && preview.app_created) {
+    const imageOnly = preview.image_sha === sha && preview.app_created ? await withoutSource() : undefined;
+    let started = clock();
+    if (imageOnly) {
       const image = `registry.fly.io/${app}:${label}`;
       try {
-        result = await flyDeploy(image);
+        result = await flyDeploy(imageOnly, image);
         reusedImage = image;
       } catch (error) {
         if (!(error instanceof FlyError) || !["build", "not_found"].includes(error.kind)) throw error;
         log.info({ image }, "the earlier image is gone: building again");
       }
     }
-    result ??= await flyDeploy();
+    if (!result) {
+      const source = await withSource();
+      started = clock();
+      result = await flyDeploy(source);
+    }
     await commentChain;
     await run.save({ image_sha: sha });
     tail = result.tail;
@@ -347,7 +367,7 @@ async function deploy(run: Run, config: PreviewConfig): Promise<PreviewPatch> {
     await reporter.comment({ status: "failed", sha, reason, ...current });
     return { status: "failed", status_at: clock(), last_error: reason };
   } finally {
-    await cleanup?.();
+    for (const cleanup of cleanups) await cleanup();
   }
 }
 
@@ -437,9 +457,16 @@ async function writeFlyToml(dir: string, app: string, config: PreviewConfig, set
     if (!existsSync(path)) throw new DeployFailure(`fly_toml: "${config.fly_toml}" does not exist in the repository at this commit`);
     base = await readFile(path, "utf8");
   }
-  let text: string;
+  const text = generateFlyToml(app, config, settings, base);
+  const path = join(dir, GENERATED_TOML);
+  await writeFile(path, text);
+  return { path, text };
+}
+
+/** The fly.toml flyctl gets: ours, over the repository's own `fly_toml` when it names one. */
+function generateFlyToml(app: string, config: PreviewConfig, settings: Settings, base: string | undefined): string {
   try {
-    text = renderFlyToml({
+    return renderFlyToml({
       app,
       region: config.region ?? settings.flyRegion,
       dockerfile: config.dockerfile,
@@ -452,7 +479,4 @@ async function writeFlyToml(dir: string, app: string, config: PreviewConfig, set
   } catch (error) {
     throw new DeployFailure(`fly_toml: ${(error as Error).message}`);
   }
-  const path = join(dir, GENERATED_TOML);
-  await writeFile(path, text);
-  return { path, text };
 }
