@@ -3,8 +3,7 @@ import { loadPreviewConfig } from "../config/index.js";
 import { react, type Reaction } from "../github/comment.js";
 import { inline, shortSha } from "../github/markdown.js";
 import { httpStatus, type Octokit } from "../github/octokit.js";
-import { appName } from "../preview/app-name.js";
-import { isFork } from "../github/pull-request.js";
+import { pullRequestFromApi } from "../github/pull-request.js";
 import type { CommandName } from "../store/schema.js";
 import type { Command, Preview, PullRequestInfo, Store } from "../store/store.js";
 
@@ -171,20 +170,7 @@ export async function executeCommand(command: Command, deps: CommandDeps): Promi
 async function carryOut(command: Command, deps: CommandDeps, octokit: Octokit, reply: (body: string) => Promise<void>): Promise<Outcome> {
   const where = { owner: command.owner, repo: command.repo };
   const { data } = await octokit.rest.pulls.get({ ...where, pull_number: command.number });
-  const pr = {
-    installationId: command.installation_id,
-    owner: command.owner,
-    repo: command.repo,
-    number: command.number,
-    appName: appName(command.owner, command.repo, command.number),
-    headSha: data.head.sha,
-    headRef: data.head.ref,
-    baseRef: data.base.ref,
-    draft: data.draft ?? false,
-    labels: data.labels.map((l) => l.name),
-    fork: isFork(data),
-    open: data.state === "open",
-  };
+  const pr = { ...pullRequestFromApi(command.installation_id, command.owner, command.repo, data), open: data.state === "open" };
 
   const spec = specOf(command.name);
   const config = await loadPreviewConfig(octokit, { ...where, ref: pr.headSha });

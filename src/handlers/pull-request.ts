@@ -1,6 +1,5 @@
 import type { Context, Probot } from "probot";
-import { isFork } from "../github/pull-request.js";
-import { appName } from "../preview/app-name.js";
+import { pullRequestFromApi } from "../github/pull-request.js";
 import type { PullRequestInfo, Store } from "../store/store.js";
 
 export interface HandlerDeps {
@@ -23,19 +22,7 @@ export function pullRequestInfo(context: PullRequestContext): PullRequestInfo {
   const { pull_request: pr, repository } = context.payload;
   const installation = (context.payload as { installation?: { id: number } }).installation;
   if (!installation) throw new Error("pull_request event without an installation: is this a GitHub App delivery?");
-  return {
-    installationId: installation.id,
-    owner: repository.owner.login,
-    repo: repository.name,
-    number: pr.number,
-    appName: appName(repository.owner.login, repository.name, pr.number),
-    headSha: pr.head.sha,
-    headRef: pr.head.ref,
-    baseRef: pr.base.ref,
-    draft: pr.draft ?? false,
-    labels: (pr.labels ?? []).map((l) => l.name),
-    fork: isFork(pr),
-  };
+  return pullRequestFromApi(installation.id, repository.owner.login, repository.name, pr);
 }
 
 /**
