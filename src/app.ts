@@ -6,6 +6,7 @@ import { registerIssueCommentHandlers } from "./handlers/issue-comment.js";
 import { registerPullRequestHandlers } from "./handlers/pull-request.js";
 import { WorkerPool, type PoolOptions } from "./preview/pool.js";
 import { reap } from "./preview/reaper.js";
+import { resync, RESYNC_QUIET_MS } from "./preview/resync.js";
 import { SecretStore } from "./secrets/index.js";
 import { healthz } from "./server/healthz.js";
 import type { Settings } from "./settings.js";
@@ -22,6 +23,8 @@ export interface AppOptions {
   /** Used for health checks of deployed previews. */
   fetch?: typeof fetch;
   healthIntervalMs?: number;
+  /** Resync timing (tests shorten it): see src/preview/resync.ts. */
+  resync?: { quietMs?: number; firstAfterMs?: number; intervalMs?: number };
   clock?: () => number;
   onStarted?: (runtime: Runtime) => void;
 }
@@ -56,12 +59,13 @@ export async function startWorkers(app: Probot, store: Store, options: AppOption
     log: app.log.child({ name: "flyctl" }),
     ...options.flyctl,
   });
+  const github = (installationId: number) => app.auth(installationId);
   const pool = new WorkerPool(
     {
       store,
       settings,
       flyctl,
-      github: (installationId: number) => app.auth(installationId),
+      github,
       secrets,
       log: app.log,
       fetch: options.fetch,
@@ -78,6 +82,23 @@ export async function startWorkers(app: Probot, store: Store, options: AppOption
   }, settings.reapIntervalMs);
   reaper.unref();
   pool.onStop(() => clearInterval(reaper));
+  // Webhooks GitHub could not deliver (this process was down or restarting) are found
+  // by resync: first once they are past its quiet time, then as often as the reaper runs.
+  const quietMs = options.resync?.quietMs ?? RESYNC_QUIET_MS;
+  const resyncPass = () =>
+    resync({ store, github, log: app.log.child({ name: "resync" }), clock: options.clock, quietMs })
+      .then(() => pool.wake())
+      .catch((error) => app.log.error({ err: error }, "resync pass failed"));
+  let stopped = false;
+  let resyncTimer = setTimeout(function again() {
+    void resyncPass().finally(() => {
+      if (!stopped) resyncTimer = setTimeout(again, options.resync?.intervalMs ?? settings.reapIntervalMs).unref();
+    });
+  }, options.resync?.firstAfterMs ?? quietMs).unref();
+  pool.onStop(() => {
+    stopped = true;
+    clearTimeout(resyncTimer);
+  });
   const runtime = { store, pool, flyctl };
   options.onStarted?.(runtime);
   return runtime;

@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Probot, ProbotOctokit } from "probot";
-import { flyPreview, type Runtime } from "../src/app.js";
+import { flyPreview, type AppOptions, type Runtime } from "../src/app.js";
 import type { PoolOptions } from "../src/preview/pool.js";
 import { readSettings, type Settings } from "../src/settings.js";
 import { openStore } from "../src/store/store.js";
@@ -130,6 +130,7 @@ function recordingLogger(records: LogRecord[], bindings: Record<string, unknown>
 export interface WorldOptions {
   env?: Record<string, string | undefined>;
   pool?: Partial<PoolOptions>;
+  resync?: AppOptions["resync"];
   /** The status *.fly.dev answers with; default 200. */
   health?: (url: string) => number;
   killGraceMs?: number;
@@ -181,6 +182,7 @@ export async function startWorld(options: WorldOptions = {}) {
       flyctl: { retry: { attempts: 3, baseDelayMs: 10 }, killGraceMs: options.killGraceMs ?? 500 },
       fetch: fakeFetch,
       healthIntervalMs: 20,
+      resync: options.resync,
       clock: options.clock,
       onStarted: (r) => (runtime = r),
     }),

@@ -4,6 +4,7 @@
 import { createProbot, type Probot } from "probot";
 import { startWorkers } from "../app.js";
 import { reap } from "../preview/reaper.js";
+import { resync } from "../preview/resync.js";
 import { readSettings } from "../settings.js";
 import { openStore } from "../store/store.js";
 import { requirePostgres } from "./webhook.js";
@@ -33,9 +34,12 @@ export async function drain(
   await probot.ready();
   const store = await openStore(settings.databaseUrl);
   const { pool, flyctl } = await startWorkers(probot, store, { settings, store });
-  // An invocation is too short for the server's reaper timer: run one pass each time.
+  // An invocation is too short for the server's reaper and resync timers: run one pass of each every time.
   await reap({ store, flyctl, log: probot.log.child({ name: "reaper" }) }, { dryRun: false }).catch((error) =>
     probot.log.error({ err: error }, "reaper pass failed"),
+  );
+  await resync({ store, github: (id) => probot.auth(id), log: probot.log.child({ name: "resync" }) }).catch((error) =>
+    probot.log.error({ err: error }, "resync pass failed"),
   );
   const pollMs = opts.pollMs ?? 500;
   try {

@@ -95,6 +95,17 @@ export async function startFakeGitHub(): Promise<FakeGitHub> {
   const permissions = new Map<string, string>();
   let base = "";
 
+  function pullJson(repo: string, number: number, pr: PullRequestState) {
+    return {
+      number,
+      state: pr.state ?? "open",
+      draft: pr.draft ?? false,
+      head: { sha: pr.headSha, ref: pr.headRef ?? "changes", repo: { full_name: pr.headRepo ?? repo } },
+      base: { ref: pr.baseRef ?? "master", repo: { full_name: repo } },
+      labels: (pr.labels ?? []).map((name, i) => ({ id: i + 1, name })),
+    };
+  }
+
   function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
     res.writeHead(status, { "content-type": "application/json; charset=utf-8", ...headers });
     res.end(JSON.stringify(body));
@@ -205,14 +216,23 @@ export async function startFakeGitHub(): Promise<FakeGitHub> {
     if (method === "GET" && (m = path.match(/^\/api\/v3\/repos\/([^/]+)\/([^/]+)\/pulls\/(\d+)$/))) {
       const pr = pulls.get(`${m[1]}/${m[2]}#${m[3]}`);
       if (!pr) return notFound(res);
-      return json(res, 200, {
-        number: Number(m[3]),
-        state: pr.state ?? "open",
-        draft: pr.draft ?? false,
-        head: { sha: pr.headSha, ref: pr.headRef ?? "changes", repo: { full_name: pr.headRepo ?? `${m[1]}/${m[2]}` } },
-        base: { ref: pr.baseRef ?? "master", repo: { full_name: `${m[1]}/${m[2]}` } },
-        labels: (pr.labels ?? []).map((name, i) => ({ id: i + 1, name })),
-      });
+      return json(res, 200, pullJson(`${m[1]}/${m[2]}`, Number(m[3]), pr));
+    }
+    // pulls.list: the open pull requests set with setPull, by number, a page at a time
+    // with GitHub's Link header.
+    if (method === "GET" && (m = path.match(/^\/api\/v3\/repos\/([^/]+)\/([^/]+)\/pulls$/))) {
+      const repo = `${m[1]}/${m[2]}`;
+      const perPage = Number(url.searchParams.get("per_page") ?? 30);
+      const page = Number(url.searchParams.get("page") ?? 1);
+      const open = [...pulls.entries()]
+        .filter(([key, pr]) => key.startsWith(`${repo}#`) && (pr.state ?? "open") === "open")
+        .map(([key, pr]) => pullJson(repo, Number(key.split("#")[1]), pr))
+        .sort((a, b) => a.number - b.number);
+      const headers: Record<string, string> = {};
+      if (page * perPage < open.length) {
+        headers.link = `<${base}/api/v3/repos/${repo}/pulls?state=open&per_page=${perPage}&page=${page + 1}>; rel="next"`;
+      }
+      return json(res, 200, open.slice((page - 1) * perPage, page * perPage), headers);
     }
     if (method === "GET" && (m = path.match(/^\/api\/v3\/repos\/([^/]+)\/([^/]+)\/collaborators\/([^/]+)\/permission$/))) {
       const role = permissions.get(`${m[1]}/${m[2]}:${m[3]}`) ?? "read";
