@@ -1,6 +1,7 @@
 import pg from "pg";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { openStore, type PullRequestInfo, type Store } from "../src/store/store.js";
+import { PostgresWebhookDesires, type DesireRow } from "../src/store/webhook-desire.js";
 import { DIALECTS } from "./databases.js";
 
 describe.each(DIALECTS)("the store on $dialect", (database) => {
@@ -203,6 +204,36 @@ describe.each(DIALECTS.filter((d) => d.dialect === "postgres"))("webhook bursts 
       expect(await store.get("acme", "web", 1)).toMatchObject({ desired_sha: "c".repeat(40), desired_generation: 3 });
     } finally {
       await holder.end();
+      await store.close();
+      await created.drop();
+    }
+  });
+});
+
+describe.each(DIALECTS.filter((d) => d.dialect === "postgres"))("a stuck webhook write on $dialect", (database) => {
+  it("fails its webhooks after the timeout instead of holding every later one", async () => {
+    const created = await database.create();
+    const store = await openStore(created.url);
+    const pool = new pg.Pool({ connectionString: created.url });
+    const holder = new pg.Client({ connectionString: created.url });
+    await holder.connect();
+    try {
+      const desires = new PostgresWebhookDesires(pool, 200);
+      const row = (number: number, token: string) =>
+        ({ installation_id: 1, app_name: `pr-${number}-acme-web`, head_sha: "a".repeat(40), head_ref: "f", base_ref: "main", draft: 0, labels: "[]", fork: 0,
+          updated_at: 1, owner: "acme", repo: "web", number, desired_action: "deploy", desired_sha: "a".repeat(40), desired_generation: 1, desired_at: 1,
+          observed_generation: 0, status: "queued", status_at: 1, created_at: 1, activity_at: 1, desire_token: token }) as DesireRow;
+      await desires.record(row(1, "t1"), "s1", 1);
+      await holder.query("begin");
+      await holder.query("select id from previews where number = 1 for update");
+      const started = Date.now();
+      await expect(desires.record(row(1, "t2"), "s2", 2)).rejects.toThrow(/timeout/i);
+      expect(Date.now() - started).toBeLessThan(2_000);
+      await holder.query("rollback");
+      expect(await desires.record(row(2, "t3"), "s3", 3)).toEqual({ desire_token: "t3" });
+    } finally {
+      await holder.end();
+      await pool.end();
       await store.close();
       await created.drop();
     }

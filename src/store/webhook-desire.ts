@@ -85,6 +85,13 @@ interface Pending {
   reject: (error: unknown) => void;
 }
 
+/**
+ * GitHub gives up on a delivery after 10 s. A write still running after 8 s (a lost
+ * connection, a lock held too long) fails, its webhooks answer 500 and GitHub shows
+ * them as failed deliveries, instead of holding a slot every later webhook waits for.
+ */
+const WEBHOOK_WRITE_TIMEOUT_MS = 8_000;
+
 /** Bursts one process writes at once; more wait and join the next. */
 const IN_FLIGHT = 2;
 
@@ -105,7 +112,11 @@ export class PostgresWebhookDesires implements WebhookDesires {
   private inFlight = 0;
   private readonly statements = new Map<string, { name: string; text: string }>();
 
-  constructor(private readonly pool: pg.Pool) {}
+  constructor(
+    private readonly pool: pg.Pool,
+    /** A statement slower than this fails its webhooks (500) and frees its slot. */
+    private readonly timeoutMs = WEBHOOK_WRITE_TIMEOUT_MS,
+  ) {}
 
   record(row: DesireRow, deliveryId: string | undefined, now: number): Promise<Written> {
     return new Promise<Written>((resolve, reject) => {
@@ -175,7 +186,9 @@ export class PostgresWebhookDesires implements WebhookDesires {
     const { name, text } = this.statement(columns);
     const input = JSON.stringify(round.map((item) => Object.assign({ delivery_id: item.deliveryId ?? null, received_at: item.now }, item.row)));
     try {
-      const result = await this.pool.query<{ owner: string; repo: string; number: number; desire_token: string }>({ name, text, values: [input] });
+      // node-postgres honours query_timeout per query; its types list it for the client only.
+      const query: pg.QueryConfig & { query_timeout: number } = { name, text, values: [input], query_timeout: this.timeoutMs };
+      const result = await this.pool.query<{ owner: string; repo: string; number: number; desire_token: string }>(query);
       return new Map(result.rows.map((row) => [prKey(row), { desire_token: row.desire_token }]));
     } catch (error) {
       if (retried || !RETRYABLE.has((error as { code?: string }).code ?? "")) throw error;
