@@ -1,8 +1,13 @@
+import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import SQLite from "better-sqlite3";
 import { Kysely, sql, type Generated } from "kysely";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { FifoLock, SqliteStoreDialect } from "../src/store/sqlite-driver.js";
+import { openStore } from "../src/store/store.js";
 import { rounds, type DesireRow } from "../src/store/webhook-desire.js";
+import { until } from "./harness.js";
 
 describe("the FIFO lock", () => {
   it("hands the lock to one waiter per release, in arrival order", async () => {
@@ -125,5 +130,25 @@ describe("splitting a burst of webhooks into rounds", () => {
     const burst = [item(1, "a"), item(2, "b"), item(1, "c"), item(3, "b"), item(1), item(4, "d"), item(2, "e")];
     const split = rounds(burst).map((round) => round.map((i) => i.label));
     expect(split).toEqual([["1/a", "2/b", "4/d"], ["1/c", "3/b", "2/e"], ["1/undefined"]]);
+  });
+});
+
+describe("the background WAL checkpoint", () => {
+  it("copies committed pages into the database file without the writer's help, and stops with the store", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "fly-preview-ckpt-"));
+    try {
+      const file = join(dir, "store.db");
+      const store = await openStore(`file:${file}`);
+      const before = statSync(file).size;
+      const value = "x".repeat(10_000);
+      for (let i = 0; i < 200; i++) await store.db.insertInto("meta").values({ key: `k${i}`, value }).execute();
+      // 2 MB of rows: far below the writer's own checkpoint threshold, so only the
+      // background thread can have moved them into the file.
+      await until("the rows checkpointed into the database file", () => statSync(file).size > before + 1_500_000, 5_000);
+      await store.close();
+      expect(statSync(file).size).toBeGreaterThan(before + 1_500_000);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -21,12 +21,16 @@ const STATEMENT_CACHE_SIZE = 256;
 export class SqliteStoreDialect extends SqliteDialect {
   private driver?: SqliteStoreDriver;
 
-  constructor(private readonly database: SqliteDatabase) {
+  constructor(
+    private readonly database: SqliteDatabase,
+    /** Run when kysely is destroyed, before the connection closes (the background checkpointer's stop). */
+    private readonly beforeClose?: () => Promise<void>,
+  ) {
     super({ database });
   }
 
   override createDriver(): Driver {
-    this.driver = new SqliteStoreDriver(this.database);
+    this.driver = new SqliteStoreDriver(this.database, this.beforeClose);
     return this.driver;
   }
 
@@ -52,7 +56,10 @@ class SqliteStoreDriver implements Driver {
   private batch: Batched[] = [];
   private readonly connection: SqliteStoreConnection;
 
-  constructor(private readonly database: SqliteDatabase) {
+  constructor(
+    private readonly database: SqliteDatabase,
+    private readonly beforeClose?: () => Promise<void>,
+  ) {
     this.connection = new SqliteStoreConnection(database);
   }
 
@@ -133,6 +140,7 @@ class SqliteStoreDriver implements Driver {
   }
 
   async destroy(): Promise<void> {
+    await this.beforeClose?.();
     this.database.close();
   }
 }

@@ -5,6 +5,7 @@ import SQLite from "better-sqlite3";
 import pg from "pg";
 import { Kysely, PostgresDialect, sql, type ExpressionBuilder, type Insertable, type Selectable, type Updateable } from "kysely";
 import { migrate, type Dialect } from "./migrations.js";
+import { FALLBACK_AUTOCHECKPOINT_PAGES, startCheckpointer, type Checkpointer } from "./sqlite-checkpointer.js";
 import { SqliteStoreDialect } from "./sqlite-driver.js";
 import { PostgresWebhookDesires, SqliteWebhookDesires, type WebhookDesires } from "./webhook-desire.js";
 import type { CommandsTable, Database, DestroyReason, PreviewsTable } from "./schema.js";
@@ -550,8 +551,19 @@ export async function openStore(url: string, clock?: () => number): Promise<Stor
   // process wait for the write lock instead of failing at once.
   sqlite.pragma("journal_mode = WAL");
   sqlite.pragma("busy_timeout = 5000");
-  const dialect = new SqliteStoreDialect(sqlite);
+  let checkpointer: Checkpointer | undefined;
+  if (file !== ":memory:") {
+    // Checkpoints run on a thread of their own, not inside a webhook's commit.
+    sqlite.pragma(`wal_autocheckpoint = ${FALLBACK_AUTOCHECKPOINT_PAGES}`);
+    checkpointer = startCheckpointer(resolve(file), (message) => process.emitWarning(`background WAL checkpoint failed: ${message}`));
+  }
+  const dialect = new SqliteStoreDialect(sqlite, checkpointer && (() => checkpointer.stop()));
   const db = new Kysely<Database>({ dialect });
-  await migrate(db, "sqlite");
+  try {
+    await migrate(db, "sqlite");
+  } catch (error) {
+    await db.destroy();
+    throw error;
+  }
   return new Store(db, "sqlite", new SqliteWebhookDesires(dialect), clock);
 }
