@@ -59,6 +59,9 @@ export function startCheckpointer(file: string, onError: (message: string) => vo
   const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
   return {
     async stop() {
+      // Held while it stops: an unreferenced worker's exit does not keep the event loop
+      // alive, and a CLI awaiting it at top level would end with "unsettled" (exit 13).
+      worker.ref();
       worker.postMessage("stop");
       await exited;
     },
