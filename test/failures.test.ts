@@ -132,6 +132,22 @@ describe("when things go wrong", () => {
     expect(await world.settled()).toMatchObject({ status: "ready", deployed_sha: sha(2) });
   });
 
+  it("when GitHub fails for good after the check run started, the check run and comment say so instead of spinning", async () => {
+    world = await startWorld({ pool: { retryDelaysMs: [20, 20] } });
+    world.commit(sha(1));
+    world.gh.failNext("POST", "/api/v3/repos/Codertocat/Hello-World/deployments", 502, 3);
+    await world.deliver(pullRequest("opened", { sha: sha(1) }));
+    const row = await world.settled();
+    expect(row).toMatchObject({ status: "failed", last_error: "Internal error: fake failure 502 (gave up after 3 attempts)" });
+    const run = await until("the check run to end", () => world.gh.checkRuns.find((c) => c.status === "completed"));
+    expect(world.gh.checkRuns).toHaveLength(1);
+    expect(run.conclusion).toBe("failure");
+    expect(run.output?.summary).toContain("gave up after 3 attempts");
+    const sticky = await until("the comment to say failed", () => world.comments().find((c) => c.body.includes("Preview failed")));
+    expect(sticky.body).toContain("fake failure 502");
+    expect(world.comments()).toHaveLength(1);
+  });
+
   it("a GitHub answer that would fail again (422) is not retried", async () => {
     world = await startWorld({ pool: { retryDelaysMs: [20, 20] } });
     world.commit(sha(1));

@@ -3,7 +3,7 @@ import { hostname } from "node:os";
 import type { Logger } from "probot";
 import { executeCommand } from "../commands/execute.js";
 import type { Store } from "../store/store.js";
-import { reconcile, Superseded, type ReconcileDeps } from "./reconcile.js";
+import { reconcile, reportGivenUp, Superseded, type ReconcileDeps } from "./reconcile.js";
 
 export interface PoolOptions {
   concurrency: number;
@@ -234,7 +234,10 @@ export class WorkerPool {
         }
         this.log.error({ err: error, ...where }, "reconcile failed");
         const gaveUp = attempts > 0 ? ` (gave up after ${attempts + 1} attempts)` : "";
-        await this.store.finish(preview.id, this.worker, generation, { status: "failed", status_at: Date.now(), last_error: `Internal error: ${message}${gaveUp}` });
+        const reason = `Internal error: ${message}${gaveUp}`;
+        await this.store.finish(preview.id, this.worker, generation, { status: "failed", status_at: Date.now(), last_error: reason });
+        const now = await this.store.getById(preview.id);
+        if (now) await reportGivenUp(now, this.deps, reason).catch((e) => this.log.warn({ err: e, ...where }, "could not report the failure on GitHub"));
       } catch (e) {
         this.log.error({ err: e }, "could not record the failure");
       }

@@ -39,6 +39,26 @@ export interface ReconcileDeps {
   healthIntervalMs?: number;
 }
 
+/**
+ * After an unexpected error ended a deploy for good (the pool gave up): tells GitHub
+ * what the store now says, as far as GitHub answers. Otherwise the check run would
+ * spin `in_progress` and the comment say "building" forever. The commit's check run
+ * (and deployment) end `failure` with the reason, and the sticky comment says failed,
+ * naming the commit that still serves. Throws what GitHub throws; the caller logs it.
+ */
+export async function reportGivenUp(preview: Preview, deps: ReconcileDeps, reason: string): Promise<void> {
+  const sha = preview.desired_sha ?? preview.head_sha;
+  // Only a run that already showed something for this commit has something to correct:
+  // before its check run, it may not even have known whether the repository has a config.
+  if (preview.desired_action !== "deploy" || preview.quiet || preview.check_run_sha !== sha) return;
+  const octokit = await deps.github(preview.installation_id);
+  // The lease is gone, so nothing is saved: a later run finds the comment by its marker.
+  const reporter = new Reporter(octokit, preview, async () => undefined, deps.clock ?? Date.now);
+  await reporter.finishCheck("failure", failureOutput({ appName: preview.app_name, sha, timings: {}, tail: [], reason }));
+  if (preview.deployment_sha === sha) await reporter.deploymentState("failure", { description: reason });
+  await reporter.comment({ status: "failed", sha, reason, url: preview.url ?? undefined, servingSha: preview.deployed_sha ?? undefined });
+}
+
 /** Why a run was stopped: the preview was given a newer desire (a push, a close). */
 export class Superseded extends Error {
   constructor(readonly newer: Preview) {
