@@ -9,6 +9,15 @@ afterEach(async () => {
 
 const APP = "pr-2-codertocat-hello-world";
 
+/** PR #2 opened at sha(1) while GitHub answers `status` to `count` requests: its row once settled. Two retries, 20 ms apart. */
+async function openedWhileGitHubFails(method: string, path: string, status: number, count: number) {
+  world = await startWorld({ pool: { retryDelaysMs: [20, 20] } });
+  world.commit(sha(1));
+  world.gh.failNext(method, path, status, count);
+  await world.deliver(pullRequest("opened", { sha: sha(1) }));
+  return world.settled();
+}
+
 async function failedCheck(w: World) {
   await w.settled();
   return until("a completed check run", () => w.gh.checkRuns.find((c) => c.status === "completed"));
@@ -117,11 +126,7 @@ describe("when things go wrong", () => {
   });
 
   it("GitHub failing for longer than the retries marks the preview failed and says how often it tried", async () => {
-    world = await startWorld({ pool: { retryDelaysMs: [20, 20] } });
-    world.commit(sha(1));
-    world.gh.failNext("GET", "/api/v3/repos/Codertocat/Hello-World/contents/", 503, 3);
-    await world.deliver(pullRequest("opened", { sha: sha(1) }));
-    const row = await world.settled();
+    const row = await openedWhileGitHubFails("GET", "/api/v3/repos/Codertocat/Hello-World/contents/", 503, 3);
     expect(row.status).toBe("failed");
     expect(row.last_error).toBe("Internal error: fake failure 503 (gave up after 3 attempts)");
     expect(world.deploys()).toHaveLength(0);
@@ -133,11 +138,7 @@ describe("when things go wrong", () => {
   });
 
   it("when GitHub fails for good after the check run started, the check run and comment say so instead of spinning", async () => {
-    world = await startWorld({ pool: { retryDelaysMs: [20, 20] } });
-    world.commit(sha(1));
-    world.gh.failNext("POST", "/api/v3/repos/Codertocat/Hello-World/deployments", 502, 3);
-    await world.deliver(pullRequest("opened", { sha: sha(1) }));
-    const row = await world.settled();
+    const row = await openedWhileGitHubFails("POST", "/api/v3/repos/Codertocat/Hello-World/deployments", 502, 3);
     expect(row).toMatchObject({ status: "failed", last_error: "Internal error: fake failure 502 (gave up after 3 attempts)" });
     const run = await until("the check run to end", () => world.gh.checkRuns.find((c) => c.status === "completed"));
     expect(world.gh.checkRuns).toHaveLength(1);
@@ -149,11 +150,7 @@ describe("when things go wrong", () => {
   });
 
   it("a GitHub answer that would fail again (422) is not retried", async () => {
-    world = await startWorld({ pool: { retryDelaysMs: [20, 20] } });
-    world.commit(sha(1));
-    world.gh.failNext("POST", "/api/v3/repos/Codertocat/Hello-World/check-runs", 422, 1);
-    await world.deliver(pullRequest("opened", { sha: sha(1) }));
-    const row = await world.settled();
+    const row = await openedWhileGitHubFails("POST", "/api/v3/repos/Codertocat/Hello-World/check-runs", 422, 1);
     expect(row).toMatchObject({ status: "failed", retry_attempts: 0, last_error: "Internal error: fake failure 422" });
     expect(world.deploys()).toHaveLength(0);
   });
