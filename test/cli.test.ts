@@ -7,6 +7,7 @@ import { COMMANDS, runCli, type CliDeps } from "../src/cli/run.js";
 import type { ReapReport } from "../src/preview/reaper.js";
 import { SecretStore } from "../src/secrets/index.js";
 import { openStore, type PullRequestInfo, type Store } from "../src/store/store.js";
+import { prInfo } from "./harness.js";
 
 const KEY = "11".repeat(32);
 const T0 = Date.UTC(2025, 0, 15, 9, 30);
@@ -45,20 +46,7 @@ async function cli(argv: string[], opts: { stdin?: string; env?: NodeJS.ProcessE
   return { code, stdout, stderr };
 }
 
-const pr = (over: Partial<PullRequestInfo> = {}): PullRequestInfo => ({
-  installationId: 1,
-  owner: "acme",
-  repo: "web",
-  number: 7,
-  appName: "pr-7-acme-web",
-  headSha: SHA,
-  headRef: "feature",
-  baseRef: "main",
-  draft: false,
-  labels: [],
-  fork: false,
-  ...over,
-});
+const pr = (over: Partial<PullRequestInfo> = {}) => prInfo({ headSha: SHA, ...over });
 
 /** Previews as the server would have left them: one ready, one failed deploy, one failed destroy. */
 async function seed(): Promise<void> {

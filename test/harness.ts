@@ -10,7 +10,7 @@ import { Probot, ProbotOctokit } from "probot";
 import { flyPreview, type AppOptions, type Runtime } from "../src/app.js";
 import type { PoolOptions } from "../src/preview/pool.js";
 import { readSettings, type Settings } from "../src/settings.js";
-import { openStore } from "../src/store/store.js";
+import { openStore, type PullRequestInfo } from "../src/store/store.js";
 import { createFakeFly } from "./fake-flyctl/control.js";
 import { startFakeGitHub } from "./fake-github/server.js";
 
@@ -22,6 +22,25 @@ export const { privateKey: TEST_PRIVATE_KEY } = generateKeyPairSync("rsa", {
 });
 
 export const DOCKERFILE = 'FROM nginx:alpine\nEXPOSE 8080\n';
+/** The store's view of a pull request (acme/web#7 by default), for tests that write the store directly. */
+export function prInfo(over: Partial<PullRequestInfo> = {}): PullRequestInfo {
+  const number = over.number ?? 7;
+  return {
+    installationId: 1,
+    owner: "acme",
+    repo: "web",
+    number,
+    appName: `pr-${number}-acme-web`,
+    headSha: "a".repeat(40),
+    headRef: "feature",
+    baseRef: "main",
+    draft: false,
+    labels: [],
+    fork: false,
+    ...over,
+  };
+}
+
 export const PREVIEW_YML = "port: 8080\nhealth:\n  path: /healthz\n  timeout: 2s\n";
 
 type Action = "opened" | "synchronize" | "closed" | "reopened" | "labeled" | "ready_for_review";

@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { openStore, type PullRequestInfo, type Store } from "../src/store/store.js";
 import { PostgresWebhookDesires, type DesireRow } from "../src/store/webhook-desire.js";
 import { DIALECTS } from "./databases.js";
+import { prInfo } from "./harness.js";
 
 describe.each(DIALECTS)("the store on $dialect", (database) => {
   let store: Store;
@@ -19,20 +20,7 @@ describe.each(DIALECTS)("the store on $dialect", (database) => {
     await drop();
   });
 
-  const pr = (over: Partial<PullRequestInfo> = {}): PullRequestInfo => ({
-    installationId: 1,
-    owner: "acme",
-    repo: "web",
-    number: 7,
-    appName: "pr-7-acme-web",
-    headSha: "a".repeat(40),
-    headRef: "feature",
-    baseRef: "main",
-    draft: false,
-    labels: [],
-    fork: false,
-    ...over,
-  });
+  const pr = prInfo;
 
   describe("the store", () => {
     it("records a delivery id once", async () => {
@@ -183,10 +171,7 @@ describe.each(DIALECTS.filter((d) => d.dialect === "postgres"))("webhook bursts 
     const holder = new pg.Client({ connectionString: created.url });
     await holder.connect();
     try {
-      const pr = (number: number, sha: string): PullRequestInfo => ({
-        installationId: 1, owner: "acme", repo: "web", number, appName: `pr-${number}-acme-web`,
-        headSha: sha.repeat(40), headRef: "f", baseRef: "main", draft: false, labels: [], fork: false,
-      });
+      const pr = (number: number, sha: string) => prInfo({ number, headSha: sha.repeat(40) });
       await store.desireDeploy(pr(1, "a"));
       // A worker's transaction holding PR 1's row: both bursts that touch it wait.
       await holder.query("begin");
