@@ -217,7 +217,8 @@ export class WorkerPool {
         await this.store.release(preview.id, this.worker).catch(() => undefined);
         return;
       }
-      const message = error instanceof Error ? error.message : String(error);
+      // It may end up in a check run and a comment: never with the Fly token in it.
+      const message = this.deps.flyctl.redactor.redact(error instanceof Error ? error.message : String(error));
       const attempts = preview.retry_generation === generation ? preview.retry_attempts : 0;
       const delay = this.retryDelaysMs[attempts];
       try {
