@@ -24,7 +24,7 @@ export interface AppOptions {
   fetch?: typeof fetch;
   healthIntervalMs?: number;
   /** Resync timing (tests shorten it): see src/preview/resync.ts. */
-  resync?: { quietMs?: number; firstAfterMs?: number; intervalMs?: number };
+  resync?: { quietMs?: number; firstAfterMs?: number };
   clock?: () => number;
   onStarted?: (runtime: Runtime) => void;
 }
@@ -75,29 +75,24 @@ export async function startWorkers(app: Probot, store: Store, options: AppOption
     { concurrency: settings.concurrency, leaseMs: settings.leaseMs, ...options.pool },
   );
   pool.start();
-  const reaper = setInterval(() => {
-    reap({ store, flyctl, log: app.log.child({ name: "reaper" }), clock: options.clock }, { dryRun: false })
-      .then(() => pool.wake())
-      .catch((error) => app.log.error({ err: error }, "reaper pass failed"));
-  }, settings.reapIntervalMs);
-  reaper.unref();
-  pool.onStop(() => clearInterval(reaper));
   // Webhooks GitHub could not deliver (this process was down or restarting) are found
-  // by resync: first once they are past its quiet time, then as often as the reaper runs.
+  // by resync: once they are past its quiet time, then after every reaper pass.
   const quietMs = options.resync?.quietMs ?? RESYNC_QUIET_MS;
   const resyncPass = () =>
     resync({ store, github, log: app.log.child({ name: "resync" }), clock: options.clock, quietMs })
       .then(() => pool.wake())
       .catch((error) => app.log.error({ err: error }, "resync pass failed"));
-  let stopped = false;
-  let resyncTimer = setTimeout(function again() {
-    void resyncPass().finally(() => {
-      if (!stopped) resyncTimer = setTimeout(again, options.resync?.intervalMs ?? settings.reapIntervalMs).unref();
-    });
-  }, options.resync?.firstAfterMs ?? quietMs).unref();
+  const firstResync = setTimeout(resyncPass, options.resync?.firstAfterMs ?? quietMs).unref();
+  const reaper = setInterval(() => {
+    reap({ store, flyctl, log: app.log.child({ name: "reaper" }), clock: options.clock }, { dryRun: false })
+      .then(() => pool.wake())
+      .catch((error) => app.log.error({ err: error }, "reaper pass failed"))
+      .then(resyncPass);
+  }, settings.reapIntervalMs);
+  reaper.unref();
   pool.onStop(() => {
-    stopped = true;
-    clearTimeout(resyncTimer);
+    clearTimeout(firstResync);
+    clearInterval(reaper);
   });
   const runtime = { store, pool, flyctl };
   options.onStarted?.(runtime);

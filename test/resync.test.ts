@@ -83,7 +83,8 @@ describe("finding what lost webhooks missed", () => {
   });
 
   it("runs by itself in the server, and deploys the missed push", async () => {
-    world = await startWorld({ resync: { quietMs: 5, firstAfterMs: 10, intervalMs: 30 } });
+    // The first pass comes before the push it should find; the reaper's next pass (each second here) finds it.
+    world = await startWorld({ resync: { quietMs: 5, firstAfterMs: 10 }, env: { PREVIEW_REAP_INTERVAL: "1s" } });
     await ready();
     world.commit(sha(2));
     world.gh.setPull(REPO, 2, { headSha: sha(2) });

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { Logger } from "probot";
 import { executeCommand } from "../commands/execute.js";
+import { httpStatus } from "../github/octokit.js";
 import type { Store } from "../store/store.js";
 import { reconcile, reportGivenUp, Superseded, type ReconcileDeps } from "./reconcile.js";
 
@@ -18,16 +19,16 @@ export interface PoolOptions {
 }
 
 /** 30 s, 1, 2, 5 and 10 minutes: about 18 minutes in all, enough to ride out a GitHub incident's worst minutes. */
-export const RETRY_DELAYS_MS: readonly number[] = [30_000, 60_000, 120_000, 300_000, 600_000];
+const RETRY_DELAYS_MS: readonly number[] = [30_000, 60_000, 120_000, 300_000, 600_000];
 
 /**
  * Whether trying again later may succeed: GitHub's server errors and rate limits,
  * and errors with no HTTP status at all (a reset connection, a timeout, DNS). A 4xx
  * answer (a permission, a missing resource) would fail the same way again.
  */
-export function isPassing(error: unknown): boolean {
-  const status = (error as { status?: unknown } | undefined)?.status;
-  if (typeof status !== "number") return true;
+function isPassing(error: unknown): boolean {
+  const status = httpStatus(error);
+  if (status === undefined || Number.isNaN(status)) return true;
   return status >= 500 || status === 429;
 }
 

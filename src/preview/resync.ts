@@ -43,7 +43,9 @@ export async function resync(deps: ResyncDeps): Promise<ResyncReport> {
   for (const row of await deps.store.list()) {
     if (row.desired_action !== "deploy") continue;
     const key = `${row.installation_id}/${row.owner}/${row.repo}`;
-    byRepo.set(key, [...(byRepo.get(key) ?? []), row]);
+    const group = byRepo.get(key);
+    if (group) group.push(row);
+    else byRepo.set(key, [row]);
   }
 
   for (const rows of byRepo.values()) {
