@@ -128,6 +128,46 @@ describe("leak-proof cleanup", () => {
     expect(Object.keys(world.fly.apps()).sort()).toEqual(["acme-production", "pr-99-codertocat-hello-world"]);
   });
 
+  it("never sweeps a live preview's app for another repository whose name folds to the same app", async () => {
+    world = await startWorld();
+    const files = { Dockerfile: DOCKERFILE, ".preview.yml": "port: 8080\n" };
+    world.commit(sha(1), files, "acme-web/api");
+    world.commit(sha(2), files, "acme-web/api");
+    world.commit(sha(1), files, "acme/web-api");
+    await world.deliver(pullRequest("opened", { sha: sha(1), owner: "acme-web", repo: "api" }));
+    const live = await world.settled(2, "acme-web", "api");
+    expect(live.status).toBe("ready");
+    // The second repository is refused the name, then its pull request closes.
+    await world.deliver(pullRequest("opened", { sha: sha(1), owner: "acme", repo: "web-api" }));
+    expect((await world.settled(2, "acme", "web-api")).status).toBe("failed");
+    await world.deliver(pullRequest("closed", { sha: sha(1), owner: "acme", repo: "web-api" }));
+    await until("refused preview destroyed", async () => (await world.settled(2, "acme", "web-api")).status === "destroyed");
+    // A push makes the live row the newest, so the refused row is listed last.
+    await world.deliver(pullRequest("synchronize", { sha: sha(2), owner: "acme-web", repo: "api" }));
+    await until("pushed", async () => (await world.settled(2, "acme-web", "api")).deployed_sha === sha(2));
+
+    const report = await reap({ store: world.store, flyctl: world.flyctl, log: world.probot.log }, { dryRun: false });
+    expect(report.orphans).toEqual([]);
+    expect(world.fly.apps()[live.app_name]).toBeDefined();
+  });
+
+  it("sweeps an app whose create was answered but never recorded, once its preview is closed", async () => {
+    world = await startWorld();
+    world.commit(sha(1));
+    await open(2);
+    await world.deliver(pullRequest("closed", { sha: sha(1) }));
+    await until("destroyed", async () => (await world.settled()).status === "destroyed");
+    // As if the process died between Fly creating the app and the store recording it.
+    world.fly.seedApp(app(2), "personal");
+    const row = (await world.store.get("Codertocat", "Hello-World", 2))!;
+    expect(row.app_created).toBe(0);
+    expect(row.app_owner).toBe(1);
+
+    const report = await reap({ store: world.store, flyctl: world.flyctl, log: world.probot.log }, { dryRun: false });
+    expect(report.orphans.map((o) => o.app)).toEqual([app(2)]);
+    expect(world.fly.apps()[app(2)]).toBeUndefined();
+  });
+
   it("a destroy that failed is visible and retried until it succeeds", async () => {
     world = await startWorld();
     world.commit(sha(1));

@@ -20,6 +20,7 @@ export interface ReapReport {
 export const DEFAULT_TTL_MS = 7 * 86_400_000;
 
 const settled = (row: Preview) => row.desired_generation === row.observed_generation && row.lease_owner === null;
+const gone = (row: Preview) => row.desired_action === "destroy" && row.status === "destroyed" && settled(row);
 const where = (row: Preview) => ({ app: row.app_name, repo: `${row.owner}/${row.repo}`, number: row.number });
 
 /**
@@ -46,10 +47,15 @@ export async function reap(deps: ReaperDeps, options: { dryRun: boolean }): Prom
     }
   }
 
-  const byApp = new Map(rows.map((row) => [row.app_name, row]));
+  const byApp = new Map<string, Preview[]>();
+  for (const row of rows) byApp.set(row.app_name, [...(byApp.get(row.app_name) ?? []), row]);
   for (const app of await deps.flyctl.listApps()) {
-    const row = byApp.get(app.name);
-    if (!row || row.desired_action !== "destroy" || row.status !== "destroyed" || !settled(row)) continue;
+    const holders = byApp.get(app.name) ?? [];
+    // Names fold case and punctuation, so two repositories' previews can share one: an
+    // app is swept only when none of them still wants it, and only for the row that created it.
+    if (!holders.every(gone)) continue;
+    const row = holders.find((holder) => holder.app_owner === 1);
+    if (!row) continue;
     report.orphans.push({ ...where(row), reason: `preview ${row.destroy_reason ?? "closed"}, but its app still exists` });
     if (!options.dryRun) {
       const outcome = await deps.flyctl.destroyApp(app.name);

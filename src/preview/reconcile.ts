@@ -253,6 +253,8 @@ async function deploy(run: Run, config: PreviewConfig): Promise<PreviewPatch> {
           `The Fly app name ${app} is already used by the preview of ${holder.owner}/${holder.repo}#${holder.number}; it frees when that preview is destroyed`,
         );
       }
+      // Before asking Fly: a crash after the create still leaves this row the owner the reaper sweeps for.
+      if (!preview.app_owner) await run.save({ app_owner: 1 });
       const created = await flyctl.createApp(app);
       log.info({ created }, "fly app ready");
       await run.save({ app_created: 1 });

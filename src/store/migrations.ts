@@ -129,6 +129,16 @@ export const migrationsFor = (dialect: Dialect): Record<string, Migration> => {
       await db.schema.alterTable("previews").addColumn("retry_at", "bigint").execute();
     },
   },
+  "0007_app_owner": {
+    async up(db: Kysely<any>) {
+      // The row that created (or was about to create) its Fly app: the only one the
+      // reaper may sweep that app for. Two repositories can fold to one app name.
+      await db.schema.alterTable("previews").addColumn("app_owner", "integer", (c) => c.notNull().defaultTo(0)).execute();
+      // Rows from before: one that holds an app or ever deployed created its app; a row
+      // refused because another preview held the name did neither.
+      await db.updateTable("previews").set({ app_owner: 1 }).where((eb) => eb.or([eb("app_created", "=", 1), eb("deployed_sha", "is not", null)])).execute();
+    },
+  },
   };
 };
 

@@ -51,6 +51,9 @@ export interface PreviewsTable {
   deployed_sha: string | null;
   url: string | null;
   app_created: Generated<number>;
+  // Set before this row first asks Fly to create its app, and kept after a destroy: only
+  // this row may sweep an app of its name (another repository's name can fold to it).
+  app_owner: Generated<number>;
   last_error: string | null;
   comment_id: number | null;
   comment_body_hash: string | null;
