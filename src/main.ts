@@ -6,9 +6,11 @@ import { readSettings, SettingsError } from "./settings.js";
 // `npm start`: Probot's own server. Without APP_ID it serves the setup page that
 // registers the GitHub App from app.yml; with it, our handlers and workers run.
 let runtime: Runtime | undefined;
+let server: Awaited<ReturnType<typeof run>> | undefined;
+const before = new Set(process.listeners("SIGINT"));
 try {
   const settings = readSettings();
-  await run(flyPreview({ settings, onStarted: (started) => (runtime = started) }));
+  server = await run(flyPreview({ settings, onStarted: (started) => (runtime = started) }));
 } catch (error) {
   if (error instanceof SettingsError || error instanceof SecretsError) {
     console.error(`fly-preview: configuration error: ${error.message}`);
@@ -17,10 +19,23 @@ try {
   throw error;
 }
 
-// SIGTERM (a deploy, a restart): stop flyctl and release the leases, so the next
-// process (or, on PostgreSQL, another one) resumes the work at once. `on`, not `once`:
-// execa's exit hook re-raises a signal that no other listener is left to handle,
-// which would kill the process before the leases are released.
-process.on("SIGTERM", () => {
-  void (runtime?.pool.stop() ?? Promise.resolve()).finally(() => process.exit(0));
-});
+// SIGTERM (a deploy, a restart) or SIGINT (Fly's default kill signal, Ctrl-C): stop
+// flyctl and release the leases, so the next process (or, on PostgreSQL, another one)
+// resumes the work at once. A second signal exits at once. `on`, not `once`: execa's
+// exit hook re-raises a signal that no other listener is left to handle, which would
+// kill the process before the leases are released.
+// Probot's run() adds a SIGINT listener that exits as soon as its HTTP server closes,
+// before the workers could stop: ours replaces it.
+for (const listener of process.listeners("SIGINT")) {
+  if (!before.has(listener)) process.removeListener("SIGINT", listener);
+}
+let stopping = false;
+for (const signal of ["SIGTERM", "SIGINT"] as const) {
+  process.on(signal, () => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    void (runtime?.pool.stop() ?? Promise.resolve())
+      .then(() => server?.stop())
+      .finally(() => process.exit(0));
+  });
+}

@@ -28,7 +28,7 @@ function startServer(env: Record<string, string>) {
 }
 
 describe("a server stopped mid-deploy", () => {
-  it.each(["SIGKILL", "SIGTERM"] as const)("by %s finishes the deploy after a restart, with no duplicate app, check run or comment", async (stop) => {
+  it.each(["SIGKILL", "SIGTERM", "SIGINT"] as const)("by %s finishes the deploy after a restart, with no duplicate app, check run or comment", async (stop) => {
     const gh = await startFakeGitHub();
     const fly = await createFakeFly();
     const dir = await mkdtemp(join(tmpdir(), "fly-preview-crash-"));
@@ -76,9 +76,10 @@ describe("a server stopped mid-deploy", () => {
     expect(response.status).toBe(200);
 
     await until("the deploy to start", () => fly.calls().some((c) => c.argv[0] === "deploy"), 20_000);
-    if (stop === "SIGTERM") {
-      // A graceful stop: flyctl stopped, the lease released, nothing left half-done.
-      server.child.kill("SIGTERM");
+    if (stop !== "SIGKILL") {
+      // A graceful stop (SIGINT is how Fly stops a machine by default): flyctl stopped,
+      // the lease released, nothing left half-done.
+      server.child.kill(stop);
       expect(await server.exited).toBe(0);
       const store = await openStore(env.DATABASE_URL);
       const row = await store.get("Codertocat", "Hello-World", 2);

@@ -3,6 +3,7 @@ import path from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
+import { DEFAULT_KILL_GRACE_MS } from "../src/fly/flyctl.js";
 
 const root = path.resolve(import.meta.dirname, "..");
 const read = (file: string) => readFileSync(path.join(root, file), "utf8");
@@ -22,6 +23,8 @@ describe("fly.toml, fly-preview's own deployment", () => {
       checks: { method: string; path: string }[];
     };
     vm: { memory: string; cpu_kind: string; cpus: number }[];
+    kill_signal: string;
+    kill_timeout: string;
   };
 
   it("builds the Dockerfile into an app operators rename", () => {
@@ -47,6 +50,14 @@ describe("fly.toml, fly-preview's own deployment", () => {
     expect(config.http_service.auto_stop_machines).toBe("off");
     expect(config.http_service.min_machines_running).toBe(1);
     expect(config.http_service.checks).toEqual([expect.objectContaining({ method: "GET", path: "/healthz" })]);
+  });
+
+  it("stops the machine with SIGTERM and waits long enough for flyctl to stop and leases to be released", () => {
+    expect(config.kill_signal).toBe("SIGTERM");
+    const match = /^(\d+)s$/.exec(config.kill_timeout);
+    expect(match).not.toBeNull();
+    // flyctl gets the grace before SIGKILL, then the leases are written: a few seconds more.
+    expect(Number(match![1]) * 1000).toBeGreaterThanOrEqual(DEFAULT_KILL_GRACE_MS + 10_000);
   });
 
   it("asks for a small shared machine", () => {

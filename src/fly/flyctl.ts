@@ -17,7 +17,7 @@ export interface FlyctlOptions {
   log?: { info(obj: object, msg?: string): void; debug(...a: unknown[]): void; warn(...a: unknown[]): void };
   /** Default 3 attempts, 1000 ms base, growing fourfold per attempt, with jitter. */
   retry?: { attempts: number; baseDelayMs: number };
-  /** After a cancel, SIGTERM first, then SIGKILL after this long. Default 10000. */
+  /** After a cancel, SIGTERM first, then SIGKILL after this long. Default DEFAULT_KILL_GRACE_MS. */
   killGraceMs?: number;
 }
 
@@ -67,6 +67,8 @@ interface RunOutput {
 }
 
 const TAIL_LINES = 50;
+/** How long a stopped flyctl gets to exit before SIGKILL; fly.toml's kill_timeout leaves room for it. */
+export const DEFAULT_KILL_GRACE_MS = 10_000;
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export class Flyctl {
@@ -87,7 +89,7 @@ export class Flyctl {
     if (this.token) this.redactor.add(this.token);
     this.log = opts.log;
     this.retry = opts.retry ?? { attempts: 3, baseDelayMs: 1000 };
-    this.killGraceMs = opts.killGraceMs ?? 10_000;
+    this.killGraceMs = opts.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
   }
 
   /**
