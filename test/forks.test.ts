@@ -115,6 +115,42 @@ describe("pull requests from forks", () => {
     expect(sticky().body).toContain("🚫 No preview for pull requests from forks");
   });
 
+  it("a fork that targets an old branch trusting forks still waits: the policy is the default branch's", async () => {
+    world = await startWorld({ env: { PREVIEW_SECRETS_KEY: KEY } });
+    world.commit(BASE, { Dockerfile: DOCKERFILE, ".preview.yml": "forks: approve\nsecrets: [API_KEY]\n" });
+    world.commit("legacy", { Dockerfile: DOCKERFILE, ".preview.yml": "forks: trusted\nsecrets: [API_KEY]\n" });
+    world.commit(sha(1), { Dockerfile: DOCKERFILE, ".preview.yml": "forks: trusted\nsecrets: [API_KEY]\n" });
+    await new SecretStore(world.store.db, Buffer.from(KEY, "hex")).set("Codertocat", "Hello-World", "API_KEY", "sk_live_do_not_leak");
+    world.gh.setPull(REPO, 2, { headSha: sha(1), headRepo: "stranger/Hello-World", baseRef: "legacy" });
+    const payload = pullRequest("opened", { sha: sha(1), fork: true });
+    payload.pull_request.base.ref = "legacy";
+    await world.deliver(payload);
+    const row = await world.settled();
+
+    expect(row.base_ref).toBe("legacy");
+    expect(row.status).toBe("awaiting_approval");
+    expect(world.fly.calls()).toEqual([]);
+    expect(world.gh.requests.some((r) => r.path.includes(".preview.yml?ref=legacy"))).toBe(false);
+  });
+
+  it("a fork that deletes .preview.yml at its head can still be approved and destroyed", async () => {
+    world = await startWorld();
+    world.commit(BASE, { Dockerfile: DOCKERFILE, ".preview.yml": "forks: approve\n" });
+    world.commit(sha(1), { Dockerfile: DOCKERFILE });
+    world.gh.setPull(REPO, 2, { headSha: sha(1), headRepo: "stranger/Hello-World" });
+    world.gh.setPermission(REPO, WRITER, "write");
+    await world.deliver(pullRequest("opened", { sha: sha(1), fork: true }));
+    expect((await world.settled()).status).toBe("awaiting_approval");
+
+    await approve();
+    await until("ready", async () => (await world.settled()).status === "ready");
+    expect(world.comments().some((c) => c.body.includes("not configured"))).toBe(false);
+    await world.deliverEvent("issue_comment", issueComment("/preview destroy", { user: WRITER }));
+    await world.commandsDone();
+    await until("destroyed", async () => (await world.settled()).status === "destroyed");
+    expect(world.fly.apps()[APP]).toBeUndefined();
+  });
+
   it("under `trusted`, a fork deploys like a branch, secrets included", async () => {
     const row = await forkWorld("trusted");
     expect(row.status).toBe("ready");

@@ -173,7 +173,9 @@ async function carryOut(command: Command, deps: CommandDeps, octokit: Octokit, r
   const pr = { ...pullRequestFromApi(command.installation_id, command.owner, command.repo, data), open: data.state === "open" };
 
   const spec = specOf(command.name);
-  const config = await loadPreviewConfig(octokit, { ...where, ref: pr.headSha });
+  // A fork can delete .preview.yml at its head; its commands obey the default branch's,
+  // like its deploys.
+  const config = await loadPreviewConfig(octokit, { ...where, ref: pr.fork ? data.base.repo.default_branch : pr.headSha });
   if (!config.found) {
     await reply(`Previews are not configured for this repository: add a \`.preview.yml\` (see [the docs](${deps.docsUrl}/configuration.md)).`);
     return { result: "refused", note: "not configured" };

@@ -1,4 +1,5 @@
 import { appName } from "../preview/app-name.js";
+import type { Octokit, RepoRef } from "./octokit.js";
 import type { PullRequestInfo } from "../store/store.js";
 
 /** A head branch in another repository (or in a deleted one) is someone else's code. */
@@ -29,4 +30,14 @@ export function pullRequestFromApi(installationId: number, owner: string, repo: 
     labels: data.labels.map((l) => l.name ?? ""),
     fork: isFork(data),
   };
+}
+
+/**
+ * The branch whose .preview.yml governs a pull request from a fork. Its author writes
+ * its head and chooses its base branch, where an old file may trust forks or name
+ * secrets: only the default branch is the repository's word.
+ */
+export async function defaultBranch(octokit: Octokit, where: RepoRef): Promise<string> {
+  const { data } = await octokit.rest.repos.get({ owner: where.owner, repo: where.repo });
+  return data.default_branch;
 }

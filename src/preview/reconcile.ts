@@ -18,6 +18,7 @@ import {
 import { react } from "../github/comment.js";
 import { formatTtl, inline, shortSha } from "../github/markdown.js";
 import type { Octokit } from "../github/octokit.js";
+import { defaultBranch } from "../github/pull-request.js";
 import { SecretsError, type SecretStore } from "../secrets/index.js";
 import type { Settings } from "../settings.js";
 import type { Claim, Preview, PreviewPatch, Store } from "../store/store.js";
@@ -132,8 +133,9 @@ async function deployDesire(run: Run, generation: number): Promise<void> {
     await reporter.finishCheck("cancelled", supersededOutput(preview.check_run_sha!, sha));
   }
 
-  // A fork's own .preview.yml is its author's to write: read the base branch's instead.
-  const configRef = preview.fork ? preview.base_ref : sha;
+  // A fork's own .preview.yml is its author's to write, and so is its choice of base
+  // branch: read the default branch's instead.
+  const configRef = preview.fork ? await defaultBranch(run.octokit, preview) : sha;
   const loaded = await loadPreviewConfig(run.octokit, { owner: preview.owner, repo: preview.repo, ref: configRef });
   if (!loaded.found) {
     log.info({ ref: configRef }, "no .preview.yml: nothing to do");

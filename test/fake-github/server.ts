@@ -71,6 +71,8 @@ export interface FakeGitHub {
   reactions: Reaction[];
   /** What `pulls.get` answers for `owner/repo#number`. */
   setPull(repo: string, number: number, pr: PullRequestState): void;
+  /** The repository's default branch (`repos.get`, and `base.repo` of pull requests); default "master", as in the fixtures. */
+  setDefaultBranch(repo: string, branch: string): void;
   /** A user's permission on a repository: admin, write, read or none (default read). */
   setPermission(repo: string, user: string, permission: "admin" | "maintain" | "write" | "triage" | "read" | "none"): void;
   /** The files of `owner/repo` at commit `sha`. */
@@ -93,6 +95,8 @@ export async function startFakeGitHub(): Promise<FakeGitHub> {
   };
   const pulls = new Map<string, PullRequestState>();
   const permissions = new Map<string, string>();
+  const defaultBranches = new Map<string, string>();
+  const defaultBranch = (repo: string) => defaultBranches.get(repo) ?? "master";
   let base = "";
 
   function pullJson(repo: string, number: number, pr: PullRequestState) {
@@ -101,7 +105,7 @@ export async function startFakeGitHub(): Promise<FakeGitHub> {
       state: pr.state ?? "open",
       draft: pr.draft ?? false,
       head: { sha: pr.headSha, ref: pr.headRef ?? "changes", repo: { full_name: pr.headRepo ?? repo } },
-      base: { ref: pr.baseRef ?? "master", repo: { full_name: repo } },
+      base: { ref: pr.baseRef ?? "master", repo: { full_name: repo, default_branch: defaultBranch(repo) } },
       labels: (pr.labels ?? []).map((name, i) => ({ id: i + 1, name })),
     };
   }
@@ -234,6 +238,10 @@ export async function startFakeGitHub(): Promise<FakeGitHub> {
       }
       return json(res, 200, open.slice((page - 1) * perPage, page * perPage), headers);
     }
+    if (method === "GET" && (m = path.match(/^\/api\/v3\/repos\/([^/]+)\/([^/]+)$/))) {
+      const repo = `${m[1]}/${m[2]}`;
+      return json(res, 200, { name: m[2], full_name: repo, owner: { login: m[1] }, default_branch: defaultBranch(repo), private: false });
+    }
     if (method === "GET" && (m = path.match(/^\/api\/v3\/repos\/([^/]+)\/([^/]+)\/collaborators\/([^/]+)\/permission$/))) {
       const role = permissions.get(`${m[1]}/${m[2]}:${m[3]}`) ?? "read";
       // GitHub reports maintain as "write" and triage as "read", with the role in role_name.
@@ -263,6 +271,9 @@ export async function startFakeGitHub(): Promise<FakeGitHub> {
     ...state,
     setPull(repo, number, pr) {
       pulls.set(`${repo}#${number}`, pr);
+    },
+    setDefaultBranch(repo, branch) {
+      defaultBranches.set(repo, branch);
     },
     setPermission(repo, user, permission) {
       permissions.set(`${repo}:${user}`, permission);
