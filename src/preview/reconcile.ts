@@ -115,7 +115,7 @@ export async function reconcile(
   worker: string,
   signal: AbortSignal,
   deps: ReconcileDeps,
-  attempt: Attempt = { number: 1, of: 1 },
+  attempt: Attempt,
 ): Promise<void> {
   const { preview, generation } = claim;
   const log = deps.log.child({ repo: `${preview.owner}/${preview.repo}`, pr: preview.number, app: preview.app_name });
