@@ -17,6 +17,8 @@ export class FlyError extends Error {
   readonly tail: string[];
   /** One plain line a user can act on; `message` adds flyctl's own error line. */
   readonly reason: string;
+  /** flyctl's own error line (after "Error: "), when it printed one. */
+  readonly detail?: string;
 
   constructor(kind: FlyErrorKind, reason: string, details: { exitCode?: number; tail?: string[] } = {}) {
     const tail = details.tail ?? [];
@@ -27,6 +29,7 @@ export class FlyError extends Error {
     this.exitCode = details.exitCode;
     this.tail = tail;
     this.reason = reason;
+    this.detail = flyctlSays;
   }
 }
 

@@ -1,4 +1,4 @@
-import { codeBlock, formatDuration, inline, shortSha } from "./markdown.js";
+import { codeBlock, formatClock, formatDuration, inline, shortSha } from "./markdown.js";
 import type { Octokit, RepoRef } from "./octokit.js";
 
 export const CHECK_NAME = "Fly Preview";
@@ -103,6 +103,15 @@ export function successOutput(v: RunReport & { url: string }): CheckOutput {
 export function failureOutput(v: RunReport & { reason: string }): CheckOutput {
   return {
     title: "Preview failed",
+    summary: [inline(v.reason), "", ...facts(v)].join("\n"),
+    text: reportText(v),
+  };
+}
+
+/** A run that Fly.io failed for a passing reason: it stays in progress until its next attempt at `at`. */
+export function retryingOutput(v: RunReport & { reason: string; at: number }): CheckOutput {
+  return {
+    title: `Fly.io is failing; trying again at ${formatClock(v.at)}`,
     summary: [inline(v.reason), "", ...facts(v)].join("\n"),
     text: reportText(v),
   };

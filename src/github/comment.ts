@@ -53,6 +53,7 @@ function explanation(view: CommentView): string | undefined {
   switch (view.status) {
     case "failed":
       return view.reason ? `**Reason:** ${inline(view.reason)}` : undefined;
+    case "queued":
     case "superseded":
     case "limited":
       return view.reason ? inline(view.reason) : undefined;

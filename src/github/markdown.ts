@@ -37,6 +37,11 @@ export function formatTime(ms: number): string {
   return new Date(ms).toISOString().replace("T", " ").replace(/:\d\d\.\d+Z$/, " UTC");
 }
 
+/** A time of day within the next hours: "14:05 UTC". */
+export function formatClock(ms: number): string {
+  return `${new Date(ms).toISOString().slice(11, 16)} UTC`;
+}
+
 /** A TTL as people write it: "7d", "12h", "30m". */
 export function formatTtl(ms: number): string {
   for (const [unit, size] of [["d", 86_400_000], ["h", 3_600_000], ["m", 60_000]] as const) {

@@ -4,7 +4,7 @@ import type { Logger } from "probot";
 import { executeCommand } from "../commands/execute.js";
 import { httpStatus } from "../github/octokit.js";
 import type { Store } from "../store/store.js";
-import { reconcile, reportGivenUp, Superseded, type ReconcileDeps } from "./reconcile.js";
+import { reconcile, reportGivenUp, RetryLater, Superseded, type ReconcileDeps } from "./reconcile.js";
 
 export interface PoolOptions {
   concurrency: number;
@@ -205,13 +205,18 @@ export class WorkerPool {
 
   private async execute(claim: Parameters<typeof reconcile>[0], signal: AbortSignal): Promise<void> {
     const { preview, generation } = claim;
+    const attempts = preview.retry_generation === generation ? preview.retry_attempts : 0;
+    const delay = this.retryDelaysMs[attempts];
+    const attempt = { number: attempts + 1, of: this.retryDelaysMs.length + 1, retryInMs: delay };
     try {
-      await reconcile(claim, this.worker, signal, this.deps);
+      await reconcile(claim, this.worker, signal, this.deps, attempt);
       this.completed++;
     } catch (error) {
-      // Unexpected: GitHub or the network failing, or a bug. The first is worth a few
-      // more tries, later; then, or for anything else, the preview is marked failed and
-      // the next event or command tries again.
+      // Fly.io failing for a passing reason (reconcile said so on GitHub and chose the
+      // time from `attempt`), or something unexpected: GitHub or the network failing,
+      // or a bug. The first two are worth a few more tries, later; then, or for
+      // anything else, the preview is marked failed and the next event or command
+      // tries again.
       const where = { repo: `${preview.owner}/${preview.repo}`, pr: preview.number };
       if (this.stopped) {
         this.log.warn({ err: error, ...where }, "reconcile stopped by shutdown");
@@ -220,16 +225,14 @@ export class WorkerPool {
       }
       // It may end up in a check run and a comment: never with the Fly token in it.
       const message = this.deps.flyctl.redactor.redact(error instanceof Error ? error.message : String(error));
-      const attempts = preview.retry_generation === generation ? preview.retry_attempts : 0;
-      const delay = this.retryDelaysMs[attempts];
       try {
-        if (delay !== undefined && isPassing(error)) {
-          const at = Date.now() + delay;
-          this.log.warn({ err: error, ...where, attempt: attempts + 1, retryInMs: delay }, "reconcile failed: trying again later");
+        if (delay !== undefined && (error instanceof RetryLater || isPassing(error))) {
+          const at = error instanceof RetryLater ? error.at : (this.deps.clock ?? Date.now)() + delay;
+          this.log.warn({ err: error, ...where, attempt: attempt.number, retryInMs: delay }, "reconcile failed: trying again later");
           await this.store.retryLater(preview.id, this.worker, generation, {
             at,
-            attempts: attempts + 1,
-            error: `${message} (attempt ${attempts + 1} of ${this.retryDelaysMs.length + 1}; trying again at ${new Date(at).toISOString()})`,
+            attempts: attempt.number,
+            error: `${message} (attempt ${attempt.number} of ${attempt.of}; trying again at ${new Date(at).toISOString()})`,
           });
           // The pool's poll claims it again once `at` has passed.
           return;

@@ -10,13 +10,14 @@ import {
   awaitingApprovalOutput,
   failureOutput,
   invalidConfigOutput,
+  retryingOutput,
   startedOutput,
   successOutput,
   supersededOutput,
   type Timings,
 } from "../github/check-run.js";
 import { react } from "../github/comment.js";
-import { formatTtl, inline, shortSha } from "../github/markdown.js";
+import { formatClock, formatTtl, inline, shortSha } from "../github/markdown.js";
 import type { Octokit } from "../github/octokit.js";
 import { defaultBranch } from "../github/pull-request.js";
 import { SecretsError, type SecretStore } from "../secrets/index.js";
@@ -60,6 +61,28 @@ export async function reportGivenUp(preview: Preview, deps: ReconcileDeps, reaso
   await reporter.comment({ status: "failed", sha, reason, url: preview.url ?? undefined, servingSha: preview.deployed_sha ?? undefined });
 }
 
+/** Where a run stands in the pool's schedule of attempts at one desire. */
+export interface Attempt {
+  /** This run's place, from 1. */
+  number: number;
+  of: number;
+  /** How long the pool waits before the next attempt; absent on the last. */
+  retryInMs?: number;
+}
+
+/**
+ * A deploy that Fly.io failed for a passing reason, with an attempt left: GitHub
+ * already says when it tries again, and the pool schedules it for `at`.
+ */
+export class RetryLater extends Error {
+  constructor(
+    readonly at: number,
+    problem: string,
+  ) {
+    super(problem);
+  }
+}
+
 /** Why a run was stopped: the preview was given a newer desire (a push, a close). */
 export class Superseded extends Error {
   constructor(readonly newer: Preview) {
@@ -84,10 +107,17 @@ interface Run {
   flyctl: Flyctl;
   log: Logger;
   clock: () => number;
+  attempt: Attempt;
 }
 
 /** Carries out one claimed desire: deploy at a commit, or destroy. */
-export async function reconcile(claim: Claim, worker: string, signal: AbortSignal, deps: ReconcileDeps): Promise<void> {
+export async function reconcile(
+  claim: Claim,
+  worker: string,
+  signal: AbortSignal,
+  deps: ReconcileDeps,
+  attempt: Attempt,
+): Promise<void> {
   const { preview, generation } = claim;
   const log = deps.log.child({ repo: `${preview.owner}/${preview.repo}`, pr: preview.number, app: preview.app_name });
   const clock = deps.clock ?? Date.now;
@@ -117,7 +147,7 @@ export async function reconcile(claim: Claim, worker: string, signal: AbortSigna
     }
   };
   const reporter = new Reporter(octokit, preview, save, clock);
-  const run: Run = { preview, sha: preview.desired_sha ?? preview.head_sha, octokit, reporter, save, finish, signal, deps, flyctl, log, clock };
+  const run: Run = { preview, sha: preview.desired_sha ?? preview.head_sha, octokit, reporter, save, finish, signal, deps, flyctl, log, clock, attempt };
 
   if (preview.desired_action === "destroy") await destroy(run);
   else await deployDesire(run, generation);
@@ -383,8 +413,22 @@ async function deploy(run: Run, config: PreviewConfig): Promise<PreviewPatch> {
       }
       return { status: "superseded", status_at: clock() };
     }
-    const reason = redact(describe(error));
+    let reason = redact(describe(error));
     if (error instanceof FlyError) tail = error.tail;
+    // Fly.io's API or builder down after flyctl's own quick retries: an outage of
+    // minutes, which the pool's schedule rides out without anyone pushing again.
+    if (error instanceof FlyError && error.kind === "transient") {
+      const { attempt } = run;
+      if (attempt.retryInMs !== undefined) {
+        const at = clock() + attempt.retryInMs;
+        const problem = `Fly.io is failing (${redact(error.detail ?? error.reason)})`;
+        const waiting = `${problem}; trying again at ${formatClock(at)} (attempt ${attempt.number} of ${attempt.of} failed). A push deploys at once.`;
+        await reporter.startCheck(sha, retryingOutput({ ...report(), reason: waiting, at }));
+        await reporter.comment({ status: "queued", sha, reason: waiting, ...current });
+        throw new RetryLater(at, problem);
+      }
+      reason += `${attempt.of > 1 ? `; attempt ${attempt.number} of ${attempt.of}` : ""}. A push or /preview redeploy tries again`;
+    }
     log.warn({ sha, reason }, "deploy failed");
     await reporter.finishCheck("failure", failureOutput({ ...report(), reason }));
     await reporter.deploymentState("failure", { description: reason });
