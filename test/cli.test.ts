@@ -311,6 +311,16 @@ describe("fly-preview secrets", () => {
     await store.close();
   });
 
+  it("refuses a value that cannot reach Fly.io unchanged, saying why, and stores nothing", async () => {
+    // One trailing newline is dropped; the one left still ends the value in whitespace.
+    const run = await cli(["secrets", "set", "acme/web", "NOTE"], { env, stdin: 'x"#y\nz\n\n' });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toBe(
+      `fly-preview: the value of NOTE cannot reach Fly.io unchanged, so it was not stored: flyctl secrets import would alter it (its first line has a "#" after an odd number of '"') and flyctl secrets set would trim or refuse it (it begins or ends with whitespace)\n`,
+    );
+    expect((await cli(["secrets", "list", "acme/web"], { env })).stdout).toBe("no secrets for acme/web\n");
+  });
+
   it("refuses an empty value", async () => {
     const run = await cli(["secrets", "set", "acme/web", "TOKEN"], { env, stdin: "\n" });
     expect(run.code).toBe(2);

@@ -1,9 +1,10 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { execa } from "execa";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { classifyFailure, Flyctl, FlyError, Redactor, renderFlyToml, type FlyctlOptions } from "../src/fly/index.js";
-import { createFakeFly, type FakeFly } from "./fake-flyctl/control.js";
+import { createFakeFly, secretDigest, type FakeFly } from "./fake-flyctl/control.js";
 
 const TOKEN = "fo1_fake-token-4f9a1c2e";
 const APP = "pr-42-acme-web";
@@ -385,6 +386,78 @@ describe("secrets", () => {
     });
     expect(redactor.redact("connecting to postgres://u:hunter2pw@db/app")).toBe("connecting to ***");
     expect(redactor.redact("MIIBOgIBAAJBAKj34GkxFhD9")).toBe("***");
+  });
+});
+
+describe("every secret value reaches the preview exactly as stored", () => {
+  it("values with #, quotes, edge spaces, \\r\\n, several lines and 60 KiB arrive byte for byte", async () => {
+    const redactor = new Redactor();
+    const driver = flyctl({ redactor });
+    await driver.createApp(APP);
+    const values = {
+      PASSWORD: "p@ss#word",
+      QUOTED: '"quoted"',
+      SINGLE: "'single'",
+      SPACES: "   both ends   ",
+      CRLF_KEY: "-----BEGIN KEY-----\r\nMIIBOgIBAAJBAKj34GkxFhD9\r\n-----END KEY-----\r\n",
+      TRIPLE: 'a """ b\nc """ d',
+      BIG: `k#"'`.repeat(15 * 1024),
+      AFTER_BIG: "still-here",
+      // Only `secrets set NAME=-` carries these: a first line the "#" rule would cut,
+      // and a line too long for import's 64 KiB scanner.
+      HASH_FIRST_LINE: 'a"#b\nc',
+      LONG_LINE: "z".repeat(64 * 1024),
+    };
+    await driver.importSecrets(APP, values);
+
+    const stored = fly.apps()[APP]?.secrets ?? {};
+    for (const [name, value] of Object.entries(values)) {
+      expect(stored[name], name).toEqual({ digest: secretDigest(value), status: "Staged" });
+    }
+    const calls = fly.calls().filter((call) => call.argv[0] === "secrets");
+    expect(calls.map((call) => [call.argv, call.exitCode])).toEqual([
+      [["secrets", "import", "-a", APP, "--stage"], 0],
+      [["secrets", "set", "HASH_FIRST_LINE=-", "-a", APP, "--stage"], 0],
+      [["secrets", "set", "LONG_LINE=-", "-a", APP, "--stage"], 0],
+    ]);
+    for (const line of ["p@ss#word", "-----BEGIN KEY-----", "MIIBOgIBAAJBAKj34GkxFhD9"]) expect(redactor.redact(line)).toBe("***");
+  });
+
+  it("a value no form carries fails with the secret's name, not its value, and nothing is staged", async () => {
+    const driver = flyctl();
+    await driver.createApp(APP);
+    const error = await rejection(driver.importSecrets(APP, { FINE: "fine-value", BROKEN: 'x"#hidden-part\nmore\n' }));
+    expect(error.kind).toBe("config");
+    expect(error.message).toContain("The secret BROKEN cannot reach Fly.io unchanged, so no secret was staged");
+    expect(error.message).toContain("it begins or ends with whitespace");
+    expect(error.message).not.toContain("hidden-part");
+    expect(fly.calls().filter((call) => call.argv[0] === "secrets")).toEqual([]);
+  });
+
+  it("the fake's secrets set NAME=- reads stdin once, trimmed, up to 64 KiB, as flyctl does", async () => {
+    await flyctl().createApp(APP);
+    const set = (args: string[], stdin: { input: string } | { stdin: "ignore" }) =>
+      execa(fly.path, ["secrets", "set", ...args, "-a", APP, "--stage"], { ...stdin, reject: false, env: { FLY_API_TOKEN: TOKEN } });
+
+    const staged = await set(["A=-", "B=-", "C=plain"], { input: " \t value \r\n" });
+    expect(staged.stdout).toBe("Secrets have been staged, but not set on VMs. Deploy or update machines in this app for the secrets to take effect.");
+    expect(fly.apps()[APP]?.secrets).toEqual({
+      A: { digest: secretDigest("value"), status: "Staged" },
+      B: { digest: secretDigest(""), status: "Staged" },
+      C: { digest: secretDigest("plain"), status: "Staged" },
+    });
+    expect(await set(["A=-"], { input: "y".repeat(64 * 1024 + 1) })).toMatchObject({
+      exitCode: 1,
+      stderr: "Error: error reading stdin for 'A': Input exceeded max length of 65536 bytes",
+    });
+    expect(await set(["A=-"], { stdin: "ignore" })).toMatchObject({ exitCode: 1, stderr: "Error: secret `A` expects standard input but none provided" });
+  });
+
+  it("the fake's secrets import crashes on a lone quote as flyctl's Go code does", async () => {
+    await flyctl().createApp(APP);
+    const run = await execa(fly.path, ["secrets", "import", "-a", APP, "--stage"], { input: 'A="\n', reject: false, env: { FLY_API_TOKEN: TOKEN } });
+    expect(run.exitCode).toBe(3);
+    expect(run.stdout).toContain("Oops, something went wrong! Could you try that again?");
   });
 });
 

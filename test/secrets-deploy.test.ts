@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { seal } from "../src/secrets/crypto.js";
 import { SecretStore } from "../src/secrets/index.js";
 import { DOCKERFILE, pullRequest, sha, startWorld, type World } from "./harness.js";
 
@@ -81,5 +82,26 @@ describe("secrets", () => {
     expect(shown).not.toContain(TOKEN);
     for (const line of CERT.split("\n")) expect(shown).not.toContain(line);
     expect(shown).not.toContain("fo1_test_token_value");
+  });
+
+  it("a value stored before it was checked, which flyctl would change, fails the deploy by name and is never sent", async () => {
+    const legacy = 'x"#sk_legacy_part\nrest\n';
+    await secretWorld(["API_KEY", "LEGACY"], { API_KEY: TOKEN, LEGACY: "placeholder" });
+    // Written as an older fly-preview stored it, before values were checked.
+    await world.store.db
+      .updateTable("secrets")
+      .set({ value: seal(Buffer.from(KEY, "hex"), "codertocat/hello-world:LEGACY", legacy) })
+      .where("name", "=", "LEGACY")
+      .execute();
+    await world.deliver(pullRequest("opened", { sha: sha(1) }));
+    const row = await world.settled();
+
+    expect(row.status).toBe("failed");
+    expect(row.last_error).toContain("The secret LEGACY cannot reach Fly.io unchanged, so no secret was staged");
+    expect(world.gh.checkRuns[0].output?.summary).toContain("The secret LEGACY cannot reach Fly.io unchanged");
+    expect(world.fly.calls().filter((c) => c.argv[0] === "secrets" || c.argv[0] === "deploy")).toEqual([]);
+    const shown = everythingShown(world) + JSON.stringify(row);
+    expect(shown).not.toContain("sk_legacy_part");
+    expect(shown).not.toContain(TOKEN);
   });
 });

@@ -26,8 +26,16 @@ async function storedValue(repo: string, name: string): Promise<string> {
 }
 
 describe("per-repository secrets", () => {
-  it("refuses a value flyctl could not import", async () => {
-    await expect(secrets().set("acme", "web", "NOTE", 'a """ b')).rejects.toThrow('contains """, which flyctl cannot import');
+  it("refuses a value flyctl would change however it is sent, and stores nothing", async () => {
+    const error = await secrets().set("acme", "web", "NOTE", 'x"#y\nz\n').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SecretsError);
+    expect((error as Error).message).toMatch(/^the value of NOTE cannot reach Fly\.io unchanged, so it was not stored: flyctl secrets import would alter it \(its first line has a "#" after an odd number of '"'\) and flyctl secrets set would trim or refuse it \(it begins or ends with whitespace\)$/);
+    expect(await secrets().list("acme", "web")).toEqual([]);
+  });
+
+  it("stores a value with \"\"\" now that it can reach Fly.io unchanged", async () => {
+    await secrets().set("acme", "web", "NOTE", 'a """ b');
+    expect((await secrets().resolve("acme", "web", ["NOTE"])).values).toEqual({ NOTE: 'a """ b' });
   });
 
   it("stores, lists, hands over and removes a repository's secrets", async () => {

@@ -4,6 +4,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { execa } from "execa";
 import { classifyFailure, FlyError, reasonFor } from "./errors.js";
 import { Redactor } from "./redact.js";
+import { encodeSecret } from "./secret-lines.js";
 
 export interface FlyctlOptions {
   /** FLYCTL_PATH; default "flyctl". */
@@ -157,19 +158,28 @@ export class Flyctl {
 
   /**
    * Stages secrets for the next deploy. Values travel on stdin, never argv, and are
-   * added to the redactor first so flyctl cannot echo them back into logs.
+   * added to the redactor first so flyctl cannot echo them back into logs. Each value
+   * goes in a form flyctl reads back unchanged (see secret-lines.ts); when one has no
+   * such form nothing is sent, since a silently altered secret is worse than a failed deploy.
    */
   async importSecrets(app: string, secrets: Record<string, string>): Promise<void> {
     const lines: string[] = [];
+    const alone: string[] = [];
     for (const [name, value] of Object.entries(secrets)) {
       checkName(name, "secret");
       this.redactor.add(value);
-      if (!/[\r\n]/.test(value)) lines.push(`${name}=${value}`);
-      else if (!value.includes('"""')) lines.push(`${name}="""${value}"""`);
-      else throw new FlyError("config", `The secret ${name} spans several lines and contains """, which flyctl cannot import`);
+      const encoding = encodeSecret(name, value);
+      if (encoding.form === "none") {
+        throw new FlyError(
+          "config",
+          `The secret ${name} cannot reach Fly.io unchanged, so no secret was staged: ${encoding.reason}. Store a value that can with \`fly-preview secrets set\``,
+        );
+      }
+      if (encoding.form === "import") lines.push(encoding.text);
+      else alone.push(name);
     }
-    if (lines.length === 0) return;
-    await this.run(["secrets", "import", "-a", app, "--stage"], { input: `${lines.join("\n")}\n` });
+    if (lines.length > 0) await this.run(["secrets", "import", "-a", app, "--stage"], { input: lines.join("") });
+    for (const name of alone) await this.run(["secrets", "set", `${name}=-`, "-a", app, "--stage"], { input: secrets[name] });
   }
 
   /** The organization owning an app, or undefined when our token cannot see the app. */

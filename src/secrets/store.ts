@@ -1,4 +1,5 @@
 import type { Kysely } from "kysely";
+import { encodeSecret } from "../fly/secret-lines.js";
 import type { Database } from "../store/schema.js";
 import { HOW_TO_MAKE_ONE, keyCheck, matchesKeyCheck, open, seal, SecretsError } from "./crypto.js";
 
@@ -34,8 +35,11 @@ export class SecretStore {
     if (!SECRET_NAME.test(name)) {
       throw new SecretsError(`"${name}" is not a valid secret name: letters, digits and _, not starting with a digit`);
     }
-    // flyctl reads a multi-line value between """ and """: one inside would end it early.
-    if (value.includes('"""')) throw new SecretsError(`the value of ${name} contains """, which flyctl cannot import; remove it`);
+    // Refused now rather than at every deploy, where flyctl would store it altered.
+    const encoding = encodeSecret(name, value);
+    if (encoding.form === "none") {
+      throw new SecretsError(`the value of ${name} cannot reach Fly.io unchanged, so it was not stored: ${encoding.reason}`);
+    }
     const key = this.requireKey();
     const row = { ...canonical(owner, repo), name };
     await this.db.transaction().execute(async (trx) => {

@@ -1,5 +1,6 @@
 // Test-side handle on the fake flyctl: a private state directory per fake, and a
 // launcher that points the fake at it, so parallel tests never share state.
+import { createHash } from "node:crypto";
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -97,6 +98,11 @@ export interface FakeFly {
 }
 
 const FAKE = fileURLToPath(new URL("./flyctl", import.meta.url));
+
+/** The digest the fake keeps of a secret value (it keeps no values): compare against it. */
+export function secretDigest(value: string): string {
+  return createHash("sha256").update(value).digest("hex").slice(0, 16);
+}
 
 export async function createFakeFly(opts: { orgs?: string[] } = {}): Promise<FakeFly> {
   const root = mkdtempSync(join(tmpdir(), "fake-flyctl-"));
