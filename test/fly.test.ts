@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
@@ -210,6 +210,48 @@ describe("deploying a preview", () => {
     }
   });
 
+  it("gives flyctl none of the server's environment, only PATH, a HOME of its own, the token and the proxy", async () => {
+    const planted = {
+      PRIVATE_KEY: "-----BEGIN RSA PRIVATE KEY-----",
+      WEBHOOK_SECRET: "whsec",
+      PREVIEW_SECRETS_KEY: "k".repeat(64),
+      DATABASE_URL: "postgres://user:pw@db/fly_preview",
+      AWS_SECRET_ACCESS_KEY: "aws",
+      FLY_ACCESS_TOKEN: "stale",
+      HTTPS_PROXY: "http://proxy.internal:3128",
+      no_proxy: "localhost",
+    };
+    const saved = { ...process.env };
+    Object.assign(process.env, planted);
+    try {
+      await flyctl().listApps();
+      await flyctl().deploy({ cwd: source, configPath, app: APP });
+    } finally {
+      process.env = saved;
+    }
+    const calls = fly.calls().slice(-2);
+    expect(calls.map((call) => call.argv[0])).toEqual(["apps", "deploy"]);
+    for (const call of calls) {
+      expect(call.envNames).toEqual(["CI", "FLY_API_TOKEN", "FLY_NO_UPDATE_CHECK", "HOME", "HTTPS_PROXY", "PATH", "no_proxy"]);
+      expect(call.home).not.toBe(saved.HOME);
+    }
+  });
+
+  it("gives each flyctl run a fresh HOME and removes it afterwards, even when the run fails", async () => {
+    fly.setBehavior({ deploy: [{ fail: "build" }] });
+    await rejection(flyctl().deploy({ cwd: source, configPath, app: APP }));
+    await flyctl().deploy({ cwd: source, configPath, app: APP });
+    await flyctl().listApps();
+
+    const homes = fly.calls().slice(-3).map((call) => call.home!);
+    expect(homes).toHaveLength(3);
+    expect(new Set(homes).size).toBe(3);
+    for (const home of homes) {
+      expect(home.startsWith(tmpdir())).toBe(true);
+      expect(existsSync(home)).toBe(false);
+    }
+  });
+
   it("retries a temporary Fly.io failure and then succeeds", async () => {
     fly.setBehavior({ deploy: [{ fail: "transient" }, { fail: "transient" }] });
     const log = { info: vi.fn(), debug: vi.fn(), warn: vi.fn() };
@@ -266,7 +308,7 @@ describe("cancelling a deploy", () => {
     };
   }
 
-  it("stops flyctl with SIGTERM and rejects as cancelled", async () => {
+  it("stops flyctl with SIGTERM, rejects as cancelled and removes its HOME", async () => {
     fly.setBehavior({ deployDelayMs: 20_000 });
     const controller = new AbortController();
     const started = Date.now();
@@ -278,6 +320,7 @@ describe("cancelling a deploy", () => {
     expect(Date.now() - started).toBeLessThan(10_000);
     const [call] = deployCalls();
     expect(call).toMatchObject({ signal: "SIGTERM", exitCode: 127 });
+    expect(existsSync(call!.home!)).toBe(false);
   });
 
   it("kills a flyctl that ignores SIGTERM once the grace period is over", async () => {

@@ -179,6 +179,19 @@ describe("extractTarball", () => {
   });
 
   it.each([
+    ["Dockerfile", "/proc/self/environ"],
+    ["deploy/fly.toml", "../../../../proc/self/environ"],
+  ])("refuses a %s that is a symlink to the server's environment, so flyctl never reads it", async (file, target) => {
+    const input = gzipped([
+      { path: `${TOP}/.preview.yml`, body: "fly_toml: deploy/fly.toml\n" },
+      { path: `${TOP}/${file}`, type: "2", linkpath: target },
+    ]);
+    const error = await refusal(extractTarball(input, dest));
+    expect(error.reason).toBe(`the symlink "${file}" points outside the repository (${JSON.stringify(target)})`);
+    expect(existsSync(dest)).toBe(false);
+  });
+
+  it.each([
     ["the link it relies on comes first", ["d", "s"]],
     ["the link it relies on comes after it", ["s", "d"]],
   ])("refuses a chain of symlinks that climbs out when %s", async (_, order) => {

@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -70,6 +73,8 @@ interface RunOutput {
 const TAIL_LINES = 50;
 /** How long a stopped flyctl gets to exit before SIGKILL; fly.toml's kill_timeout leaves room for it. */
 export const DEFAULT_KILL_GRACE_MS = 10_000;
+// Reach Fly.io from behind an operator's proxy; Go's net/http reads both spellings.
+const PROXY_VARIABLES = ["HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy"];
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export class Flyctl {
@@ -227,11 +232,22 @@ export class Flyctl {
     if (opts.signal?.aborted) throw new FlyError("cancelled", reasonFor("cancelled"));
     this.log?.debug({ command: this.describe(args) }, "running flyctl");
 
+    // A HOME of its own for each invocation: flyctl keeps its config, state and agent socket under
+    // ~/.fly, and nothing one preview's flyctl leaves there may reach the next.
+    const home = await mkdtemp(join(tmpdir(), "fly-preview-home-"));
+    try {
+      return await this.spawn(args, opts, home);
+    } finally {
+      await rm(home, { recursive: true, force: true, maxRetries: 3 });
+    }
+  }
+
+  private async spawn(args: string[], opts: RunOptions, home: string): Promise<RunOutput> {
     const stdout: string[] = [];
     const tail: string[] = [];
     const subprocess = execa(this.path, args, {
       cwd: opts.cwd,
-      env: this.childEnv(),
+      env: this.childEnv(home),
       extendEnv: false,
       ...(opts.input === undefined ? { stdin: "ignore" as const } : { input: opts.input }),
       buffer: false,
@@ -275,11 +291,15 @@ export class Flyctl {
     throw new FlyError(kind, reasonFor(kind, result.exitCode), { exitCode: result.exitCode, tail });
   }
 
-  private childEnv(): NodeJS.ProcessEnv {
-    const env = { ...process.env };
-    // flyctl prefers FLY_ACCESS_TOKEN over FLY_API_TOKEN: a stray one in the server's
-    // environment would silently deploy with the wrong account.
-    delete env.FLY_ACCESS_TOKEN;
+  /**
+   * Only what flyctl needs. The server's environment holds the App's private key, the
+   * webhook secret, the database URL and cloud credentials, and a pull request's build
+   * can make flyctl read and upload its own environment; a stray FLY_ACCESS_TOKEN would
+   * also win over FLY_API_TOKEN and deploy with the wrong account.
+   */
+  private childEnv(home: string): NodeJS.ProcessEnv {
+    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? "", HOME: home };
+    for (const name of PROXY_VARIABLES) if (process.env[name] !== undefined) env[name] = process.env[name];
     return { ...env, FLY_API_TOKEN: this.token, CI: "true", FLY_NO_UPDATE_CHECK: "1" };
   }
 

@@ -1,10 +1,10 @@
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Logger } from "probot";
 import { CONFIG_PATH, checkTrigger, interpolate, loadPreviewConfig, readRepoFile, type PreviewConfig } from "../config/index.js";
-import { FlyError, renderFlyToml, type DeployResult, type Flyctl } from "../fly/index.js";
+import { FlyError, flyTomlProblems, renderFlyToml, type DeployResult, type Flyctl } from "../fly/index.js";
 import {
   APPROVE_ACTION,
   awaitingApprovalOutput,
@@ -218,7 +218,23 @@ async function deployDesire(run: Run, generation: number): Promise<void> {
     return;
   }
 
-  await finish({ ...(await deploy(run, config)), ...remembered });
+  // The repository's fly.toml is the pull request's to write, and flyctl reads files of the
+  // server it names: judged before anything is created on Fly.io.
+  const flyToml = config.fly_toml
+    ? await readRepoFile(run.octokit, { owner: preview.owner, repo: preview.repo, ref: sha, path: config.fly_toml })
+    : undefined;
+  const flyTomlRefused = config.fly_toml && flyToml !== undefined ? flyTomlProblems(flyToml, config.fly_toml) : [];
+  if (flyTomlRefused.length > 0) {
+    const first = flyTomlRefused[0];
+    const reason = `${config.fly_toml} cannot be used: line ${first.line}: ${first.message}`;
+    log.info({ problems: flyTomlRefused.length }, "fly.toml refused");
+    await reporter.completedCheck(sha, "failure", invalidConfigOutput(config.fly_toml!, flyTomlRefused));
+    await reporter.comment({ status: "failed", sha, reason, ...current });
+    await finish({ ...remembered, status: "failed", status_at: clock(), last_error: reason });
+    return;
+  }
+
+  await finish({ ...(await deploy(run, config, flyToml)), ...remembered });
 }
 
 /** Names the limit this preview would break by starting, or undefined when a slot is free. */
@@ -256,7 +272,8 @@ async function secretsFor(run: Run, config: PreviewConfig): Promise<{ values: Re
   return { values, withheld: false };
 }
 
-async function deploy(run: Run, config: PreviewConfig): Promise<PreviewPatch> {
+/** `repoFlyToml`: the text of the repository's own `fly_toml`, when it names one that exists. */
+async function deploy(run: Run, config: PreviewConfig, repoFlyToml: string | undefined): Promise<PreviewPatch> {
   const { preview, sha, reporter, signal, deps, log, flyctl, clock } = run;
   const app = preview.app_name;
   const redact = (text: string) => flyctl.redactor.redact(text);
@@ -274,6 +291,9 @@ async function deploy(run: Run, config: PreviewConfig): Promise<PreviewPatch> {
   await reporter.comment({ status: "building", sha, ...current });
 
   try {
+    if (config.fly_toml && repoFlyToml === undefined) {
+      throw new DeployFailure(`fly_toml: "${config.fly_toml}" does not exist in the repository at this commit`);
+    }
     const secrets = await secretsFor(run, config);
     withheld = secrets.withheld;
     for (const value of Object.values(secrets.values)) flyctl.redactor.add(value);
@@ -310,17 +330,14 @@ async function deploy(run: Run, config: PreviewConfig): Promise<PreviewPatch> {
       timings.sourceMs = clock() - started;
       log.info({ files: source.files, bytes: source.bytes }, "source downloaded");
       signal.throwIfAborted();
-      const generated = await writeFlyToml(source.dir, app, config, deps.settings);
+      const generated = await writeFlyToml(source.dir, app, config, deps.settings, repoFlyToml);
       flyToml = generated.text;
       return { cwd: join(source.dir, config.context), configPath: generated.path };
     };
     const withoutSource = async () => {
-      // A fly_toml of the repository's own is the one file still needed.
-      const base = config.fly_toml ? await readRepoFile(run.octokit, { owner: preview.owner, repo: preview.repo, ref: sha, path: config.fly_toml }) : undefined;
-      if (config.fly_toml && base === undefined) return undefined; // the build path reports it
       const dir = await mkdtemp(join(tmpdir(), "fly-preview-"));
       cleanups.push(() => rm(dir, { recursive: true, force: true }));
-      flyToml = generateFlyToml(app, config, deps.settings, base);
+      flyToml = generateFlyToml(app, config, deps.settings, repoFlyToml);
       const configPath = join(dir, GENERATED_TOML);
       await writeFile(configPath, flyToml);
       return { cwd: dir, configPath };
@@ -514,16 +531,16 @@ function describe(error: unknown): string {
   return `Internal error: ${error instanceof Error ? error.message : String(error)}`;
 }
 
-async function writeFlyToml(dir: string, app: string, config: PreviewConfig, settings: Settings): Promise<{ path: string; text: string }> {
+async function writeFlyToml(
+  dir: string,
+  app: string,
+  config: PreviewConfig,
+  settings: Settings,
+  base: string | undefined,
+): Promise<{ path: string; text: string }> {
   const dockerfile = join(dir, config.dockerfile);
   if (!existsSync(dockerfile)) {
     throw new DeployFailure(`dockerfile: "${config.dockerfile}" does not exist in the repository at this commit`);
-  }
-  let base: string | undefined;
-  if (config.fly_toml) {
-    const path = join(dir, config.fly_toml);
-    if (!existsSync(path)) throw new DeployFailure(`fly_toml: "${config.fly_toml}" does not exist in the repository at this commit`);
-    base = await readFile(path, "utf8");
   }
   const text = generateFlyToml(app, config, settings, base);
   const path = join(dir, GENERATED_TOML);
@@ -543,6 +560,7 @@ function generateFlyToml(app: string, config: PreviewConfig, settings: Settings,
       cpus: config.resources.cpus,
       cpuKind: config.resources.cpu_kind,
       base,
+      basePath: config.fly_toml,
     });
   } catch (error) {
     throw new DeployFailure(`fly_toml: ${(error as Error).message}`);

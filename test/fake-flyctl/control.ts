@@ -38,6 +38,10 @@ export interface Call {
   argv: string[];
   stdin: string | null;
   tokenSet: boolean;
+  /** Names of the environment variables flyctl was started with, sorted; never their values. */
+  envNames: string[];
+  /** HOME as flyctl saw it, or null when unset. */
+  home: string | null;
   cwd: string;
   startedAt: string;
   endedAt?: string;
