@@ -1,10 +1,19 @@
 import { createHash } from "node:crypto";
 import type { DestroyReason, PreviewStatus } from "../store/schema.js";
-import { formatTime, inline, shortSha } from "./markdown.js";
+import { fitText, formatTime, inline, shortSha } from "./markdown.js";
 import { httpStatus, type Octokit, type RepoRef } from "./octokit.js";
 
 // The hidden marker that finds our one comment among all of a PR's comments.
 export const COMMENT_MARKER = "<!-- fly-preview -->";
+
+// GitHub answers 422 to a comment body longer than this ("Body is too long (maximum
+// is 65536 characters)").
+const COMMENT_MAX = 65_536;
+
+/** A comment body cut to what GitHub accepts, saying what was cut. */
+export function fitComment(body: string): string {
+  return fitText(body, COMMENT_MAX);
+}
 
 export interface CommentView {
   status: Exclude<PreviewStatus, "none" | "skipped">;
@@ -116,8 +125,9 @@ export async function upsertComment(
   octokit: Octokit,
   where: RepoRef & { number: number },
   commentId: number | null,
-  body: string,
+  text: string,
 ): Promise<number> {
+  const body = fitComment(text);
   const id = commentId ?? (await findComment(octokit, where));
   if (id) {
     try {
