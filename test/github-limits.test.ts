@@ -129,3 +129,40 @@ describe("GitHub's limits on what we write", () => {
     expect(comment.body).toMatch(/… [\d,]+ more lines cut/);
   });
 });
+
+describe("only our own comment is the sticky comment", () => {
+  const otherApp = { id: 999, slug: "someone-elses-preview" };
+
+  it("another App's comment holding our marker is left alone and we write our own", async () => {
+    world = await startWorld();
+    const theirs = world.gh.seedComment(`${REPO}#2`, `${COMMENT_MARKER}\nTheir preview is ready`, otherApp);
+    world.commit(sha(1));
+    world.gh.setPull(REPO, 2, { headSha: sha(1) });
+    await world.deliver(pullRequest("opened", { sha: sha(1) }));
+    const row = await world.settled();
+
+    expect(row.status).toBe("ready");
+    expect(theirs.body).toBe(`${COMMENT_MARKER}\nTheir preview is ready`);
+    expect(world.gh.requests.filter((r) => r.method === "PATCH" && r.path.endsWith(`/comments/${theirs.id}`))).toEqual([]);
+    const ours = world.comments().filter((c) => c.id !== theirs.id);
+    expect(ours).toHaveLength(1);
+    expect(ours[0].id).toBe(row.comment_id);
+    expect(ours[0].body).toContain("✅ Preview ready");
+    expect(ours[0].performed_via_github_app).toEqual({ id: 1, slug: "fly-preview" });
+  });
+
+  it("our own comment is still found by its marker and edited", async () => {
+    world = await startWorld();
+    world.gh.seedComment(`${REPO}#2`, `${COMMENT_MARKER}\nsomeone else`, otherApp);
+    // Ours, from a run whose comment id was lost (a crash between create and save).
+    const ours = world.gh.seedComment(`${REPO}#2`, `${COMMENT_MARKER}\n🔨 Building preview`, { id: 1, slug: "fly-preview" });
+    world.commit(sha(1));
+    world.gh.setPull(REPO, 2, { headSha: sha(1) });
+    await world.deliver(pullRequest("opened", { sha: sha(1) }));
+    const row = await world.settled();
+
+    expect(row.comment_id).toBe(ours.id);
+    expect(world.comments()).toHaveLength(2);
+    await until("our comment to say ready", () => ours.body.includes("✅ Preview ready"));
+  });
+});
