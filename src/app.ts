@@ -62,6 +62,7 @@ export async function startWorkers(app: Probot, store: Store, options: AppOption
   const github = (installationId: number) => app.auth(installationId);
   const pool = new WorkerPool(
     {
+      appId: await appIdOf(app),
       store,
       settings,
       flyctl,
@@ -97,6 +98,17 @@ export async function startWorkers(app: Probot, store: Store, options: AppOption
   const runtime = { store, pool, flyctl };
   options.onStarted?.(runtime);
   return runtime;
+}
+
+/**
+ * The id of the App this Probot authenticates as (APP_ID): what our own comments
+ * carry in `performed_via_github_app`. Read from Probot's app authentication, which
+ * knows it without a request, so it is the id Probot signs with whatever the source.
+ */
+async function appIdOf(app: Probot): Promise<number> {
+  const octokit = await app.auth();
+  const { appId } = (await octokit.auth({ type: "app" })) as { appId: number };
+  return appId;
 }
 
 /** The Probot app: webhook handlers that record desires and, by default, the workers that carry them out. */

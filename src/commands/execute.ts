@@ -1,6 +1,6 @@
 import type { Logger } from "probot";
 import { loadPreviewConfig } from "../config/index.js";
-import { react, type Reaction } from "../github/comment.js";
+import { fitComment, react, type Reaction } from "../github/comment.js";
 import { inline, shortSha } from "../github/markdown.js";
 import { httpStatus, type Octokit } from "../github/octokit.js";
 import { pullRequestFromApi } from "../github/pull-request.js";
@@ -152,7 +152,7 @@ export async function executeCommand(command: Command, deps: CommandDeps): Promi
   const reply = async (body: string) => {
     // A button has no comment to react to: address the person who pressed it.
     const text = command.source === "comment" ? body : `@${command.sender}: ${body}`;
-    await octokit.rest.issues.createComment({ ...where, issue_number: command.number, body: text });
+    await octokit.rest.issues.createComment({ ...where, issue_number: command.number, body: fitComment(text) });
   };
 
   await reactTo("eyes");

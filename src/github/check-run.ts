@@ -1,9 +1,20 @@
-import { codeBlock, formatClock, formatDuration, inline, shortSha } from "./markdown.js";
+import { codeBlock, fitLine, fitText, formatClock, formatDuration, inline, shortSha } from "./markdown.js";
 import type { Octokit, RepoRef } from "./octokit.js";
 
 export const CHECK_NAME = "Fly Preview";
-// GitHub rejects more than 50 annotations in one request.
-const MAX_ANNOTATIONS = 50;
+// GitHub's limits on a check run (docs.github.com/rest/checks/runs): past them it
+// answers 422 and the check run is never shown.
+const TITLE_MAX = 255;
+const OUTPUT_MAX = 65_535; // summary and text, each
+const ANNOTATIONS_PER_REQUEST = 50; // more go in further PATCHes, which GitHub appends
+const ANNOTATION_MESSAGE_MAX = 65_535; // "64 KB"
+// Each request spends a second of the installation's write lane (one write a second)
+// and counts against GitHub's ~80 writes a minute: a file with thousands of problems
+// gets its first 250 marked, in 5 requests, and the summary says so.
+export const MAX_ANNOTATIONS = 250;
+// A flyctl line longer than this is cut in the check run's output, so one huge line
+// does not push the others out.
+const FLYCTL_LINE_MAX = 2_000;
 
 export interface CheckOutput {
   title: string;
@@ -75,11 +86,12 @@ function reportText(r: RunReport): string | undefined {
   const timings = timingTable(r.timings);
   if (timings.length) parts.push("### Timings", "", ...timings, "");
   if (r.flyToml) parts.push("### Generated fly.toml", "", codeBlock(r.flyToml.trimEnd(), "toml"), "");
-  const tail = r.tail.slice(-TAIL_LINES);
+  const tail = r.tail.slice(-TAIL_LINES).map((line) => fitLine(line, FLYCTL_LINE_MAX));
   if (tail.length) {
     parts.push(`<details><summary>flyctl output (last ${tail.length} lines)</summary>`, "", codeBlock(tail.join("\n")), "", "</details>");
   }
-  return parts.length ? parts.join("\n") : undefined;
+  if (!parts.length) return undefined;
+  return fitText(parts.join("\n"), OUTPUT_MAX, { rest: "the server logs every flyctl line at LOG_LEVEL=debug" });
 }
 
 function facts(r: RunReport): string[] {
@@ -143,13 +155,19 @@ export interface ConfigProblemLike {
 }
 
 export function invalidConfigOutput(file: string, problems: ConfigProblemLike[]): CheckOutput {
+  const count = problems.length === 1 ? "a problem" : `${problems.length.toLocaleString("en-US")} problems`;
+  const marked = problems.length > MAX_ANNOTATIONS ? ` The first ${MAX_ANNOTATIONS} are marked on the file.` : "";
   return {
     title: `${file} is invalid`,
-    summary: [
-      `Nothing was deployed: \`${file}\` has ${problems.length === 1 ? "a problem" : `${problems.length} problems`}. Fix ${problems.length === 1 ? "it" : "them"} and push again.`,
-      "",
-      ...problems.map((p) => `- line ${p.line}: ${inline(p.message)}`),
-    ].join("\n"),
+    summary: fitText(
+      [
+        `Nothing was deployed: \`${file}\` has ${count}. Fix ${problems.length === 1 ? "it" : "them"} and push again.${marked}`,
+        "",
+        ...problems.map((p) => `- line ${p.line}: ${inline(p.message)}`),
+      ].join("\n"),
+      OUTPUT_MAX,
+      { unit: ["problem", "problems"] },
+    ),
     annotations: problems.slice(0, MAX_ANNOTATIONS).map((p) => ({
       path: file,
       start_line: p.line,
@@ -158,6 +176,29 @@ export function invalidConfigOutput(file: string, problems: ConfigProblemLike[])
       message: p.message,
     })),
   };
+}
+
+/** The output cut to GitHub's limits, and its annotations in requests of at most 50. */
+function fitOutput(output: CheckOutput): { first: CheckOutput; more: CheckOutput[] } {
+  const fitted = {
+    title: fitLine(output.title, TITLE_MAX),
+    summary: fitText(output.summary, OUTPUT_MAX),
+    ...(output.text === undefined ? {} : { text: fitText(output.text, OUTPUT_MAX) }),
+  };
+  const annotations = (output.annotations ?? []).map((a) => ({ ...a, message: fitLine(a.message, ANNOTATION_MESSAGE_MAX) }));
+  const batches: CheckOutput[] = [];
+  for (let i = 0; i < annotations.length; i += ANNOTATIONS_PER_REQUEST) {
+    batches.push({ ...fitted, annotations: annotations.slice(i, i + ANNOTATIONS_PER_REQUEST) });
+  }
+  const [first = fitted, ...more] = batches;
+  return { first, more };
+}
+
+/** Annotations past the first 50: each further PATCH carries the same output and 50 more. */
+async function sendMoreAnnotations(octokit: Octokit, where: RepoRef & { id: number }, more: CheckOutput[]): Promise<void> {
+  for (const output of more) {
+    await octokit.rest.checks.update({ owner: where.owner, repo: where.repo, check_run_id: where.id, output });
+  }
 }
 
 /** Creates the check run of a commit: in progress, or already finished when `conclusion` is given. */
@@ -169,6 +210,7 @@ export async function createCheckRun(
   actions: CheckAction[] = CHECK_ACTIONS,
 ): Promise<{ id: number; url: string }> {
   const now = new Date().toISOString();
+  const { first, more } = fitOutput(output);
   const { data } = await octokit.rest.checks.create({
     owner: where.owner,
     repo: where.repo,
@@ -176,20 +218,23 @@ export async function createCheckRun(
     head_sha: where.sha,
     external_id: where.externalId,
     ...(conclusion ? { status: "completed", conclusion, completed_at: now } : { status: "in_progress", started_at: now }),
-    output,
+    output: first,
     actions,
   });
+  await sendMoreAnnotations(octokit, { ...where, id: data.id }, more);
   return { id: data.id, url: data.html_url ?? "" };
 }
 
 export async function startCheckRun(octokit: Octokit, where: RepoRef & { id: number }, output: CheckOutput): Promise<string> {
+  const { first, more } = fitOutput(output);
   const { data } = await octokit.rest.checks.update({
     owner: where.owner,
     repo: where.repo,
     check_run_id: where.id,
     status: "in_progress",
-    output,
+    output: first,
   });
+  await sendMoreAnnotations(octokit, where, more);
   return data.html_url ?? "";
 }
 
@@ -200,6 +245,7 @@ export async function completeCheckRun(
   output: CheckOutput,
   actions: CheckAction[] = CHECK_ACTIONS,
 ): Promise<void> {
+  const { first, more } = fitOutput(output);
   await octokit.rest.checks.update({
     owner: where.owner,
     repo: where.repo,
@@ -207,7 +253,8 @@ export async function completeCheckRun(
     status: "completed",
     conclusion,
     completed_at: new Date().toISOString(),
-    output,
+    output: first,
     actions,
   });
+  await sendMoreAnnotations(octokit, where, more);
 }

@@ -1,10 +1,19 @@
 import { createHash } from "node:crypto";
 import type { DestroyReason, PreviewStatus } from "../store/schema.js";
-import { formatTime, inline, shortSha } from "./markdown.js";
+import { fitText, formatTime, inline, shortSha } from "./markdown.js";
 import { httpStatus, type Octokit, type RepoRef } from "./octokit.js";
 
 // The hidden marker that finds our one comment among all of a PR's comments.
 export const COMMENT_MARKER = "<!-- fly-preview -->";
+
+// GitHub answers 422 to a comment body longer than this ("Body is too long (maximum
+// is 65536 characters)").
+const COMMENT_MAX = 65_536;
+
+/** A comment body cut to what GitHub accepts, saying what was cut. */
+export function fitComment(body: string): string {
+  return fitText(body, COMMENT_MAX);
+}
 
 export interface CommentView {
   status: Exclude<PreviewStatus, "none" | "skipped">;
@@ -94,7 +103,12 @@ export function bodyHash(body: string): string {
   return createHash("sha256").update(body.replace(/\| \*\*Updated\*\* \|.*\|/, "")).digest("hex").slice(0, 16);
 }
 
-async function findComment(octokit: Octokit, where: RepoRef & { number: number }): Promise<number | undefined> {
+/**
+ * Our comment: it holds the marker and this App wrote it. Another App's comment may
+ * hold the same marker (a copy of fly-preview, a fork of it): editing it fails with
+ * 403, and adopting it would fail every run on the PR.
+ */
+async function findComment(octokit: Octokit, where: RepoRef & { number: number }, appId: number): Promise<number | undefined> {
   const iterator = octokit.paginate.iterator(octokit.rest.issues.listComments, {
     owner: where.owner,
     repo: where.repo,
@@ -102,7 +116,7 @@ async function findComment(octokit: Octokit, where: RepoRef & { number: number }
     per_page: 100,
   });
   for await (const page of iterator) {
-    const found = page.data.find((c) => c.body?.includes(COMMENT_MARKER) && c.user?.type === "Bot");
+    const found = page.data.find((c) => c.body?.includes(COMMENT_MARKER) && c.performed_via_github_app?.id === appId);
     if (found) return found.id;
   }
   return undefined;
@@ -111,15 +125,17 @@ async function findComment(octokit: Octokit, where: RepoRef & { number: number }
 /**
  * Edits the PR's one sticky comment in place, or creates it. The id is remembered
  * by the caller; without one we search by marker first, so a lost id (crash between
- * create and save) never produces a second comment.
+ * create and save) never produces a second comment. `appId` is this App's id, which
+ * tells our comment from another App's holding the same marker.
  */
 export async function upsertComment(
   octokit: Octokit,
-  where: RepoRef & { number: number },
+  where: RepoRef & { number: number; appId: number },
   commentId: number | null,
-  body: string,
+  text: string,
 ): Promise<number> {
-  const id = commentId ?? (await findComment(octokit, where));
+  const body = fitComment(text);
+  const id = commentId ?? (await findComment(octokit, where, where.appId));
   if (id) {
     try {
       await octokit.rest.issues.updateComment({ owner: where.owner, repo: where.repo, comment_id: id, body });

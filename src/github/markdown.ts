@@ -49,3 +49,99 @@ export function formatTtl(ms: number): string {
   }
   return formatDuration(ms);
 }
+
+/**
+ * Length as GitHub measures it, or more: its limits say "characters", but check runs
+ * are measured in UTF-8 bytes ("summary exceeds a maximum bytesize of 65535",
+ * github/docs#35252). A byte count is never below a character count (code points or
+ * UTF-16 units), so text that fits in bytes fits whichever way GitHub counts.
+ */
+export function githubLength(text: string): number {
+  return Buffer.byteLength(text, "utf8");
+}
+
+/** The longest start of `text` within `max` bytes, never splitting a character. */
+function cutToBytes(text: string, max: number): string {
+  let bytes = 0;
+  let end = 0;
+  for (const char of text) {
+    bytes += Buffer.byteLength(char, "utf8");
+    if (bytes > max) break;
+    end += char.length;
+  }
+  return text.slice(0, end);
+}
+
+/** One line (a title, an annotation) cut to `max` with an ellipsis. */
+export function fitLine(text: string, max: number): string {
+  if (githubLength(text) <= max) return text;
+  return cutToBytes(text, max - githubLength("…")) + "…";
+}
+
+// CommonMark: a fence is 3+ backticks or tildes indented at most 3 spaces; it is
+// closed by a run of the same character at least as long with nothing after it.
+function fenceAfter(open: string | undefined, line: string): string | undefined {
+  const m = /^ {0,3}(`{3,}|~{3,})(.*)$/.exec(line);
+  if (!m) return open;
+  const [, run, rest] = m;
+  if (open) return run[0] === open[0] && run.length >= open.length && rest.trim() === "" ? undefined : open;
+  return run[0] === "`" && rest.includes("`") ? undefined : run;
+}
+
+export interface FitOptions {
+  /** What a line of this text is, singular and plural: "1 more problem cut". */
+  unit?: [string, string];
+  /** Where the rest can be found, when somewhere can. */
+  rest?: string;
+}
+
+/**
+ * Text cut to GitHub's limit of `max` characters (see githubLength) at a line
+ * boundary, with a note saying what was cut. A code fence left open is closed, so the
+ * note is not swallowed into it. When whole lines would leave less than half the room
+ * used (one huge line), that line is cut in the middle instead.
+ */
+export function fitText(text: string, max: number, options: FitOptions = {}): string {
+  if (githubLength(text) <= max) return text;
+  const [one, many] = options.unit ?? ["line", "lines"];
+  const limit = max.toLocaleString("en-US");
+  const note = (cut: number, partial: boolean) => {
+    const what = [...(partial ? ["the rest of this line"] : []), ...(cut ? [`${cut.toLocaleString("en-US")} more ${cut === 1 ? one : many}`] : [])];
+    return `… ${what.join(" and ")} cut (GitHub shows at most ${limit} characters here)${options.rest ? `; ${options.rest}` : ""}.`;
+  };
+  const lines = text.split("\n");
+  // shown lines, then a closing fence when one is open, a blank line and the note.
+  const build = (shown: string[], fence: string | undefined, cut: number, partial: boolean) =>
+    [...shown, ...(fence ? [fence] : []), "", note(cut, partial)].join("\n");
+
+  // Whole lines: the most that fit with their note and closing fence. Lengths are
+  // summed as we go, so 3,000 short lines do not mean 3,000 joins.
+  let kept = 0;
+  let fence: string | undefined;
+  let bytes = 0; // the kept lines, each with its newline
+  let fits = { kept: 0, fence: undefined as string | undefined, bytes: 0 };
+  const tailLength = (f: string | undefined, cut: number, partial: boolean) =>
+    (f ? githubLength(f) + 1 : 0) + 1 + githubLength(note(cut, partial));
+  while (kept < lines.length && bytes + githubLength(lines[kept]) + 1 <= max) {
+    bytes += githubLength(lines[kept]) + 1;
+    fence = fenceAfter(fence, lines[kept]);
+    kept++;
+    if (bytes + tailLength(fence, lines.length - kept, false) <= max) fits = { kept, fence, bytes };
+  }
+  if (fits.bytes >= max / 2 || fits.kept === lines.length) {
+    return build(lines.slice(0, fits.kept), fits.fence, lines.length - fits.kept, false);
+  }
+
+  // Little shown: the next line is huge. Show its start, as much as fits.
+  const shown = lines.slice(0, fits.kept);
+  const cut = lines.length - fits.kept - 1;
+  let room = max - fits.bytes - tailLength(fits.fence, cut, true) - 1;
+  for (;;) {
+    if (room <= 0) return build(shown, fits.fence, cut + 1, false);
+    const partial = cutToBytes(lines[fits.kept], room);
+    const result = build([...shown, partial], [...shown, partial].reduce<string | undefined>(fenceAfter, undefined), cut, true);
+    const over = githubLength(result) - max;
+    if (over <= 0) return result;
+    room -= over;
+  }
+}

@@ -29,6 +29,8 @@ import { Reporter } from "./reporter.js";
 import { fetchSource, SourceError } from "./source.js";
 
 export interface ReconcileDeps {
+  /** This GitHub App's id: it finds our sticky comment among other Apps' (see upsertComment). */
+  appId: number;
   store: Store;
   settings: Settings;
   flyctl: Flyctl;
@@ -55,7 +57,7 @@ export async function reportGivenUp(preview: Preview, deps: ReconcileDeps, reaso
   if (preview.desired_action !== "deploy" || preview.quiet || preview.check_run_sha !== sha) return;
   const octokit = await deps.github(preview.installation_id);
   // The lease is gone, so nothing is saved: a later run finds the comment by its marker.
-  const reporter = new Reporter(octokit, preview, async () => undefined, deps.clock ?? Date.now);
+  const reporter = new Reporter(octokit, preview, async () => undefined, deps.clock ?? Date.now, deps.appId);
   await reporter.finishCheck("failure", failureOutput({ appName: preview.app_name, sha, timings: {}, tail: [], reason }));
   if (preview.deployment_sha === sha) await reporter.deploymentState("failure", { description: reason });
   await reporter.comment({ status: "failed", sha, reason, url: preview.url ?? undefined, servingSha: preview.deployed_sha ?? undefined });
@@ -146,7 +148,7 @@ export async function reconcile(
       );
     }
   };
-  const reporter = new Reporter(octokit, preview, save, clock);
+  const reporter = new Reporter(octokit, preview, save, clock, deps.appId);
   const run: Run = { preview, sha: preview.desired_sha ?? preview.head_sha, octokit, reporter, save, finish, signal, deps, flyctl, log, clock, attempt };
 
   if (preview.desired_action === "destroy") await destroy(run);

@@ -25,6 +25,7 @@ export class Reporter {
     private preview: Preview,
     private readonly save: (patch: PreviewPatch) => Promise<void>,
     private readonly clock: () => number,
+    private readonly appId: number,
   ) {}
 
   private get repo() {
@@ -90,7 +91,7 @@ export class Reporter {
     });
     const hash = bodyHash(body);
     if (this.preview.comment_id && this.preview.comment_body_hash === hash) return;
-    const where = { ...this.repo, number: this.preview.number };
+    const where = { ...this.repo, number: this.preview.number, appId: this.appId };
     const id = await upsertComment(this.octokit, where, this.preview.comment_id, body);
     await this.remember({ comment_id: id, comment_body_hash: hash });
   }

@@ -31,6 +31,8 @@ export interface Behavior {
   ignoreSigterm?: boolean;
   /** The URL deploy announces instead of https://APP.fly.dev/. */
   url?: string;
+  /** `deploy` prints one line of this many characters after verifying the config. */
+  longLine?: number;
 }
 
 export interface Call {

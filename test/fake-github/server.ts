@@ -16,11 +16,18 @@ export interface RecordedRequest {
   at: number;
 }
 
+/** The GitHub App a comment was written through, as GitHub reports it. */
+export interface AppRef {
+  id: number;
+  slug: string;
+}
+
 export interface Comment {
   id: number;
   issue: string; // "owner/repo#number"
   body: string;
   user: { login: string; type: string };
+  performed_via_github_app: AppRef | null;
 }
 
 export interface CheckRun {
@@ -77,12 +84,76 @@ export interface FakeGitHub {
   setPermission(repo: string, user: string, permission: "admin" | "maintain" | "write" | "triage" | "read" | "none"): void;
   /** The files of `owner/repo` at commit `sha`. */
   setCommit(repo: string, sha: string, files: Record<string, string>): void;
+  /** A comment already on `owner/repo#number`, written through another App (or by a person, with `by: null`). */
+  seedComment(issue: string, body: string, by: AppRef | null): Comment;
   /** Makes the next `count` requests matching method+path prefix fail with `status`. */
   failNext(method: string, pathPrefix: string, status: number, count?: number): void;
   close(): Promise<void>;
 }
 
-export async function startFakeGitHub(): Promise<FakeGitHub> {
+// GitHub's limits on what an App writes; past them it answers 422 (docs.github.com/rest,
+// and the errors real clients have met: see checkRunProblems and commentProblem).
+const CHECK_TITLE_MAX = 255;
+const CHECK_OUTPUT_MAX = 65_535; // summary and text: counted in UTF-8 bytes (github/docs#35252)
+const ANNOTATIONS_PER_REQUEST = 50;
+const ACTIONS_MAX = 3;
+const ACTION_FIELD_MAX = { label: 20, description: 40, identifier: 20 } as const;
+const COMMENT_MAX = 65_536; // characters (code points)
+
+const checkRunDocs = "https://docs.github.com/rest/checks/runs#create-a-check-run";
+
+/** GitHub's 422 for a check run past its limits, or undefined when it is within them. */
+function checkRunProblem(body: any): { message: string; errors?: unknown[]; documentation_url: string } | undefined {
+  const output = body?.output;
+  // Array lengths are checked by GitHub's request schema: "Invalid request." with the
+  // schema's words (as reported in qiniu/reviewbot#258 and stoplightio/spectral-action#334).
+  if (Array.isArray(output?.annotations) && output.annotations.length > ANNOTATIONS_PER_REQUEST) {
+    return {
+      message: `Invalid request.\n\nNo more than ${ANNOTATIONS_PER_REQUEST} items are allowed; ${output.annotations.length} were supplied.`,
+      documentation_url: checkRunDocs,
+    };
+  }
+  if (Array.isArray(body?.actions) && body.actions.length > ACTIONS_MAX) {
+    return { message: `Invalid request.\n\nNo more than ${ACTIONS_MAX} items are allowed; ${body.actions.length} were supplied.`, documentation_url: checkRunDocs };
+  }
+  for (const action of body?.actions ?? []) {
+    for (const [field, max] of Object.entries(ACTION_FIELD_MAX)) {
+      const value = String(action[field] ?? "");
+      // Wording not confirmed against GitHub; the 422 and the limits are documented.
+      if ([...value].length > max) {
+        return { message: `Invalid request.\n\nFor 'properties/${field}', "${value}" is too long (maximum is ${max} characters).`, documentation_url: checkRunDocs };
+      }
+    }
+  }
+  // Field lengths are model validations: "Validation Failed" with one error per field,
+  // as in github/docs#35252 ("summary exceeds a maximum bytesize of 65535").
+  const errors: unknown[] = [];
+  if (output?.title !== undefined && [...String(output.title)].length > CHECK_TITLE_MAX) {
+    errors.push({ resource: "CheckRun", code: "custom", field: "title", message: `title is too long (maximum is ${CHECK_TITLE_MAX} characters)` });
+  }
+  for (const field of ["summary", "text"] as const) {
+    if (output?.[field] !== undefined && Buffer.byteLength(String(output[field]), "utf8") > CHECK_OUTPUT_MAX) {
+      errors.push({ resource: "CheckRun", code: "custom", field, message: `${field} exceeds a maximum bytesize of ${CHECK_OUTPUT_MAX}` });
+    }
+  }
+  return errors.length ? { message: "Validation Failed", errors, documentation_url: checkRunDocs } : undefined;
+}
+
+/** GitHub's 422 for a comment body past its limit (as danger/danger#424 and others met it). */
+function commentProblem(body: any): { message: string; errors: unknown[]; documentation_url: string } | undefined {
+  if ([...String(body?.body ?? "")].length <= COMMENT_MAX) return undefined;
+  return {
+    message: "Validation Failed",
+    errors: [{ resource: "IssueComment", code: "custom", field: "body", message: `body is too long (maximum is ${COMMENT_MAX} characters)` }],
+    documentation_url: "https://docs.github.com/rest/issues/comments#create-an-issue-comment",
+  };
+}
+
+/**
+ * `app` is the GitHub App the fake answers as (the harness's Probot has appId 1): the
+ * comments it writes carry it in `performed_via_github_app`, as GitHub's do.
+ */
+export async function startFakeGitHub(app: AppRef = { id: 1, slug: "fly-preview" }): Promise<FakeGitHub> {
   const commits = new Map<string, Record<string, string>>();
   const failures: Array<{ method: string; prefix: string; status: number; count: number }> = [];
   let nextId = 1000;
@@ -114,6 +185,7 @@ export async function startFakeGitHub(): Promise<FakeGitHub> {
     res.writeHead(status, { "content-type": "application/json; charset=utf-8", ...headers });
     res.end(JSON.stringify(body));
   }
+  const botUser = (by: AppRef) => ({ login: `${by.slug}[bot]`, type: "Bot" });
   const notFound = (res: ServerResponse) => json(res, 404, { message: "Not Found", documentation_url: "https://docs.github.com/rest" });
 
   async function tarball(repo: string, sha: string): Promise<Buffer> {
@@ -175,7 +247,9 @@ export async function startFakeGitHub(): Promise<FakeGitHub> {
       const issue = `${m[1]}/${m[2]}#${m[3]}`;
       if (method === "GET") return json(res, 200, state.comments.filter((c) => c.issue === issue));
       if (method === "POST") {
-        const comment = { id: nextId++, issue, body: body.body, user: { login: "fly-preview[bot]", type: "Bot" } };
+        const problem = commentProblem(body);
+        if (problem) return json(res, 422, problem);
+        const comment = { id: nextId++, issue, body: body.body, user: botUser(app), performed_via_github_app: app };
         state.comments.push(comment);
         return json(res, 201, { ...comment, html_url: `${base}/${m[1]}/${m[2]}/pull/${m[3]}#issuecomment-${comment.id}` });
       }
@@ -183,11 +257,19 @@ export async function startFakeGitHub(): Promise<FakeGitHub> {
     if (method === "PATCH" && (m = path.match(/^\/api\/v3\/repos\/([^/]+)\/([^/]+)\/issues\/comments\/(\d+)$/))) {
       const comment = state.comments.find((c) => c.id === Number(m![3]));
       if (!comment) return notFound(res);
+      // An App may edit only the comments it wrote; GitHub answers others with this 403.
+      if (comment.performed_via_github_app?.id !== app.id) {
+        return json(res, 403, { message: "Resource not accessible by integration", documentation_url: "https://docs.github.com/rest/issues/comments#update-an-issue-comment" });
+      }
+      const problem = commentProblem(body);
+      if (problem) return json(res, 422, problem);
       comment.body = body.body;
       return json(res, 200, comment);
     }
     if ((m = path.match(/^\/api\/v3\/repos\/([^/]+)\/([^/]+)\/check-runs(?:\/(\d+))?$/))) {
       const repo = `${m[1]}/${m[2]}`;
+      const problem = checkRunProblem(body);
+      if (problem) return json(res, 422, problem);
       if (method === "POST" && !m[3]) {
         const run: CheckRun = { id: nextId++, repo, ...body, history: [{ status: body.status, conclusion: body.conclusion }] };
         state.checkRuns.push(run);
@@ -196,7 +278,10 @@ export async function startFakeGitHub(): Promise<FakeGitHub> {
       if (method === "PATCH" && m[3]) {
         const run = state.checkRuns.find((r) => r.id === Number(m![3]));
         if (!run) return notFound(res);
+        // Each update's annotations are added to the run's, not put in their place.
+        const annotations = [...(run.output?.annotations ?? []), ...(body.output?.annotations ?? [])];
         Object.assign(run, body);
+        if (run.output) run.output = { ...run.output, annotations };
         run.history.push({ status: run.status, conclusion: body.conclusion });
         return json(res, 200, { ...run, html_url: `${base}/${repo}/runs/${run.id}` });
       }
@@ -277,6 +362,11 @@ export async function startFakeGitHub(): Promise<FakeGitHub> {
     },
     setPermission(repo, user, permission) {
       permissions.set(`${repo}:${user}`, permission);
+    },
+    seedComment(issue, text, by) {
+      const comment = { id: nextId++, issue, body: text, user: by ? botUser(by) : { login: "octocat", type: "User" }, performed_via_github_app: by };
+      state.comments.push(comment);
+      return comment;
     },
     setCommit(repo, sha, files) {
       commits.set(`${repo}@${sha}`, files);
