@@ -22,6 +22,7 @@ import { SecretsError, type SecretStore } from "../secrets/index.js";
 import type { Settings } from "../settings.js";
 import type { Claim, Preview, PreviewPatch, Store } from "../store/store.js";
 import { waitForHealthy } from "./health.js";
+import { deadline, LimitExceeded } from "./limits.js";
 import { DEFAULT_TTL_MS } from "./reaper.js";
 import { Reporter } from "./reporter.js";
 import { fetchSource, SourceError } from "./source.js";
@@ -235,6 +236,8 @@ async function deploy(run: Run, config: PreviewConfig): Promise<PreviewPatch> {
   let withheld = false;
   const cleanups: Array<() => Promise<void>> = [];
   const report = () => ({ appName: app, sha, timings, flyToml: flyToml && redact(flyToml), tail, reusedImage, secretsWithheld: withheld });
+  // However the preview's code behaves (a build that never ends, say), the worker is free again by then.
+  const runLimit = deadline(signal, deps.settings.maxRunMs, `The deploy took longer than PREVIEW_MAX_RUN (${formatTtl(deps.settings.maxRunMs)}), the server's limit`);
 
   await reporter.startCheck(sha, startedOutput(app, sha));
   await reporter.startDeployment(sha);
@@ -253,16 +256,16 @@ async function deploy(run: Run, config: PreviewConfig): Promise<PreviewPatch> {
           `The Fly app name ${app} is already used by the preview of ${holder.owner}/${holder.repo}#${holder.number}; it frees when that preview is destroyed`,
         );
       }
-      const created = await flyctl.createApp(app);
+      const created = await flyctl.createApp(app, runLimit.signal);
       log.info({ created }, "fly app ready");
       await run.save({ app_created: 1 });
     }
     if (Object.keys(secrets.values).length) {
       // Staged, not set: they take effect with the deploy below, in one release.
-      await flyctl.importSecrets(app, secrets.values);
+      await flyctl.importSecrets(app, secrets.values, runLimit.signal);
       log.info({ names: Object.keys(secrets.values) }, "secrets staged");
     }
-    signal.throwIfAborted();
+    runLimit.signal.throwIfAborted();
 
     const defaultUrl = `https://${app}.fly.dev`;
     const vars = { PR_NUMBER: String(preview.number), PREVIEW_URL: defaultUrl, APP_NAME: app, HEAD_SHA: sha, HEAD_REF: preview.head_ref };
@@ -271,11 +274,11 @@ async function deploy(run: Run, config: PreviewConfig): Promise<PreviewPatch> {
     // registry already holds, only the generated fly.toml, so no tarball is downloaded.
     const withSource = async () => {
       const started = clock();
-      const source = await fetchSource(run.octokit, { owner: preview.owner, repo: preview.repo, sha });
+      const source = await fetchSource(run.octokit, { owner: preview.owner, repo: preview.repo, sha }, undefined, runLimit.signal);
       cleanups.push(source.cleanup);
       timings.sourceMs = clock() - started;
       log.info({ files: source.files, bytes: source.bytes }, "source downloaded");
-      signal.throwIfAborted();
+      runLimit.signal.throwIfAborted();
       const generated = await writeFlyToml(source.dir, app, config, deps.settings);
       flyToml = generated.text;
       return { cwd: join(source.dir, config.context), configPath: generated.path };
@@ -294,7 +297,7 @@ async function deploy(run: Run, config: PreviewConfig): Promise<PreviewPatch> {
 
     let phase: "building" | "deploying" = "building";
     let commentChain = Promise.resolve();
-    const flyDeploy = (where: { cwd: string; configPath: string }, image?: string) =>
+    const flyDeploy = (where: { cwd: string; configPath: string }, image: string | undefined, limited: AbortSignal) =>
       flyctl.deploy({
         ...where,
         app,
@@ -303,7 +306,7 @@ async function deploy(run: Run, config: PreviewConfig): Promise<PreviewPatch> {
         memoryMb: config.resources.memoryMb,
         cpus: config.resources.cpus,
         cpuKind: config.resources.cpu_kind,
-        signal,
+        signal: limited,
         onLine: (line: string) => {
           log.debug({ flyctl: line });
           // The image is pushed (or reused): the rest is Fly rolling out machines.
@@ -315,6 +318,17 @@ async function deploy(run: Run, config: PreviewConfig): Promise<PreviewPatch> {
           }
         },
       });
+    // flyctl's build and release, bounded by build.timeout.
+    const flyDeployWithin = async (where: { cwd: string; configPath: string }, image?: string) => {
+      const build = deadline(runLimit.signal, config.build.timeoutMs, `The build took longer than build.timeout (${config.build.timeout}) in ${CONFIG_PATH}`);
+      try {
+        return await flyDeploy(where, image, build.signal);
+      } catch (error) {
+        throw build.signal.reason instanceof LimitExceeded ? build.signal.reason : error;
+      } finally {
+        build.clear();
+      }
+    };
 
     let result: DeployResult | undefined;
     // The registry already holds this commit's image (a redeploy, or a run resumed
@@ -324,7 +338,7 @@ async function deploy(run: Run, config: PreviewConfig): Promise<PreviewPatch> {
     if (imageOnly) {
       const image = `registry.fly.io/${app}:${label}`;
       try {
-        result = await flyDeploy(imageOnly, image);
+        result = await flyDeployWithin(imageOnly, image);
         reusedImage = image;
       } catch (error) {
         if (!(error instanceof FlyError) || !["build", "not_found"].includes(error.kind)) throw error;
@@ -334,7 +348,7 @@ async function deploy(run: Run, config: PreviewConfig): Promise<PreviewPatch> {
     if (!result) {
       const source = await withSource();
       started = clock();
-      result = await flyDeploy(source);
+      result = await flyDeployWithin(source);
     }
     await commentChain;
     await run.save({ image_sha: sha });
@@ -346,7 +360,7 @@ async function deploy(run: Run, config: PreviewConfig): Promise<PreviewPatch> {
       timeoutMs: config.health.timeoutMs,
       intervalMs: deps.healthIntervalMs,
       fetch: deps.fetch,
-      signal,
+      signal: runLimit.signal,
     });
     timings.healthMs = health.durationMs;
     if (!health.ok) {
@@ -379,7 +393,9 @@ async function deploy(run: Run, config: PreviewConfig): Promise<PreviewPatch> {
       }
       return { status: "superseded", status_at: clock() };
     }
-    const reason = redact(describe(error));
+    // A limit ends flyctl or a download with an error of its own ("cancelled"): name the limit instead.
+    const limit = [error, runLimit.signal.reason].find((e) => e instanceof LimitExceeded);
+    const reason = limit ? limit.message : redact(describe(error));
     if (error instanceof FlyError) tail = error.tail;
     log.warn({ sha, reason }, "deploy failed");
     await reporter.finishCheck("failure", failureOutput({ ...report(), reason }));
@@ -387,6 +403,7 @@ async function deploy(run: Run, config: PreviewConfig): Promise<PreviewPatch> {
     await reporter.comment({ status: "failed", sha, reason, ...current });
     return { status: "failed", status_at: clock(), last_error: reason };
   } finally {
+    runLimit.clear();
     for (const cleanup of cleanups) await cleanup();
   }
 }
