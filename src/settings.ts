@@ -18,6 +18,8 @@ export interface Settings {
   reapIntervalMs: number;
   /** How long a worker's claim on a preview lasts unrenewed: a dead worker's work waits this long. */
   leaseMs: number;
+  /** PREVIEW_MAX_RUN: the longest one deploy may take, start to end, whatever .preview.yml says. */
+  maxRunMs: number;
   /** PREVIEW_SECRETS_KEY: encrypts per-repository secrets at rest. */
   secretsKey?: Buffer;
   /** Where replies to commands link for help: the docs/ folder of the operator's copy. */
@@ -97,6 +99,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     maxPerInstallation: env.PREVIEW_MAX_PER_INSTALLATION?.trim() ? integer(env, "PREVIEW_MAX_PER_INSTALLATION", 0, 1, 100_000) : undefined,
     reapIntervalMs: duration(env, "PREVIEW_REAP_INTERVAL", 10 * 60_000),
     leaseMs: duration(env, "PREVIEW_LEASE", 60_000),
+    maxRunMs: duration(env, "PREVIEW_MAX_RUN", 60 * 60_000),
     docsUrl: url(env, "PREVIEW_DOCS_URL", DEFAULT_DOCS_URL),
     secretsKey: secretsKey(env),
   };

@@ -31,6 +31,7 @@ const DEFAULTS: PreviewConfig = {
   port: 8080,
   env: {},
   build_args: {},
+  build: { timeout: "20m", timeoutMs: 1_200_000 },
   secrets: [],
   health: { path: "/", timeout: "120s", timeoutMs: 120_000 },
   // Idle previews cost nothing: the smallest shared machine, stopped when idle.
@@ -54,6 +55,8 @@ env:
   BASE_URL: \${PREVIEW_URL}
 build_args:
   NODE_VERSION: "20"
+build:
+  timeout: 45m
 health:
   path: /healthz
   timeout: 3m
@@ -78,6 +81,7 @@ trigger:
       region: "cdg",
       env: { NODE_ENV: "production", BASE_URL: "${PREVIEW_URL}" },
       build_args: { NODE_VERSION: "20" },
+      build: { timeout: "45m", timeoutMs: 2_700_000 },
       secrets: ["DATABASE_URL"],
       health: { path: "/healthz", timeout: "3m", timeoutMs: 180_000 },
       resources: { memory: "2gb", memoryMb: 2048, cpus: 2, cpu_kind: "performance" },
@@ -189,6 +193,17 @@ trigger:
       '14: trigger.branches: must be a list, like [main] or lines starting with "- " (got "main")',
       '15: trigger.drafts: must be true or false (got "maybe")',
     ]);
+  });
+
+  it("refuses a build or health timeout past its maximum, on its line, naming the maximum", () => {
+    expect(problems("port: 8080\nbuild:\n  timeout: 3650d\nhealth:\n  timeout: 16m\n")).toEqual([
+      { path: "build.timeout", message: 'build.timeout: "3650d" is too long; the most allowed is 60m', line: 3, column: 12 },
+      { path: "health.timeout", message: 'health.timeout: "16m" is too long; the most allowed is 15m', line: 5, column: 12 },
+    ]);
+    expect(valid("build:\n  timeout: 60m\nhealth:\n  timeout: 900s\n")).toMatchObject({
+      build: { timeoutMs: 3_600_000 },
+      health: { timeoutMs: 900_000 },
+    });
   });
 
   it("rejects paths that climb out of the repository", () => {

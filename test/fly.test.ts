@@ -1,6 +1,8 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { execa } from "execa";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { classifyFailure, Flyctl, FlyError, Redactor, renderFlyToml, type FlyctlOptions } from "../src/fly/index.js";
@@ -36,6 +38,24 @@ async function rejection(promise: Promise<unknown>): Promise<FlyError> {
 
 function deployCalls() {
   return fly.calls().filter((call) => call.argv[0] === "deploy");
+}
+
+/** Whether a process still runs (a zombie waiting to be reaped has stopped running). */
+function running(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
+}
+
+async function waitFor<T>(what: string, check: () => T | undefined | false): Promise<T> {
+  for (let i = 0; i < 750; i++) {
+    const value = check();
+    if (value) return value;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`timed out waiting for ${what}`);
 }
 
 beforeEach(async () => {
@@ -339,6 +359,31 @@ describe("cancelling a deploy", () => {
     expect(call?.ignoredSigterm).toBe(true);
     expect(call?.endedAt).toBeUndefined();
     expect(() => process.kill(call!.pid, 0)).toThrow(expect.objectContaining({ code: "ESRCH" }));
+  });
+
+  it("stops what flyctl started too, even a child that ignores SIGTERM", async () => {
+    fly.setBehavior({ deployDelayMs: 20_000, deployChild: true });
+    const controller = new AbortController();
+    const deploying = rejection(flyctl().deploy({ cwd: source, configPath, app: APP, signal: controller.signal }));
+    const child = await waitFor("flyctl's child", () => deployCalls()[0]?.childPid);
+    expect(running(child)).toBe(true);
+    controller.abort();
+
+    expect((await deploying).kind).toBe("cancelled");
+    expect(deployCalls()[0]).toMatchObject({ signal: "SIGTERM", exitCode: 127 });
+    await waitFor("the child to be killed", () => !running(child));
+  });
+
+  it("leaves nothing of flyctl running when the process that started it exits", async () => {
+    fly.setBehavior({ deployDelayMs: 20_000, deployChild: true });
+    const script = fileURLToPath(new URL("./flyctl-exit-process.ts", import.meta.url));
+    const parent = spawn(process.execPath, ["--import", import.meta.resolve("tsx"), script, fly.path, source, configPath, APP], { stdio: "ignore" });
+    const exited = new Promise((resolve) => parent.on("exit", resolve));
+    const call = await waitFor("flyctl's child", () => deployCalls().find((c) => c.childPid));
+    parent.kill("SIGUSR2");
+    await exited;
+
+    await waitFor("flyctl and its child to be killed", () => !running(call.pid) && !running(call.childPid!));
   });
 
   it("does not start flyctl when already cancelled", async () => {

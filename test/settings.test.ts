@@ -13,6 +13,7 @@ describe("server settings", () => {
       maxPerInstallation: undefined,
       reapIntervalMs: 600_000,
       leaseMs: 60_000,
+      maxRunMs: 3_600_000,
       docsUrl: "https://github.com/fly-preview/fly-preview/tree/main/docs",
       secretsKey: undefined,
     });
@@ -30,6 +31,7 @@ describe("server settings", () => {
       PREVIEW_MAX_PER_INSTALLATION: "20",
       PREVIEW_REAP_INTERVAL: "5m",
       PREVIEW_LEASE: "30s",
+      PREVIEW_MAX_RUN: "90m",
       PREVIEW_SECRETS_KEY: "ab".repeat(32),
     });
     expect(settings).toEqual({
@@ -42,6 +44,7 @@ describe("server settings", () => {
       maxPerInstallation: 20,
       reapIntervalMs: 300_000,
       leaseMs: 30_000,
+      maxRunMs: 5_400_000,
       docsUrl: "https://git.acme.dev/tools/fly-preview/docs",
       secretsKey: Buffer.from("ab".repeat(32), "hex"),
     });
@@ -56,6 +59,7 @@ describe("server settings", () => {
     [{ PREVIEW_DOCS_URL: "docs" }, /PREVIEW_DOCS_URL must be an http\(s\) URL/],
     [{ PREVIEW_MAX_PER_INSTALLATION: "many" }, /PREVIEW_MAX_PER_INSTALLATION must be a whole number/],
     [{ PREVIEW_REAP_INTERVAL: "10 minutes" }, /PREVIEW_REAP_INTERVAL must be a duration such as 30s, 10m or 1h/],
+    [{ PREVIEW_MAX_RUN: "0s" }, /PREVIEW_MAX_RUN must be a duration such as 30s, 10m or 1h, got "0s"/],
     [{ PREVIEW_SECRETS_KEY: "short" }, /PREVIEW_SECRETS_KEY/],
   ])("stops at a bad value and names the variable: %o", (env, message) => {
     expect(() => readSettings(env)).toThrow(message);

@@ -27,6 +27,7 @@ function renderField(path: string[], field: JsonSchema, own: JsonSchema, root: J
   if (shared) lines.push("", shared);
   lines.push("", `- Type: ${typeOf(field)}`);
   if (!field.properties) lines.push(`- Default: ${defaultOf(field)}`);
+  if (field.maxDuration) lines.push(`- At most: \`${field.maxDuration}\``);
   const example = field.examples?.[0];
   if (example !== undefined) {
     lines.push("", "```yaml", stringify(nest(path, example)).trimEnd(), "```");

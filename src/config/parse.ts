@@ -8,7 +8,8 @@ import { parseDuration, parseMemoryMb } from "./units.js";
 type Plain = Record<string, unknown>;
 
 /** The shape ajv guarantees once validation (with defaults) has passed: the config before derived values. */
-type ValidConfig = Omit<PreviewConfig, "health" | "resources" | "ttlMs"> & {
+type ValidConfig = Omit<PreviewConfig, "build" | "health" | "resources" | "ttlMs"> & {
+  build: Omit<PreviewConfig["build"], "timeoutMs">;
   health: Omit<PreviewConfig["health"], "timeoutMs">;
   resources: Omit<PreviewConfig["resources"], "memoryMb">;
 };
@@ -80,6 +81,7 @@ function complete(raw: ValidConfig): PreviewConfig {
     port: raw.port,
     env: raw.env,
     build_args: raw.build_args,
+    build: { ...raw.build, timeoutMs: parseDuration(raw.build.timeout) },
     health: { ...raw.health, timeoutMs: parseDuration(raw.health.timeout) },
     resources: {
       memory: raw.resources.memory.toLowerCase(),
@@ -175,6 +177,8 @@ function describeFailure(error: ErrorObject, schema: JsonSchema, value: unknown,
       return `${JSON.stringify(value)} ${PATTERN_HINTS[schema.title ?? ""] ?? `does not have the expected form (${String(error.params.pattern)})`}`;
     case "minLength":
       return "must not be empty";
+    case "maxDuration":
+      return `${JSON.stringify(value)} is too long; the most allowed is ${schema.maxDuration}`;
     default:
       return error.message ?? "is not valid";
   }

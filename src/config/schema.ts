@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { Ajv2020 } from "ajv/dist/2020.js";
+import { DURATION, parseDuration } from "./units.js";
 
 /** The parts of JSON Schema that preview.schema.json uses. */
 export interface JsonSchema {
@@ -19,6 +20,8 @@ export interface JsonSchema {
   minLength?: number;
   minimum?: number;
   maximum?: number;
+  /** Our own keyword: the longest a duration may be, itself a duration ("60m"). */
+  maxDuration?: string;
 }
 
 // Read at runtime rather than imported: schemas/ sits outside src/, and this relative URL
@@ -30,7 +33,14 @@ export const previewSchema = JSON.parse(readFileSync(SCHEMA_URL, "utf8")) as Jso
 // useDefaults fills in every field the user left out (objects default to {} so their own
 // fields get defaults too); verbose keeps the failing schema on each error so messages
 // can name the allowed values.
-export const validatePreview = new Ajv2020({ allErrors: true, useDefaults: true, verbose: true }).compile(previewSchema);
+const ajv = new Ajv2020({ allErrors: true, useDefaults: true, verbose: true });
+ajv.addKeyword({
+  keyword: "maxDuration",
+  schemaType: "string",
+  // A value that is not a duration at all is the type's or the pattern's to report.
+  validate: (max: string, value: unknown) => typeof value !== "string" || !DURATION.test(value) || parseDuration(value) <= parseDuration(max),
+});
+export const validatePreview = ajv.compile(previewSchema);
 
 /** The schema a `$ref` points at, with the referring schema's own keywords on top. */
 export function resolveRef(schema: JsonSchema, root: JsonSchema = previewSchema): JsonSchema {

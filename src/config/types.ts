@@ -8,6 +8,7 @@ export interface PreviewConfig {
   region?: string;
   env: Record<string, string>;
   build_args: Record<string, string>;
+  build: { timeout: string; timeoutMs: number };
   health: { path: string; timeout: string; timeoutMs: number };
   resources: { memory: string; memoryMb: number; cpus: number; cpu_kind: "shared" | "performance" };
   secrets: string[];

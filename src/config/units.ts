@@ -1,4 +1,4 @@
-const DURATION = /^([0-9]+)(ms|s|m|h|d)$/;
+export const DURATION = /^([0-9]+)(ms|s|m|h|d)$/;
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /** "30s" → 30000. Throws on anything that is not a whole number followed by ms, s, m, h or d. */

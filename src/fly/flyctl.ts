@@ -21,7 +21,7 @@ export interface FlyctlOptions {
   log?: { info(obj: object, msg?: string): void; debug(...a: unknown[]): void; warn(...a: unknown[]): void };
   /** Default 3 attempts, 1000 ms base, growing fourfold per attempt, with jitter. */
   retry?: { attempts: number; baseDelayMs: number };
-  /** After a cancel, SIGTERM first, then SIGKILL after this long. Default DEFAULT_KILL_GRACE_MS. */
+  /** After a cancel, SIGTERM to flyctl's process group first, then SIGKILL after this long. Default DEFAULT_KILL_GRACE_MS. */
   killGraceMs?: number;
 }
 
@@ -107,9 +107,9 @@ export class Flyctl {
   }
 
   /** Idempotent: an app this organization already owns counts as created. */
-  async createApp(name: string): Promise<"created" | "exists"> {
+  async createApp(name: string, signal?: AbortSignal): Promise<"created" | "exists"> {
     try {
-      await this.run(["apps", "create", name, "--org", this.org]);
+      await this.run(["apps", "create", name, "--org", this.org], { signal });
       return "created";
     } catch (error) {
       if (!(error instanceof FlyError) || error.kind !== "name_taken") throw error;
@@ -167,7 +167,7 @@ export class Flyctl {
    * goes in a form flyctl reads back unchanged (see secret-lines.ts); when one has no
    * such form nothing is sent, since a silently altered secret is worse than a failed deploy.
    */
-  async importSecrets(app: string, secrets: Record<string, string>): Promise<void> {
+  async importSecrets(app: string, secrets: Record<string, string>, signal?: AbortSignal): Promise<void> {
     const lines: string[] = [];
     const alone: string[] = [];
     for (const [name, value] of Object.entries(secrets)) {
@@ -183,8 +183,8 @@ export class Flyctl {
       if (encoding.form === "import") lines.push(encoding.text);
       else alone.push(name);
     }
-    if (lines.length > 0) await this.run(["secrets", "import", "-a", app, "--stage"], { input: lines.join("") });
-    for (const name of alone) await this.run(["secrets", "set", `${name}=-`, "-a", app, "--stage"], { input: secrets[name] });
+    if (lines.length > 0) await this.run(["secrets", "import", "-a", app, "--stage"], { input: lines.join(""), signal });
+    for (const name of alone) await this.run(["secrets", "set", `${name}=-`, "-a", app, "--stage"], { input: secrets[name], signal });
   }
 
   /** The organization owning an app, or undefined when our token cannot see the app. */
@@ -252,9 +252,17 @@ export class Flyctl {
       ...(opts.input === undefined ? { stdin: "ignore" as const } : { input: opts.input }),
       buffer: false,
       reject: false,
-      cancelSignal: opts.signal,
-      forceKillAfterDelay: this.killGraceMs,
+      // A process group of its own, so that stopping flyctl also stops what it started
+      // (a build's helpers, say), which execa's own cancel (one pid) would leave running.
+      detached: true,
     });
+    const group = subprocess.pid === undefined ? undefined : running.start(subprocess.pid);
+    let stopped = false;
+    const stop = () => {
+      stopped = true;
+      group?.stop(this.killGraceMs);
+    };
+    opts.signal?.addEventListener("abort", stop, { once: true });
     const follow = (stream: Readable | null, name: "stdout" | "stderr") =>
       new Promise<void>((resolve) => {
         if (!stream) return resolve();
@@ -272,9 +280,13 @@ export class Flyctl {
       subprocess,
       follow(subprocess.stdout, "stdout"),
       follow(subprocess.stderr, "stderr"),
-    ]);
+    ]).finally(() => {
+      opts.signal?.removeEventListener("abort", stop);
+      group?.exited();
+    });
 
-    if (result.isCanceled) {
+    // A flyctl that finished its work before the stop reached it succeeded.
+    if (stopped && result.exitCode !== 0) {
       throw new FlyError("cancelled", reasonFor("cancelled"), { exitCode: result.exitCode, tail });
     }
     if (result.code === "ENOENT") {
@@ -305,6 +317,54 @@ export class Flyctl {
 
   private describe(args: string[]): string {
     return this.redactor.redact(["flyctl", ...args].join(" "));
+  }
+}
+
+/**
+ * The process groups of the flyctl runs of this process. execa's own clean-up (killing
+ * children when the server exits) does not cover detached subprocesses, so the groups
+ * still running when the process exits are killed here instead.
+ */
+class ProcessGroups {
+  private readonly live = new Set<number>();
+  private hooked = false;
+
+  start(pid: number): { stop(graceMs: number): void; exited(): void } {
+    const live = this.live;
+    live.add(pid);
+    if (!this.hooked) {
+      this.hooked = true;
+      process.on("exit", () => {
+        for (const group of live) signalGroup(group, "SIGKILL");
+      });
+    }
+    let stopping = false;
+    return {
+      // flyctl gets SIGTERM to cancel cleanly; whatever of its group is left after the
+      // grace gets SIGKILL, even once flyctl itself has exited.
+      stop(graceMs) {
+        if (stopping) return;
+        stopping = true;
+        signalGroup(pid, "SIGTERM");
+        setTimeout(() => {
+          signalGroup(pid, "SIGKILL");
+          live.delete(pid);
+        }, graceMs).unref();
+      },
+      exited() {
+        if (!stopping) live.delete(pid);
+      },
+    };
+  }
+}
+
+const running = new ProcessGroups();
+
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // The whole group has already exited.
   }
 }
 

@@ -24,6 +24,7 @@ import { SecretsError, type SecretStore } from "../secrets/index.js";
 import type { Settings } from "../settings.js";
 import type { Claim, Preview, PreviewPatch, Store } from "../store/store.js";
 import { waitForHealthy } from "./health.js";
+import { deadline, LimitExceeded } from "./limits.js";
 import { DEFAULT_TTL_MS } from "./reaper.js";
 import { Reporter } from "./reporter.js";
 import { fetchSource, SourceError } from "./source.js";
@@ -286,6 +287,8 @@ async function deploy(run: Run, config: PreviewConfig, repoFlyToml: string | und
   let withheld = false;
   const cleanups: Array<() => Promise<void>> = [];
   const report = () => ({ appName: app, sha, timings, flyToml: flyToml && redact(flyToml), tail, reusedImage, secretsWithheld: withheld });
+  // However the preview's code behaves (a build that never ends, say), the worker is free again by then.
+  const runLimit = deadline(signal, deps.settings.maxRunMs, `The deploy took longer than PREVIEW_MAX_RUN (${formatTtl(deps.settings.maxRunMs)}), the server's limit`);
 
   await reporter.startCheck(sha, startedOutput(app, sha));
   await reporter.startDeployment(sha);
@@ -309,16 +312,16 @@ async function deploy(run: Run, config: PreviewConfig, repoFlyToml: string | und
       }
       // Before asking Fly: a crash after the create still leaves this row the owner the reaper sweeps for.
       if (!preview.app_owner) await run.save({ app_owner: 1 });
-      const created = await flyctl.createApp(app);
+      const created = await flyctl.createApp(app, runLimit.signal);
       log.info({ created }, "fly app ready");
       await run.save({ app_created: 1 });
     }
     if (Object.keys(secrets.values).length) {
       // Staged, not set: they take effect with the deploy below, in one release.
-      await flyctl.importSecrets(app, secrets.values);
+      await flyctl.importSecrets(app, secrets.values, runLimit.signal);
       log.info({ names: Object.keys(secrets.values) }, "secrets staged");
     }
-    signal.throwIfAborted();
+    runLimit.signal.throwIfAborted();
 
     const defaultUrl = `https://${app}.fly.dev`;
     const vars = { PR_NUMBER: String(preview.number), PREVIEW_URL: defaultUrl, APP_NAME: app, HEAD_SHA: sha, HEAD_REF: preview.head_ref };
@@ -327,11 +330,11 @@ async function deploy(run: Run, config: PreviewConfig, repoFlyToml: string | und
     // registry already holds, only the generated fly.toml, so no tarball is downloaded.
     const withSource = async () => {
       const started = clock();
-      const source = await fetchSource(run.octokit, { owner: preview.owner, repo: preview.repo, sha });
+      const source = await fetchSource(run.octokit, { owner: preview.owner, repo: preview.repo, sha }, undefined, runLimit.signal);
       cleanups.push(source.cleanup);
       timings.sourceMs = clock() - started;
       log.info({ files: source.files, bytes: source.bytes }, "source downloaded");
-      signal.throwIfAborted();
+      runLimit.signal.throwIfAborted();
       const generated = await writeFlyToml(source.dir, app, config, deps.settings, repoFlyToml);
       flyToml = generated.text;
       return { cwd: join(source.dir, config.context), configPath: generated.path };
@@ -347,7 +350,7 @@ async function deploy(run: Run, config: PreviewConfig, repoFlyToml: string | und
 
     let phase: "building" | "deploying" = "building";
     let commentChain = Promise.resolve();
-    const flyDeploy = (where: { cwd: string; configPath: string }, image?: string) =>
+    const flyDeploy = (where: { cwd: string; configPath: string }, image: string | undefined, limited: AbortSignal) =>
       flyctl.deploy({
         ...where,
         app,
@@ -356,7 +359,7 @@ async function deploy(run: Run, config: PreviewConfig, repoFlyToml: string | und
         memoryMb: config.resources.memoryMb,
         cpus: config.resources.cpus,
         cpuKind: config.resources.cpu_kind,
-        signal,
+        signal: limited,
         onLine: (line: string) => {
           log.debug({ flyctl: line });
           // The image is pushed (or reused): the rest is Fly rolling out machines.
@@ -368,6 +371,17 @@ async function deploy(run: Run, config: PreviewConfig, repoFlyToml: string | und
           }
         },
       });
+    // flyctl's build and release, bounded by build.timeout.
+    const flyDeployWithin = async (where: { cwd: string; configPath: string }, image?: string) => {
+      const build = deadline(runLimit.signal, config.build.timeoutMs, `The build took longer than build.timeout (${config.build.timeout}) in ${CONFIG_PATH}`);
+      try {
+        return await flyDeploy(where, image, build.signal);
+      } catch (error) {
+        throw build.signal.reason instanceof LimitExceeded ? build.signal.reason : error;
+      } finally {
+        build.clear();
+      }
+    };
 
     let result: DeployResult | undefined;
     // The registry already holds this commit's image (a redeploy, or a run resumed
@@ -377,7 +391,7 @@ async function deploy(run: Run, config: PreviewConfig, repoFlyToml: string | und
     if (imageOnly) {
       const image = `registry.fly.io/${app}:${label}`;
       try {
-        result = await flyDeploy(imageOnly, image);
+        result = await flyDeployWithin(imageOnly, image);
         reusedImage = image;
       } catch (error) {
         if (!(error instanceof FlyError) || !["build", "not_found"].includes(error.kind)) throw error;
@@ -387,7 +401,7 @@ async function deploy(run: Run, config: PreviewConfig, repoFlyToml: string | und
     if (!result) {
       const source = await withSource();
       started = clock();
-      result = await flyDeploy(source);
+      result = await flyDeployWithin(source);
     }
     await commentChain;
     await run.save({ image_sha: sha });
@@ -399,7 +413,7 @@ async function deploy(run: Run, config: PreviewConfig, repoFlyToml: string | und
       timeoutMs: config.health.timeoutMs,
       intervalMs: deps.healthIntervalMs,
       fetch: deps.fetch,
-      signal,
+      signal: runLimit.signal,
     });
     timings.healthMs = health.durationMs;
     if (!health.ok) {
@@ -432,7 +446,9 @@ async function deploy(run: Run, config: PreviewConfig, repoFlyToml: string | und
       }
       return { status: "superseded", status_at: clock() };
     }
-    let reason = redact(describe(error));
+    // A limit ends flyctl or a download with an error of its own ("cancelled"): name the limit instead.
+    const limit = [error, runLimit.signal.reason].find((e) => e instanceof LimitExceeded);
+    let reason = limit ? limit.message : redact(describe(error));
     if (error instanceof FlyError) tail = error.tail;
     // Fly.io's API or builder down after flyctl's own quick retries: an outage of
     // minutes, which the pool's schedule rides out without anyone pushing again.
@@ -454,6 +470,7 @@ async function deploy(run: Run, config: PreviewConfig, repoFlyToml: string | und
     await reporter.comment({ status: "failed", sha, reason, ...current });
     return { status: "failed", status_at: clock(), last_error: reason };
   } finally {
+    runLimit.clear();
     for (const cleanup of cleanups) await cleanup();
   }
 }

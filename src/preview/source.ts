@@ -165,6 +165,7 @@ export async function fetchSource(
   octokit: TarballClient,
   where: { owner: string; repo: string; sha: string },
   limits?: Partial<SourceLimits>,
+  signal?: AbortSignal,
 ): Promise<FetchedSource> {
   const started = performance.now();
   const dir = await mkdtemp(path.join(tmpdir(), "fly-preview-"));
@@ -174,7 +175,7 @@ export async function fetchSource(
       repo: where.repo,
       ref: where.sha,
       // Keeps the body a stream: a buffered tarball would hold the whole repository in memory.
-      request: { parseSuccessResponseBody: false },
+      request: { parseSuccessResponseBody: false, signal },
     });
     const body: unknown = response.data;
     if (!(body instanceof ReadableStream)) {

@@ -29,6 +29,8 @@ export interface Behavior {
   holdDeployWhileExists?: string;
   echo?: boolean;
   ignoreSigterm?: boolean;
+  /** `deploy` starts a child process, in flyctl's process group, that ignores SIGTERM. */
+  deployChild?: boolean;
   /** The URL deploy announces instead of https://APP.fly.dev/. */
   url?: string;
   /** `deploy` prints one line of this many characters after verifying the config. */
@@ -51,6 +53,8 @@ export interface Call {
   signal?: string;
   /** True when the fake received SIGTERM and ignored it (behavior.ignoreSigterm). */
   ignoredSigterm?: boolean;
+  /** The child a deploy started (behavior.deployChild). */
+  childPid?: number;
 }
 
 export interface Deployment {
@@ -165,6 +169,7 @@ export async function createFakeFly(opts: { orgs?: string[] } = {}): Promise<Fak
         const call = latest.get(entry.pid);
         if (!call) continue;
         if (entry.ignored) call.ignoredSigterm = true;
+        else if (entry.childPid) call.childPid = entry.childPid;
         else Object.assign(call, { endedAt: entry.endedAt, exitCode: entry.exitCode, signal: entry.signal });
       }
       return calls;
@@ -196,6 +201,10 @@ export async function createFakeFly(opts: { orgs?: string[] } = {}): Promise<Fak
       while (running.some((call) => isOurs(call.pid, path))) await sleep(20);
     },
     async cleanup() {
+      // A deploy's child left behind by a test would otherwise outlive the test run.
+      for (const call of fake.calls()) {
+        if (call.childPid && isOurs(call.childPid, stateDir)) process.kill(call.childPid, "SIGKILL");
+      }
       rmSync(root, { recursive: true, force: true });
     },
   };
@@ -203,7 +212,7 @@ export async function createFakeFly(opts: { orgs?: string[] } = {}): Promise<Fak
 }
 
 // A pid from calls.jsonl may since have been reused by an unrelated process; only one
-// started through this fake's launcher is ours to kill.
+// started through this fake's launcher (or a child naming its state directory) is ours to kill.
 function isOurs(pid: number, launcher: string): boolean {
   try {
     return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes(launcher);
