@@ -151,23 +151,6 @@ describe("leak-proof cleanup", () => {
     expect(world.fly.apps()[live.app_name]).toBeDefined();
   });
 
-  it("sweeps an app whose create was answered but never recorded, once its preview is closed", async () => {
-    world = await startWorld();
-    world.commit(sha(1));
-    await open(2);
-    await world.deliver(pullRequest("closed", { sha: sha(1) }));
-    await until("destroyed", async () => (await world.settled()).status === "destroyed");
-    // As if the process died between Fly creating the app and the store recording it.
-    world.fly.seedApp(app(2), "personal");
-    const row = (await world.store.get("Codertocat", "Hello-World", 2))!;
-    expect(row.app_created).toBe(0);
-    expect(row.app_owner).toBe(1);
-
-    const report = await reap({ store: world.store, flyctl: world.flyctl, log: world.probot.log }, { dryRun: false });
-    expect(report.orphans.map((o) => o.app)).toEqual([app(2)]);
-    expect(world.fly.apps()[app(2)]).toBeUndefined();
-  });
-
   it("a destroy that failed is visible and retried until it succeeds", async () => {
     world = await startWorld();
     world.commit(sha(1));
