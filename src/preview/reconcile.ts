@@ -17,7 +17,7 @@ import {
 } from "../github/check-run.js";
 import { react } from "../github/comment.js";
 import { formatTtl, inline, shortSha } from "../github/markdown.js";
-import type { Octokit } from "../github/octokit.js";
+import { installationGone, type Octokit } from "../github/octokit.js";
 import { SecretsError, type SecretStore } from "../secrets/index.js";
 import type { Settings } from "../settings.js";
 import type { Claim, Preview, PreviewPatch, Store } from "../store/store.js";
@@ -118,8 +118,18 @@ export async function reconcile(claim: Claim, worker: string, signal: AbortSigna
   const reporter = new Reporter(octokit, preview, save, clock);
   const run: Run = { preview, sha: preview.desired_sha ?? preview.head_sha, octokit, reporter, save, finish, signal, deps, flyctl, log, clock };
 
-  if (preview.desired_action === "destroy") await destroy(run);
-  else await deployDesire(run, generation);
+  try {
+    if (preview.desired_action === "destroy") await destroy(run);
+    else await deployDesire(run, generation);
+  } catch (error) {
+    if (!installationGone(error)) throw error;
+    // GitHub gives no token for a deleted installation (its uninstall webhook was lost,
+    // or this run is older than it): its previews can only be destroyed quietly. This
+    // run's desire changed with them; the pool claims it again.
+    log.warn({ installationId: preview.installation_id }, "installation gone: destroying its previews quietly");
+    await deps.store.appRemoved({ installationId: preview.installation_id });
+    await deps.store.release(preview.id, worker);
+  }
 }
 
 async function deployDesire(run: Run, generation: number): Promise<void> {
