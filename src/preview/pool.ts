@@ -207,9 +207,9 @@ export class WorkerPool {
         const deps: CommandDeps = { ...this.deps, wake: () => this.wake(), docsUrl: this.deps.settings.docsUrl };
         const where = { repo: `${command.owner}/${command.repo}`, pr: command.number, command: command.name };
         // A slow GitHub must not let the lease lapse: another worker would run the command again.
-        const heartbeat = setInterval(() => {
+        const renew = () =>
           this.store.renewCommand(command.id, this.worker, this.leaseMs).catch((error) => this.log.warn({ err: error, ...where }, "could not renew a command's lease"));
-        }, Math.max(50, Math.floor(this.leaseMs / 3)));
+        const heartbeat = setInterval(renew, Math.max(50, Math.floor(this.leaseMs / 3)));
         let outcome: string;
         try {
           outcome = await executeCommand(command, deps);
