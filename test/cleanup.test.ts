@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { reap } from "../src/preview/reaper.js";
-import { DOCKERFILE, issueComment, load, pullRequest, REPO, sha, startWorld, until, type World } from "./harness.js";
+import { APP_REMOVED_OUTCOME } from "../src/store/store.js";
+import { DOCKERFILE, issueComment, load, prInfo, pullRequest, REPO, sha, startWorld, until, type World } from "./harness.js";
 
 let world: World;
 afterEach(async () => {
@@ -186,6 +187,60 @@ describe("removing the App", () => {
 
     expect(world.fly.apps()).toEqual({});
     expect(writes()).toBe(writesBefore);
+  });
+
+  it("uninstalling while a destroy keeps failing: the destroy then runs on Fly only, and the reaper stops asking", async () => {
+    world = await startWorld();
+    world.commit(sha(1));
+    await open(2);
+    world.fly.setBehavior({ destroy: [{ fail: "auth" }] });
+    await world.deliver(pullRequest("closed", { sha: sha(1) }));
+    await until("failed destroy", async () => (await world.settled()).status === "failed");
+    const requestsBefore = world.gh.requests.length;
+
+    world.gh.removeInstallation(1);
+    const payload = load("installation.deleted");
+    payload.installation.id = 1;
+    await world.deliverEvent("installation", payload);
+    const row = await until("destroyed", async () => {
+      const r = await world.settled();
+      return r.status === "destroyed" ? r : undefined;
+    });
+
+    expect(row.quiet).toBe(1);
+    expect(world.fly.apps()[app(2)]).toBeUndefined();
+    expect(world.gh.requests.slice(requestsBefore)).toEqual([]);
+    const report = await reap({ store: world.store, flyctl: world.flyctl, log: world.probot.log }, { dryRun: false });
+    expect(report.retried).toEqual([]);
+  });
+
+  it("when GitHub no longer knows the installation (its uninstall webhook lost), its previews are destroyed on Fly only and its commands dropped", async () => {
+    world = await startWorld();
+    world.commit(sha(1));
+    await world.pool.stop();
+    // A preview deployed earlier, and new work: a push and a command.
+    await world.store.desireDeploy(prInfo({ owner: "Codertocat", repo: "Hello-World", number: 3, appName: app(3), headSha: sha(1) }));
+    await world.store.db
+      .updateTable("previews")
+      .set((eb) => ({ observed_generation: eb.ref("desired_generation"), status: "ready", app_created: 1 }))
+      .where("number", "=", 3)
+      .execute();
+    world.fly.seedApp(app(3), "personal");
+    world.gh.setPull(REPO, 2, { headSha: sha(1) });
+    world.gh.removeInstallation(1);
+    await world.deliver(pullRequest("opened", { sha: sha(1) }));
+    await world.deliverEvent("issue_comment", issueComment("/preview status", { user: WRITER }));
+    world.pool.start();
+    await world.commandsDone();
+    await until("both destroyed", async () => (await world.settled(2)).status === "destroyed" && (await world.settled(3)).status === "destroyed");
+
+    expect(world.fly.apps()).toEqual({});
+    expect(world.deploys()).toEqual([]);
+    const [command] = await world.store.db.selectFrom("commands").selectAll().execute();
+    expect(command.outcome).toBe(APP_REMOVED_OUTCOME);
+    // GitHub was asked for a token, and for nothing else.
+    expect(new Set(world.gh.requests.map((r) => `${r.method} ${r.path}`))).toEqual(new Set(["POST /api/v3/app/installations/1/access_tokens"]));
+    expect(world.logs.filter((l) => l.level === "error")).toEqual([]);
   });
 
   it("a repository removed from the installation has its previews destroyed; others stay", async () => {

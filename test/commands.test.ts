@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { parseCommand } from "../src/commands/parse.js";
-import { checkRun, DOCKERFILE, issueComment, PREVIEW_YML, pullRequest, REPO, sha, startWorld, until, type World } from "./harness.js";
+import { WorkerPool } from "../src/preview/pool.js";
+import { checkRun, DOCKERFILE, issueComment, PREVIEW_YML, pullRequest, REPO, sha, startWorld, until, type World, type WorldOptions } from "./harness.js";
 
 let world: World;
 afterEach(async () => {
@@ -12,8 +13,8 @@ const WRITER = "maintainer-mo";
 const READER = "drive-by-dee";
 
 /** A world with PR #2 deployed and ready at sha(1), one writer and one reader. */
-async function readyWorld(files?: Record<string, string>) {
-  world = await startWorld();
+async function readyWorld(files?: Record<string, string>, options?: WorldOptions) {
+  world = await startWorld(options);
   world.commit(sha(1), files);
   world.gh.setPull(REPO, 2, { headSha: sha(1) });
   world.gh.setPermission(REPO, WRITER, "write");
@@ -314,5 +315,74 @@ describe("the check run's buttons and Re-run", () => {
     await world.deliverEvent("check_run", payload);
     await new Promise((r) => setTimeout(r, 100));
     expect(await world.store.db.selectFrom("commands").selectAll().execute()).toEqual([]);
+  });
+});
+
+describe("commands when GitHub fails", () => {
+  const PULL = "/api/v3/repos/Codertocat/Hello-World/pulls/2";
+  const pullGets = () => world.gh.requests.filter((r) => r.method === "GET" && r.path === PULL);
+  const commandRow = async () => (await world.store.db.selectFrom("commands").selectAll().execute())[0];
+
+  it("a command that meets a GitHub 502 is tried again later and carried out, not marked failed", async () => {
+    await readyWorld(undefined, { pool: { retryDelaysMs: [100, 100] } });
+    world.gh.failNext("GET", PULL, 502, 1);
+    const id = await say("/preview status", READER);
+
+    expect(await commandRow()).toMatchObject({ outcome: "done: status sent", attempts: 1 });
+    expect(replies().map((c) => c.body)).toEqual([expect.stringContaining("**Preview:** ready")]);
+    expect(world.reactionsTo(id)).toEqual(["eyes", "rocket"]);
+  });
+
+  it("a secondary rate limit (403 with retry-after) is retried, not sooner than GitHub asks", async () => {
+    await readyWorld(undefined, { pool: { retryDelaysMs: [50] } });
+    world.gh.failNext("GET", PULL, 403, 1, {
+      message: "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+      headers: { "retry-after": "1" },
+    });
+    await say("/preview status", READER);
+
+    expect(await commandRow()).toMatchObject({ outcome: "done: status sent", attempts: 1 });
+    const [first, second] = pullGets();
+    expect(second.at - first.at).toBeGreaterThanOrEqual(1000);
+  });
+
+  it("a 403 that is not a rate limit fails at once with 😕", async () => {
+    await readyWorld(undefined, { pool: { retryDelaysMs: [50] } });
+    world.gh.failNext("GET", PULL, 403, 1, { message: "Resource not accessible by integration" });
+    const id = await say("/preview status", READER);
+
+    expect(await commandRow()).toMatchObject({ attempts: 0 });
+    expect((await commandRow()).outcome).toMatch(/^failed: Resource not accessible by integration/);
+    expect(pullGets()).toHaveLength(1);
+    expect(world.reactionsTo(id)).toEqual(["eyes", "confused"]);
+  });
+
+  it("GitHub failing past the last retry finishes the command as failed, saying how often it tried", async () => {
+    await readyWorld(undefined, { pool: { retryDelaysMs: [50, 50] } });
+    world.gh.failNext("GET", PULL, 503, 3);
+    const id = await say("/preview status", READER);
+
+    expect((await commandRow()).outcome).toMatch(/^failed: fake failure 503.*\(gave up after 3 attempts\)$/);
+    expect(pullGets()).toHaveLength(3);
+    expect(world.reactionsTo(id)).toEqual(["eyes", "confused"]);
+  });
+
+  it("a command slower than its lease runs once, though another worker is looking for work", async () => {
+    await readyWorld(undefined, { pool: { leaseMs: 300 } });
+    const other = new WorkerPool(
+      { appId: 1, store: world.store, settings: world.settings, flyctl: world.flyctl, github: (id) => world.probot.auth(id), log: world.probot.log },
+      { concurrency: 1, pollMs: 25, leaseMs: 300, settleMs: 40 },
+    );
+    other.start();
+    try {
+      world.gh.delayNext("GET", PULL, 1200);
+      await say("/preview status", READER);
+      await new Promise((r) => setTimeout(r, 300));
+    } finally {
+      await other.stop();
+    }
+
+    expect(pullGets()).toHaveLength(1);
+    expect(replies()).toHaveLength(1);
   });
 });

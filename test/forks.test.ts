@@ -92,14 +92,79 @@ describe("pull requests from forks", () => {
 
   it("the Approve button works for a writer and not for a reader", async () => {
     const row = await forkWorld("approve");
-    await world.deliverEvent("check_run", checkRun("requested_action", { previewId: row.id, identifier: "approve", user: "reader-rae" }));
+    await world.deliverEvent("check_run", checkRun("requested_action", { previewId: row.id, identifier: "approve", user: "reader-rae", headSha: sha(1) }));
     await world.commandsDone();
     expect(world.comments().some((c) => c.body.includes("@reader-rae: Sorry, only people with write access"))).toBe(true);
     expect(world.fly.calls()).toEqual([]);
 
-    await world.deliverEvent("check_run", checkRun("requested_action", { previewId: row.id, identifier: "approve", user: WRITER }));
+    await world.deliverEvent("check_run", checkRun("requested_action", { previewId: row.id, identifier: "approve", user: WRITER, headSha: sha(1) }));
     await world.commandsDone();
     await until("ready", async () => (await world.settled()).status === "ready");
+  });
+
+  // Short SHAs that differ: sha(n) all begin with "aaaaaaa".
+  const SEEN = `abc1234${"0".repeat(33)}`;
+  const PUSHED = `def5678${"0".repeat(33)}`;
+  const FORK_FILES = { Dockerfile: DOCKERFILE, ".preview.yml": "port: 8080\n" };
+
+  it("an approval approves the commit the approver saw: a push before it runs deploys nothing and the reply says approve again", async () => {
+    await forkWorld("approve");
+    world.commit(SEEN, FORK_FILES);
+    world.commit(PUSHED, FORK_FILES);
+    world.gh.setPull(REPO, 2, { headSha: SEEN, headRepo: "stranger/Hello-World" });
+    await world.deliver(pullRequest("synchronize", { sha: SEEN, fork: true }));
+    await until("the maintainer's commit seen", async () => (await world.settled()).head_sha === SEEN);
+    // The worker is slow to get to the command (a minute on Lambda): the fork pushes meanwhile.
+    await world.pool.stop();
+    const id = Math.floor(Math.random() * 1e9);
+    await world.deliverEvent("issue_comment", issueComment("/preview approve", { user: WRITER, id }));
+    world.gh.setPull(REPO, 2, { headSha: PUSHED, headRepo: "stranger/Hello-World" });
+    await world.deliver(pullRequest("synchronize", { sha: PUSHED, fork: true }));
+    world.pool.start();
+    await world.commandsDone();
+    const row = await until("waiting for approval of the push", async () => {
+      const r = await world.settled();
+      return r.status === "awaiting_approval" && r.desired_sha === PUSHED ? r : undefined;
+    });
+
+    expect(world.deploys()).toEqual([]);
+    expect(row.approved_sha).toBeNull();
+    expect(world.comments().map((c) => c.body)).toContain("Approved `abc1234`, but the head is now `def5678`; approve again.");
+    expect(world.reactionsTo(id)).toEqual(["eyes", "confused"]);
+
+    // Approving again approves the commit the maintainer now sees.
+    await approve();
+    const ready = await until("ready", async () => {
+      const r = await world.settled();
+      return r.status === "ready" ? r : undefined;
+    });
+    expect(ready).toMatchObject({ approved_sha: PUSHED, deployed_sha: PUSHED });
+  });
+
+  it("the Approve button approves its check run's commit, not a later push", async () => {
+    const row = await forkWorld("approve");
+    world.commit(PUSHED, FORK_FILES);
+    world.gh.setPull(REPO, 2, { headSha: PUSHED, headRepo: "stranger/Hello-World" });
+    await world.deliverEvent("check_run", checkRun("requested_action", { previewId: row.id, identifier: "approve", user: WRITER, headSha: SEEN }));
+    await world.commandsDone();
+
+    expect(world.comments().map((c) => c.body)).toContain(`@${WRITER}: Approved \`abc1234\`, but the head is now \`def5678\`; approve again.`);
+    expect(world.deploys()).toEqual([]);
+    expect((await world.settled()).approved_sha).toBeNull();
+  });
+
+  it("an approval of a pull request fly-preview has not seen yet asks to approve again once the check run shows its commit", async () => {
+    world = await startWorld();
+    world.commit(sha(1), FORK_FILES);
+    world.gh.setPull(REPO, 2, { headSha: sha(1), headRepo: "stranger/Hello-World" });
+    world.gh.setPermission(REPO, WRITER, "write");
+    const id = await approve();
+
+    expect(world.comments().map((c) => c.body)).toEqual([
+      "I don't know this pull request's head commit yet, so I can't tell which one you approve: approve again once the `Fly Preview` check run shows it.",
+    ]);
+    expect(world.reactionsTo(id)).toEqual(["eyes", "confused"]);
+    expect(await world.store.get("Codertocat", "Hello-World", 2)).toBeUndefined();
   });
 
   it("under `off`, a fork never deploys and the comment says so", async () => {

@@ -94,9 +94,13 @@ export function issueComment(
 }
 
 /** A real check_run payload for our check run of `previewId`, pressed by `user`. */
-export function checkRun(action: "requested_action" | "rerequested", over: { previewId: number; identifier?: string; user?: string }): any {
+export function checkRun(
+  action: "requested_action" | "rerequested",
+  over: { previewId: number; identifier?: string; user?: string; headSha?: string },
+): any {
   const payload = load(`check_run.${action}`);
   payload.check_run.name = "Fly Preview";
+  if (over.headSha) payload.check_run.head_sha = over.headSha;
   payload.check_run.external_id = String(over.previewId);
   payload.check_run.pull_requests = [];
   if (over.identifier) payload.requested_action = { identifier: over.identifier };

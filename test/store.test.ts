@@ -1,6 +1,6 @@
 import pg from "pg";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { openStore, type PullRequestInfo, type Store } from "../src/store/store.js";
+import { APP_REMOVED_OUTCOME, openStore, type PullRequestInfo, type Store } from "../src/store/store.js";
 import { PostgresWebhookDesires, type DesireRow } from "../src/store/webhook-desire.js";
 import { DIALECTS } from "./databases.js";
 import { prInfo } from "./harness.js";
@@ -150,6 +150,44 @@ describe.each(DIALECTS)("the store on $dialect", (database) => {
       now += 1001;
       // The unfinished one is free again once its lease expires.
       expect((await store.claimCommand("w3", 1000))?.name).toBe("help");
+    });
+
+    it("records a delivery and its command together: a command that cannot be stored leaves the delivery unrecorded, so a redelivery records it", async () => {
+      await expect(store.addCommand({ ...command, sender: null as unknown as string }, "d9")).rejects.toThrow();
+      expect(await store.addCommand(command, "d9")).toBe(true);
+      expect(await store.addCommand(command, "d9")).toBe(false);
+      expect(await store.db.selectFrom("commands").select("name").execute()).toEqual([{ name: "status" }]);
+    });
+
+    it("holds a command to be tried again until its time", async () => {
+      await store.addCommand(command);
+      const claimed = await store.claimCommand("w1", 1000);
+      await store.retryCommand(claimed!.id, "w1", { at: now + 500, attempts: 1 });
+      expect(await store.claimCommand("w2", 1000)).toBeUndefined();
+      now += 500;
+      expect(await store.claimCommand("w2", 1000)).toMatchObject({ id: claimed!.id, attempts: 1 });
+    });
+
+    it("an uninstall turns destroys already asked for quiet, runs failed ones again, and drops waiting commands", async () => {
+      await store.desireDeploy(pr({ number: 1 }));
+      await store.desireDeploy(pr({ number: 2 }));
+      await store.desireDeploy(pr({ number: 3, installationId: 2, owner: "other" }));
+      await store.desireDestroy("acme", "web", 1); // pending
+      await store.desireDestroy("acme", "web", 2);
+      const failed = (await store.get("acme", "web", 2))!;
+      await store.db
+        .updateTable("previews")
+        .set({ observed_generation: failed.desired_generation, status: "failed" })
+        .where("id", "=", failed.id)
+        .execute();
+      await store.addCommand(command);
+
+      expect(await store.appRemoved({ installationId: 1 })).toBe(1);
+      expect(await store.get("acme", "web", 1)).toMatchObject({ desired_action: "destroy", quiet: 1 });
+      const retried = (await store.get("acme", "web", 2))!;
+      expect(retried).toMatchObject({ quiet: 1, desired_generation: failed.desired_generation + 1 });
+      expect(await store.get("other", "web", 3)).toMatchObject({ desired_action: "deploy", quiet: 0 });
+      expect(await store.db.selectFrom("commands").select("outcome").execute()).toEqual([{ outcome: APP_REMOVED_OUTCOME }]);
     });
 
     it("a destroy by command pauses the preview until a redeploy by command", async () => {

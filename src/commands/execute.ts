@@ -2,10 +2,10 @@ import type { Logger } from "probot";
 import { loadPreviewConfig } from "../config/index.js";
 import { fitComment, react, type Reaction } from "../github/comment.js";
 import { inline, shortSha } from "../github/markdown.js";
-import { httpStatus, type Octokit } from "../github/octokit.js";
+import { httpStatus, installationGone, type Octokit } from "../github/octokit.js";
 import { pullRequestFromApi } from "../github/pull-request.js";
 import type { CommandName } from "../store/schema.js";
-import type { Command, Preview, PullRequestInfo, Store } from "../store/store.js";
+import { APP_REMOVED_OUTCOME, type Command, type Preview, type PullRequestInfo, type Store } from "../store/store.js";
 
 export interface CommandDeps {
   store: Store;
@@ -68,11 +68,22 @@ export const COMMANDS: CommandSpec[] = [
     name: "approve",
     summary: "let a pull request from a fork deploy its current head commit (each new push needs a new approval)",
     needsWrite: true,
-    async execute({ command, store, pr }) {
+    async execute({ command, store, pr, reply }) {
       if (!pr.open) return { result: "refused", note: "the pull request is closed" };
       if (!pr.fork) return { result: "done", note: "not a fork: nothing to approve" };
-      await store.desireDeploy(pr, { by: command.sender, commentId: command.comment_id ?? undefined, approve: true });
-      return { result: "pending", note: `approved ${shortSha(pr.headSha)}` };
+      // The commit the approver saw (the head when the command arrived), not the head
+      // now: a fork author who pushes after seeing the approval gets nothing approved.
+      const seen = command.head_sha;
+      if (!seen) {
+        await reply("I don't know this pull request's head commit yet, so I can't tell which one you approve: approve again once the `Fly Preview` check run shows it.");
+        return { result: "refused", note: "no known head commit to approve" };
+      }
+      if (seen !== pr.headSha) {
+        await reply(`Approved \`${shortSha(seen)}\`, but the head is now \`${shortSha(pr.headSha)}\`; approve again.`);
+        return { result: "refused", note: `approved ${shortSha(seen)}, but the head moved to ${shortSha(pr.headSha)}` };
+      }
+      await store.desireDeploy(pr, { by: command.sender, commentId: command.comment_id ?? undefined, approvedSha: seen });
+      return { result: "pending", note: `approved ${shortSha(seen)}` };
     },
   },
   {
@@ -141,7 +152,11 @@ async function hasWriteAccess(octokit: Octokit, owner: string, repo: string, use
   }
 }
 
-/** Carries out one recorded command: permission, configuration, then the command itself. */
+/**
+ * Carries out one recorded command: permission, configuration, then the command itself.
+ * Throws what GitHub or the network throws; the pool tries again later or gives up
+ * (`commandFailed`).
+ */
 export async function executeCommand(command: Command, deps: CommandDeps): Promise<string> {
   const log = deps.log.child({ repo: `${command.owner}/${command.repo}`, pr: command.number, command: command.name });
   const octokit = await deps.github(command.installation_id);
@@ -155,16 +170,28 @@ export async function executeCommand(command: Command, deps: CommandDeps): Promi
     await octokit.rest.issues.createComment({ ...where, issue_number: command.number, body: fitComment(text) });
   };
 
-  await reactTo("eyes");
+  let note: Outcome;
   try {
-    const note = await carryOut(command, deps, octokit, reply);
-    await reactTo(REACTIONS[note.result]);
-    log.info({ source: command.source, sender: command.sender, outcome: note.result, note: note.note }, "command handled");
-    return `${note.result}: ${note.note}`;
+    if (command.attempts === 0) await reactTo("eyes");
+    note = await carryOut(command, deps, octokit, reply);
   } catch (error) {
-    await reactTo("confused").catch(() => undefined);
-    throw error;
+    if (!installationGone(error)) throw error;
+    // No token for a deleted installation: nothing of it can be answered any more.
+    log.warn({ installationId: command.installation_id }, "installation gone: destroying its previews quietly");
+    if (await deps.store.appRemoved({ installationId: command.installation_id })) deps.wake();
+    return APP_REMOVED_OUTCOME;
   }
+  // The command is carried out: a reaction GitHub fails to take must not run it twice.
+  await reactTo(REACTIONS[note.result]).catch((error) => log.warn({ err: error }, "could not react to the command"));
+  log.info({ source: command.source, sender: command.sender, outcome: note.result, note: note.note }, "command handled");
+  return `${note.result}: ${note.note}`;
+}
+
+/** A command given up (an error that would fail again, or no retry left): 😕 on its comment, as far as GitHub answers. */
+export async function commandFailed(command: Command, deps: CommandDeps): Promise<void> {
+  if (!command.comment_id) return;
+  const octokit = await deps.github(command.installation_id);
+  await react(octokit, { owner: command.owner, repo: command.repo, commentId: command.comment_id }, "confused");
 }
 
 async function carryOut(command: Command, deps: CommandDeps, octokit: Octokit, reply: (body: string) => Promise<void>): Promise<Outcome> {

@@ -23,8 +23,7 @@ export function registerCheckRunHandlers(app: Probot, deps: HandlerDeps): void {
       context.log.info({ repo: repository.full_name, external_id: run.external_id }, "check run of no preview we know: ignored");
       return;
     }
-    if (!(await deps.store.firstDelivery(context.id))) return;
-    await deps.store.addCommand({
+    const command = {
       installation_id: installation.id,
       owner: preview.owner,
       repo: preview.repo,
@@ -34,7 +33,10 @@ export function registerCheckRunHandlers(app: Probot, deps: HandlerDeps): void {
       source,
       comment_id: null,
       sender: sender.login,
-    });
+      // The button approves the commit of the check run it was pressed on.
+      head_sha: name === "approve" ? run.head_sha : null,
+    };
+    if (!(await deps.store.addCommand(command, context.id))) return; // a redelivery
     context.log.info({ repo: repository.full_name, pr: preview.number, command: name, sender: sender.login, source }, "command recorded");
     deps.wake({ commands: true });
   };

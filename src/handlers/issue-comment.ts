@@ -14,18 +14,24 @@ export function registerIssueCommentHandlers(app: Probot, deps: HandlerDeps): vo
     const parsed = parseCommand(comment.body);
     if (!parsed) return;
     const installation = (context.payload as { installation?: { id: number } }).installation;
-    if (!installation || !(await deps.store.firstDelivery(context.id))) return;
-    await deps.store.addCommand({
+    if (!installation) return;
+    const owner = repository.owner.login;
+    // An approval approves the head the approver saw, not whatever the head is when a
+    // worker gets to it: the newest head fly-preview knows now (the check run shows it).
+    const head_sha = parsed.name === "approve" ? ((await deps.store.get(owner, repository.name, issue.number))?.head_sha ?? null) : null;
+    const command = {
       installation_id: installation.id,
-      owner: repository.owner.login,
+      owner,
       repo: repository.name,
       number: issue.number,
       name: parsed.name,
       text: parsed.text,
-      source: "comment",
+      source: "comment" as const,
       comment_id: comment.id,
       sender: sender.login,
-    });
+      head_sha,
+    };
+    if (!(await deps.store.addCommand(command, context.id))) return; // a redelivery
     context.log.info({ repo: repository.full_name, pr: issue.number, command: parsed.name, sender: sender.login }, "command recorded");
     deps.wake({ commands: true });
   });

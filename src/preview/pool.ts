@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { Logger } from "probot";
-import { executeCommand } from "../commands/execute.js";
+import { commandFailed, executeCommand, type CommandDeps } from "../commands/execute.js";
 import { httpStatus } from "../github/octokit.js";
 import type { Store } from "../store/store.js";
 import { reconcile, reportGivenUp, RetryLater, Superseded, type ReconcileDeps } from "./reconcile.js";
@@ -29,7 +29,28 @@ const RETRY_DELAYS_MS: readonly number[] = [30_000, 60_000, 120_000, 300_000, 60
 function isPassing(error: unknown): boolean {
   const status = httpStatus(error);
   if (status === undefined || Number.isNaN(status)) return true;
-  return status >= 500 || status === 429;
+  if (status >= 500 || status === 429) return true;
+  // GitHub answers a rate limit with 403 as well as 429 ("Rate limits for the REST
+  // API": a secondary limit says so and may send `retry-after`; a spent primary limit
+  // sends `x-ratelimit-remaining: 0`). Any other 403 is a permission.
+  return (
+    status === 403 &&
+    (retryAfterMs(error) !== undefined ||
+      responseHeader(error, "x-ratelimit-remaining") === "0" ||
+      /secondary rate limit/i.test(error instanceof Error ? error.message : ""))
+  );
+}
+
+function responseHeader(error: unknown, name: string): string | undefined {
+  const headers = (error as { response?: { headers?: Record<string, unknown> } }).response?.headers;
+  const value = headers?.[name];
+  return value === undefined || value === null ? undefined : String(value);
+}
+
+/** GitHub's `retry-after` (seconds), when an answer carries one: no retry may come sooner. */
+function retryAfterMs(error: unknown): number | undefined {
+  const seconds = Number(responseHeader(error, "retry-after"));
+  return Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : undefined;
 }
 
 interface Running {
@@ -172,7 +193,8 @@ export class WorkerPool {
 
   /**
    * Commands run one at a time beside the deploy slots: they are quick (a permission
-   * check, a reply, a new desire) and must not wait behind a five-minute build.
+   * check, a reply, a new desire) and must not wait behind a five-minute build. One
+   * that meets GitHub or the network failing is tried again later, like a deploy.
    */
   private async drainCommands(): Promise<void> {
     if (this.draining || this.stopped || !this.claiming) return;
@@ -182,16 +204,28 @@ export class WorkerPool {
         if (this.stopped) break;
         const command = await this.store.claimCommand(this.worker, this.leaseMs);
         if (!command) break;
+        const deps: CommandDeps = { ...this.deps, wake: () => this.wake(), docsUrl: this.deps.settings.docsUrl };
+        const where = { repo: `${command.owner}/${command.repo}`, pr: command.number, command: command.name };
+        // A slow GitHub must not let the lease lapse: another worker would run the command again.
+        const renew = () =>
+          this.store.renewCommand(command.id, this.worker, this.leaseMs).catch((error) => this.log.warn({ err: error, ...where }, "could not renew a command's lease"));
+        const heartbeat = setInterval(renew, Math.max(50, Math.floor(this.leaseMs / 3)));
         let outcome: string;
         try {
-          outcome = await executeCommand(command, {
-            ...this.deps,
-            wake: () => this.wake(),
-            docsUrl: this.deps.settings.docsUrl,
-          });
+          outcome = await executeCommand(command, deps);
         } catch (error) {
-          this.log.error({ err: error, repo: `${command.owner}/${command.repo}`, pr: command.number, command: command.name }, "command failed");
-          outcome = `failed: ${error instanceof Error ? error.message : String(error)}`;
+          const delay = this.retryDelay(error, command.attempts);
+          if (delay !== undefined) {
+            this.log.warn({ err: error, ...where, attempt: command.attempts + 1, retryInMs: delay }, "command failed: trying again later");
+            await this.store.retryCommand(command.id, this.worker, { at: Date.now() + delay, attempts: command.attempts + 1 });
+            continue;
+          }
+          this.log.error({ err: error, ...where }, "command failed");
+          const message = error instanceof Error ? error.message : String(error);
+          outcome = `failed: ${message}${command.attempts > 0 ? ` (gave up after ${command.attempts + 1} attempts)` : ""}`;
+          await commandFailed(command, deps).catch((e) => this.log.warn({ err: e, ...where }, "could not react to the command"));
+        } finally {
+          clearInterval(heartbeat);
         }
         await this.store.finishCommand(command.id, this.worker, outcome);
         this.completed++;
@@ -225,10 +259,12 @@ export class WorkerPool {
       }
       // It may end up in a check run and a comment: never with the Fly token in it.
       const message = this.deps.flyctl.redactor.redact(error instanceof Error ? error.message : String(error));
+      // Fly.io's outage was already announced on GitHub with reconcile's own time.
+      const retryIn = error instanceof RetryLater ? delay : this.retryDelay(error, attempts);
       try {
-        if (delay !== undefined && (error instanceof RetryLater || isPassing(error))) {
-          const at = error instanceof RetryLater ? error.at : (this.deps.clock ?? Date.now)() + delay;
-          this.log.warn({ err: error, ...where, attempt: attempt.number, retryInMs: delay }, "reconcile failed: trying again later");
+        if (retryIn !== undefined) {
+          const at = error instanceof RetryLater ? error.at : (this.deps.clock ?? Date.now)() + retryIn;
+          this.log.warn({ err: error, ...where, attempt: attempt.number, retryInMs: retryIn }, "reconcile failed: trying again later");
           await this.store.retryLater(preview.id, this.worker, generation, {
             at,
             attempts: attempt.number,
@@ -248,6 +284,17 @@ export class WorkerPool {
       }
       this.completed++;
     }
+  }
+
+  /**
+   * How long to wait before trying again work that failed with `error` after
+   * `attempts` retries, for deploys and commands alike: undefined when the error would
+   * fail again or no retry is left. Never sooner than GitHub's `retry-after`.
+   */
+  private retryDelay(error: unknown, attempts: number): number | undefined {
+    const delay = this.retryDelaysMs[attempts];
+    if (delay === undefined || !isPassing(error)) return undefined;
+    return Math.max(delay, retryAfterMs(error) ?? 0);
   }
 
   /** Renews leases, and stops runs whose preview was given a newer desire. */

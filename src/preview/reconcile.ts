@@ -18,7 +18,7 @@ import {
 } from "../github/check-run.js";
 import { react } from "../github/comment.js";
 import { formatClock, formatTtl, inline, shortSha } from "../github/markdown.js";
-import type { Octokit } from "../github/octokit.js";
+import { installationGone, type Octokit } from "../github/octokit.js";
 import { defaultBranch } from "../github/pull-request.js";
 import { SecretsError, type SecretStore } from "../secrets/index.js";
 import type { Settings } from "../settings.js";
@@ -152,8 +152,18 @@ export async function reconcile(
   const reporter = new Reporter(octokit, preview, save, clock, deps.appId);
   const run: Run = { preview, sha: preview.desired_sha ?? preview.head_sha, octokit, reporter, save, finish, signal, deps, flyctl, log, clock, attempt };
 
-  if (preview.desired_action === "destroy") await destroy(run);
-  else await deployDesire(run, generation);
+  try {
+    if (preview.desired_action === "destroy") await destroy(run);
+    else await deployDesire(run, generation);
+  } catch (error) {
+    if (!installationGone(error)) throw error;
+    // GitHub gives no token for a deleted installation (its uninstall webhook was lost,
+    // or this run is older than it): its previews can only be destroyed quietly. This
+    // run's desire changed with them; the pool claims it again.
+    log.warn({ installationId: preview.installation_id }, "installation gone: destroying its previews quietly");
+    await deps.store.appRemoved({ installationId: preview.installation_id });
+    await deps.store.release(preview.id, worker);
+  }
 }
 
 async function deployDesire(run: Run, generation: number): Promise<void> {

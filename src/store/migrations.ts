@@ -129,6 +129,14 @@ export const migrationsFor = (dialect: Dialect): Record<string, Migration> => {
       await db.schema.alterTable("previews").addColumn("retry_at", "bigint").execute();
     },
   },
+  "0006_commands_hardening": {
+    async up(db: Kysely<any>) {
+      // The commit an approval approves, and retries of commands that met a passing failure.
+      await db.schema.alterTable("commands").addColumn("head_sha", "text").execute();
+      await db.schema.alterTable("commands").addColumn("attempts", "integer", (c) => c.notNull().defaultTo(0)).execute();
+      await db.schema.alterTable("commands").addColumn("retry_at", "bigint").execute();
+    },
+  },
   "0007_app_owner": {
     async up(db: Kysely<any>) {
       // The row that created (or was about to create) its Fly app: the only one the

@@ -131,6 +131,13 @@ export interface CommandsTable {
   lease_expires_at: number | null;
   done_at: number | null;
   outcome: string | null;
+  // `approve`: the head commit fly-preview knew when the command arrived, the one the
+  // approver saw. Null when it knew none.
+  head_sha: string | null;
+  // Tried `attempts` times and failed for a passing reason (GitHub or the network):
+  // claimed again from `retry_at`.
+  attempts: Generated<number>;
+  retry_at: number | null;
 }
 
 export interface DeliveriesTable {

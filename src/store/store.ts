@@ -72,8 +72,8 @@ function firstRow(pr: PullRequestInfo, now: number) {
 export interface CommandDesire {
   by: string;
   commentId?: number;
-  /** `/preview approve`: the head commit of a fork PR may deploy. */
-  approve?: boolean;
+  /** `/preview approve`: this commit of a fork PR (the one the approver saw) may deploy. */
+  approvedSha?: string;
 }
 
 /** Why a destroy is desired, and who asked when a person did. */
@@ -85,8 +85,14 @@ export interface DestroyWhy {
 
 type Scope = { installationId: number } | { owner: string; repo: string };
 
+/** The outcome of a command dropped because the App lost its repository (see appRemoved). */
+export const APP_REMOVED_OUTCOME = "failed: the App was uninstalled or lost access to this repository";
+
 export type Command = Selectable<CommandsTable>;
-export type NewCommand = Omit<Insertable<CommandsTable>, "id" | "created_at" | "lease_owner" | "lease_expires_at" | "done_at" | "outcome">;
+export type NewCommand = Omit<
+  Insertable<CommandsTable>,
+  "id" | "created_at" | "lease_owner" | "lease_expires_at" | "done_at" | "outcome" | "attempts" | "retry_at"
+>;
 
 export interface Claim {
   preview: Preview;
@@ -213,7 +219,7 @@ export class Store {
             ...firstRow(pr, now),
             command_comment_id: command?.commentId ?? null,
             desired_by: command?.by ?? null,
-            approved_sha: command?.approve ? pr.headSha : null,
+            approved_sha: command?.approvedSha ?? null,
           })
           .execute();
         return { changed: true };
@@ -237,7 +243,7 @@ export class Store {
             destroyed_by: null,
             desired_by: command.by,
             command_comment_id: command.commentId ?? null,
-            ...(command.approve ? { approved_sha: pr.headSha } : {}),
+            ...(command.approvedSha ? { approved_sha: command.approvedSha } : {}),
           }
         : { desired_by: null };
       await trx
@@ -313,14 +319,51 @@ export class Store {
     });
   }
 
-  /** Desires every preview in scope destroyed (an uninstalled App, a removed repository). */
-  async desireDestroyAll(scope: Scope, why: DestroyWhy): Promise<number> {
+  /**
+   * The App can no longer see `scope` (uninstalled, a repository removed, or GitHub
+   * answering 404 for the installation's token): every preview in it is destroyed
+   * quietly, Fly only, since GitHub would refuse every write. That includes destroys
+   * asked for before, pending or failed: a failed one runs again now, quietly, instead
+   * of failing on GitHub at every reaper pass. Commands waiting in it are dropped.
+   * Returns how many previews have new work.
+   */
+  async appRemoved(scope: Scope): Promise<number> {
     const rows = await this.inScope(scope).select(["owner", "repo", "number"]).where("desired_action", "=", "deploy").execute();
     let changed = 0;
     for (const row of rows) {
-      if ((await this.desireDestroy(row.owner, row.repo, row.number, why)).changed) changed++;
+      if ((await this.desireDestroy(row.owner, row.repo, row.number, { reason: "uninstalled" })).changed) changed++;
     }
-    return changed;
+    const now = this.clock();
+    await this.db
+      .updateTable("previews")
+      .set({ quiet: 1 })
+      .where((eb) => this.scoped(eb, scope))
+      .where("desired_action", "=", "destroy")
+      .where("quiet", "=", 0)
+      .execute();
+    const failed = await this.db
+      .updateTable("previews")
+      .set((eb) => ({ desired_generation: eb("desired_generation", "+", 1), desired_at: now }))
+      .where((eb) => this.scoped(eb, scope))
+      .where("desired_action", "=", "destroy")
+      .where("status", "=", "failed")
+      .whereRef("desired_generation", "=", "observed_generation")
+      .executeTakeFirst();
+    await this.db
+      .updateTable("commands")
+      .set({ done_at: now, outcome: APP_REMOVED_OUTCOME })
+      .where((eb) => this.scoped(eb, scope))
+      .where("done_at", "is", null)
+      .execute();
+    return changed + Number(failed.numUpdatedRows);
+  }
+
+  /** `scope` as a condition on a table that names installation, owner and repo. */
+  private scoped(eb: ExpressionBuilder<Database, "previews"> | ExpressionBuilder<Database, "commands">, scope: Scope) {
+    const e = eb as ExpressionBuilder<Database, "previews">;
+    return "installationId" in scope
+      ? e("installation_id", "=", scope.installationId)
+      : e.and([e("owner", "=", scope.owner), e("repo", "=", scope.repo)]);
   }
 
   /** Asks again for the current desire: a failed destroy retried, a preview waiting for a slot. */
@@ -449,15 +492,36 @@ export class Store {
     await this.releaseWith(id, worker, {});
   }
 
-  async addCommand(command: NewCommand): Promise<void> {
-    await this.db.insertInto("commands").values({ ...command, created_at: this.clock() }).execute();
+  /**
+   * Records a command and, with `deliveryId`, the delivery that brought it, in one
+   * transaction: a crash between the two must not leave the delivery recorded without
+   * its command, or GitHub's redelivery would be dropped as a duplicate. False when the
+   * delivery was recorded before.
+   */
+  async addCommand(command: NewCommand, deliveryId?: string): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      const now = this.clock();
+      if (deliveryId !== undefined) {
+        const delivery = await trx
+          .insertInto("deliveries")
+          .values({ id: deliveryId, received_at: now })
+          .onConflict((oc) => oc.column("id").doNothing())
+          .executeTakeFirst();
+        if (Number(delivery.numInsertedOrUpdatedRows ?? 0) !== 1) return false;
+      }
+      await trx.insertInto("commands").values({ ...command, created_at: now }).execute();
+      return true;
+    });
   }
 
-  /** Takes the oldest command nobody is working on. */
+  /** Takes the oldest command nobody is working on and no retry holds back. */
   async claimCommand(worker: string, leaseMs: number): Promise<Command | undefined> {
     const now = this.clock();
     const free = (eb: ExpressionBuilder<Database, "commands">) =>
-      eb.or([eb("lease_expires_at", "is", null), eb("lease_expires_at", "<", now)]);
+      eb.and([
+        eb.or([eb("lease_expires_at", "is", null), eb("lease_expires_at", "<", now)]),
+        eb.or([eb("retry_at", "is", null), eb("retry_at", "<=", now)]),
+      ]);
     return this.db
       .updateTable("commands")
       .set({ lease_owner: worker, lease_expires_at: now + leaseMs })
@@ -476,6 +540,28 @@ export class Store {
       .where(free)
       .returningAll()
       .executeTakeFirst();
+  }
+
+  /** Extends a command's lease; false when it was lost (expired and taken by another worker). */
+  async renewCommand(id: number, worker: string, leaseMs: number): Promise<boolean> {
+    const result = await this.db
+      .updateTable("commands")
+      .set({ lease_expires_at: this.clock() + leaseMs })
+      .where("id", "=", id)
+      .where("lease_owner", "=", worker)
+      .where("done_at", "is", null)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
+  /** Gives up an attempt that failed for a passing reason: the command is claimed again from `at`. */
+  async retryCommand(id: number, worker: string, retry: { at: number; attempts: number }): Promise<void> {
+    await this.db
+      .updateTable("commands")
+      .set({ retry_at: retry.at, attempts: retry.attempts, lease_owner: null, lease_expires_at: null })
+      .where("id", "=", id)
+      .where("lease_owner", "=", worker)
+      .execute();
   }
 
   async finishCommand(id: number, worker: string, outcome: string): Promise<void> {

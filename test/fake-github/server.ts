@@ -86,8 +86,19 @@ export interface FakeGitHub {
   setCommit(repo: string, sha: string, files: Record<string, string>): void;
   /** A comment already on `owner/repo#number`, written through another App (or by a person, with `by: null`). */
   seedComment(issue: string, body: string, by: AppRef | null): Comment;
-  /** Makes the next `count` requests matching method+path prefix fail with `status`. */
-  failNext(method: string, pathPrefix: string, status: number, count?: number): void;
+  /**
+   * Makes the next `count` requests matching method+path prefix fail with `status`,
+   * and optionally GitHub's `message` and headers (`retry-after` of a rate limit).
+   */
+  failNext(method: string, pathPrefix: string, status: number, count?: number, answer?: { message?: string; headers?: Record<string, string> }): void;
+  /** Makes the next `count` requests matching method+path prefix answer `ms` late. */
+  delayNext(method: string, pathPrefix: string, ms: number, count?: number): void;
+  /**
+   * Deletes an installation: GitHub then answers 404 to its token requests (POST
+   * /app/installations/{id}/access_tokens, "Create an installation access token for an
+   * app", documents 404 for an installation that does not exist).
+   */
+  removeInstallation(id: number): void;
   close(): Promise<void>;
 }
 
@@ -155,7 +166,9 @@ function commentProblem(body: any): { message: string; errors: unknown[]; docume
  */
 export async function startFakeGitHub(app: AppRef = { id: 1, slug: "fly-preview" }): Promise<FakeGitHub> {
   const commits = new Map<string, Record<string, string>>();
-  const failures: Array<{ method: string; prefix: string; status: number; count: number }> = [];
+  const failures: Array<{ method: string; prefix: string; status: number; count: number; message?: string; headers?: Record<string, string> }> = [];
+  const delays: Array<{ method: string; prefix: string; ms: number; count: number }> = [];
+  const removedInstallations = new Set<string>();
   let nextId = 1000;
   const state = {
     requests: [] as RecordedRequest[],
@@ -215,10 +228,16 @@ export async function startFakeGitHub(app: AppRef = { id: 1, slug: "fly-preview"
     const failure = failures.find((f) => f.method === method && path.startsWith(f.prefix) && f.count > 0);
     if (failure) {
       failure.count--;
-      return json(res, failure.status, { message: `fake failure ${failure.status}` });
+      return json(res, failure.status, { message: failure.message ?? `fake failure ${failure.status}` }, failure.headers);
+    }
+    const delay = delays.find((d) => d.method === method && path.startsWith(d.prefix) && d.count > 0);
+    if (delay) {
+      delay.count--;
+      await new Promise((r) => setTimeout(r, delay.ms));
     }
 
     if (method === "POST" && (m = path.match(/^\/api\/v3\/app\/installations\/(\d+)\/access_tokens$/))) {
+      if (removedInstallations.has(m[1])) return notFound(res);
       return json(res, 201, {
         token: `ghs_fake_installation_token_${m[1]}`,
         expires_at: new Date(Date.now() + 3600_000).toISOString(),
@@ -371,8 +390,14 @@ export async function startFakeGitHub(app: AppRef = { id: 1, slug: "fly-preview"
     setCommit(repo, sha, files) {
       commits.set(`${repo}@${sha}`, files);
     },
-    failNext(method, prefix, status, count = 1) {
-      failures.push({ method, prefix, status, count });
+    failNext(method, prefix, status, count = 1, answer = {}) {
+      failures.push({ method, prefix, status, count, ...answer });
+    },
+    delayNext(method, prefix, ms, count = 1) {
+      delays.push({ method, prefix, ms, count });
+    },
+    removeInstallation(id) {
+      removedInstallations.add(String(id));
     },
     close: () =>
       new Promise<void>((resolve) => {
