@@ -155,6 +155,7 @@ describe("pull requests from forks", () => {
 
   it("an approval of a pull request fly-preview has not seen yet asks to approve again once the check run shows its commit", async () => {
     world = await startWorld();
+    world.commit(BASE, { Dockerfile: DOCKERFILE, ".preview.yml": "forks: approve\n" });
     world.commit(sha(1), FORK_FILES);
     world.gh.setPull(REPO, 2, { headSha: sha(1), headRepo: "stranger/Hello-World" });
     world.gh.setPermission(REPO, WRITER, "write");
