@@ -53,7 +53,7 @@ export async function reportGivenUp(preview: Preview, deps: ReconcileDeps, reaso
   if (preview.desired_action !== "deploy" || preview.quiet || preview.check_run_sha !== sha) return;
   const octokit = await deps.github(preview.installation_id);
   // The lease is gone, so nothing is saved: a later run finds the comment by its marker.
-  const reporter = new Reporter(octokit, preview, async () => undefined, deps.clock ?? Date.now);
+  const reporter = new Reporter(octokit, preview, async () => undefined, deps.clock ?? Date.now, deps.store);
   await reporter.finishCheck("failure", failureOutput({ appName: preview.app_name, sha, timings: {}, tail: [], reason }));
   if (preview.deployment_sha === sha) await reporter.deploymentState("failure", { description: reason });
   await reporter.comment({ status: "failed", sha, reason, url: preview.url ?? undefined, servingSha: preview.deployed_sha ?? undefined });
@@ -115,7 +115,7 @@ export async function reconcile(claim: Claim, worker: string, signal: AbortSigna
       );
     }
   };
-  const reporter = new Reporter(octokit, preview, save, clock);
+  const reporter = new Reporter(octokit, preview, save, clock, deps.store);
   const run: Run = { preview, sha: preview.desired_sha ?? preview.head_sha, octokit, reporter, save, finish, signal, deps, flyctl, log, clock };
 
   if (preview.desired_action === "destroy") await destroy(run);
@@ -127,16 +127,18 @@ async function deployDesire(run: Run, generation: number): Promise<void> {
   log.info({ sha, generation }, "deploy started");
   const current = { url: preview.url ?? undefined, servingSha: preview.deployed_sha ?? undefined };
 
-  // A run that died after opening a check run for an older commit left it open.
-  if (preview.check_run_id && preview.check_run_sha !== sha && ["building", "deploying", "queued"].includes(preview.status)) {
-    await reporter.finishCheck("cancelled", supersededOutput(preview.check_run_sha!, sha));
-  }
+  // Runs for older commits that died, or were stopped before cancelling, left their check runs open.
+  await reporter.endOpenChecks((old) => (old === sha ? undefined : { conclusion: "cancelled", output: supersededOutput(old, sha) }));
+  // This commit's own, left open by a run that died, ends too when this run shows none.
+  const notDeployed = (reason: string) =>
+    reporter.endOpenChecks(() => ({ conclusion: "neutral", output: { title: "Not deployed", summary: inline(reason) } }));
 
   // A fork's own .preview.yml is its author's to write: read the base branch's instead.
   const configRef = preview.fork ? preview.base_ref : sha;
   const loaded = await loadPreviewConfig(run.octokit, { owner: preview.owner, repo: preview.repo, ref: configRef });
   if (!loaded.found) {
     log.info({ ref: configRef }, "no .preview.yml: nothing to do");
+    await notDeployed(`No ${CONFIG_PATH} at ${configRef}: nothing to deploy.`);
     await finish({ status: "none", status_at: clock() });
     return;
   }
@@ -159,12 +161,14 @@ async function deployDesire(run: Run, generation: number): Promise<void> {
   // A command from someone with write access deploys whatever the trigger rules say.
   if (!trigger.ok && !preview.desired_by) {
     log.info({ reason: trigger.reason }, "trigger rules skip this pull request");
+    await notDeployed(trigger.reason);
     await finish({ ...remembered, status: "skipped", status_at: clock(), last_error: trigger.reason });
     return;
   }
 
   if (preview.fork && config.forks === "off") {
     log.info("previews are off for forks");
+    await notDeployed("Previews are off for pull requests from forks (forks: off).");
     await reporter.comment({ status: "blocked", sha });
     await finish({ ...remembered, status: "blocked", status_at: clock(), last_error: null });
     return;
@@ -393,15 +397,15 @@ async function deploy(run: Run, config: PreviewConfig): Promise<PreviewPatch> {
 
 async function destroy(run: Run): Promise<void> {
   const { preview, reporter, flyctl, log, clock, finish, deps } = run;
+  // Before anything else: a run that died may have left a check run open with nothing
+  // else to show for it (no comment yet, no app).
+  await reporter.endOpenChecks((old) => ({ conclusion: "cancelled", output: supersededOutput(old, null, preview.destroyed_by) }));
   // A PR that never got a preview (no config, or skipped) has nothing to tear down
   // and nothing to say.
   const hadSurface = preview.comment_id !== null || preview.app_created === 1;
   if (!hadSurface) {
     await finish({ status: "destroyed", status_at: clock() });
     return;
-  }
-  if (["building", "deploying", "queued"].includes(preview.status) && preview.check_run_sha) {
-    await reporter.finishCheck("cancelled", supersededOutput(preview.check_run_sha, null, preview.destroyed_by));
   }
   try {
     if (preview.app_created) {
