@@ -289,6 +289,32 @@ describe("a check run left open by a run that stopped", () => {
   });
 });
 
+describe("a check run left open by a run that stopped, when the next run gives up", () => {
+  it("is cancelled naming the newer commit all the same, not left for the next push", async ({ onTestFinished }) => {
+    const w = await startWorld({ pool: { retryDelaysMs: [] } });
+    onTestFinished(() => w.close());
+    w.commit(A);
+    w.commit(B);
+    let stopping: Promise<void> | undefined;
+    w.gh.onRequest("POST", CHECK_RUNS, () => void (stopping = w.pool.stop()), { carryOut: true });
+    await w.deliver(pullRequest("opened", { sha: A }));
+    await until("the run to stop", () => stopping !== undefined);
+    await stopping;
+
+    // B's run fails looking for A's check run (GitHub answers 500 once) and gives up.
+    w.gh.failNext("GET", `/api/v3/repos/${REPO}/commits/${A}/check-runs`, 500);
+    await w.deliver(pullRequest("synchronize", { sha: B }));
+    w.pool.start();
+    expect((await w.settled()).status).toBe("failed");
+    // Told to GitHub after the store says failed.
+    await until("A's check run to end", () => w.gh.checkRuns[0].status === "completed", 5_000).catch(() => undefined);
+    expect(w.gh.checkRuns.map((r) => ({ sha: r.head_sha, status: r.status, conclusion: r.conclusion }))).toEqual([
+      { sha: A, status: "completed", conclusion: "cancelled" },
+    ]);
+    expect(w.gh.checkRuns[0].output?.summary).toContain(`\`${B.slice(0, 7)}\` superseded it`);
+  });
+});
+
 describe("finding our check runs of a commit on GitHub", () => {
   it("reads every page, and keeps only this preview's Fly Preview runs not yet completed, newest first", async ({ onTestFinished }) => {
     const gh = await startFakeGitHub();

@@ -48,15 +48,26 @@ export interface ReconcileDeps {
  */
 export async function reportGivenUp(preview: Preview, deps: ReconcileDeps, reason: string): Promise<void> {
   const sha = preview.desired_sha ?? preview.head_sha;
-  // Only a run that already showed something for this commit has something to correct:
-  // before its check run, it may not even have known whether the repository has a config.
-  if (preview.desired_action !== "deploy" || preview.quiet || preview.check_run_sha !== sha) return;
+  if (preview.quiet) return;
   const octokit = await deps.github(preview.installation_id);
   // The lease is gone, so nothing is saved: a later run finds the comment by its marker.
   const reporter = new Reporter(octokit, preview, async () => undefined, deps.clock ?? Date.now, deps.store);
-  await reporter.finishCheck("failure", failureOutput({ appName: preview.app_name, sha, timings: {}, tail: [], reason }));
-  if (preview.deployment_sha === sha) await reporter.deploymentState("failure", { description: reason });
-  await reporter.comment({ status: "failed", sha, reason, url: preview.url ?? undefined, servingSha: preview.deployed_sha ?? undefined });
+  const deploying = preview.desired_action === "deploy";
+  const failed = { conclusion: "failure" as const, output: failureOutput({ appName: preview.app_name, sha, timings: {}, tail: [], reason }) };
+  // Only a run that already showed something for this commit has something to correct:
+  // before its check run, it may not even have known whether the repository has a config.
+  if (deploying && preview.check_run_sha === sha) {
+    await reporter.finishCheck(failed.conclusion, failed.output);
+    if (preview.deployment_sha === sha) await reporter.deploymentState("failure", { description: reason });
+    await reporter.comment({ status: "failed", sha, reason, url: preview.url ?? undefined, servingSha: preview.deployed_sha ?? undefined });
+  }
+  // Check runs earlier runs left open, which this one gave up before ending, end now
+  // rather than at the next push: older commits' cancelled, this commit's (its id lost) failed.
+  await reporter.endOpenChecks((old) =>
+    !deploying || old !== sha
+      ? { conclusion: "cancelled", output: supersededOutput(old, deploying ? sha : null, preview.destroyed_by) }
+      : failed,
+  );
 }
 
 /** Why a run was stopped: the preview was given a newer desire (a push, a close). */
