@@ -1,5 +1,11 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import SQLite from "better-sqlite3";
+import { Kysely, Migrator, SqliteDialect } from "kysely";
 import pg from "pg";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { migrationsFor } from "../src/store/migrations.js";
 import { APP_REMOVED_OUTCOME, openStore, type PullRequestInfo, type Store } from "../src/store/store.js";
 import { PostgresWebhookDesires, type DesireRow } from "../src/store/webhook-desire.js";
 import { DIALECTS } from "./databases.js";
@@ -123,6 +129,20 @@ describe.each(DIALECTS)("the store on $dialect", (database) => {
       await store.claim("dead-worker", 60_000, 0);
       expect(await store.releaseAllLeases()).toBe(1);
       expect((await store.claim("w1", 1000, 0))?.generation).toBe(1);
+    });
+
+    it("remembers each commit whose check run may be left in progress until it has ended", async () => {
+      await store.desireDeploy(pr());
+      const { id } = (await store.get("acme", "web", 7))!;
+      expect(await store.openCheckRun(id, "a".repeat(40))).toBe(true);
+      now += 10;
+      expect(await store.openCheckRun(id, "b".repeat(40))).toBe(true);
+      // Recorded again: an earlier run got this far and may have created it.
+      expect(await store.openCheckRun(id, "a".repeat(40))).toBe(false);
+      expect(await store.openCheckRuns(id)).toEqual(["a".repeat(40), "b".repeat(40)]);
+      await store.checkRunEnded(id, "a".repeat(40));
+      expect(await store.openCheckRuns(id)).toEqual(["b".repeat(40)]);
+      expect(await store.openCheckRuns(id + 1)).toEqual([]);
     });
   });
 
@@ -259,6 +279,38 @@ describe.each(DIALECTS.filter((d) => d.dialect === "postgres"))("a stuck webhook
       await pool.end();
       await store.close();
       await created.drop();
+    }
+  });
+});
+
+describe("upgrading a store to the table of open check runs", () => {
+  it("counts the last check run of each preview as possibly still in progress", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "fly-preview-upgrade-"));
+    try {
+      const file = join(dir, "old.db");
+      const db = new Kysely<any>({ dialect: new SqliteDialect({ database: new SQLite(file) }) });
+      const all = migrationsFor("sqlite");
+      const before = Object.fromEntries(Object.entries(all).filter(([name]) => name < "0008"));
+      await new Migrator({ db, provider: { getMigrations: async () => before } }).migrateToLatest();
+      const row = { installation_id: 1, owner: "acme", head_ref: "f", base_ref: "main", desired_action: "deploy", desired_generation: 2 };
+      const times = { desired_at: 1, status: "ready", status_at: 1, created_at: 1, updated_at: 1 };
+      await db
+        .insertInto("previews")
+        .values([
+          { ...row, ...times, repo: "web", number: 7, app_name: "pr-7-acme-web", head_sha: "b".repeat(40), check_run_id: 5, check_run_sha: "a".repeat(40) },
+          { ...row, ...times, repo: "api", number: 8, app_name: "pr-8-acme-api", head_sha: "c".repeat(40) },
+        ])
+        .execute();
+      await db.destroy();
+
+      const upgraded = await openStore(`file:${file}`);
+      const web = (await upgraded.get("acme", "web", 7))!;
+      const api = (await upgraded.get("acme", "api", 8))!;
+      expect(await upgraded.openCheckRuns(web.id)).toEqual(["a".repeat(40)]);
+      expect(await upgraded.openCheckRuns(api.id)).toEqual([]);
+      await upgraded.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });

@@ -258,3 +258,26 @@ export async function completeCheckRun(
   });
   await sendMoreAnnotations(octokit, where, more);
 }
+
+/**
+ * Our check runs of a commit that have not completed, newest first: a run that died
+ * between creating one and saving its id finds it again by name and `external_id`.
+ * `filter: "all"`, since GitHub's default ("latest") shows only the newest run of a name.
+ */
+export async function findOpenCheckRuns(
+  octokit: Octokit,
+  where: RepoRef & { sha: string; externalId: string },
+): Promise<Array<{ id: number; url: string }>> {
+  const runs = await octokit.paginate(octokit.rest.checks.listForRef, {
+    owner: where.owner,
+    repo: where.repo,
+    ref: where.sha,
+    check_name: CHECK_NAME,
+    filter: "all",
+    per_page: 100,
+  });
+  return runs
+    .filter((run) => run.external_id === where.externalId && run.status !== "completed")
+    .sort((a, b) => b.id - a.id)
+    .map((run) => ({ id: run.id, url: run.html_url ?? "" }));
+}

@@ -53,15 +53,26 @@ export interface ReconcileDeps {
  */
 export async function reportGivenUp(preview: Preview, deps: ReconcileDeps, reason: string): Promise<void> {
   const sha = preview.desired_sha ?? preview.head_sha;
-  // Only a run that already showed something for this commit has something to correct:
-  // before its check run, it may not even have known whether the repository has a config.
-  if (preview.desired_action !== "deploy" || preview.quiet || preview.check_run_sha !== sha) return;
+  if (preview.quiet) return;
   const octokit = await deps.github(preview.installation_id);
   // The lease is gone, so nothing is saved: a later run finds the comment by its marker.
-  const reporter = new Reporter(octokit, preview, async () => undefined, deps.clock ?? Date.now, deps.appId);
-  await reporter.finishCheck("failure", failureOutput({ appName: preview.app_name, sha, timings: {}, tail: [], reason }));
-  if (preview.deployment_sha === sha) await reporter.deploymentState("failure", { description: reason });
-  await reporter.comment({ status: "failed", sha, reason, url: preview.url ?? undefined, servingSha: preview.deployed_sha ?? undefined });
+  const reporter = new Reporter(octokit, preview, async () => undefined, deps.clock ?? Date.now, deps.appId, deps.store);
+  const deploying = preview.desired_action === "deploy";
+  const failed = { conclusion: "failure" as const, output: failureOutput({ appName: preview.app_name, sha, timings: {}, tail: [], reason }) };
+  // Only a run that already showed something for this commit has something to correct:
+  // before its check run, it may not even have known whether the repository has a config.
+  if (deploying && preview.check_run_sha === sha) {
+    await reporter.finishCheck(failed.conclusion, failed.output);
+    if (preview.deployment_sha === sha) await reporter.deploymentState("failure", { description: reason });
+    await reporter.comment({ status: "failed", sha, reason, url: preview.url ?? undefined, servingSha: preview.deployed_sha ?? undefined });
+  }
+  // Check runs earlier runs left open, which this one gave up before ending, end now
+  // rather than at the next push: older commits' cancelled, this commit's (its id lost) failed.
+  await reporter.endOpenChecks((old) =>
+    !deploying || old !== sha
+      ? { conclusion: "cancelled", output: supersededOutput(old, deploying ? sha : null, preview.destroyed_by) }
+      : failed,
+  );
 }
 
 /** Where a run stands in the pool's schedule of attempts at one desire. */
@@ -149,7 +160,7 @@ export async function reconcile(
       );
     }
   };
-  const reporter = new Reporter(octokit, preview, save, clock, deps.appId);
+  const reporter = new Reporter(octokit, preview, save, clock, deps.appId, deps.store);
   const run: Run = { preview, sha: preview.desired_sha ?? preview.head_sha, octokit, reporter, save, finish, signal, deps, flyctl, log, clock, attempt };
 
   try {
@@ -171,10 +182,11 @@ async function deployDesire(run: Run, generation: number): Promise<void> {
   log.info({ sha, generation }, "deploy started");
   const current = { url: preview.url ?? undefined, servingSha: preview.deployed_sha ?? undefined };
 
-  // A run that died after opening a check run for an older commit left it open.
-  if (preview.check_run_id && preview.check_run_sha !== sha && ["building", "deploying", "queued"].includes(preview.status)) {
-    await reporter.finishCheck("cancelled", supersededOutput(preview.check_run_sha!, sha));
-  }
+  // Runs for older commits that died, or were stopped before cancelling, left their check runs open.
+  await reporter.endOpenChecks((old) => (old === sha ? undefined : { conclusion: "cancelled", output: supersededOutput(old, sha) }));
+  // This commit's own, left open by a run that died, ends too when this run shows none.
+  const notDeployed = (reason: string) =>
+    reporter.endOpenChecks(() => ({ conclusion: "neutral", output: { title: "Not deployed", summary: inline(reason) } }));
 
   // A fork's own .preview.yml is its author's to write, and so is its choice of base
   // branch: read the default branch's instead.
@@ -182,6 +194,7 @@ async function deployDesire(run: Run, generation: number): Promise<void> {
   const loaded = await loadPreviewConfig(run.octokit, { owner: preview.owner, repo: preview.repo, ref: configRef });
   if (!loaded.found) {
     log.info({ ref: configRef }, "no .preview.yml: nothing to do");
+    await notDeployed(`No ${CONFIG_PATH} at ${configRef}: nothing to deploy.`);
     await finish({ status: "none", status_at: clock() });
     return;
   }
@@ -204,12 +217,14 @@ async function deployDesire(run: Run, generation: number): Promise<void> {
   // A command from someone with write access deploys whatever the trigger rules say.
   if (!trigger.ok && !preview.desired_by) {
     log.info({ reason: trigger.reason }, "trigger rules skip this pull request");
+    await notDeployed(trigger.reason);
     await finish({ ...remembered, status: "skipped", status_at: clock(), last_error: trigger.reason });
     return;
   }
 
   if (preview.fork && config.forks === "off") {
     log.info("previews are off for forks");
+    await notDeployed("Previews are off for pull requests from forks (forks: off).");
     await reporter.comment({ status: "blocked", sha });
     await finish({ ...remembered, status: "blocked", status_at: clock(), last_error: null });
     return;
@@ -487,15 +502,15 @@ async function deploy(run: Run, config: PreviewConfig, repoFlyToml: string | und
 
 async function destroy(run: Run): Promise<void> {
   const { preview, reporter, flyctl, log, clock, finish, deps } = run;
+  // Before anything else: a run that died may have left a check run open with nothing
+  // else to show for it (no comment yet, no app).
+  await reporter.endOpenChecks((old) => ({ conclusion: "cancelled", output: supersededOutput(old, null, preview.destroyed_by) }));
   // A PR that never got a preview (no config, or skipped) has nothing to tear down
   // and nothing to say.
   const hadSurface = preview.comment_id !== null || preview.app_created === 1;
   if (!hadSurface) {
     await finish({ status: "destroyed", status_at: clock() });
     return;
-  }
-  if (["building", "deploying", "queued"].includes(preview.status) && preview.check_run_sha) {
-    await reporter.finishCheck("cancelled", supersededOutput(preview.check_run_sha, null, preview.destroyed_by));
   }
   try {
     if (preview.app_created) {

@@ -147,6 +147,26 @@ export const migrationsFor = (dialect: Dialect): Record<string, Migration> => {
       await db.updateTable("previews").set({ app_owner: 1 }).where((eb) => eb.or([eb("app_created", "=", 1), eb("deployed_sha", "is not", null)])).execute();
     },
   },
+  "0008_check_runs": {
+    async up(db: Kysely<any>) {
+      // The commits of a preview whose check run may still be in progress on GitHub:
+      // written before the check run is created, deleted once it has ended, so one
+      // left behind by a run that died is found and ended by the next run.
+      await db.schema
+        .createTable("open_check_runs")
+        .addColumn("preview_id", "integer", (c) => c.notNull())
+        .addColumn("sha", "text", (c) => c.notNull())
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .addPrimaryKeyConstraint("open_check_runs_pk", ["preview_id", "sha"])
+        .execute();
+      // Before this table, only the last check run was known: it may still be open.
+      await db
+        .insertInto("open_check_runs")
+        .columns(["preview_id", "sha", "created_at"])
+        .expression(db.selectFrom("previews").select(["id", "check_run_sha", "updated_at"]).where("check_run_sha", "is not", null))
+        .execute();
+    },
+  },
   };
 };
 

@@ -140,6 +140,16 @@ export interface CommandsTable {
   retry_at: number | null;
 }
 
+/**
+ * A commit of a preview whose check run may be in progress: recorded before the check
+ * run is created, deleted once it has ended (see docs/security.md, "Every check run ends").
+ */
+export interface OpenCheckRunsTable {
+  preview_id: number;
+  sha: string;
+  created_at: number;
+}
+
 export interface DeliveriesTable {
   id: string;
   received_at: number;
@@ -151,4 +161,5 @@ export interface Database {
   commands: CommandsTable;
   secrets: SecretsTable;
   meta: MetaTable;
+  open_check_runs: OpenCheckRunsTable;
 }

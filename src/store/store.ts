@@ -492,6 +492,41 @@ export class Store {
     await this.releaseWith(id, worker, {});
   }
 
+  // The open check runs of a preview. Unlike `save`, these writes do not need the
+  // lease: each records a fact about GitHub (a check run may exist, or has ended),
+  // true whoever writes it, and a run that lost its lease still created what it created.
+
+  /**
+   * Records that `sha` of a preview may get a check run in progress, before asking
+   * GitHub for it. False when it was recorded already: an earlier run may have created
+   * that check run and died before saving its id.
+   */
+  async openCheckRun(previewId: number, sha: string): Promise<boolean> {
+    const result = await this.db
+      .insertInto("open_check_runs")
+      .values({ preview_id: previewId, sha, created_at: this.clock() })
+      .onConflict((oc) => oc.columns(["preview_id", "sha"]).doNothing())
+      .executeTakeFirst();
+    return Number(result.numInsertedOrUpdatedRows ?? 0) === 1;
+  }
+
+  /** The commits of a preview whose check run may still be in progress, oldest first. */
+  async openCheckRuns(previewId: number): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom("open_check_runs")
+      .select("sha")
+      .where("preview_id", "=", previewId)
+      .orderBy("created_at")
+      .orderBy("sha")
+      .execute();
+    return rows.map((r) => r.sha);
+  }
+
+  /** The check run of `sha` has ended: nothing is left to end. */
+  async checkRunEnded(previewId: number, sha: string): Promise<void> {
+    await this.db.deleteFrom("open_check_runs").where("preview_id", "=", previewId).where("sha", "=", sha).execute();
+  }
+
   /**
    * Records a command and, with `deliveryId`, the delivery that brought it, in one
    * transaction: a crash between the two must not leave the delivery recorded without

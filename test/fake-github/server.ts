@@ -39,7 +39,8 @@ export interface CheckRun {
   status: string;
   conclusion?: string | null;
   output?: { title?: string; summary?: string; text?: string; annotations?: any[] };
-  history: Array<{ status: string; conclusion?: string | null }>;
+  /** Every state it was in; `seq` orders writes across all check runs. */
+  history: Array<{ status: string; conclusion?: string | null; seq: number }>;
 }
 
 export interface Deployment {
@@ -99,6 +100,18 @@ export interface FakeGitHub {
    * app", documents 404 for an installation that does not exist).
    */
   removeInstallation(id: number): void;
+  /**
+   * Once, when a request matching method, path prefix and `match` (on its JSON body)
+   * arrives: runs `hook` (a test kills its client there) before answering, then drops
+   * the answer. With `carryOut` (the default) the request takes effect first, as when
+   * a client dies between GitHub acting and the answer arriving; without, it never does.
+   */
+  onRequest(
+    method: string,
+    pathPrefix: string,
+    hook: () => void | Promise<void>,
+    options?: { carryOut?: boolean; match?: (body: any) => boolean },
+  ): void;
   close(): Promise<void>;
 }
 
@@ -169,7 +182,10 @@ export async function startFakeGitHub(app: AppRef = { id: 1, slug: "fly-preview"
   const failures: Array<{ method: string; prefix: string; status: number; count: number; message?: string; headers?: Record<string, string> }> = [];
   const delays: Array<{ method: string; prefix: string; ms: number; count: number }> = [];
   const removedInstallations = new Set<string>();
+  type Hook = { method: string; prefix: string; hook: () => void | Promise<void>; carryOut: boolean; match?: (body: any) => boolean };
+  const hooks: Hook[] = [];
   let nextId = 1000;
+  let seq = 0;
   const state = {
     requests: [] as RecordedRequest[],
     comments: [] as Comment[],
@@ -290,7 +306,7 @@ export async function startFakeGitHub(app: AppRef = { id: 1, slug: "fly-preview"
       const problem = checkRunProblem(body);
       if (problem) return json(res, 422, problem);
       if (method === "POST" && !m[3]) {
-        const run: CheckRun = { id: nextId++, repo, ...body, history: [{ status: body.status, conclusion: body.conclusion }] };
+        const run: CheckRun = { id: nextId++, repo, ...body, history: [{ status: body.status, conclusion: body.conclusion, seq: seq++ }] };
         state.checkRuns.push(run);
         return json(res, 201, { ...run, html_url: `${base}/${repo}/runs/${run.id}` });
       }
@@ -301,9 +317,32 @@ export async function startFakeGitHub(app: AppRef = { id: 1, slug: "fly-preview"
         const annotations = [...(run.output?.annotations ?? []), ...(body.output?.annotations ?? [])];
         Object.assign(run, body);
         if (run.output) run.output = { ...run.output, annotations };
-        run.history.push({ status: run.status, conclusion: body.conclusion });
+        run.history.push({ status: run.status, conclusion: body.conclusion, seq: seq++ });
         return json(res, 200, { ...run, html_url: `${base}/${repo}/runs/${run.id}` });
       }
+    }
+    // checks.listForRef, for a commit SHA (GitHub also takes a branch or tag name).
+    // `check_name` and `status` narrow the list; `filter` is "latest" by default, which
+    // keeps only the newest run of each name, "all" keeps every run. Paginated with
+    // GitHub's Link header, `{ total_count, check_runs }` on each page.
+    if (method === "GET" && (m = path.match(/^\/api\/v3\/repos\/([^/]+)\/([^/]+)\/commits\/([^/]+)\/check-runs$/))) {
+      const repo = `${m[1]}/${m[2]}`;
+      const filter = url.searchParams.get("filter") ?? "latest";
+      if (!["latest", "all"].includes(filter)) return json(res, 422, { message: "Validation Failed", errors: [{ field: "filter", code: "invalid" }] });
+      const name = url.searchParams.get("check_name");
+      const status = url.searchParams.get("status");
+      let runs = state.checkRuns.filter((r) => r.repo === repo && r.head_sha === m![3] && (!name || r.name === name) && (!status || r.status === status));
+      if (filter === "latest") runs = runs.filter((r) => !runs.some((o) => o.name === r.name && o.id > r.id));
+      const perPage = Math.min(100, Number(url.searchParams.get("per_page") ?? 30));
+      const page = Number(url.searchParams.get("page") ?? 1);
+      const headers: Record<string, string> = {};
+      if (page * perPage < runs.length) {
+        const next = new URL(url);
+        next.searchParams.set("page", String(page + 1));
+        headers.link = `<${next}>; rel="next"`;
+      }
+      const shown = runs.slice((page - 1) * perPage, page * perPage).map((r) => ({ ...r, html_url: `${base}/${repo}/runs/${r.id}` }));
+      return json(res, 200, { total_count: runs.length, check_runs: shown }, headers);
     }
     if (method === "POST" && (m = path.match(/^\/api\/v3\/repos\/([^/]+)\/([^/]+)\/deployments$/))) {
       const deployment: Deployment = { id: nextId++, repo: `${m[1]}/${m[2]}`, ...body, statuses: [] };
@@ -361,7 +400,21 @@ export async function startFakeGitHub(app: AppRef = { id: 1, slug: "fly-preview"
     req.on("end", () => {
       const text = Buffer.concat(chunks).toString("utf8");
       const body = text ? JSON.parse(text) : undefined;
-      state.requests.push({ method: req.method ?? "GET", path: req.url ?? "", body, at: Date.now() });
+      const method = req.method ?? "GET";
+      state.requests.push({ method, path: req.url ?? "", body, at: Date.now() });
+      const pathname = new URL(req.url ?? "/", base).pathname;
+      const at = hooks.findIndex((h) => h.method === method && pathname.startsWith(h.prefix) && (!h.match || h.match(body)));
+      if (at >= 0) {
+        const [hooked] = hooks.splice(at, 1);
+        // Carried out (or not), then the answer is held until the hook is done, and dropped.
+        res.end = (() => res) as typeof res.end;
+        const carried = hooked.carryOut ? handle(req, res, body) : Promise.resolve();
+        carried
+          .then(() => hooked.hook())
+          .finally(() => res.destroy())
+          .catch(() => undefined);
+        return;
+      }
       handle(req, res, body).catch((error) => json(res, 500, { message: String(error) }));
     });
   });
@@ -398,6 +451,9 @@ export async function startFakeGitHub(app: AppRef = { id: 1, slug: "fly-preview"
     },
     removeInstallation(id) {
       removedInstallations.add(String(id));
+    },
+    onRequest(method, prefix, hook, options = {}) {
+      hooks.push({ method, prefix, hook, carryOut: options.carryOut ?? true, match: options.match });
     },
     close: () =>
       new Promise<void>((resolve) => {
