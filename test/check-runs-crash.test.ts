@@ -316,7 +316,7 @@ describe("a check run left open by a run that stopped, when the next run gives u
 });
 
 describe("finding our check runs of a commit on GitHub", () => {
-  it("reads every page, and keeps only this preview's Fly Preview runs not yet completed, newest first", async ({ onTestFinished }) => {
+  it("reads every page, and keeps only this App's Fly Preview runs of this preview not yet completed, newest first", async ({ onTestFinished }) => {
     const gh = await startFakeGitHub();
     onTestFinished(() => gh.close());
     const run = (id: number, over: Partial<CheckRun> = {}): CheckRun => ({
@@ -329,10 +329,12 @@ describe("finding our check runs of a commit on GitHub", () => {
       run(201, { status: "in_progress", conclusion: null, external_id: "8" }),
       run(202, { status: "in_progress", conclusion: null, name: "CI" }),
       run(203, { status: "in_progress", conclusion: null, head_sha: B }),
+      // Another App's run of the same name and external id (a second fly-preview App, say).
+      run(204, { status: "in_progress", conclusion: null, app: { id: 2, slug: "other-preview" } }),
     );
     const octokit = new ProbotOctokit({ auth: { token: "t" }, baseUrl: `${gh.url}/api/v3`, throttle: { enabled: false }, retry: { enabled: false } });
     const [owner, repo] = REPO.split("/");
-    const open = await findOpenCheckRuns(octokit as any, { owner, repo, sha: A, externalId: "7" });
+    const open = await findOpenCheckRuns(octokit as any, { owner, repo, sha: A, externalId: "7", appId: 1 });
     expect(open.map((r) => r.id)).toEqual([200, 11]);
     expect(gh.requests.filter((r) => r.path.includes("/check-runs"))).toHaveLength(2);
   });

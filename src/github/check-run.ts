@@ -266,13 +266,16 @@ export async function completeCheckRun(
  */
 export async function findOpenCheckRuns(
   octokit: Octokit,
-  where: RepoRef & { sha: string; externalId: string },
+  where: RepoRef & { sha: string; externalId: string; appId: number },
 ): Promise<Array<{ id: number; url: string }>> {
   const runs = await octokit.paginate(octokit.rest.checks.listForRef, {
     owner: where.owner,
     repo: where.repo,
     ref: where.sha,
     check_name: CHECK_NAME,
+    // Another App's run of the same name (a second installation of fly-preview, say)
+    // is not ours to end, and GitHub would refuse the update anyway.
+    app_id: where.appId,
     filter: "all",
     per_page: 100,
   });

@@ -95,7 +95,7 @@ export class Reporter {
     for (const sha of await this.checks.openCheckRuns(this.preview.id)) {
       const how = end(sha);
       if (!how) continue;
-      const open = await findOpenCheckRuns(this.octokit, { ...this.repo, sha, externalId: String(this.preview.id) });
+      const open = await findOpenCheckRuns(this.octokit, { ...this.repo, sha, externalId: String(this.preview.id), appId: this.appId });
       for (const run of open) await completeCheckRun(this.octokit, { ...this.repo, id: run.id }, how.conclusion, how.output);
       await this.checks.checkRunEnded(this.preview.id, sha);
     }
@@ -107,7 +107,7 @@ export class Reporter {
 
   /** The check run of `sha` a run that died before saving its id had created, if GitHub has one in progress. */
   private async createdBeforeCrash(sha: string): Promise<number | undefined> {
-    const [newest] = await findOpenCheckRuns(this.octokit, { ...this.repo, sha, externalId: String(this.preview.id) });
+    const [newest] = await findOpenCheckRuns(this.octokit, { ...this.repo, sha, externalId: String(this.preview.id), appId: this.appId });
     if (newest) this.checkRunUrl = newest.url;
     return newest?.id;
   }

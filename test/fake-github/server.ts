@@ -39,6 +39,8 @@ export interface CheckRun {
   status: string;
   conclusion?: string | null;
   output?: { title?: string; summary?: string; text?: string; annotations?: any[] };
+  /** The App that created it (only that App may update it); absent in a test's own rows: the fake's App. */
+  app?: AppRef;
   /** Every state it was in; `seq` orders writes across all check runs. */
   history: Array<{ status: string; conclusion?: string | null; seq: number }>;
 }
@@ -306,13 +308,14 @@ export async function startFakeGitHub(app: AppRef = { id: 1, slug: "fly-preview"
       const problem = checkRunProblem(body);
       if (problem) return json(res, 422, problem);
       if (method === "POST" && !m[3]) {
-        const run: CheckRun = { id: nextId++, repo, ...body, history: [{ status: body.status, conclusion: body.conclusion, seq: seq++ }] };
+        const run: CheckRun = { id: nextId++, repo, ...body, app, history: [{ status: body.status, conclusion: body.conclusion, seq: seq++ }] };
         state.checkRuns.push(run);
         return json(res, 201, { ...run, html_url: `${base}/${repo}/runs/${run.id}` });
       }
       if (method === "PATCH" && m[3]) {
         const run = state.checkRuns.find((r) => r.id === Number(m![3]));
         if (!run) return notFound(res);
+        if ((run.app ?? app).id !== app.id) return json(res, 403, { message: "Resource not accessible by integration", documentation_url: "https://docs.github.com/rest/checks/runs#update-a-check-run" });
         // Each update's annotations are added to the run's, not put in their place.
         const annotations = [...(run.output?.annotations ?? []), ...(body.output?.annotations ?? [])];
         Object.assign(run, body);
@@ -331,7 +334,15 @@ export async function startFakeGitHub(app: AppRef = { id: 1, slug: "fly-preview"
       if (!["latest", "all"].includes(filter)) return json(res, 422, { message: "Validation Failed", errors: [{ field: "filter", code: "invalid" }] });
       const name = url.searchParams.get("check_name");
       const status = url.searchParams.get("status");
-      let runs = state.checkRuns.filter((r) => r.repo === repo && r.head_sha === m![3] && (!name || r.name === name) && (!status || r.status === status));
+      const appId = url.searchParams.get("app_id");
+      let runs = state.checkRuns.filter(
+        (r) =>
+          r.repo === repo &&
+          r.head_sha === m![3] &&
+          (!name || r.name === name) &&
+          (!status || r.status === status) &&
+          (!appId || (r.app ?? app).id === Number(appId)),
+      );
       if (filter === "latest") runs = runs.filter((r) => !runs.some((o) => o.name === r.name && o.id > r.id));
       const perPage = Math.min(100, Number(url.searchParams.get("per_page") ?? 30));
       const page = Number(url.searchParams.get("page") ?? 1);
