@@ -10,6 +10,17 @@ afterEach(async () => {
 const APP = "pr-2-codertocat-hello-world";
 
 describe("the preview lifecycle", () => {
+  it("a preview being built says so in the store, which the CLI's status and list show", async () => {
+    world = await startWorld();
+    world.commit(sha(1));
+    world.fly.setBehavior({ deployDelayMs: 1500 });
+    await world.deliver(pullRequest("opened", { sha: sha(1) }));
+    await until("the build to start", () => world.deploys().length === 1);
+    expect((await world.store.get("Codertocat", "Hello-World", 2))?.status).toBe("building");
+
+    expect((await world.settled()).status).toBe("ready");
+  });
+
   it("an opened pull request gets a ready preview: comment, check run and deployment", async () => {
     world = await startWorld();
     world.commit(sha(1));

@@ -319,6 +319,8 @@ async function deploy(run: Run, config: PreviewConfig, repoFlyToml: string | und
   await reporter.startDeployment(sha);
   const current = { url: preview.url ?? undefined, servingSha: preview.deployed_sha ?? undefined };
   await reporter.comment({ status: "building", sha, ...current });
+  // What `fly-preview status` and `list` show while the run is under way.
+  await run.save({ status: "building", status_at: clock() });
 
   try {
     if (config.fly_toml && repoFlyToml === undefined) {
@@ -390,9 +392,10 @@ async function deploy(run: Run, config: PreviewConfig, repoFlyToml: string | und
           // The image is pushed (or reused): the rest is Fly rolling out machines.
           if (phase === "building" && /Pushing image done|^Watch your deployment at/.test(line)) {
             phase = "deploying";
-            commentChain = commentChain.then(() =>
-              reporter.comment({ status: "deploying", sha, ...current }),
-            );
+            commentChain = commentChain.then(async () => {
+              await run.save({ status: "deploying", status_at: clock() });
+              await reporter.comment({ status: "deploying", sha, ...current });
+            });
           }
         },
       });
