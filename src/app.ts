@@ -9,6 +9,7 @@ import { reap } from "./preview/reaper.js";
 import { resync, RESYNC_QUIET_MS } from "./preview/resync.js";
 import { SecretStore } from "./secrets/index.js";
 import { healthz } from "./server/healthz.js";
+import { rootWebhooks } from "./server/webhooks.js";
 import type { Settings } from "./settings.js";
 import { openStore, type Store } from "./store/store.js";
 
@@ -123,6 +124,7 @@ export function flyPreview(options: AppOptions): ApplicationFunction {
     registerInstallationHandlers(app, handlerDeps);
     try {
       addHandler(healthz(store));
+      addHandler(await rootWebhooks(app));
     } catch {
       // Loaded without an HTTP server (tests, Lambda): no routes to add.
     }

@@ -257,6 +257,25 @@ describe("slash-commands", () => {
     await say("/preview redeploy", WRITER);
     await until("ready", async () => (await world.settled()).status === "ready");
   });
+
+  it("a draft deployed by redeploy is judged by the trigger rules again at its next push", async () => {
+    world = await startWorld();
+    world.commit(sha(1));
+    world.commit(sha(2));
+    world.gh.setPull(REPO, 2, { headSha: sha(1), draft: true });
+    world.gh.setPermission(REPO, WRITER, "write");
+    await world.deliver(pullRequest("opened", { sha: sha(1), draft: true }));
+    await say("/preview redeploy", WRITER);
+    await until("ready", async () => (await world.settled()).status === "ready");
+
+    await world.deliver(pullRequest("synchronize", { sha: sha(2), draft: true }));
+    const row = await until("skipped", async () => {
+      const r = await world.settled();
+      return r.status === "skipped" ? r : undefined;
+    });
+    expect(row.app_created).toBe(0);
+    expect(world.fly.apps()["pr-2-codertocat-hello-world"]).toBeUndefined();
+  });
 });
 
 describe("the check run's buttons and Re-run", () => {

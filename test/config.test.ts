@@ -270,6 +270,7 @@ describe("trigger rules", () => {
     expect(checkTrigger(all, { ...pr, draft: true })).toEqual({
       ok: false,
       reason: "draft pull requests are not previewed (set trigger.drafts: true)",
+      remedy: "Mark the pull request ready for review to deploy it again.",
     });
     expect(checkTrigger({ ...all, drafts: true }, { ...pr, draft: true })).toEqual({ ok: true });
   });
@@ -280,6 +281,7 @@ describe("trigger rules", () => {
     expect(checkTrigger(trigger, { ...pr, labels: ["bug"] })).toEqual({
       ok: false,
       reason: "the pull request carries none of the labels in trigger.labels (preview, deploy-me)",
+      remedy: 'Add the label "preview" or "deploy-me" to deploy it again.',
     });
   });
 
@@ -301,6 +303,7 @@ describe("trigger rules", () => {
     expect(checkTrigger({ ...all, branches: ["main", "release/*"] }, { ...pr, baseRef: "develop" })).toEqual({
       ok: false,
       reason: 'the base branch "develop" does not match trigger.branches (main, release/*)',
+      remedy: "Change the base branch to one that trigger.branches names to deploy it again.",
     });
   });
 });

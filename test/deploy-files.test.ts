@@ -94,6 +94,12 @@ describe("app.yml, the manifest of the GitHub App", () => {
     expect(manifest.name).toBe("fly-preview");
     expect(manifest.public).toBe(false);
   });
+
+  it("leaves the webhook URL to the setup page: the server's root, or the smee channel of WEBHOOK_PROXY_URL", () => {
+    // Probot spreads app.yml over the manifest it builds (probot/lib/manifest-creation.js):
+    // a hook_attributes here would replace both with one fixed URL.
+    expect(manifest).not.toHaveProperty("hook_attributes");
+  });
 });
 
 describe("Dockerfile", () => {

@@ -43,7 +43,7 @@ export function prInfo(over: Partial<PullRequestInfo> = {}): PullRequestInfo {
 
 export const PREVIEW_YML = "port: 8080\nhealth:\n  path: /healthz\n  timeout: 2s\n";
 
-type Action = "opened" | "synchronize" | "closed" | "reopened" | "labeled" | "ready_for_review";
+type Action = "opened" | "synchronize" | "closed" | "reopened" | "labeled" | "unlabeled" | "ready_for_review" | "converted_to_draft";
 
 export function fixture(action: Action): any {
   return JSON.parse(readFileSync(new URL(`./fixtures/pull_request.${action}.json`, import.meta.url), "utf8"));

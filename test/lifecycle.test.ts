@@ -206,6 +206,79 @@ describe("the preview lifecycle", () => {
   });
 });
 
+describe("a preview the trigger rules no longer let through", () => {
+  const DOCKERFILE = "FROM scratch\n";
+  const sticky = () => world.comments().find((c) => c.body.includes(COMMENT_MARKER))!;
+  const status = async (wanted: string) =>
+    until(wanted, async () => {
+      const r = await world.settled();
+      return r.status === wanted ? r : undefined;
+    });
+
+  it("removing the trigger label destroys the preview and says how to bring it back; adding it again deploys it again", async () => {
+    world = await startWorld();
+    world.commit(sha(1), { Dockerfile: DOCKERFILE, ".preview.yml": "trigger:\n  labels: [preview]\n" });
+    await world.deliver(pullRequest("labeled", { sha: sha(1), labels: ["preview"] }));
+    await status("ready");
+    expect(world.fly.apps()[APP]).toBeDefined();
+
+    await world.deliver(pullRequest("unlabeled", { sha: sha(1), labels: [] }));
+    const row = await status("skipped");
+    expect(row.app_created).toBe(0);
+    expect(row.url).toBeNull();
+    expect(world.fly.apps()[APP]).toBeUndefined();
+    expect(sticky().body).toContain("Preview destroyed");
+    expect(sticky().body).toContain("the pull request carries none of the labels in trigger.labels \\(preview\\)");
+    expect(sticky().body).toContain('Add the label "preview" to deploy it again.');
+    expect(world.gh.deployments.at(-1)!.statuses.at(-1)!.state).toBe("inactive");
+
+    // A push meanwhile brings nothing back: the rules still say no.
+    world.commit(sha(2), { Dockerfile: DOCKERFILE, ".preview.yml": "trigger:\n  labels: [preview]\n" });
+    await world.deliver(pullRequest("synchronize", { sha: sha(2), labels: [] }));
+    expect((await status("skipped")).app_created).toBe(0);
+    expect(world.deploys()).toHaveLength(1);
+
+    await world.deliver(pullRequest("labeled", { sha: sha(2), labels: ["preview"] }));
+    expect((await status("ready")).deployed_sha).toBe(sha(2));
+    expect(world.fly.apps()[APP]).toBeDefined();
+    expect(world.deploys()).toHaveLength(2);
+  });
+
+  it("converting a pull request to draft destroys its preview; ready for review deploys it again", async () => {
+    world = await startWorld();
+    world.commit(sha(1));
+    await world.deliver(pullRequest("opened", { sha: sha(1) }));
+    await status("ready");
+
+    await world.deliver(pullRequest("converted_to_draft", { sha: sha(1), draft: true }));
+    expect((await status("skipped")).app_created).toBe(0);
+    expect(world.fly.apps()[APP]).toBeUndefined();
+    expect(sticky().body).toContain("draft pull requests are not previewed");
+    expect(sticky().body).toContain("Mark the pull request ready for review to deploy it again.");
+
+    await world.deliver(pullRequest("ready_for_review", { sha: sha(1), draft: false }));
+    await status("ready");
+    expect(world.fly.apps()[APP]).toBeDefined();
+  });
+
+  it("removing another label, or converting to draft when drafts are previewed, leaves the preview as it is", async () => {
+    world = await startWorld();
+    world.commit(sha(1), { Dockerfile: DOCKERFILE, ".preview.yml": "trigger:\n  drafts: true\n" });
+    await world.deliver(pullRequest("opened", { sha: sha(1), labels: ["bug"] }));
+    await status("ready");
+    const commentBefore = sticky().body;
+
+    await world.deliver(pullRequest("unlabeled", { sha: sha(1), labels: [] }));
+    await world.deliver(pullRequest("converted_to_draft", { sha: sha(1), draft: true }));
+    const row = await status("ready");
+    // Both events were judged again, and neither redeployed or destroyed anything.
+    expect(row.observed_generation).toBe(3);
+    expect(world.deploys()).toHaveLength(1);
+    expect(world.fly.apps()[APP]).toBeDefined();
+    expect(sticky().body).toBe(commentBefore);
+  });
+});
+
 describe("logs", () => {
   it("every line of a deploy carries the repository, PR number and app name", async () => {
     world = await startWorld();

@@ -29,8 +29,8 @@ export interface ServerProcess {
   exited: Promise<number | null>;
 }
 
-export function startServerProcess(env: Record<string, string>): ServerProcess {
-  const cwd = mkdtempSync(join(tmpdir(), "fly-preview-cwd-"));
+/** `cwd`: where it runs (Probot's setup page reads app.yml there); a new empty directory by default. */
+export function startServerProcess(env: Record<string, string>, cwd = mkdtempSync(join(tmpdir(), "fly-preview-cwd-"))): ServerProcess {
   const inherited = Object.fromEntries(
     Object.entries(process.env).filter(([k]) => !/^(APP_ID|PRIVATE_KEY|WEBHOOK_SECRET|GHE_|FLY_|DATABASE_URL|PREVIEW_)/.test(k)),
   );

@@ -78,6 +78,74 @@ describe("webhook signatures", () => {
   });
 });
 
+describe("the webhook URL", () => {
+  it("a signed webhook to the URL the setup page registers for the App is accepted", async () => {
+    const { createHmac } = await import("node:crypto");
+    const { copyFileSync, mkdtempSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const { openStore } = await import("../src/store/store.js");
+    const { webhookPaths } = await import("../src/server/webhooks.js");
+    const { pullRequest, sha, TEST_PRIVATE_KEY } = await import("./harness.js");
+    const port = await freePort();
+    const cwd = mkdtempSync(join(tmpdir(), "fly-preview-url-"));
+    copyFileSync(new URL("../app.yml", import.meta.url), join(cwd, "app.yml"));
+
+    // Setup mode, as on a first `npm start`: the manifest the page would send to GitHub.
+    server = startServerProcess({ PORT: String(port), HOST: "127.0.0.1", NODE_ENV: "development", NO_SMEE_SETUP: "true" }, cwd);
+    const page = await until("the setup page", () => fetch(`http://127.0.0.1:${port}/probot`).then((r) => r.text()).catch(() => undefined), 30_000);
+    const manifest = JSON.parse(page.match(/name="manifest" id="manifest" value='([^']*)'/)![1]);
+    const registered = new URL(manifest.hook_attributes.url);
+    expect(registered.origin).toBe(`http://127.0.0.1:${port}`);
+    expect(webhookPaths({})).toContain(registered.pathname);
+    server.child.kill("SIGKILL");
+    await server.exited;
+
+    const db = join(cwd, "registered.db");
+    server = startServerProcess(
+      {
+        APP_ID: "1",
+        PRIVATE_KEY: TEST_PRIVATE_KEY,
+        WEBHOOK_SECRET: "the-secret",
+        PORT: String(port),
+        HOST: "127.0.0.1",
+        NODE_ENV: "test",
+        GHE_HOST: "127.0.0.1:9",
+        GHE_PROTOCOL: "http",
+        DATABASE_URL: `file:${db}`,
+      },
+      cwd,
+    );
+    await until("/healthz", () => fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok).catch(() => false), 30_000);
+    const body = JSON.stringify(pullRequest("opened", { sha: sha(1) }));
+    const deliver = (secret: string, id: string) =>
+      fetch(registered, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          "x-github-event": "pull_request",
+          "x-github-delivery": id,
+          "x-hub-signature-256": `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`,
+        },
+        body,
+      });
+    const store = await openStore(`file:${db}`);
+    try {
+      const forged = await deliver("a-guessed-secret", "forged-1");
+      expect(forged.status).toBeGreaterThanOrEqual(400);
+      expect(forged.status).toBeLessThan(500);
+      expect(await store.list()).toEqual([]);
+      const signed = await deliver("the-secret", "signed-1");
+      expect(signed.status).toBe(200);
+      expect((await store.list()).map((p) => p.number)).toEqual([2]);
+      // The root still answers nothing else: a GET is no webhook.
+      expect((await fetch(registered)).status).toBe(404);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
 describe("secrets key at start-up", () => {
   it("refuses to start without PREVIEW_SECRETS_KEY while secrets are stored, and with a wrong one", async () => {
     const { mkdtempSync } = await import("node:fs");

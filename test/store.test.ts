@@ -124,6 +124,24 @@ describe.each(DIALECTS)("the store on $dialect", (database) => {
       expect(await store.desireDeploy(pr({ draft: false }))).toEqual({ changed: true });
     });
 
+    it("judges a preview again when a label goes or it turns draft, unless it has none, is paused or is being destroyed", async () => {
+      await store.desireDeploy(pr({ number: 8 }));
+      const skipped = await store.claim("w1", 1000, 0);
+      await store.finish(skipped!.preview.id, "w1", skipped!.generation, { status: "skipped" });
+      expect(await store.recheck("acme", "web", 8)).toEqual({ changed: false });
+
+      await store.desireDeploy(pr(), { by: "mo" });
+      const claim = await store.claim("w1", 1000, 0);
+      await store.finish(claim!.preview.id, "w1", claim!.generation, { status: "ready", app_created: 1 });
+      expect(await store.recheck("acme", "web", 7)).toEqual({ changed: true });
+      // A deploy a command asked for passed over the trigger rules; the rules judge it now.
+      expect(await store.get("acme", "web", 7)).toMatchObject({ desired_generation: 2, desired_by: null });
+
+      await store.desireDestroy("acme", "web", 7, { reason: "command", by: "mo" });
+      expect(await store.recheck("acme", "web", 7)).toEqual({ changed: false });
+      expect(await store.recheck("acme", "web", 99)).toEqual({ changed: false });
+    });
+
     it("releases every lease at start-up of a single-process store", async () => {
       await store.desireDeploy(pr());
       await store.claim("dead-worker", 60_000, 0);

@@ -22,7 +22,8 @@ export interface CommentView {
   headRef: string;
   url?: string; // the preview's URL, when one exists
   servingSha?: string; // what still serves at url when the newest deploy did not succeed
-  reason?: string; // one line: why it failed, what superseded it, which limit is full
+  reason?: string; // one line: why it failed, what superseded it, which limit is full, which trigger rule failed
+  remedy?: string; // one line: what lets the pull request through the trigger rules again
   checkRunUrl?: string;
   destroyReason?: DestroyReason;
   /** Who destroyed it with `/preview destroy`. */
@@ -53,6 +54,8 @@ function destroyedNote(view: CommentView): string {
       return `It expired after ${inline(view.ttl ?? "its TTL")} without a push or a command. Push, or comment \`/preview redeploy\`, to bring it back.`;
     case "operator":
       return "An operator destroyed it. Pushes do not bring it back: comment `/preview redeploy` to deploy it again.";
+    case "trigger":
+      return `The pull request no longer matches the trigger rules in \`.preview.yml\`: ${inline(view.reason ?? "")}. ${inline(view.remedy ?? "")}`;
     default:
       return "The Fly app was destroyed because the pull request was closed.";
   }

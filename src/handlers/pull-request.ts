@@ -18,6 +18,10 @@ const DEPLOY_ACTIONS = [
   "pull_request.labeled",
 ] as const;
 
+// Events after which the trigger rules may no longer let the preview through: the
+// worker judges it again even though its commit did not change.
+const RECHECK_ACTIONS = ["pull_request.unlabeled", "pull_request.converted_to_draft"] as const;
+
 export function pullRequestInfo(context: PullRequestContext): PullRequestInfo {
   const { pull_request: pr, repository } = context.payload;
   const installation = (context.payload as { installation?: { id: number } }).installation;
@@ -36,6 +40,17 @@ export function registerPullRequestHandlers(app: Probot, deps: HandlerDeps): voi
     if (!desired) return; // a redelivery
     const { changed } = desired;
     context.log.info({ repo: `${pr.owner}/${pr.repo}`, pr: pr.number, app: pr.appName, sha: pr.headSha, changed }, `desire: deploy (${context.payload.action})`);
+    if (changed) deps.wake();
+  });
+
+  app.on([...RECHECK_ACTIONS], async (context) => {
+    const pr = pullRequestInfo(context);
+    const desired = await deps.store.desireDeployOnce(context.id, pr);
+    if (!desired) return; // a redelivery
+    // The handler reads no .preview.yml: whether the labels or draft status still
+    // match the trigger rules is the worker's to judge.
+    const changed = desired.changed || (await deps.store.recheck(pr.owner, pr.repo, pr.number)).changed;
+    context.log.info({ repo: `${pr.owner}/${pr.repo}`, pr: pr.number, app: pr.appName, changed }, `desire: check the trigger rules again (${context.payload.action})`);
     if (changed) deps.wake();
   });
 

@@ -218,7 +218,12 @@ async function deployDesire(run: Run, generation: number): Promise<void> {
   if (!trigger.ok && !preview.desired_by) {
     log.info({ reason: trigger.reason }, "trigger rules skip this pull request");
     await notDeployed(trigger.reason);
-    await finish({ ...remembered, status: "skipped", status_at: clock(), last_error: trigger.reason });
+    // A preview the rules no longer let through (its label removed, back to draft) goes,
+    // as with Vercel's or Heroku's opt-in previews: it frees its slot and its Fly app.
+    // The row keeps its deploy desire, so the PR deploys again once they let it through.
+    const skipped = { ...remembered, status: "skipped" as const, last_error: trigger.reason };
+    if (preview.app_created) await destroy(run, { ...trigger, patch: skipped });
+    else await finish({ ...skipped, status_at: clock() });
     return;
   }
 
@@ -234,6 +239,14 @@ async function deployDesire(run: Run, generation: number): Promise<void> {
     await reporter.completedCheck(sha, "neutral", awaitingApprovalOutput(sha), [APPROVE_ACTION]);
     await reporter.comment({ status: "awaiting_approval", sha, ...current });
     await finish({ ...remembered, status: "awaiting_approval", status_at: clock(), last_error: null });
+    return;
+  }
+
+  // A label added or removed, or a draft toggled, judges the preview again: when it
+  // already serves this commit and the rules still let it through, nothing changes.
+  if (!preview.desired_by && preview.status === "ready" && preview.app_created && preview.deployed_sha === sha) {
+    log.info({ sha }, "the trigger rules still let the preview through: it stays as it is");
+    await finish({ ...remembered, status: "ready" });
     return;
   }
 
@@ -503,7 +516,12 @@ async function deploy(run: Run, config: PreviewConfig, repoFlyToml: string | und
   }
 }
 
-async function destroy(run: Run): Promise<void> {
+/**
+ * Destroys the preview: the Fly app, its deployment, and a comment that says why. With
+ * `untriggered` the trigger rules took it away: the comment says how to bring it back,
+ * and the row ends with `untriggered.patch` instead of "destroyed".
+ */
+async function destroy(run: Run, untriggered?: { reason: string; remedy: string; patch: PreviewPatch }): Promise<void> {
   const { preview, reporter, flyctl, log, clock, finish, deps } = run;
   // Before anything else: a run that died may have left a check run open with nothing
   // else to show for it (no comment yet, no app).
@@ -532,8 +550,10 @@ async function destroy(run: Run): Promise<void> {
     await finish({ status: "failed", status_at: clock(), last_error: `destroy: ${reason}` });
     return;
   }
-  const why = preview.destroy_reason ?? "closed";
-  await reporter.deploymentState("inactive", { description: why === "closed" ? "Pull request closed" : `Preview destroyed (${why})` });
+  const why = untriggered ? "trigger" : (preview.destroy_reason ?? "closed");
+  const description =
+    why === "closed" ? "Pull request closed" : untriggered ? "Preview destroyed: the trigger rules no longer match" : `Preview destroyed (${why})`;
+  await reporter.deploymentState("inactive", { description });
   await reporter.comment({
     status: "destroyed",
     sha: preview.deployed_sha ?? preview.head_sha,
@@ -541,8 +561,10 @@ async function destroy(run: Run): Promise<void> {
     destroyReason: why,
     destroyedBy: preview.destroyed_by ?? undefined,
     ttl: formatTtl(preview.config_ttl_ms ?? DEFAULT_TTL_MS),
+    reason: untriggered?.reason,
+    remedy: untriggered?.remedy,
   });
-  await finish({ status: "destroyed", status_at: clock(), app_created: 0, url: null, image_sha: null, last_error: null });
+  await finish({ status: "destroyed", last_error: null, ...untriggered?.patch, status_at: clock(), app_created: 0, url: null, image_sha: null });
   await offerFreedSlot(deps.store, preview.installation_id);
 }
 

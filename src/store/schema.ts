@@ -6,7 +6,9 @@ import type { Generated } from "kysely";
 export type DesiredAction = "deploy" | "destroy";
 
 /** Why a preview is (to be) destroyed; the sticky comment says it. */
-export type DestroyReason = "closed" | "command" | "expired" | "uninstalled" | "operator";
+// `trigger`: the trigger rules no longer let the preview through (a label removed, back
+// to draft); the row keeps its deploy desire and deploys again when they do.
+export type DestroyReason = "closed" | "command" | "expired" | "uninstalled" | "operator" | "trigger";
 
 // What the sticky comment and logs call the state of a preview.
 export type PreviewStatus =

@@ -277,6 +277,27 @@ export class Store {
   }
 
   /**
+   * A new desire for the same commit, judged by the trigger rules again: a label was
+   * removed or the PR went back to draft, which may take its preview away. Only a
+   * preview that exists, or is on its way, has anything to judge; a paused one stays
+   * paused, and a deploy a command asked for no longer passes over the rules.
+   */
+  async recheck(owner: string, repo: string, number: number): Promise<{ changed: boolean }> {
+    const now = this.clock();
+    const result = await this.db
+      .updateTable("previews")
+      .set((eb) => ({ desired_generation: eb("desired_generation", "+", 1), desired_at: now, desired_by: null, updated_at: now }))
+      .where("owner", "=", owner)
+      .where("repo", "=", repo)
+      .where("number", "=", number)
+      .where("desired_action", "=", "deploy")
+      .where("paused", "=", 0)
+      .where((eb) => eb.or([eb("status", "not in", ["none", "skipped"]), eb("app_created", "=", 1)]))
+      .executeTakeFirst();
+    return { changed: Number(result.numUpdatedRows) > 0 };
+  }
+
+  /**
    * Desire "destroyed". A PR we never recorded has nothing to destroy. Destroyed by a
    * person (a command, an operator), the preview stays paused: pushes do not bring it
    * back, a redeploy does.
