@@ -33,6 +33,9 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 # Read at run time, relative to dist/: see src/config/schema.ts.
 COPY --from=build /app/schemas ./schemas
+# The operator CLI on PATH, as the docs write it (`fly ssh console -C "fly-preview doctor"`).
+# Node follows the link to dist/cli/, so the CLI's imports and package.json are found.
+RUN chmod +x dist/cli/main.js && ln -s /app/dist/cli/main.js /usr/local/bin/fly-preview
 # SQLite lives in /data. Fly mounts its volume there owned by the image's USER; a plain
 # `docker run -v name:/data` copies this ownership into a new named volume.
 RUN mkdir -p /data && chown node:node /data

@@ -255,6 +255,17 @@ describe("fly-preview gc", () => {
     `);
   });
 
+  it("with --dry-run and no Fly token shows what the store knows and says what it could not check", async () => {
+    await seed();
+    const run = await cli(["gc", "--dry-run"]);
+    expect(run).toEqual({
+      code: 1,
+      stdout: "would retry the failed destroy of globex/shop#12 (app pr-12-globex-shop)\ndry run: nothing was changed\n",
+      stderr: "fly-preview: could not list Fly apps (FLY_API_TOKEN is not set on the fly-preview server): orphaned apps not checked\n",
+    });
+    expect((await cli(["status", "globex/shop#12", "--json"])).stdout).toContain('"desiredGeneration": 2');
+  });
+
   it("says when there is nothing to clean up", async () => {
     const reap: CliDeps["reap"] = async () => ({ orphans: [], retried: [], expired: [] });
     expect(await cli(["gc"], { deps: { reap } })).toEqual({ code: 0, stdout: "nothing to clean up\n", stderr: "" });
@@ -327,18 +338,18 @@ describe("fly-preview secrets", () => {
     expect(run.stderr).toContain("no value on standard input for TOKEN");
   });
 
-  it("needs PREVIEW_SECRETS_KEY to set, and to do anything once secrets are stored", async () => {
+  it("needs PREVIEW_SECRETS_KEY to set and unset, the right one once secrets are stored", async () => {
     const noKey = await cli(["secrets", "set", "acme/web", "TOKEN"], { stdin: "v" });
     expect(noKey.code).toBe(1);
     expect(noKey.stderr).toMatch(/^fly-preview: PREVIEW_SECRETS_KEY is not set.*openssl rand -hex 32/);
 
     await cli(["secrets", "set", "acme/web", "TOKEN"], { env, stdin: "v" });
-    expect(await cli(["secrets", "list", "acme/web"])).toEqual({
+    expect(await cli(["secrets", "unset", "acme/web", "TOKEN"])).toEqual({
       code: 1,
       stdout: "",
       stderr: "fly-preview: secrets are stored but PREVIEW_SECRETS_KEY is not set: set it to the key they were encrypted with\n",
     });
-    expect(await cli(["secrets", "list", "acme/web"], { env: { PREVIEW_SECRETS_KEY: "22".repeat(32) } })).toMatchObject({
+    expect(await cli(["secrets", "set", "acme/web", "OTHER"], { env: { PREVIEW_SECRETS_KEY: "22".repeat(32) }, stdin: "v" })).toMatchObject({
       code: 1,
       stderr: "fly-preview: PREVIEW_SECRETS_KEY does not match the key the stored secrets were encrypted with\n",
     });
@@ -346,6 +357,15 @@ describe("fly-preview secrets", () => {
       code: 1,
       stderr: expect.stringMatching(/^fly-preview: configuration error: PREVIEW_SECRETS_KEY must be 32 bytes/),
     });
+  });
+
+  it("lists names without the key, which only values need", async () => {
+    await cli(["secrets", "set", "acme/web", "TOKEN"], { env, stdin: "v" });
+    const listed = await cli(["secrets", "list", "acme/web"]);
+    expect(listed.stderr).toBe("");
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toMatch(/^NAME +UPDATED\nTOKEN +\d{4}-/);
+    expect((await cli(["secrets", "list", "acme/web"], { env: { PREVIEW_SECRETS_KEY: "22".repeat(32) } })).code).toBe(0);
   });
 
   it("leaves the other commands working without the key", async () => {
@@ -394,6 +414,7 @@ describe("help", () => {
         secrets unset  remove a secret from a repository
         migrate        bring the database's schema up to date (the server also does this at start-up)
         worker         run the workers without the webhook server, until SIGTERM or SIGINT
+        doctor         check the settings, the GitHub App, the database, flyctl and the secrets key
 
       Run \`fly-preview <command> --help\` for a command's arguments and flags.
       "

@@ -3,7 +3,7 @@ import path from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
-import { DEFAULT_KILL_GRACE_MS } from "../src/fly/flyctl.js";
+import { DEFAULT_KILL_GRACE_MS, PINNED_FLYCTL_VERSION } from "../src/fly/flyctl.js";
 
 const root = path.resolve(import.meta.dirname, "..");
 const read = (file: string) => readFileSync(path.join(root, file), "utf8");
@@ -123,6 +123,18 @@ describe("Dockerfile", () => {
   it("listens on every interface and checks /healthz", () => {
     expect(dockerfile).toMatch(/\bHOST=0\.0\.0\.0\b/);
     expect(dockerfile).toMatch(/^HEALTHCHECK\b[^\n]*(\\\n[^\n]*)*\/healthz/m);
+  });
+
+  it("pins the flyctl the driver and `fly-preview doctor` expect", () => {
+    expect(dockerfile).toContain(`COPY --from=flyio/flyctl:v${PINNED_FLYCTL_VERSION} /flyctl /usr/local/bin/flyctl`);
+  });
+
+  it("puts the operator CLI on PATH as fly-preview, runnable through its shebang", () => {
+    expect(dockerfile).toMatch(/^RUN chmod \+x dist\/cli\/main\.js && ln -s \/app\/dist\/cli\/main\.js \/usr\/local\/bin\/fly-preview$/m);
+    expect(read("src/cli/main.ts").startsWith("#!/usr/bin/env node\n")).toBe(true);
+    expect(JSON.parse(read("package.json")).bin).toEqual({ "fly-preview": "dist/cli/main.js" });
+    // Linked as root, before the image drops to its user.
+    expect(dockerfile.indexOf("/usr/local/bin/fly-preview")).toBeLessThan(dockerfile.search(/^USER /m));
   });
 
   it("starts the compiled app", () => {

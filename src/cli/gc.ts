@@ -1,6 +1,6 @@
 import { Flyctl } from "../fly/index.js";
 import type { ReapReport } from "../preview/reaper.js";
-import type { Command, Context } from "./command.js";
+import { CliError, type Command, type Context } from "./command.js";
 import { duration } from "./format.js";
 
 export const gc: Command = {
@@ -22,14 +22,17 @@ export const gc: Command = {
         ctx.warn(`warning: ${msg ?? ""} ${JSON.stringify(obj)}`.trim());
       },
     };
-    printReport(await ctx.reap({ store, flyctl, log }, { dryRun }), dryRun, ctx);
+    const report = await ctx.reap({ store, flyctl, log }, { dryRun });
+    printReport(report, dryRun, ctx);
+    // Non-zero: a script must not read an incomplete report as "nothing to clean up".
+    if (report.orphansUnchecked) throw new CliError(`could not list Fly apps (${report.orphansUnchecked}): orphaned apps not checked`);
   },
 };
 
 function printReport(report: ReapReport, dryRun: boolean, ctx: Context): void {
   const { orphans, retried, expired } = report;
   if (orphans.length + retried.length + expired.length === 0) {
-    ctx.print("nothing to clean up");
+    ctx.print(report.orphansUnchecked ? "no failed destroy to retry, no idle preview to expire" : "nothing to clean up");
     return;
   }
   for (const o of orphans) {

@@ -2,7 +2,7 @@ import { resolve } from "node:path";
 import type { Command } from "./command.js";
 
 /** Which database, without the credentials a PostgreSQL URL may carry. */
-function describeDatabase(url: string): string {
+export function describeDatabase(url: string): string {
   if (url.startsWith("file:")) {
     const file = url.slice("file:".length);
     return `SQLite at ${file === ":memory:" ? file : resolve(file)}`;

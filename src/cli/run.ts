@@ -5,6 +5,7 @@ import { openStore, type Store } from "../store/store.js";
 import { parseArgs } from "./args.js";
 import { UsageError, usage, type Command, type Context } from "./command.js";
 import { destroy } from "./destroy.js";
+import { doctor } from "./doctor.js";
 import { gc } from "./gc.js";
 import { list } from "./list.js";
 import { migrate } from "./migrate.js";
@@ -12,7 +13,7 @@ import { worker } from "./worker.js";
 import { secretsList, secretsSet, secretsUnset } from "./secrets.js";
 import { status } from "./status.js";
 
-export const COMMANDS: Command[] = [list, status, destroy, gc, secretsSet, secretsList, secretsUnset, migrate, worker];
+export const COMMANDS: Command[] = [list, status, destroy, gc, secretsSet, secretsList, secretsUnset, migrate, worker, doctor];
 
 export interface CliIo {
   stdout: (s: string) => void;

@@ -1,4 +1,4 @@
-import { SECRET_NAME } from "../secrets/index.js";
+import { SECRET_NAME, SecretStore } from "../secrets/index.js";
 import { parseRepository } from "./args.js";
 import { CliError, UsageError, type Command } from "./command.js";
 import { isoTime, table } from "./format.js";
@@ -16,7 +16,7 @@ export const secretsSet: Command = {
   flags: [],
   summary: "store a secret for a repository's previews (the value is read from stdin)",
   details:
-    "The value is read from standard input, several lines allowed; one trailing newline is dropped. A value flyctl would change on its way to Fly.io, whichever way it is sent, is refused with the reason. It is stored encrypted with PREVIEW_SECRETS_KEY and never printed. Previews get it when `.preview.yml` lists NAME under `secrets`.",
+    "The value is read from standard input: piped or redirected, all of it, several lines allowed, one trailing newline dropped; typed at a terminal, one line, not shown, ended by Enter. A value flyctl would change on its way to Fly.io, whichever way it is sent, is refused with the reason. It is stored encrypted with PREVIEW_SECRETS_KEY and never printed. Previews get it when `.preview.yml` lists NAME under `secrets`.",
   async run(args, ctx) {
     const { owner, repo } = parseRepository(args.positionals[0]);
     const name = secretName(args.positionals[1]);
@@ -38,7 +38,8 @@ export const secretsList: Command = {
   summary: "the names of a repository's secrets and when they changed (never values)",
   async run(args, ctx) {
     const { owner, repo } = parseRepository(args.positionals[0]);
-    const stored = await (await ctx.secrets()).list(owner, repo);
+    // Names and times are stored in the clear: listing needs no key, so no key check.
+    const stored = await new SecretStore((await ctx.store()).db, undefined).list(owner, repo);
     if (stored.length === 0) {
       ctx.print(`no secrets for ${owner}/${repo}`);
       return;

@@ -76,6 +76,11 @@ export const DEFAULT_KILL_GRACE_MS = 10_000;
 // Reach Fly.io from behind an operator's proxy; Go's net/http reads both spellings.
 const PROXY_VARIABLES = ["HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy"];
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/**
+ * The flyctl the Dockerfile installs. The driver matches flyctl's argument names and
+ * message texts, which change between versions, so this is the one it is known to work with.
+ */
+export const PINNED_FLYCTL_VERSION = "0.4.87";
 
 export class Flyctl {
   private readonly path: string;
@@ -159,6 +164,27 @@ export class Flyctl {
       org: app.Organization?.Slug ?? "",
       status: app.Status ?? "",
     }));
+  }
+
+  /**
+   * The organizations the token can see, slug to name (`orgs list --json`, v0.4.87
+   * internal/command/orgs/list.go): one API call, and a token that can deploy to an
+   * organization sees it here.
+   */
+  async organizations(): Promise<Record<string, string>> {
+    const { stdout, tail } = await this.run(["orgs", "list", "--json"]);
+    const orgs = parseJson(stdout, tail);
+    if (orgs === null || typeof orgs !== "object" || Array.isArray(orgs)) throw unexpectedOutput(tail);
+    return orgs as Record<string, string>;
+  }
+
+  /** The version flyctl reports, e.g. "0.4.87"; needs no token. */
+  async version(): Promise<string> {
+    const { stdout, tail } = await this.runOnce(["version"], {});
+    // buildinfo.go: "flyctl v0.4.87 linux/amd64 Commit: ... BuildDate: ..."
+    const version = /\bv(\d+\.\d+\.\d+\S*)/.exec(stdout)?.[1];
+    if (!version) throw new FlyError("unknown", "`flyctl version` printed no version number", { tail });
+    return version;
   }
 
   /**

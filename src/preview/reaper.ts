@@ -15,6 +15,8 @@ export interface ReapReport {
   retried: Array<{ app: string; repo: string; number: number }>;
   /** Previews idle past their TTL: destroy asked for. */
   expired: Array<{ app: string; repo: string; number: number; idleMs: number }>;
+  /** A dry run that could not list the Fly apps: why, and so orphans were not looked for. */
+  orphansUnchecked?: string;
 }
 
 export const DEFAULT_TTL_MS = 7 * 86_400_000;
@@ -49,7 +51,16 @@ export async function reap(deps: ReaperDeps, options: { dryRun: boolean }): Prom
 
   const byApp = new Map<string, Preview[]>();
   for (const row of rows) byApp.set(row.app_name, [...(byApp.get(row.app_name) ?? []), row]);
-  for (const app of await deps.flyctl.listApps()) {
+  let apps: Awaited<ReturnType<Flyctl["listApps"]>>;
+  try {
+    apps = await deps.flyctl.listApps();
+  } catch (error) {
+    // A dry run is a report: what the store alone shows is still worth showing.
+    if (!options.dryRun) throw error;
+    report.orphansUnchecked = (error as Error).message;
+    apps = [];
+  }
+  for (const app of apps) {
     const holders = byApp.get(app.name) ?? [];
     // Names fold case and punctuation, so two repositories' previews can share one: an
     // app is swept only when none of them still wants it, and only for the row that created it.

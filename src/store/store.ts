@@ -1,10 +1,10 @@
 import { randomUUID } from "node:crypto";
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import SQLite from "better-sqlite3";
 import pg from "pg";
-import { Kysely, PostgresDialect, sql, type ExpressionBuilder, type Insertable, type Selectable, type Updateable } from "kysely";
-import { migrate, type Dialect } from "./migrations.js";
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type ExpressionBuilder, type Insertable, type Selectable, type Updateable } from "kysely";
+import { migrate, migrationsFor, type Dialect } from "./migrations.js";
 import { FALLBACK_AUTOCHECKPOINT_PAGES, startCheckpointer, type Checkpointer } from "./sqlite-checkpointer.js";
 import { SqliteStoreDialect } from "./sqlite-driver.js";
 import { PostgresWebhookDesires, SqliteWebhookDesires, type WebhookDesires } from "./webhook-desire.js";
@@ -708,4 +708,42 @@ export async function openStore(url: string, clock?: () => number): Promise<Stor
     throw error;
   }
   return new Store(db, "sqlite", new SqliteWebhookDesires(dialect), clock);
+}
+
+/** A database as it is, not migrated: what `fly-preview doctor` looks at. */
+export interface DatabaseInspection {
+  db: Kysely<Database>;
+  /** Migrations this code has that the database has not run, oldest first. */
+  pending: string[];
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the database named by DATABASE_URL without changing it: no migration, and a
+ * SQLite file that does not exist is an error rather than a new empty database.
+ * Throws when the database cannot be reached.
+ */
+export async function inspectDatabase(url: string): Promise<DatabaseInspection> {
+  let db: Kysely<Database>;
+  let dialect: Dialect;
+  if (/^postgres(ql)?:\/\//.test(url)) {
+    const pool = new pg.Pool({ connectionString: url, max: 1, connectionTimeoutMillis: 10_000 });
+    pool.on("error", () => undefined);
+    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    dialect = "postgres";
+  } else {
+    const file = url.slice("file:".length);
+    // better-sqlite3 throws "unable to open database file" for a missing file: no path in it.
+    if (file !== ":memory:" && !existsSync(resolve(file))) throw new Error(`the SQLite file ${resolve(file)} does not exist`);
+    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: new SQLite(file, { fileMustExist: true }) }) });
+    dialect = "sqlite";
+  }
+  try {
+    const migrations = migrationsFor(dialect);
+    const known = await new Migrator({ db, provider: { getMigrations: async () => migrations } }).getMigrations();
+    return { db, pending: known.filter((m) => m.executedAt === undefined).map((m) => m.name), close: () => db.destroy() };
+  } catch (error) {
+    await db.destroy();
+    throw error;
+  }
 }

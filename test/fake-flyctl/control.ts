@@ -25,6 +25,9 @@ export interface Behavior {
   deploy?: Scripted[];
   secrets?: Scripted[];
   machines?: Scripted[];
+  orgs?: Scripted[];
+  /** The version `flyctl version` reports instead of 0.4.87. */
+  version?: string;
   deployDelayMs?: number;
   holdDeployWhileExists?: string;
   echo?: boolean;

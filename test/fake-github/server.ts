@@ -2,6 +2,7 @@
 // answering with the shapes GitHub uses. Reached through GHE_HOST/GHE_PROTOCOL (base
 // URL http://127.0.0.1:PORT/api/v3), so it serves in-process tests and child
 // processes alike.
+import { createPublicKey, verify, type KeyObject } from "node:crypto";
 import { mkdtemp, mkdir, rm, writeFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -108,6 +109,14 @@ export interface FakeGitHub {
    * the answer. With `carryOut` (the default) the request takes effect first, as when
    * a client dies between GitHub acting and the answer arriving; without, it never does.
    */
+  /**
+   * The public half of the App's private key. Once set, `GET /app` and `GET
+   * /app/hook/config` check the App JWT as GitHub does, and answer 401 to one signed
+   * with another key or issued for another App; unset, any JWT passes.
+   */
+  setAppPublicKey(pem: string): void;
+  /** The App's webhook URL, as `GET /app/hook/config` reports it. */
+  setHookUrl(url: string): void;
   onRequest(
     method: string,
     pathPrefix: string,
@@ -200,6 +209,20 @@ export async function startFakeGitHub(app: AppRef = { id: 1, slug: "fly-preview"
   const defaultBranches = new Map<string, string>();
   const defaultBranch = (repo: string) => defaultBranches.get(repo) ?? "master";
   let base = "";
+  let appKey: KeyObject | undefined;
+  let hookUrl = "https://fly-preview.example.com/api/github/webhooks";
+
+  // GitHub verifies an App JWT (RS256, `iss` the App id) and answers 401 with this
+  // message when it fails (seen from api.github.com for a JWT signed with a key the App
+  // does not have).
+  function appJwtRejected(req: IncomingMessage): boolean {
+    if (!appKey) return false;
+    const [header, payload, signature] = (req.headers.authorization ?? "").replace(/^bearer /i, "").split(".");
+    if (!header || !payload || !signature) return true;
+    const signed = verify("sha256", Buffer.from(`${header}.${payload}`), appKey, Buffer.from(signature, "base64url"));
+    const claims = signed ? JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) : undefined;
+    return !claims || Number(claims.iss) !== app.id;
+  }
 
   function pullJson(repo: string, number: number, pr: PullRequestState) {
     return {
@@ -254,6 +277,23 @@ export async function startFakeGitHub(app: AppRef = { id: 1, slug: "fly-preview"
       await new Promise((r) => setTimeout(r, delay.ms));
     }
 
+    // "Get the authenticated app" and "Get a webhook configuration for an app"
+    // (docs.github.com/rest/apps/apps, /rest/apps/webhooks): both need the App JWT; the
+    // secret is never shown, only masked.
+    if (method === "GET" && (path === "/api/v3/app" || path === "/api/v3/app/hook/config")) {
+      if (appJwtRejected(req)) {
+        return json(res, 401, { message: "A JSON web token could not be decoded", documentation_url: "https://docs.github.com/rest" });
+      }
+      if (path === "/api/v3/app/hook/config") return json(res, 200, { content_type: "json", insecure_ssl: "0", secret: "********", url: hookUrl });
+      return json(res, 200, {
+        id: app.id,
+        slug: app.slug,
+        name: app.slug,
+        owner: { login: "acme", type: "Organization" },
+        html_url: `https://github.com/apps/${app.slug}`,
+        events: ["check_run", "issue_comment", "pull_request"],
+      });
+    }
     if (method === "POST" && (m = path.match(/^\/api\/v3\/app\/installations\/(\d+)\/access_tokens$/))) {
       if (removedInstallations.has(m[1])) return notFound(res);
       return json(res, 201, {
@@ -462,6 +502,12 @@ export async function startFakeGitHub(app: AppRef = { id: 1, slug: "fly-preview"
     },
     removeInstallation(id) {
       removedInstallations.add(String(id));
+    },
+    setAppPublicKey(pem) {
+      appKey = createPublicKey(pem);
+    },
+    setHookUrl(url) {
+      hookUrl = url;
     },
     onRequest(method, prefix, hook, options = {}) {
       hooks.push({ method, prefix, hook, carryOut: options.carryOut ?? true, match: options.match });
