@@ -146,16 +146,22 @@ describe("fly-preview doctor", () => {
   });
 
   it("warns, without failing, when the App's webhook URL is not where the server takes webhooks", async () => {
-    gh.setHookUrl("https://previews.example.com/");
+    gh.setHookUrl("https://previews.example.com/hooks");
     const run = await doctor(goodEnv());
     expect(run.code).toBe(0);
     expect(run.lines[3]).toBe(
-      "⚠ webhooks go to https://previews.example.com/, but this server takes them at /api/github/webhooks — fix: change the App's webhook URL to end in /api/github/webhooks (or set WEBHOOK_PATH=/); ignore this behind a proxy that rewrites the path",
+      "⚠ webhooks go to https://previews.example.com/hooks, but this server takes them at /api/github/webhooks — fix: change the App's webhook URL to end in /api/github/webhooks (or set WEBHOOK_PATH=/hooks); ignore this behind a proxy that rewrites the path",
     );
     expect(run.lines.at(-1)).toBe("all 9 checks passed (1 warning)");
 
-    const moved = await doctor({ ...goodEnv(), WEBHOOK_PATH: "/" });
-    expect(moved.lines[3]).toBe("✓ webhooks go to https://previews.example.com/");
+    const moved = await doctor({ ...goodEnv(), WEBHOOK_PATH: "/hooks" });
+    expect(moved.lines[3]).toBe("✓ webhooks go to https://previews.example.com/hooks");
+  });
+
+  it("accepts the server's root as the webhook URL, which the setup page registers and the server serves", async () => {
+    gh.setHookUrl("https://previews.example.com/");
+    const run = await doctor(goodEnv());
+    expect(run.lines[3]).toBe("✓ webhooks go to https://previews.example.com/");
   });
 
   it("fails when the App has no webhook URL", async () => {

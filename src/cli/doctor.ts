@@ -6,12 +6,11 @@ import { FlyError, Flyctl } from "../fly/index.js";
 import { PINNED_FLYCTL_VERSION } from "../fly/flyctl.js";
 import { SecretStore } from "../secrets/index.js";
 import type { Settings } from "../settings.js";
+import { PROBOT_WEBHOOK_PATH, webhookPaths } from "../server/webhooks.js";
 import { inspectDatabase, type DatabaseInspection } from "../store/store.js";
 import { CliError, type Command } from "./command.js";
 import { describeDatabase } from "./migrate.js";
 
-/** Probot serves webhooks here unless WEBHOOK_PATH says otherwise (probot/lib/server/server.js). */
-const PROBOT_WEBHOOK_PATH = "/api/github/webhooks";
 const GITHUB_TIMEOUT_MS = 30_000;
 
 interface Report {
@@ -133,6 +132,7 @@ function readPrivateKey(env: NodeJS.ProcessEnv, report: Report): string | undefi
 }
 
 function checkWebhookUrl(url: string | undefined, env: NodeJS.ProcessEnv, report: Report): void {
+  // The root is served too (src/server/webhooks.ts), but WEBHOOK_PATH is what to advise.
   const served = env.WEBHOOK_PATH || PROBOT_WEBHOOK_PATH;
   if (!url) {
     report.fail("the App has no webhook URL, so GitHub sends this server nothing", `set it on the App's settings page to this server's address followed by ${served}`);
@@ -145,7 +145,8 @@ function checkWebhookUrl(url: string | undefined, env: NodeJS.ProcessEnv, report
     report.fail(`the App's webhook URL "${url}" is not a URL`, `set it on the App's settings page to this server's address followed by ${served}`);
     return;
   }
-  if (path.replace(/\/$/, "") !== served.replace(/\/$/, "")) {
+  const trimmed = (p: string) => p.replace(/\/+$/, "") || "/";
+  if (!webhookPaths(env).some((taken) => trimmed(taken) === trimmed(path))) {
     report.warn(
       `webhooks go to ${url}, but this server takes them at ${served}`,
       `change the App's webhook URL to end in ${served} (or set WEBHOOK_PATH=${path}); ignore this behind a proxy that rewrites the path`,
