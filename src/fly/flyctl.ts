@@ -76,6 +76,11 @@ export const DEFAULT_KILL_GRACE_MS = 10_000;
 // Reach Fly.io from behind an operator's proxy; Go's net/http reads both spellings.
 const PROXY_VARIABLES = ["HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy"];
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/**
+ * The flyctl the Dockerfile installs. The driver matches flyctl's argument names and
+ * message texts, which change between versions, so this is the one it is known to work with.
+ */
+export const PINNED_FLYCTL_VERSION = "0.4.87";
 
 export class Flyctl {
   private readonly path: string;
@@ -159,6 +164,15 @@ export class Flyctl {
       org: app.Organization?.Slug ?? "",
       status: app.Status ?? "",
     }));
+  }
+
+  /** The version flyctl reports, e.g. "0.4.87"; needs no token. */
+  async version(): Promise<string> {
+    const { stdout, tail } = await this.runOnce(["version"], {});
+    // buildinfo.go: "flyctl v0.4.87 linux/amd64 Commit: ... BuildDate: ..."
+    const version = /\bv(\d+\.\d+\.\d+\S*)/.exec(stdout)?.[1];
+    if (!version) throw new FlyError("unknown", "`flyctl version` printed no version number", { tail });
+    return version;
   }
 
   /**
