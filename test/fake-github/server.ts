@@ -254,6 +254,21 @@ export async function startFakeGitHub(app: AppRef = { id: 1, slug: "fly-preview"
       await new Promise((r) => setTimeout(r, delay.ms));
     }
 
+    // "Get the authenticated app" (docs.github.com/rest/apps/apps#get-the-authenticated-app),
+    // what start-up asks to learn whether GitHub accepts the App's key: a key it rejects
+    // answers 401 (a test makes it so with failNext("GET", "/api/v3/app", 401)). The
+    // fields fly-preview and its operators read; GitHub's answer has more.
+    if (method === "GET" && path === "/api/v3/app") {
+      return json(res, 200, {
+        id: app.id,
+        slug: app.slug,
+        name: app.slug,
+        html_url: `https://github.com/apps/${app.slug}`,
+        owner: { login: "acme", type: "Organization" },
+        permissions: { checks: "write", contents: "read", deployments: "write", issues: "write", pull_requests: "write", metadata: "read" },
+        events: ["pull_request", "issue_comment", "check_run", "installation"],
+      });
+    }
     if (method === "POST" && (m = path.match(/^\/api\/v3\/app\/installations\/(\d+)\/access_tokens$/))) {
       if (removedInstallations.has(m[1])) return notFound(res);
       return json(res, 201, {
