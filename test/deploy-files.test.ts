@@ -3,7 +3,7 @@ import path from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
-import { DEFAULT_KILL_GRACE_MS } from "../src/fly/flyctl.js";
+import { DEFAULT_KILL_GRACE_MS, PINNED_FLYCTL_VERSION } from "../src/fly/flyctl.js";
 
 const root = path.resolve(import.meta.dirname, "..");
 const read = (file: string) => readFileSync(path.join(root, file), "utf8");
@@ -106,6 +106,10 @@ describe("Dockerfile", () => {
   it("pins flyctl to a released version", () => {
     expect(dockerfile).toMatch(/^COPY --from=flyio\/flyctl:v\d+\.\d+\.\d+ \/flyctl \/usr\/local\/bin\/flyctl$/m);
     expect(dockerfile).not.toMatch(/flyio\/flyctl:latest|flyio\/flyctl(?!:)/);
+  });
+
+  it("pins the flyctl version the server checks for at start-up", () => {
+    expect(dockerfile).toContain(`COPY --from=flyio/flyctl:v${PINNED_FLYCTL_VERSION} /flyctl`);
   });
 
   it("runs as a user other than root", () => {
