@@ -384,7 +384,7 @@ describe("help", () => {
       "usage: fly-preview <command> [arguments] [flags]
 
       Operates a fly-preview server: its previews, their cleanup and per-repository secrets.
-      Reads the server's environment: DATABASE_URL, FLY_API_TOKEN, FLY_ORG, FLYCTL_PATH, PREVIEW_SECRETS_KEY.
+      Reads the server's settings, from the environment and .env (the environment wins): DATABASE_URL, FLY_API_TOKEN, FLY_ORG, FLYCTL_PATH, PREVIEW_SECRETS_KEY.
 
       commands:
         list           every preview, newest first
