@@ -1,6 +1,10 @@
 import { run } from "probot";
 import { flyPreview, type Runtime } from "./app.js";
+import { checkAppWithGitHub, readAppCredentials } from "./credentials.js";
+import { DotEnvError, keepShellValues, loadDotEnv } from "./env.js";
+import { flyctlProblem } from "./fly/flyctl-version.js";
 import { SecretsError } from "./secrets/index.js";
+import { reportBadSignaturesInOneLine } from "./server/signature-log.js";
 import { readSettings, SettingsError } from "./settings.js";
 
 // `npm start`: Probot's own server. Without APP_ID it serves the setup page that
@@ -9,10 +13,27 @@ let runtime: Runtime | undefined;
 let server: Awaited<ReturnType<typeof run>> | undefined;
 const before = new Set(process.listeners("SIGINT"));
 try {
+  const { shadowed } = loadDotEnv();
   const settings = readSettings();
-  server = await run(flyPreview({ settings, onStarted: (started) => (runtime = started) }));
+  // Checked here, before Probot reads them: Probot would print a stack for a bad key
+  // and serve the setup page, or start and fail on every webhook.
+  readAppCredentials();
+  const app = flyPreview({ settings, onStarted: (started) => (runtime = started) });
+  server = await run(
+    async (probot, options) => {
+      keepShellValues(shadowed);
+      reportBadSignaturesInOneLine(probot.log);
+      await checkAppWithGitHub(probot, probot.log);
+      const problem = await flyctlProblem(settings.flyctlPath);
+      if (problem) probot.log.warn(problem);
+      await app(probot, options);
+    },
+    // Probot's own settings from the environment just merged, where the shell wins.
+    { env: { ...process.env } },
+  );
+  keepShellValues(shadowed);
 } catch (error) {
-  if (error instanceof SettingsError || error instanceof SecretsError) {
+  if (error instanceof SettingsError || error instanceof SecretsError || error instanceof DotEnvError) {
     console.error(`fly-preview: configuration error: ${error.message}`);
     process.exit(1);
   }

@@ -28,6 +28,8 @@ export interface Settings {
 
 export class SettingsError extends Error {}
 
+/** Probot's run() default, which the server keeps; the workers use it too. */
+export const DEFAULT_LOG_LEVEL = "info";
 export const DEFAULT_DATABASE_URL = "file:./data/fly-preview.db";
 export const DEFAULT_DOCS_URL = "https://github.com/fly-preview/fly-preview/tree/main/docs";
 

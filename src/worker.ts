@@ -1,6 +1,8 @@
-import { createProbot } from "probot";
+import { createProbot, type Probot } from "probot";
 import { startWorkers, type Runtime } from "./app.js";
-import type { Settings } from "./settings.js";
+import { checkAppWithGitHub, readAppCredentials } from "./credentials.js";
+import { flyctlProblem } from "./fly/flyctl-version.js";
+import { DEFAULT_LOG_LEVEL, SettingsError, type Settings } from "./settings.js";
 import { openStore } from "./store/store.js";
 
 /**
@@ -9,15 +11,26 @@ import { openStore } from "./store/store.js";
  * authenticates as the App's installations (APP_ID, PRIVATE_KEY, GHE_HOST from `env`).
  */
 export async function runWorkers(settings: Settings, env: NodeJS.ProcessEnv): Promise<Runtime> {
-  if (!env.APP_ID || !(env.PRIVATE_KEY || env.PRIVATE_KEY_PATH)) {
-    throw new Error("workers need the GitHub App's credentials: set APP_ID and PRIVATE_KEY (or PRIVATE_KEY_PATH)");
+  if (!readAppCredentials(env)) {
+    throw new SettingsError("workers need the GitHub App's credentials: set APP_ID and PRIVATE_KEY (or PRIVATE_KEY_PATH)");
   }
   if (!settings.databaseUrl.startsWith("postgres")) {
     // The server on a SQLite file runs its own workers and owns every lease in it.
     throw new Error("workers of their own need PostgreSQL (DATABASE_URL=postgres://…); with SQLite, `npm start` runs the workers");
   }
-  const probot = createProbot({ env });
+  const probot = workerProbot(env);
   await probot.ready();
+  await checkAppWithGitHub(probot, probot.log);
+  const problem = await flyctlProblem(settings.flyctlPath);
+  if (problem) probot.log.warn(problem);
   const store = await openStore(settings.databaseUrl);
   return startWorkers(probot, store, { settings, store });
+}
+
+/**
+ * createProbot's LOG_LEVEL default is "warn", the server's (Probot's run()) is "info":
+ * the workers log as the server does, so one LOG_LEVEL means the same in both.
+ */
+export function workerProbot(env: NodeJS.ProcessEnv): Probot {
+  return createProbot({ env: { ...env, LOG_LEVEL: env.LOG_LEVEL || DEFAULT_LOG_LEVEL } });
 }

@@ -1,13 +1,15 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { execa } from "execa";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { COMMANDS, runCli, type CliDeps } from "../src/cli/run.js";
 import type { ReapReport } from "../src/preview/reaper.js";
 import { SecretStore } from "../src/secrets/index.js";
 import { openStore, type PullRequestInfo, type Store } from "../src/store/store.js";
-import { prInfo } from "./harness.js";
+import { workerProbot } from "../src/worker.js";
+import { prInfo, TEST_PRIVATE_KEY } from "./harness.js";
 
 const KEY = "11".repeat(32);
 const T0 = Date.UTC(2025, 0, 15, 9, 30);
@@ -402,7 +404,7 @@ describe("help", () => {
       "usage: fly-preview <command> [arguments] [flags]
 
       Operates a fly-preview server: its previews, their cleanup and per-repository secrets.
-      Reads the server's environment: DATABASE_URL, FLY_API_TOKEN, FLY_ORG, FLYCTL_PATH, PREVIEW_SECRETS_KEY.
+      Reads the server's settings, from the environment and .env (the environment wins): DATABASE_URL, FLY_API_TOKEN, FLY_ORG, FLYCTL_PATH, PREVIEW_SECRETS_KEY.
 
       commands:
         list           every preview, newest first
@@ -481,8 +483,25 @@ describe("a wrong invocation", () => {
     });
   });
 
+  it("worker with a PRIVATE_KEY that is not a key exits 1 with a configuration error naming it", async () => {
+    expect(await cli(["worker"], { env: { DATABASE_URL: databaseUrl, APP_ID: "1", PRIVATE_KEY: "not-a-key" } })).toEqual({
+      code: 1,
+      stdout: "",
+      stderr: expect.stringMatching(/^fly-preview: configuration error: PRIVATE_KEY is not a PEM private key: [^\n]*\n$/),
+    });
+  });
+
+  it("the worker logs at the server's default level, info, unless LOG_LEVEL says otherwise", async () => {
+    const probot = workerProbot({ APP_ID: "1", PRIVATE_KEY: TEST_PRIVATE_KEY });
+    await probot.ready();
+    expect(probot.log.level).toBe("info");
+    const quiet = workerProbot({ APP_ID: "1", PRIVATE_KEY: TEST_PRIVATE_KEY, LOG_LEVEL: "error" });
+    await quiet.ready();
+    expect(quiet.log.level).toBe("error");
+  });
+
   it("worker refuses SQLite, whose leases belong to the server", async () => {
-    expect(await cli(["worker"], { env: { DATABASE_URL: databaseUrl, APP_ID: "1", PRIVATE_KEY: "key" } })).toMatchObject({
+    expect(await cli(["worker"], { env: { DATABASE_URL: databaseUrl, APP_ID: "1", PRIVATE_KEY: TEST_PRIVATE_KEY } })).toMatchObject({
       code: 1,
       stderr: expect.stringContaining("workers of their own need PostgreSQL"),
     });
@@ -497,6 +516,22 @@ describe("a wrong invocation", () => {
 });
 
 describe("the fly-preview executable", () => {
+  it("reads .env in its working directory, and a variable set in the shell wins over it", async () => {
+    const cwd = mkdtempSync(join(tmpdir(), "fly-preview-cli-cwd-"));
+    const main = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));
+    const run = (env: Record<string, string>) =>
+      execa(process.execPath, ["--import", import.meta.resolve("tsx"), main, "list"], { cwd, env, extendEnv: false, reject: false });
+    writeFileSync(join(cwd, ".env"), `DATABASE_URL=file:${join(cwd, "from-dotenv.db")}\n`);
+    expect((await run({})).exitCode).toBe(0);
+    expect(existsSync(join(cwd, "from-dotenv.db"))).toBe(true);
+
+    writeFileSync(join(cwd, ".env"), "DATABASE_URL=mysql://from-dotenv\n");
+    const bad = await run({});
+    expect(bad.exitCode).toBe(1);
+    expect(bad.stderr).toMatch(/^fly-preview: configuration error: DATABASE_URL must be file:PATH/);
+    expect((await run({ DATABASE_URL: databaseUrl })).exitCode).toBe(0);
+  });
+
   it("runs as a program with the process's streams and exit code", async () => {
     await seed();
     const env = { DATABASE_URL: databaseUrl };

@@ -114,6 +114,10 @@ describe("Dockerfile", () => {
     expect(dockerfile).not.toMatch(/flyio\/flyctl:latest|flyio\/flyctl(?!:)/);
   });
 
+  it("pins the flyctl version the server checks for at start-up", () => {
+    expect(dockerfile).toContain(`COPY --from=flyio/flyctl:v${PINNED_FLYCTL_VERSION} /flyctl`);
+  });
+
   it("runs as a user other than root", () => {
     const users = [...dockerfile.matchAll(/^USER\s+(\S+)/gm)].map((match) => match[1]);
     expect(users.length).toBeGreaterThan(0);

@@ -119,16 +119,17 @@ describe("fly-preview doctor", () => {
   it("says the private key is missing, or does not parse, without printing it", async () => {
     const missing = await doctor({ ...goodEnv(), PRIVATE_KEY: "" });
     expect(missing.code).toBe(1);
-    expect(missing.lines[1]).toMatch(/^✗ no private key: PRIVATE_KEY and PRIVATE_KEY_PATH are not set — fix: set PRIVATE_KEY to the whole \.pem file/);
+    expect(missing.lines[1]).toMatch(/^✗ APP_ID is set but PRIVATE_KEY \(or PRIVATE_KEY_PATH\) is not: .+ — fix: set PRIVATE_KEY to the whole \.pem file/);
 
     const garbled = "-----BEGIN RSA PRIVATE KEY-----\nbm90LWEta2V5LWF0LWFsbA==\n-----END RSA PRIVATE KEY-----\n";
     const bad = await doctor({ ...goodEnv(), PRIVATE_KEY: garbled });
     expect(bad.code).toBe(1);
-    expect(bad.lines[1]).toMatch(/^✗ the private key does not parse: .+ — fix: set PRIVATE_KEY to the whole \.pem file/);
+    expect(bad.lines[1]).toMatch(/^✗ PRIVATE_KEY is not a valid private key \(.+\): .+ — fix: set PRIVATE_KEY to the whole \.pem file/);
     expect(bad.stdout).not.toContain("bm90LWEta2V5");
 
     const notPem = await doctor({ ...goodEnv(), PRIVATE_KEY: "ssh-rsa AAAA" });
-    expect(notPem.lines[1]).toMatch(/^✗ the private key cannot be read: The contents of "env.PRIVATE_KEY" could not be validated/);
+    expect(notPem.lines[1]).toMatch(/^✗ PRIVATE_KEY is not a PEM private key: /);
+    expect(notPem.stdout).not.toContain("AAAA");
   });
 
   it("says GitHub rejects a private key that is not the App's", async () => {

@@ -1,7 +1,7 @@
 // Runs the real entry point (`src/main.ts`, what `npm start` runs after building) as
 // a child process, from an empty working directory so no developer's .env leaks in.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -25,23 +25,35 @@ export async function freePort(): Promise<number> {
 
 export interface ServerProcess {
   child: ChildProcess;
+  /** The working directory it started in. */
+  cwd: string;
   output(): string;
   exited: Promise<number | null>;
 }
 
-/** `cwd`: where it runs (Probot's setup page reads app.yml there); a new empty directory by default. */
-export function startServerProcess(env: Record<string, string>, cwd = mkdtempSync(join(tmpdir(), "fly-preview-cwd-"))): ServerProcess {
+/**
+ * `cwd`: where it runs (Probot's setup page reads app.yml there); a new empty directory
+ * by default. `dotEnv`: the text of a `.env` written there first; then DATABASE_URL is
+ * left to it (or to `env`) instead of defaulting to a file in that directory.
+ */
+export function startServerProcess(
+  env: Record<string, string>,
+  options: { dotEnv?: string; cwd?: string } = {},
+): ServerProcess {
+  const cwd = options.cwd ?? mkdtempSync(join(tmpdir(), "fly-preview-cwd-"));
+  if (options.dotEnv !== undefined) writeFileSync(join(cwd, ".env"), options.dotEnv);
   const inherited = Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => !/^(APP_ID|PRIVATE_KEY|WEBHOOK_SECRET|GHE_|FLY_|DATABASE_URL|PREVIEW_)/.test(k)),
+    Object.entries(process.env).filter(([k]) => !/^(APP_ID|PRIVATE_KEY|WEBHOOK_SECRET|GHE_|FLY_|DATABASE_URL|PREVIEW_|LOG_)/.test(k)),
   );
+  const database = options.dotEnv === undefined ? { DATABASE_URL: `file:${join(cwd, "data", "fly-preview.db")}` } : {};
   const child = spawn(process.execPath, ["--import", TSX, MAIN], {
     cwd,
-    env: { ...inherited, DATABASE_URL: `file:${join(cwd, "data", "fly-preview.db")}`, ...env },
+    env: { ...inherited, ...database, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
   child.stdout!.on("data", (d: Buffer) => (output += d.toString()));
   child.stderr!.on("data", (d: Buffer) => (output += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  return { child, output: () => output, exited };
+  return { child, cwd, output: () => output, exited };
 }

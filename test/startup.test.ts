@@ -1,8 +1,27 @@
+import { createHmac } from "node:crypto";
+import { existsSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { until } from "./harness.js";
+import { pullRequest, sha, until } from "./harness.js";
 import { freePort, startServerProcess, type ServerProcess } from "./server-process.js";
 
 let server: ServerProcess | undefined;
+
+/** Posts a pull_request webhook signed with `secret`. */
+function deliver(port: number, secret: string, id: string): Promise<Response> {
+  const body = JSON.stringify(pullRequest("opened", { sha: sha(1) }));
+  return fetch(`http://127.0.0.1:${port}/api/github/webhooks`, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      "x-github-event": "pull_request",
+      "x-github-delivery": id,
+      "x-hub-signature-256": `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`,
+    },
+    body,
+  });
+}
 afterEach(() => {
   server?.child.kill("SIGKILL");
   server = undefined;
@@ -45,6 +64,7 @@ describe("webhook signatures", () => {
       PORT: String(port),
       HOST: "127.0.0.1",
       NODE_ENV: "test",
+      LOG_FORMAT: "json",
       GHE_HOST: "127.0.0.1:9",
       GHE_PROTOCOL: "http",
       DATABASE_URL: `file:${db}`,
@@ -66,6 +86,13 @@ describe("webhook signatures", () => {
     const forged = await deliver("a-guessed-secret", "forged-1");
     expect(forged.status).toBeGreaterThanOrEqual(400);
     expect(forged.status).toBeLessThan(500);
+    // One line, besides the access log's for every request: event, delivery id and the
+    // reason; never the payload.
+    await until("the access log line", () => server!.output().includes('"id":"forged-1"'));
+    expect(lines(server).filter((line) => line.includes("forged-1") && !line.includes('"name":"http"'))).toEqual([
+      expect.stringContaining("webhook pull_request (delivery forged-1) rejected: signature does not match WEBHOOK_SECRET"),
+    ]);
+    expect(server.output()).not.toContain("Codertocat");
     const store = await openStore(`file:${db}`);
     try {
       expect(await store.list()).toEqual([]);
@@ -92,7 +119,7 @@ describe("the webhook URL", () => {
     copyFileSync(new URL("../app.yml", import.meta.url), join(cwd, "app.yml"));
 
     // Setup mode, as on a first `npm start`: the manifest the page would send to GitHub.
-    server = startServerProcess({ PORT: String(port), HOST: "127.0.0.1", NODE_ENV: "development", NO_SMEE_SETUP: "true" }, cwd);
+    server = startServerProcess({ PORT: String(port), HOST: "127.0.0.1", NODE_ENV: "development", NO_SMEE_SETUP: "true" }, { cwd });
     const page = await until("the setup page", () => fetch(`http://127.0.0.1:${port}/probot`).then((r) => r.text()).catch(() => undefined), 30_000);
     const manifest = JSON.parse(page.match(/name="manifest" id="manifest" value='([^']*)'/)![1]);
     const registered = new URL(manifest.hook_attributes.url);
@@ -114,7 +141,7 @@ describe("the webhook URL", () => {
         GHE_PROTOCOL: "http",
         DATABASE_URL: `file:${db}`,
       },
-      cwd,
+      { cwd },
     );
     await until("/healthz", () => fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok).catch(() => false), 30_000);
     const body = JSON.stringify(pullRequest("opened", { sha: sha(1) }));
@@ -167,5 +194,200 @@ describe("secrets key at start-up", () => {
     server = startServerProcess({ ...env, PREVIEW_SECRETS_KEY: "02".repeat(32) });
     expect(await server.exited).toBe(1);
     expect(server.output()).toContain("does not match the key the stored secrets were encrypted with");
+  });
+});
+
+/** `.env` lines, as Probot's setup page writes them: newlines escaped as \n. */
+function dotEnv(vars: Record<string, string>): string {
+  return Object.entries(vars)
+    .map(([k, v]) => `${k}=${v.replace(/\n/g, "\\n")}`)
+    .join("\n");
+}
+
+/** The lines the server printed, without blank ones. */
+function lines(process: ServerProcess): string[] {
+  return process.output().split("\n").filter((line) => line.trim() !== "");
+}
+
+describe(".env", () => {
+  it("settings written only in .env are used by the server and by Probot", async () => {
+    const { startFakeGitHub } = await import("./fake-github/server.js");
+    const { TEST_PRIVATE_KEY } = await import("./harness.js");
+    const github = await startFakeGitHub();
+    const dir = mkdtempSync(join(tmpdir(), "fly-preview-dotenv-"));
+    const port = await freePort();
+    try {
+      server = startServerProcess(
+        { NODE_ENV: "production" },
+        {
+          dotEnv: dotEnv({
+            APP_ID: "1",
+            PRIVATE_KEY: TEST_PRIVATE_KEY,
+            WEBHOOK_SECRET: "from-dotenv",
+            GHE_HOST: github.host,
+            GHE_PROTOCOL: "http",
+            PORT: String(port),
+            HOST: "127.0.0.1",
+            DATABASE_URL: `file:${join(dir, "where-dotenv-said.db")}`,
+            FLY_API_TOKEN: "fo1_from_dotenv",
+          }),
+        },
+      );
+      await until("/healthz", () => fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok).catch(() => false), 30_000);
+      expect(existsSync(join(dir, "where-dotenv-said.db"))).toBe(true);
+      expect(existsSync(join(server.cwd, "data"))).toBe(false);
+      expect(server.output()).not.toContain("FLY_API_TOKEN is not set");
+      // Probot's own settings too: it authenticated against GHE_HOST with APP_ID and the key.
+      expect(github.requests.some((r) => r.method === "GET" && r.path === "/api/v3/app")).toBe(true);
+      expect((await deliver(port, "from-dotenv", "signed-1")).status).toBe(200);
+    } finally {
+      await github.close();
+    }
+  });
+
+  it("a bad value in .env stops start-up with one line naming the variable", async () => {
+    server = startServerProcess({}, { dotEnv: "PREVIEW_CONCURRENCY=abc\n" });
+    expect(await server.exited).toBe(1);
+    expect(lines(server)).toEqual([
+      'fly-preview: configuration error: PREVIEW_CONCURRENCY must be a whole number between 1 and 64, got "abc"',
+    ]);
+  });
+
+  it("a variable set in the shell wins over .env, for our settings and Probot's", async () => {
+    const { TEST_PRIVATE_KEY } = await import("./harness.js");
+    const dir = mkdtempSync(join(tmpdir(), "fly-preview-dotenv-"));
+    const port = await freePort();
+    server = startServerProcess(
+      {
+        DATABASE_URL: `file:${join(dir, "from-shell.db")}`,
+        PREVIEW_CONCURRENCY: "2",
+        WEBHOOK_SECRET: "from-shell",
+        APP_ID: "1",
+        PRIVATE_KEY: TEST_PRIVATE_KEY,
+        PORT: String(port),
+        HOST: "127.0.0.1",
+        GHE_HOST: "127.0.0.1:9",
+        GHE_PROTOCOL: "http",
+      },
+      {
+        dotEnv: dotEnv({
+          DATABASE_URL: `file:${join(dir, "from-dotenv.db")}`,
+          PREVIEW_CONCURRENCY: "abc",
+          WEBHOOK_SECRET: "from-dotenv",
+        }),
+      },
+    );
+    await until("/healthz", () => fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok).catch(() => false), 30_000);
+    expect(existsSync(join(dir, "from-shell.db"))).toBe(true);
+    expect(existsSync(join(dir, "from-dotenv.db"))).toBe(false);
+    expect((await deliver(port, "from-dotenv", "dotenv-1")).status).toBe(400);
+    expect((await deliver(port, "from-shell", "shell-1")).status).toBe(200);
+  });
+});
+
+describe("the GitHub App's private key at start-up", () => {
+  const stopsWith = async (env: Record<string, string>, line: string | RegExp) => {
+    server = startServerProcess({ WEBHOOK_SECRET: "s", PORT: String(await freePort()), ...env });
+    expect(await server.exited).toBe(1);
+    expect(lines(server)).toHaveLength(1);
+    expect(lines(server)[0]).toMatch(line);
+  };
+
+  it("APP_ID without a key stops with one line instead of showing the setup page", async () => {
+    await stopsWith(
+      { APP_ID: "1" },
+      /^fly-preview: configuration error: APP_ID is set but PRIVATE_KEY \(or PRIVATE_KEY_PATH\) is not/,
+    );
+  });
+
+  it("a PRIVATE_KEY that is not a key stops with one line naming PRIVATE_KEY", async () => {
+    await stopsWith({ APP_ID: "1", PRIVATE_KEY: "not-a-key" }, /^fly-preview: configuration error: PRIVATE_KEY is not a PEM private key/);
+  });
+
+  it("a PEM-shaped PRIVATE_KEY that is not valid stops with one line naming PRIVATE_KEY", async () => {
+    const garbage = "-----BEGIN RSA PRIVATE KEY-----\nbm90IGEga2V5IGF0IGFsbA==\n-----END RSA PRIVATE KEY-----\n";
+    await stopsWith({ APP_ID: "1", PRIVATE_KEY: garbage }, /^fly-preview: configuration error: PRIVATE_KEY is not a valid private key \(/);
+    expect(server!.output()).not.toContain("bm90IGEga2V5IGF0IGFsbA");
+  });
+
+  it("a key GitHub rejects stops start-up with one configuration error", async () => {
+    const { startFakeGitHub } = await import("./fake-github/server.js");
+    const { TEST_PRIVATE_KEY } = await import("./harness.js");
+    const github = await startFakeGitHub();
+    github.failNext("GET", "/api/v3/app", 401, 1, { message: "A JSON web token could not be decoded" });
+    try {
+      server = startServerProcess({
+        APP_ID: "1",
+        PRIVATE_KEY: TEST_PRIVATE_KEY,
+        WEBHOOK_SECRET: "s",
+        PORT: String(await freePort()),
+        NODE_ENV: "production",
+        GHE_HOST: github.host,
+        GHE_PROTOCOL: "http",
+      });
+      expect(await server.exited).toBe(1);
+      expect(lines(server).filter((line) => !line.startsWith("{"))).toEqual([
+        expect.stringMatching(/^fly-preview: configuration error: GitHub rejected the App's credentials \(401 on GET \/app/),
+      ]);
+      expect(server.output()).not.toMatch(/\n\s+at /);
+      expect(github.requests.filter((r) => r.path === "/api/v3/app")).toHaveLength(1);
+    } finally {
+      await github.close();
+    }
+  });
+});
+
+describe("start-up failures", () => {
+  it("an unreachable PostgreSQL stops with one line naming the host, never the password", async () => {
+    const port = await freePort();
+    server = startServerProcess({ DATABASE_URL: `postgres://fly:hunter2-secret@127.0.0.1:${port}/previews`, NODE_ENV: "production", APP_ID: "1", PRIVATE_KEY: (await import("./harness.js")).TEST_PRIVATE_KEY, GHE_HOST: "127.0.0.1:9", GHE_PROTOCOL: "http", PORT: String(await freePort()) });
+    expect(await server.exited).toBe(1);
+    const errors = lines(server).filter((line) => !line.startsWith("{"));
+    expect(errors).toEqual([
+      `fly-preview: configuration error: cannot reach the database at 127.0.0.1:${port} (connect ECONNREFUSED 127.0.0.1:${port}); check DATABASE_URL`,
+    ]);
+    expect(server.output()).not.toContain("hunter2-secret");
+  });
+});
+
+describe("flyctl at start-up", () => {
+  const start = async (flyctlPath: string) => {
+    const { TEST_PRIVATE_KEY } = await import("./harness.js");
+    const port = await freePort();
+    server = startServerProcess({
+      APP_ID: "1",
+      PRIVATE_KEY: TEST_PRIVATE_KEY,
+      WEBHOOK_SECRET: "s",
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      NODE_ENV: "production",
+      GHE_HOST: "127.0.0.1:9",
+      GHE_PROTOCOL: "http",
+      FLYCTL_PATH: flyctlPath,
+    });
+    await until("/healthz", () => fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok).catch(() => false), 30_000);
+    return lines(server).filter((line) => line.includes("flyctl"));
+  };
+
+  it("warns once when flyctl is missing, naming the path it looked at", async () => {
+    expect(await start("/nowhere/flyctl")).toEqual([expect.stringContaining('flyctl was not found at \\"/nowhere/flyctl\\"')]);
+  });
+
+  it("warns once when flyctl is not the pinned version, and not at all when it is", async () => {
+    const { writeFileSync } = await import("node:fs");
+    const old = join(mkdtempSync(join(tmpdir(), "old-flyctl-")), "flyctl");
+    // What `flyctl version` prints (buildinfo.go), from an older release.
+    writeFileSync(old, "#!/bin/sh\necho 'flyctl v0.3.100 linux/amd64 Commit: abc BuildDate: 2025-01-01T00:00:00Z'\n", { mode: 0o755 });
+    expect(await start(old)).toEqual([expect.stringContaining(`flyctl at \\"${old}\\" is v0.3.100, but fly-preview is made for v0.4.87`)]);
+    server!.child.kill("SIGKILL");
+
+    const { createFakeFly } = await import("./fake-flyctl/control.js");
+    const fly = await createFakeFly();
+    try {
+      expect(await start(fly.path)).toEqual([]);
+    } finally {
+      server!.child.kill("SIGKILL");
+      await fly.cleanup();
+    }
   });
 });

@@ -49,7 +49,7 @@ describe("WEBHOOK_PROXY_URL", () => {
         GHE_PROTOCOL: "http",
         DATABASE_URL: `file:${db}`,
       },
-      cwd,
+      { cwd },
     );
     cleanups.push(() => server.child.kill("SIGKILL"));
     await until("the server to connect to the channel", () => channel, 30_000);

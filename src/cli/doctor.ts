@@ -1,7 +1,5 @@
-import { createPrivateKey } from "node:crypto";
-// Probot's own key loader (a dependency of probot), so the key is read exactly as the server reads it.
-import { getPrivateKey } from "@probot/get-private-key";
 import { ProbotOctokit } from "probot";
+import { readAppCredentials, type AppCredentials } from "../credentials.js";
 import { FlyError, Flyctl } from "../fly/index.js";
 import { PINNED_FLYCTL_VERSION } from "../fly/flyctl.js";
 import { SecretStore } from "../secrets/index.js";
@@ -74,20 +72,23 @@ export const doctor: Command = {
 };
 
 async function checkGitHub(env: NodeJS.ProcessEnv, report: Report): Promise<void> {
-  const appId = env.APP_ID?.trim();
-  if (!appId) {
+  if (!env.APP_ID?.trim()) {
     report.fail("APP_ID is not set", "set it to the App's id (its settings page on GitHub), or start the server without it once to register the App from app.yml");
     return;
   }
-  if (!/^\d+$/.test(appId)) {
-    report.fail(`APP_ID must be the App's numeric id, got "${appId}"`, "copy \"App ID\" from the App's settings page on GitHub");
+  // The server's own reader (src/credentials.ts): the key is judged exactly as start-up judges it.
+  let credentials: AppCredentials | undefined;
+  try {
+    credentials = readAppCredentials(env);
+  } catch (error) {
+    report.fail((error as Error).message, "set PRIVATE_KEY to the whole .pem file the App's settings page gave (BEGIN and END lines included), or PRIVATE_KEY_PATH to that file");
     return;
   }
-  const privateKey = readPrivateKey(env, report);
-  if (!privateKey) return;
+  const { appId, privateKey } = credentials!;
+  report.pass("the private key parses");
 
   const baseUrl = env.GHE_HOST ? `${env.GHE_PROTOCOL || "https"}://${env.GHE_HOST}/api/v3` : "https://api.github.com";
-  const octokit = new ProbotOctokit({ auth: { appId: Number(appId), privateKey }, baseUrl, retry: { enabled: false }, throttle: { enabled: false } });
+  const octokit = new ProbotOctokit({ auth: { appId, privateKey }, baseUrl, retry: { enabled: false }, throttle: { enabled: false } });
   const request = { signal: AbortSignal.timeout(GITHUB_TIMEOUT_MS) };
   try {
     const { data: app } = await octokit.request("GET /app", { request });
@@ -105,30 +106,6 @@ async function checkGitHub(env: NodeJS.ProcessEnv, report: Report): Promise<void
       report.fail(`GitHub could not be asked about the App at ${baseUrl}: ${(error as Error).message}`, "check the network, and GHE_HOST and GHE_PROTOCOL on GitHub Enterprise Server");
     }
   }
-}
-
-function readPrivateKey(env: NodeJS.ProcessEnv, report: Report): string | undefined {
-  const fix = "set PRIVATE_KEY to the whole .pem file the App's settings page gave (BEGIN and END lines included), or PRIVATE_KEY_PATH to that file";
-  let pem: string | null;
-  try {
-    pem = getPrivateKey({ env });
-  } catch (error) {
-    report.fail(`the private key cannot be read: ${(error as Error).message.replace(/^\[@probot\/get-private-key\] /, "")}`, fix);
-    return undefined;
-  }
-  if (!pem) {
-    report.fail("no private key: PRIVATE_KEY and PRIVATE_KEY_PATH are not set", fix);
-    return undefined;
-  }
-  try {
-    createPrivateKey(pem);
-  } catch (error) {
-    // node's message names the decoder that failed, never the key's content.
-    report.fail(`the private key does not parse: ${(error as Error).message}`, fix);
-    return undefined;
-  }
-  report.pass("the private key parses");
-  return pem;
 }
 
 function checkWebhookUrl(url: string | undefined, env: NodeJS.ProcessEnv, report: Report): void {

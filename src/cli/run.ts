@@ -94,7 +94,7 @@ function overview(commands: Command[]): string {
     `usage: ${TOP_USAGE}`,
     "",
     "Operates a fly-preview server: its previews, their cleanup and per-repository secrets.",
-    "Reads the server's environment: DATABASE_URL, FLY_API_TOKEN, FLY_ORG, FLYCTL_PATH, PREVIEW_SECRETS_KEY.",
+    "Reads the server's settings, from the environment and .env (the environment wins): DATABASE_URL, FLY_API_TOKEN, FLY_ORG, FLYCTL_PATH, PREVIEW_SECRETS_KEY.",
     "",
     "commands:",
     ...commands.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),

@@ -1,3 +1,4 @@
+import { SettingsError } from "../settings.js";
 import { runWorkers } from "../worker.js";
 import { CliError, type Command } from "./command.js";
 
@@ -15,6 +16,7 @@ export const worker: Command = {
     try {
       runtime = await runWorkers(ctx.settings(), ctx.env);
     } catch (error) {
+      if (error instanceof SettingsError) throw error;
       throw new CliError((error as Error).message);
     }
     ctx.print(`workers started (${ctx.settings().concurrency} at once); stop with SIGTERM`);

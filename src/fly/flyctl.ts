@@ -166,6 +166,15 @@ export class Flyctl {
     }));
   }
 
+  /** The version flyctl reports, e.g. "0.4.87"; needs no token. */
+  async version(): Promise<string> {
+    const { stdout, tail } = await this.runOnce(["version"], {});
+    // buildinfo.go: "flyctl v0.4.87 linux/amd64 Commit: ... BuildDate: ..."
+    const version = /\bv(\d+\.\d+\.\d+\S*)/.exec(stdout)?.[1];
+    if (!version) throw new FlyError("unknown", "`flyctl version` printed no version number", { tail });
+    return version;
+  }
+
   /**
    * The organizations the token can see, slug to name (`orgs list --json`, v0.4.87
    * internal/command/orgs/list.go): one API call, and a token that can deploy to an
@@ -176,15 +185,6 @@ export class Flyctl {
     const orgs = parseJson(stdout, tail);
     if (orgs === null || typeof orgs !== "object" || Array.isArray(orgs)) throw unexpectedOutput(tail);
     return orgs as Record<string, string>;
-  }
-
-  /** The version flyctl reports, e.g. "0.4.87"; needs no token. */
-  async version(): Promise<string> {
-    const { stdout, tail } = await this.runOnce(["version"], {});
-    // buildinfo.go: "flyctl v0.4.87 linux/amd64 Commit: ... BuildDate: ..."
-    const version = /\bv(\d+\.\d+\.\d+\S*)/.exec(stdout)?.[1];
-    if (!version) throw new FlyError("unknown", "`flyctl version` printed no version number", { tail });
-    return version;
   }
 
   /**

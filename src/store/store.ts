@@ -7,6 +7,7 @@ import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type ExpressionB
 import { migrate, migrationsFor, type Dialect } from "./migrations.js";
 import { FALLBACK_AUTOCHECKPOINT_PAGES, startCheckpointer, type Checkpointer } from "./sqlite-checkpointer.js";
 import { SqliteStoreDialect } from "./sqlite-driver.js";
+import { SettingsError } from "../settings.js";
 import { PostgresWebhookDesires, SqliteWebhookDesires, type WebhookDesires } from "./webhook-desire.js";
 import type { CommandsTable, Database, DestroyReason, PreviewsTable } from "./schema.js";
 
@@ -674,6 +675,16 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
  * Opens the store named by DATABASE_URL and migrates it: `file:PATH` → SQLite (one
  * process), `postgres://…` → PostgreSQL (several processes).
  */
+/** HOST:PORT of a postgres:// URL: never its password. */
+function postgresAddress(url: string): string {
+  try {
+    const { hostname, port } = new URL(url);
+    return `${hostname || "localhost"}:${port || 5432}`;
+  } catch {
+    return "the host DATABASE_URL names";
+  }
+}
+
 export async function openStore(url: string, clock?: () => number): Promise<Store> {
   if (/^postgres(ql)?:\/\//.test(url)) {
     const pool = new pg.Pool({ connectionString: url, max: 10 });
@@ -682,6 +693,12 @@ export async function openStore(url: string, clock?: () => number): Promise<Stor
     // process. Errors of queries in flight still reach their callers.
     pool.on("error", () => undefined);
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    try {
+      (await pool.connect()).release();
+    } catch (error) {
+      await db.destroy();
+      throw new SettingsError(`cannot reach the database at ${postgresAddress(url)} (${(error as Error).message}); check DATABASE_URL`);
+    }
     await migrate(db, "postgres");
     return new Store(db, "postgres", new PostgresWebhookDesires(pool), clock);
   }
