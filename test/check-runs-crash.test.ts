@@ -12,7 +12,7 @@ import { findOpenCheckRuns } from "../src/github/check-run.js";
 import { createFakeFly } from "./fake-flyctl/control.js";
 import { startFakeGitHub, type CheckRun } from "./fake-github/server.js";
 import { DOCKERFILE, pullRequest, REPO, startWorld, TEST_PRIVATE_KEY, until } from "./harness.js";
-import { freePort, listen, startServerProcess, type ServerProcess } from "./server-process.js";
+import { freePort, listen, startServerProcess, type ServerProcess, fakeWorldEnv } from "./server-process.js";
 import { openStore, type Store } from "../src/store/store.js";
 
 const SECRET = "webhook-secret-for-tests";
@@ -47,21 +47,7 @@ async function world(onTestFinished: (fn: () => Promise<void> | void) => void) {
   const appUrl = `http://127.0.0.1:${appPort}/`;
   for (const commit of [A, B, C]) gh.setCommit(REPO, commit, { Dockerfile: DOCKERFILE, ".preview.yml": "health:\n  timeout: 10s\n" });
   const port = await freePort();
-  const env = {
-    APP_ID: "1",
-    PRIVATE_KEY: TEST_PRIVATE_KEY,
-    WEBHOOK_SECRET: SECRET,
-    GHE_HOST: gh.host,
-    GHE_PROTOCOL: "http",
-    PORT: String(port),
-    HOST: "127.0.0.1",
-    LOG_LEVEL: "warn",
-    NODE_ENV: "test",
-    DATABASE_URL: `file:${join(dir, "fly-preview.db")}`,
-    FLY_API_TOKEN: "fo1_test_token_value",
-    FLYCTL_PATH: fly.path,
-    FAKE_FLYCTL_STATE: fly.stateDir,
-  };
+  const env = fakeWorldEnv({ gh, fly, port, dir, secret: SECRET, privateKey: TEST_PRIVATE_KEY });
   let server: ServerProcess | undefined;
 
   const w = {

@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { createFakeFly } from "./fake-flyctl/control.js";
 import { startFakeGitHub } from "./fake-github/server.js";
 import { DOCKERFILE, pullRequest, REPO, sha, TEST_PRIVATE_KEY, until } from "./harness.js";
-import { freePort, listen, startServerProcess } from "./server-process.js";
+import { freePort, listen, startServerProcess, fakeWorldEnv } from "./server-process.js";
 import { openStore } from "../src/store/store.js";
 
 const SECRET = "webhook-secret-for-tests";
@@ -42,21 +42,7 @@ describe("a server stopped mid-deploy", () => {
     fly.setBehavior({ deployDelayMs: 60_000, url: `http://127.0.0.1:${previewPort}/` });
 
     const port = await freePort();
-    const env = {
-      APP_ID: "1",
-      PRIVATE_KEY: TEST_PRIVATE_KEY,
-      WEBHOOK_SECRET: SECRET,
-      GHE_HOST: gh.host,
-      GHE_PROTOCOL: "http",
-      PORT: String(port),
-      HOST: "127.0.0.1",
-      LOG_LEVEL: "warn",
-      NODE_ENV: "test",
-      DATABASE_URL: `file:${join(dir, "fly-preview.db")}`,
-      FLY_API_TOKEN: "fo1_test_token_value",
-      FLYCTL_PATH: fly.path,
-      FAKE_FLYCTL_STATE: fly.stateDir,
-    };
+    const env = fakeWorldEnv({ gh, fly, port, dir, secret: SECRET, privateKey: TEST_PRIVATE_KEY });
     const healthz = `http://127.0.0.1:${port}/healthz`;
     const up = () => until("the server to answer /healthz", () => fetch(healthz).then((r) => r.ok).catch(() => false), 30_000);
 

@@ -57,3 +57,32 @@ export function startServerProcess(
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   return { child, cwd, output: () => output, exited };
 }
+
+/**
+ * The environment of a real server wired to a fake GitHub and a fake flyctl, as the
+ * crash tests run it: the App's credentials, its address, a SQLite file in `dir`.
+ */
+export function fakeWorldEnv(o: {
+  gh: { host: string };
+  fly: { path: string; stateDir: string };
+  port: number;
+  dir: string;
+  secret: string;
+  privateKey: string;
+}): Record<string, string> {
+  return {
+    APP_ID: "1",
+    PRIVATE_KEY: o.privateKey,
+    WEBHOOK_SECRET: o.secret,
+    GHE_HOST: o.gh.host,
+    GHE_PROTOCOL: "http",
+    PORT: String(o.port),
+    HOST: "127.0.0.1",
+    LOG_LEVEL: "warn",
+    NODE_ENV: "test",
+    DATABASE_URL: `file:${join(o.dir, "fly-preview.db")}`,
+    FLY_API_TOKEN: "fo1_test_token_value",
+    FLYCTL_PATH: o.fly.path,
+    FAKE_FLYCTL_STATE: o.fly.stateDir,
+  };
+}
