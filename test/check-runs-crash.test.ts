@@ -195,8 +195,8 @@ describe.concurrent("every check run ends, whenever the server is killed", () =>
     w.slowDeploys(true);
     await w.up();
     await w.deliver("opened", A);
-    // Killed during flyctl deploy: A's check run id is saved.
-    await until("A's deploy to start", () => w.fly.calls().some((c) => c.argv[0] === "deploy"), 20_000);
+    // Killed during flyctl deploy, once A's check run exists (flyctl does not wait for it).
+    await until("A's deploy to start and its check run to exist", () => w.fly.calls().some((c) => c.argv[0] === "deploy") && w.runsOf(A).length > 0, 20_000);
     await w.kill();
     await w.whileDown({ push: B });
     // B's run dies after GitHub created its check run, before the id was saved.
@@ -221,7 +221,8 @@ describe.concurrent("every check run ends, whenever the server is killed", () =>
     await w.ended(A, "failure");
 
     await w.deliver("synchronize", B);
-    await until("B's deploy to start", () => w.fly.calls().some((c) => c.argv[0] === "deploy"), 20_000);
+    // flyctl does not wait for the check run: both, in either order.
+    await until("B's deploy to start and its check run to exist", () => w.fly.calls().some((c) => c.argv[0] === "deploy") && w.runsOf(B).length > 0, 20_000);
     const killed = w.killOn("PATCH", `${CHECK_RUNS}/${w.runsOf(B)[0].id}`, { carryOut: false, match: (body) => body.conclusion === "cancelled" });
     await w.deliver("synchronize", C);
     await killed;
@@ -252,7 +253,7 @@ describe.concurrent("every check run ends, whenever the server is killed", () =>
     // the run cancels its check run.
     w.slowDeploys(true);
     await w.deliver("reopened", A);
-    await until("the deploy to start", () => w.fly.calls().some((c) => c.argv[0] === "deploy"), 20_000);
+    await until("the deploy to start and its check run to exist", () => w.fly.calls().some((c) => c.argv[0] === "deploy") && w.gh.checkRuns.length === 2, 20_000);
     const reopened = w.gh.checkRuns[1];
     const dying = w.killOn("PATCH", `${CHECK_RUNS}/${reopened.id}`, { carryOut: false, match: (body) => body.conclusion === "cancelled" });
     await w.deliver("closed", A);

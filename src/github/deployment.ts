@@ -1,6 +1,6 @@
 import type { Octokit, RepoRef } from "./octokit.js";
 
-export type DeploymentState = "in_progress" | "success" | "failure" | "inactive";
+export type DeploymentState = "success" | "failure" | "inactive";
 
 export function environmentName(number: number): string {
   return `pr-${number}`;

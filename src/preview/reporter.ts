@@ -112,12 +112,26 @@ export class Reporter {
     return newest?.id;
   }
 
+  /**
+   * The deployment of `sha`, created with no status of its own: GitHub shows it pending
+   * until its outcome, and an `in_progress` status would be one more write saying what
+   * the check run and the comment already say.
+   */
   async startDeployment(sha: string): Promise<void> {
-    if (!(this.preview.deployment_id && this.preview.deployment_sha === sha)) {
-      const id = await createDeployment(this.octokit, { ...this.repo, sha, number: this.preview.number });
-      await this.remember({ deployment_id: id, deployment_sha: sha });
-    }
-    await this.deploymentState("in_progress", { logUrl: this.checkRunUrl });
+    if (this.preview.deployment_id && this.preview.deployment_sha === sha) return;
+    const id = await createDeployment(this.octokit, { ...this.repo, sha, number: this.preview.number });
+    await this.remember({ deployment_id: id, deployment_sha: sha });
+  }
+
+  /**
+   * The outcome of the deployment of `sha`, created first when its start was never
+   * sent. A commit never deployed has no deployment to mark inactive.
+   */
+  async endDeployment(sha: string, state: DeploymentState, extra: { environmentUrl?: string; description?: string } = {}) {
+    const exists = this.preview.deployment_id && this.preview.deployment_sha === sha;
+    if (!exists && state === "inactive") return;
+    await this.startDeployment(sha);
+    await this.deploymentState(state, extra);
   }
 
   async deploymentState(state: DeploymentState, extra: { environmentUrl?: string; logUrl?: string; description?: string } = {}) {
