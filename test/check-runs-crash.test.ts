@@ -188,6 +188,9 @@ describe.concurrent("every check run ends, whenever the server is killed", () =>
     await w.up();
     await w.ended(A, "success");
     expectEveryCheckRunEnded(w, [[A, { conclusion: "success" }]]);
+    // The deployment created before the second death was found again, not created twice.
+    await until("the deployment to succeed", () => w.gh.deployments[0]?.statuses.length > 0, 10_000);
+    expect(w.gh.deployments.map((d) => d.statuses.map((s) => s.state))).toEqual([["success"]]);
   }, 90_000);
 
   it("three commits pushed in a row while runs keep dying all end, each older one cancelled naming the commit that superseded it", async ({ onTestFinished }) => {
@@ -287,6 +290,37 @@ describe("a check run left open by a run that stopped", () => {
       { status: "completed", conclusion: "neutral", title: "Not deployed" },
     ]);
     expect(w.gh.checkRuns[0].output?.summary).toContain("none of the labels in trigger.labels");
+  });
+});
+
+describe("a deployment created by a run that stopped before saving its id", () => {
+  it("is found again by the next run and gets its outcome, instead of a second deployment", async ({ onTestFinished }) => {
+    const w = await startWorld();
+    onTestFinished(() => w.close());
+    w.commit(A);
+    let stopping: Promise<void> | undefined;
+    w.gh.onRequest("POST", `/api/v3/repos/${REPO}/deployments`, () => void (stopping = w.pool.stop()), { carryOut: true });
+    await w.deliver(pullRequest("opened", { sha: A }));
+    await until("the run to stop", () => stopping !== undefined);
+    await stopping;
+    expect(w.gh.deployments).toHaveLength(1);
+
+    w.pool.start();
+    expect((await w.settled()).status).toBe("ready");
+    expect(w.gh.deployments.map((d) => ({ ref: d.ref, states: d.statuses.map((s) => s.state) }))).toEqual([{ ref: A, states: ["success"] }]);
+  });
+
+  it("is not confused with another App's deployment of the same environment", async ({ onTestFinished }) => {
+    const w = await startWorld();
+    onTestFinished(() => w.close());
+    w.commit(A);
+    w.gh.deployments.push({ id: 99, repo: REPO, ref: A, environment: "pr-2", performed_via_github_app: { id: 2, slug: "other-preview" }, statuses: [] });
+    await w.deliver(pullRequest("opened", { sha: A }));
+    expect((await w.settled()).status).toBe("ready");
+    expect(w.gh.deployments.map((d) => [d.id, d.statuses.map((s) => s.state)])).toEqual([
+      [99, []],
+      [expect.any(Number), ["success"]],
+    ]);
   });
 });
 
