@@ -174,6 +174,9 @@ describe.concurrent("every check run ends, whenever the server is killed", () =>
     await w.up();
     await w.ended(A, "success");
     expectEveryCheckRunEnded(w, [[A, { conclusion: "success" }]]);
+    // The deployment created before the second death was found again, not created twice.
+    await until("the deployment to succeed", () => w.gh.deployments[0]?.statuses.length > 0, 10_000);
+    expect(w.gh.deployments.map((d) => d.statuses.map((s) => s.state))).toEqual([["success"]]);
   }, 90_000);
 
   it("three commits pushed in a row while runs keep dying all end, each older one cancelled naming the commit that superseded it", async ({ onTestFinished }) => {
@@ -181,8 +184,8 @@ describe.concurrent("every check run ends, whenever the server is killed", () =>
     w.slowDeploys(true);
     await w.up();
     await w.deliver("opened", A);
-    // Killed during flyctl deploy: A's check run id is saved.
-    await until("A's deploy to start", () => w.fly.calls().some((c) => c.argv[0] === "deploy"), 20_000);
+    // Killed during flyctl deploy, once A's check run exists (flyctl does not wait for it).
+    await until("A's deploy to start and its check run to exist", () => w.fly.calls().some((c) => c.argv[0] === "deploy") && w.runsOf(A).length > 0, 20_000);
     await w.kill();
     await w.whileDown({ push: B });
     // B's run dies after GitHub created its check run, before the id was saved.
@@ -207,7 +210,8 @@ describe.concurrent("every check run ends, whenever the server is killed", () =>
     await w.ended(A, "failure");
 
     await w.deliver("synchronize", B);
-    await until("B's deploy to start", () => w.fly.calls().some((c) => c.argv[0] === "deploy"), 20_000);
+    // flyctl does not wait for the check run: both, in either order.
+    await until("B's deploy to start and its check run to exist", () => w.fly.calls().some((c) => c.argv[0] === "deploy") && w.runsOf(B).length > 0, 20_000);
     const killed = w.killOn("PATCH", `${CHECK_RUNS}/${w.runsOf(B)[0].id}`, { carryOut: false, match: (body) => body.conclusion === "cancelled" });
     await w.deliver("synchronize", C);
     await killed;
@@ -238,7 +242,7 @@ describe.concurrent("every check run ends, whenever the server is killed", () =>
     // the run cancels its check run.
     w.slowDeploys(true);
     await w.deliver("reopened", A);
-    await until("the deploy to start", () => w.fly.calls().some((c) => c.argv[0] === "deploy"), 20_000);
+    await until("the deploy to start and its check run to exist", () => w.fly.calls().some((c) => c.argv[0] === "deploy") && w.gh.checkRuns.length === 2, 20_000);
     const reopened = w.gh.checkRuns[1];
     const dying = w.killOn("PATCH", `${CHECK_RUNS}/${reopened.id}`, { carryOut: false, match: (body) => body.conclusion === "cancelled" });
     await w.deliver("closed", A);
@@ -272,6 +276,37 @@ describe("a check run left open by a run that stopped", () => {
       { status: "completed", conclusion: "neutral", title: "Not deployed" },
     ]);
     expect(w.gh.checkRuns[0].output?.summary).toContain("none of the labels in trigger.labels");
+  });
+});
+
+describe("a deployment created by a run that stopped before saving its id", () => {
+  it("is found again by the next run and gets its outcome, instead of a second deployment", async ({ onTestFinished }) => {
+    const w = await startWorld();
+    onTestFinished(() => w.close());
+    w.commit(A);
+    let stopping: Promise<void> | undefined;
+    w.gh.onRequest("POST", `/api/v3/repos/${REPO}/deployments`, () => void (stopping = w.pool.stop()), { carryOut: true });
+    await w.deliver(pullRequest("opened", { sha: A }));
+    await until("the run to stop", () => stopping !== undefined);
+    await stopping;
+    expect(w.gh.deployments).toHaveLength(1);
+
+    w.pool.start();
+    expect((await w.settled()).status).toBe("ready");
+    expect(w.gh.deployments.map((d) => ({ ref: d.ref, states: d.statuses.map((s) => s.state) }))).toEqual([{ ref: A, states: ["success"] }]);
+  });
+
+  it("is not confused with another App's deployment of the same environment", async ({ onTestFinished }) => {
+    const w = await startWorld();
+    onTestFinished(() => w.close());
+    w.commit(A);
+    w.gh.deployments.push({ id: 99, repo: REPO, ref: A, environment: "pr-2", performed_via_github_app: { id: 2, slug: "other-preview" }, statuses: [] });
+    await w.deliver(pullRequest("opened", { sha: A }));
+    expect((await w.settled()).status).toBe("ready");
+    expect(w.gh.deployments.map((d) => [d.id, d.statuses.map((s) => s.state)])).toEqual([
+      [99, []],
+      [expect.any(Number), ["success"]],
+    ]);
   });
 });
 

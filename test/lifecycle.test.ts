@@ -59,8 +59,8 @@ describe("the preview lifecycle", () => {
     expect(world.gh.deployments).toHaveLength(1);
     const deployment = world.gh.deployments[0];
     expect(deployment).toMatchObject({ environment: "pr-2", ref: sha(1), transient_environment: true, production_environment: false });
-    expect(deployment.statuses.map((s) => s.state)).toEqual(["in_progress", "success"]);
-    expect(deployment.statuses[1].environment_url).toBe(`https://${APP}.fly.dev`);
+    expect(deployment.statuses.map((s) => s.state)).toEqual(["success"]);
+    expect(deployment.statuses[0].environment_url).toBe(`https://${APP}.fly.dev`);
 
     expect(world.healthCalls).toContain(`https://${APP}.fly.dev/healthz`);
   });
@@ -132,6 +132,33 @@ describe("the preview lifecycle", () => {
     expect(world.comments()).toHaveLength(1);
     expect(world.comments()[0].body).toContain("🗑️ Preview destroyed");
     expect(world.gh.deployments[0].statuses.at(-1)?.state).toBe("inactive");
+  });
+
+  it("a preview opened, deployed and closed costs GitHub's write lane eight writes", async () => {
+    world = await startWorld();
+    world.commit(sha(1));
+    await world.deliver(pullRequest("opened", { sha: sha(1) }));
+    await world.settled();
+    await world.deliver(pullRequest("closed", { sha: sha(1) }));
+    await until("destroyed", async () => {
+      const r = await world.settled();
+      return r.status === "destroyed" ? r : undefined;
+    });
+
+    const writes = world.gh.requests.filter((r) => r.method !== "GET" && !r.path.includes("/access_tokens"));
+    expect(writes.map((r) => `${r.method} ${r.path.replace(/\/\d+/g, "/:id")}`)).toEqual([
+      // Opened: each surface once when the run starts, once when it ends. The deployment
+      // has no in_progress status and the comment no "deploying" edit.
+      "POST /api/v3/repos/Codertocat/Hello-World/check-runs",
+      "POST /api/v3/repos/Codertocat/Hello-World/deployments",
+      "POST /api/v3/repos/Codertocat/Hello-World/issues/:id/comments",
+      "PATCH /api/v3/repos/Codertocat/Hello-World/check-runs/:id",
+      "POST /api/v3/repos/Codertocat/Hello-World/deployments/:id/statuses",
+      "PATCH /api/v3/repos/Codertocat/Hello-World/issues/comments/:id",
+      // Closed.
+      "POST /api/v3/repos/Codertocat/Hello-World/deployments/:id/statuses",
+      "PATCH /api/v3/repos/Codertocat/Hello-World/issues/comments/:id",
+    ]);
   });
 
   it("closing a pull request whose app is already gone counts as destroyed", async () => {

@@ -42,12 +42,11 @@ describe("the sticky comment", () => {
   });
 
   it("has a headline for every state", () => {
-    const states = ["queued", "building", "deploying", "ready", "failed", "superseded", "destroyed"] as const;
+    const states = ["queued", "building", "ready", "failed", "superseded", "destroyed"] as const;
     const headlines = states.map((status) => renderComment({ ...base, status }).split("\n")[1]);
     expect(headlines).toEqual([
       "### ⏳ Preview queued",
       "### 🔨 Building preview",
-      "### 🚀 Deploying preview",
       "### ✅ Preview ready",
       "### ❌ Preview failed",
       "### ⏭️ Preview superseded",

@@ -16,7 +16,8 @@ export function fitComment(body: string): string {
 }
 
 export interface CommentView {
-  status: Exclude<PreviewStatus, "none" | "skipped">;
+  // "deploying" is the store's alone: the comment says "building" until the outcome.
+  status: Exclude<PreviewStatus, "none" | "skipped" | "deploying">;
   appName: string;
   sha: string; // the commit this state is about
   headRef: string;
@@ -36,7 +37,6 @@ export interface CommentView {
 const HEADLINES: Record<CommentView["status"], string> = {
   queued: "⏳ Preview queued",
   building: "🔨 Building preview",
-  deploying: "🚀 Deploying preview",
   ready: "✅ Preview ready",
   failed: "❌ Preview failed",
   superseded: "⏭️ Preview superseded",

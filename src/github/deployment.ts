@@ -1,6 +1,6 @@
 import type { Octokit, RepoRef } from "./octokit.js";
 
-export type DeploymentState = "in_progress" | "success" | "failure" | "inactive";
+export type DeploymentState = "success" | "failure" | "inactive";
 
 export function environmentName(number: number): string {
   return `pr-${number}`;
@@ -21,6 +21,23 @@ export async function createDeployment(octokit: Octokit, where: RepoRef & { sha:
   });
   if (!("id" in data)) throw new Error(`GitHub did not create a deployment: ${data.message ?? "no reason given"}`);
   return data.id;
+}
+
+/**
+ * The deployment of a commit this App created, if GitHub has one: a run that died
+ * between creating it and saving its id finds it again instead of creating a second.
+ * Another App's deployment of the same environment is not ours to update.
+ */
+export async function findDeployment(octokit: Octokit, where: RepoRef & { sha: string; number: number; appId: number }): Promise<number | undefined> {
+  const { data } = await octokit.rest.repos.listDeployments({
+    owner: where.owner,
+    repo: where.repo,
+    sha: where.sha,
+    environment: environmentName(where.number),
+    per_page: 100,
+  });
+  const ours = data.filter((d) => d.performed_via_github_app?.id === where.appId).map((d) => d.id);
+  return ours.length ? Math.max(...ours) : undefined;
 }
 
 export async function setDeploymentState(

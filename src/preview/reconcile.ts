@@ -27,6 +27,7 @@ import { waitForHealthy } from "./health.js";
 import { deadline, LimitExceeded } from "./limits.js";
 import { DEFAULT_TTL_MS } from "./reaper.js";
 import { Reporter } from "./reporter.js";
+import { SurfaceWriter } from "./surfaces.js";
 import { fetchSource, SourceError } from "./source.js";
 
 export interface ReconcileDeps {
@@ -328,12 +329,23 @@ async function deploy(run: Run, config: PreviewConfig, repoFlyToml: string | und
   // However the preview's code behaves (a build that never ends, say), the worker is free again by then.
   const runLimit = deadline(signal, deps.settings.maxRunMs, `The deploy took longer than PREVIEW_MAX_RUN (${formatTtl(deps.settings.maxRunMs)}), the server's limit`);
 
-  await reporter.startCheck(sha, startedOutput(app, sha));
-  await reporter.startDeployment(sha);
-  const current = { url: preview.url ?? undefined, servingSha: preview.deployed_sha ?? undefined };
-  await reporter.comment({ status: "building", sha, ...current });
   // What `fly-preview status` and `list` show while the run is under way.
   await run.save({ status: "building", status_at: clock() });
+  // GitHub hears of the run beside the Fly work, never before it: flyctl starts at once.
+  const surfaces = new SurfaceWriter();
+  const current = { url: preview.url ?? undefined, servingSha: preview.deployed_sha ?? undefined };
+  surfaces.want("check", { final: false, send: () => reporter.startCheck(sha, startedOutput(app, sha)) });
+  surfaces.want("deployment", { final: false, send: () => reporter.startDeployment(sha) });
+  surfaces.want("comment", { final: false, send: () => reporter.comment({ status: "building", sha, ...current }) });
+  // The run's last word on each surface; `flush` before the store records the run's end,
+  // so a run the store calls done has told GitHub.
+  const end = async (check: () => Promise<void>, deployment?: () => Promise<void>, comment?: () => Promise<void>) => {
+    surfaces.want("check", { final: true, send: check });
+    if (deployment) surfaces.want("deployment", { final: true, send: deployment });
+    if (comment) surfaces.want("comment", { final: true, send: comment });
+    else surfaces.drop("comment");
+    await surfaces.flush();
+  };
 
   try {
     if (config.fly_toml && repoFlyToml === undefined) {
@@ -389,7 +401,7 @@ async function deploy(run: Run, config: PreviewConfig, repoFlyToml: string | und
     };
 
     let phase: "building" | "deploying" = "building";
-    let commentChain = Promise.resolve();
+    let phaseSaved = Promise.resolve();
     const flyDeploy = (where: { cwd: string; configPath: string }, image: string | undefined, limited: AbortSignal) =>
       flyctl.deploy({
         ...where,
@@ -402,13 +414,12 @@ async function deploy(run: Run, config: PreviewConfig, repoFlyToml: string | und
         signal: limited,
         onLine: (line: string) => {
           log.debug({ flyctl: line });
-          // The image is pushed (or reused): the rest is Fly rolling out machines.
+          // The image is pushed (or reused): the rest is Fly rolling out machines. Only
+          // the store hears of it: a comment edit for it would cost a write of the
+          // installation's lane, for a state nobody acts on.
           if (phase === "building" && /Pushing image done|^Watch your deployment at/.test(line)) {
             phase = "deploying";
-            commentChain = commentChain.then(async () => {
-              await run.save({ status: "deploying", status_at: clock() });
-              await reporter.comment({ status: "deploying", sha, ...current });
-            });
+            phaseSaved = phaseSaved.then(() => run.save({ status: "deploying", status_at: clock() }));
           }
         },
       });
@@ -444,7 +455,7 @@ async function deploy(run: Run, config: PreviewConfig, repoFlyToml: string | und
       started = clock();
       result = await flyDeployWithin(source);
     }
-    await commentChain;
+    await phaseSaved;
     await run.save({ image_sha: sha });
     tail = result.tail;
     timings.deployMs = clock() - started;
@@ -463,28 +474,35 @@ async function deploy(run: Run, config: PreviewConfig, repoFlyToml: string | und
       );
     }
 
-    await reporter.finishCheck("success", successOutput({ ...report(), url }));
-    await reporter.deploymentState("success", { environmentUrl: url });
-    await reporter.comment({ status: "ready", sha, url });
+    const ready = successOutput({ ...report(), url });
+    await end(
+      () => reporter.completedCheck(sha, "success", ready),
+      () => reporter.endDeployment(sha, "success", { environmentUrl: url }),
+      () => reporter.comment({ status: "ready", sha, url }),
+    );
     log.info({ sha, url, timings }, "preview ready");
     return { status: "ready", status_at: clock(), deployed_sha: sha, url, last_error: null };
   } catch (error) {
+    // A write GitHub refused: the run fails with it, and the pool's retries apply.
+    if (surfaces.failed(error)) throw error;
     // Shutting down or a lost lease: leave every surface as it is for whoever runs this next.
-    if (signal.aborted && !(signal.reason instanceof Superseded)) throw signal.reason;
+    if (signal.aborted && !(signal.reason instanceof Superseded)) {
+      await surfaces.stop();
+      throw signal.reason;
+    }
     if (signal.aborted) {
       const newer = (signal.reason as Superseded).newer;
       const newerSha = newer.desired_action === "deploy" ? newer.desired_sha : null;
       log.info({ sha, newerSha }, "deploy superseded");
-      await reporter.finishCheck("cancelled", supersededOutput(sha, newerSha, newer.destroyed_by));
-      await reporter.deploymentState("inactive", { description: newerSha ? `Superseded by ${shortSha(newerSha)}` : "Superseded" });
-      if (newerSha) {
-        await reporter.comment({
-          status: "superseded",
-          sha,
-          reason: `${shortSha(sha)} was not deployed: ${shortSha(newerSha)} superseded it and deploys next.`,
-          ...current,
-        });
-      }
+      const cancelled = supersededOutput(sha, newerSha, newer.destroyed_by);
+      const description = newerSha ? `Superseded by ${shortSha(newerSha)}` : "Superseded";
+      const reason = newerSha && `${shortSha(sha)} was not deployed: ${shortSha(newerSha)} superseded it and deploys next.`;
+      // Closed or destroyed: the destroy that follows writes the comment.
+      await end(
+        () => reporter.completedCheck(sha, "cancelled", cancelled),
+        () => reporter.endDeployment(sha, "inactive", { description }),
+        reason ? () => reporter.comment({ status: "superseded", sha, reason, ...current }) : undefined,
+      );
       return { status: "superseded", status_at: clock() };
     }
     // A limit ends flyctl or a download with an error of its own ("cancelled"): name the limit instead.
@@ -499,16 +517,24 @@ async function deploy(run: Run, config: PreviewConfig, repoFlyToml: string | und
         const at = clock() + attempt.retryInMs;
         const problem = `Fly.io is failing (${redact(error.detail ?? error.reason)})`;
         const waiting = `${problem}; trying again at ${formatClock(at)} (attempt ${attempt.number} of ${attempt.of} failed). A push deploys at once.`;
-        await reporter.startCheck(sha, retryingOutput({ ...report(), reason: waiting, at }));
-        await reporter.comment({ status: "queued", sha, reason: waiting, ...current });
+        const retrying = retryingOutput({ ...report(), reason: waiting, at });
+        // Sent before the lease goes back: the next attempt may start on another worker.
+        await end(
+          () => reporter.startCheck(sha, retrying),
+          undefined,
+          () => reporter.comment({ status: "queued", sha, reason: waiting, ...current }),
+        );
         throw new RetryLater(at, problem);
       }
       reason += `${attempt.of > 1 ? `; attempt ${attempt.number} of ${attempt.of}` : ""}. A push or /preview redeploy tries again`;
     }
     log.warn({ sha, reason }, "deploy failed");
-    await reporter.finishCheck("failure", failureOutput({ ...report(), reason }));
-    await reporter.deploymentState("failure", { description: reason });
-    await reporter.comment({ status: "failed", sha, reason, ...current });
+    const failed = failureOutput({ ...report(), reason });
+    await end(
+      () => reporter.completedCheck(sha, "failure", failed),
+      () => reporter.endDeployment(sha, "failure", { description: reason }),
+      () => reporter.comment({ status: "failed", sha, reason, ...current }),
+    );
     return { status: "failed", status_at: clock(), last_error: reason };
   } finally {
     runLimit.clear();

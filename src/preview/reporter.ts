@@ -8,7 +8,7 @@ import {
   type CheckConclusion,
   type CheckOutput,
 } from "../github/check-run.js";
-import { createDeployment, setDeploymentState, type DeploymentState } from "../github/deployment.js";
+import { createDeployment, findDeployment, setDeploymentState, type DeploymentState } from "../github/deployment.js";
 import type { Octokit } from "../github/octokit.js";
 import type { Preview, PreviewPatch, Store } from "../store/store.js";
 
@@ -112,12 +112,29 @@ export class Reporter {
     return newest?.id;
   }
 
+  /**
+   * The deployment of `sha`, created with no status of its own: GitHub shows it pending
+   * until its outcome, and an `in_progress` status would be one more write saying what
+   * the check run and the comment already say. Its create goes beside flyctl, so a
+   * process killed mid-deploy may have sent it without saving the id: GitHub is asked
+   * first (a read, outside the write lane).
+   */
   async startDeployment(sha: string): Promise<void> {
-    if (!(this.preview.deployment_id && this.preview.deployment_sha === sha)) {
-      const id = await createDeployment(this.octokit, { ...this.repo, sha, number: this.preview.number });
-      await this.remember({ deployment_id: id, deployment_sha: sha });
-    }
-    await this.deploymentState("in_progress", { logUrl: this.checkRunUrl });
+    if (this.preview.deployment_id && this.preview.deployment_sha === sha) return;
+    const where = { ...this.repo, sha, number: this.preview.number };
+    const id = (await findDeployment(this.octokit, { ...where, appId: this.appId })) ?? (await createDeployment(this.octokit, where));
+    await this.remember({ deployment_id: id, deployment_sha: sha });
+  }
+
+  /**
+   * The outcome of the deployment of `sha`, created first when its start was never
+   * sent. A commit never deployed has no deployment to mark inactive.
+   */
+  async endDeployment(sha: string, state: DeploymentState, extra: { environmentUrl?: string; description?: string } = {}) {
+    const exists = this.preview.deployment_id && this.preview.deployment_sha === sha;
+    if (!exists && state === "inactive") return;
+    await this.startDeployment(sha);
+    await this.deploymentState(state, extra);
   }
 
   async deploymentState(state: DeploymentState, extra: { environmentUrl?: string; logUrl?: string; description?: string } = {}) {

@@ -53,6 +53,8 @@ export interface Deployment {
   environment: string;
   transient_environment?: boolean;
   production_environment?: boolean;
+  /** The App that created it, as GitHub reports on deployments an App creates. */
+  performed_via_github_app?: AppRef;
   statuses: Array<{ state: string; environment_url?: string; description?: string }>;
 }
 
@@ -396,9 +398,21 @@ export async function startFakeGitHub(app: AppRef = { id: 1, slug: "fly-preview"
       return json(res, 200, { total_count: runs.length, check_runs: shown }, headers);
     }
     if (method === "POST" && (m = path.match(/^\/api\/v3\/repos\/([^/]+)\/([^/]+)\/deployments$/))) {
-      const deployment: Deployment = { id: nextId++, repo: `${m[1]}/${m[2]}`, ...body, statuses: [] };
+      const deployment: Deployment = { id: nextId++, repo: `${m[1]}/${m[2]}`, ...body, performed_via_github_app: app, statuses: [] };
       state.deployments.push(deployment);
       return json(res, 201, deployment);
+    }
+    // "List deployments" (docs.github.com/rest/deployments/deployments): filtered by the
+    // `sha` and `environment` query parameters, newest first. `ref` is a SHA here (ours
+    // always are), so it stands for the commit GitHub resolves it to.
+    if (method === "GET" && (m = path.match(/^\/api\/v3\/repos\/([^/]+)\/([^/]+)\/deployments$/))) {
+      const query = url.searchParams;
+      const repo = `${m[1]}/${m[2]}`;
+      const found = state.deployments
+        .filter((d) => d.repo === repo && (!query.has("sha") || d.ref === query.get("sha")) && (!query.has("environment") || d.environment === query.get("environment")))
+        .map(({ statuses: _statuses, ...d }) => ({ ...d, sha: d.ref }))
+        .reverse();
+      return json(res, 200, found);
     }
     if (method === "POST" && (m = path.match(/^\/api\/v3\/repos\/([^/]+)\/([^/]+)\/deployments\/(\d+)\/statuses$/))) {
       const deployment = state.deployments.find((d) => d.id === Number(m![3]));
