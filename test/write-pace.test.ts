@@ -6,10 +6,11 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
-import { Probot } from "probot";
+import { Probot, ProbotOctokit } from "probot";
 import { afterEach, describe, expect, it } from "vitest";
 import { isContentWrite } from "../bench/surfaces.js";
-import { paceWrites } from "../src/github/write-pace.js";
+import { httpStatus } from "../src/github/octokit.js";
+import { MAX_WAIT_MS, paceWrites } from "../src/github/write-pace.js";
 import { openStore, type Store } from "../src/store/store.js";
 import { DIALECTS, type TestDatabase } from "./databases.js";
 import { startFakeGitHub, type FakeGitHub } from "./fake-github/server.js";
@@ -42,8 +43,9 @@ async function open(url: string): Promise<Store> {
 const log = pino({ level: "silent" });
 
 /** One process's installation Octokit: its own Probot (and throttling), its own store. */
-async function processOctokit(gh: FakeGitHub, store: Store) {
-  const probot = new Probot({ appId: 1, privateKey: TEST_PRIVATE_KEY, baseUrl: `${gh.url}/api/v3`, log });
+async function processOctokit(gh: FakeGitHub, store: Store, { retry = true } = {}) {
+  const Octokit = ProbotOctokit.defaults((options: any) => ({ ...options, retry: { enabled: retry } }));
+  const probot = new Probot({ appId: 1, privateKey: TEST_PRIVATE_KEY, baseUrl: `${gh.url}/api/v3`, log, Octokit });
   return paceWrites(await probot.auth(1), 1, { pace: store, spacingMs: 1000, log });
 }
 
@@ -58,12 +60,24 @@ describe.each(DIALECTS)("the GitHub write pace on $dialect", (database) => {
   it("gives concurrent write claims of one installation slots a second apart, and another installation its own", async () => {
     const url = await sharedDatabase(database);
     const [a, b] = [await open(url), await open(url)];
-    const waits = await Promise.all([a, b, a, b, a].map((store) => store.claimWriteSlot(1, 1000)));
-    const other = await b.claimWriteSlot(2, 1000);
+    const waits = await Promise.all([a, b, a, b, a].map((store) => store.claimWriteSlot(1, 1000, 60_000)));
+    const other = await b.claimWriteSlot(2, 1000, 60_000);
 
     // Each wait is from its own claim's moment, a few ms apart: slot k is k seconds out.
-    expect([...waits].sort((x, y) => x - y).map((w) => Math.round(w / 1000))).toEqual([0, 1, 2, 3, 4]);
+    expect(waits.map((w) => Math.round((w ?? NaN) / 1000)).sort()).toEqual([0, 1, 2, 3, 4]);
     expect(other).toBe(0);
+  });
+
+  it("claims no slot further away than the caller would wait", async () => {
+    const store = await open(await sharedDatabase(database));
+    await store.pauseWrites(1, 5000);
+
+    expect(await store.claimWriteSlot(1, 1000, 3000)).toBeUndefined();
+    expect(await store.claimWriteSlot(1, 1000, 3000)).toBeUndefined();
+    // The refused claims took nothing: the next slot is still the one the pause left.
+    const wait = await store.claimWriteSlot(1, 1000, 60_000);
+    expect(wait).toBeGreaterThan(4000);
+    expect(wait).toBeLessThanOrEqual(5000);
   });
 
   it("holds an installation's next slot until a pause ends, and a shorter pause does not cut it", async () => {
@@ -72,8 +86,8 @@ describe.each(DIALECTS)("the GitHub write pace on $dialect", (database) => {
     await a.pauseWrites(1, 5000);
     await a.pauseWrites(1, 10);
 
-    expect(await b.claimWriteSlot(1, 1000)).toBeGreaterThan(4900);
-    expect(await b.claimWriteSlot(2, 1000)).toBe(0);
+    expect(await b.claimWriteSlot(1, 1000, 60_000)).toBeGreaterThan(4900);
+    expect(await b.claimWriteSlot(2, 1000, 60_000)).toBe(0);
   });
 
   it("sends one installation's writes from two processes a second apart, each a second after the last", async () => {
@@ -124,4 +138,22 @@ describe.each(DIALECTS)("the GitHub write pace on $dialect", (database) => {
     expect(Math.min(...gaps(after))).toBeGreaterThanOrEqual(950);
     expect(gh.checkRuns.map((r) => r.head_sha).sort()).toEqual([sha(1), sha(2)]);
   }, 30_000);
+
+  it("gives up a write whose slot is more than a minute away unsent, as a failure the worker retries", async () => {
+    const gh = await startFakeGitHub();
+    cleanups.push(() => gh.close());
+    const store = await open(await sharedDatabase(database));
+    // Without Probot's retries (1, 4 and 9 s later), which would each be refused alike.
+    const octokit = await processOctokit(gh, store, { retry: false });
+    await store.pauseWrites(1, MAX_WAIT_MS + 5000);
+
+    const error = await octokit.rest.checks.create(checkRun(1)).then(() => undefined, (e: unknown) => e);
+
+    expect(error).toBeInstanceOf(Error);
+    expect((error as Error).message).toMatch(/GitHub writes of installation 1 are paused or queued more than 60 s ahead/);
+    // Octokit reports a request that never got an answer as a 500: a passing failure
+    // to the worker pool (src/preview/pool.ts, isPassing), which tries it again later.
+    expect(httpStatus(error)).toBe(500);
+    expect(gh.requests.filter(isContentWrite)).toEqual([]);
+  });
 });

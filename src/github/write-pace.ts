@@ -3,7 +3,7 @@ import type { Octokit } from "./octokit.js";
 
 /** Where the installations' write slots live: the store, shared by every process. */
 export interface WritePace {
-  claimWriteSlot(installationId: number, spacingMs: number): Promise<number>;
+  claimWriteSlot(installationId: number, spacingMs: number, maxWaitMs: number): Promise<number | undefined>;
   pauseWrites(installationId: number, ms: number): Promise<void>;
 }
 
@@ -44,6 +44,13 @@ async function pauseOf(response: Response): Promise<number | undefined> {
   return /secondary rate limit/i.test(text) ? FALLBACK_PAUSE_MS : undefined;
 }
 
+// Probot's throttling fails a request still running after two minutes (its Bottleneck
+// `timeout`) without stopping it: a write sent after that would arrive behind a caller
+// that already gave up and may write it again. With the next slot further out than
+// this (a long rate-limit pause), a write is not sent and claims nothing; the work is
+// retried later like any passing GitHub failure.
+export const MAX_WAIT_MS = 60_000;
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -61,7 +68,10 @@ export function paceWrites(octokit: Octokit, installationId: number, { pace, spa
     const send: typeof fetch = options.request?.fetch ?? globalThis.fetch;
     const paced = async (url: string, init?: RequestInit): Promise<Response> => {
       if (isContentWrite(init?.method, url)) {
-        const wait = await pace.claimWriteSlot(installationId, spacingMs);
+        const wait = await pace.claimWriteSlot(installationId, spacingMs, MAX_WAIT_MS);
+        if (wait === undefined) {
+          throw new Error(`GitHub writes of installation ${installationId} are paused or queued more than ${MAX_WAIT_MS / 1000} s ahead: this one is tried again later`);
+        }
         if (wait > 0) await sleep(wait);
       }
       const response = await send(url, init);

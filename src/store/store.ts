@@ -682,18 +682,21 @@ export class Store {
 
   /**
    * Claims the installation's next GitHub write slot, `spacingMs` after the one before,
-   * and answers how long to wait for it (0: now). One statement: concurrent claims,
-   * from any process, queue on the row and each gets its own slot.
+   * and answers how long to wait for it (0: now); undefined, claiming nothing, when the
+   * slot would be more than `maxWaitMs` away. One statement: concurrent claims, from any
+   * process, queue on the row and each gets its own slot.
    */
-  async claimWriteSlot(installationId: number, spacingMs: number): Promise<number> {
+  async claimWriteSlot(installationId: number, spacingMs: number, maxWaitMs: number): Promise<number | undefined> {
     const spacing = sql.lit(Math.round(spacingMs));
     const now = this.databaseNow();
+    const slot = this.greatest(sql`write_pace.next_at`, sql`excluded.next_at - ${spacing}`);
     const { rows } = await sql<{ wait: number }>`
       insert into write_pace (installation_id, next_at) values (${installationId}, ${now} + ${spacing})
       on conflict (installation_id) do update
-        set next_at = ${this.greatest(sql`write_pace.next_at`, sql`excluded.next_at - ${spacing}`)} + ${spacing}
+        set next_at = ${slot} + ${spacing}
+        where ${slot} - ${now} <= ${sql.lit(Math.round(maxWaitMs))}
       returning next_at - ${spacing} - ${now} as wait`.execute(this.db);
-    return Math.max(0, Number(rows[0].wait));
+    return rows.length === 0 ? undefined : Math.max(0, Number(rows[0].wait));
   }
 
   /** GitHub asked this installation to wait (a rate limit): no process writes for it before `ms` from now. */
