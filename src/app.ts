@@ -8,6 +8,7 @@ import { WorkerPool, type PoolOptions } from "./preview/pool.js";
 import { reap } from "./preview/reaper.js";
 import { resync, RESYNC_QUIET_MS } from "./preview/resync.js";
 import { SecretStore } from "./secrets/index.js";
+import { paceWrites } from "./github/write-pace.js";
 import { healthz } from "./server/healthz.js";
 import { rootWebhooks } from "./server/webhooks.js";
 import type { Settings } from "./settings.js";
@@ -60,7 +61,9 @@ export async function startWorkers(app: Probot, store: Store, options: AppOption
     log: app.log.child({ name: "flyctl" }),
     ...options.flyctl,
   });
-  const github = (installationId: number) => app.auth(installationId);
+  const paceLog = app.log.child({ name: "write-pace" });
+  const github = async (installationId: number) =>
+    paceWrites(await app.auth(installationId), installationId, { pace: store, spacingMs: settings.writeSpacingMs, log: paceLog });
   const pool = new WorkerPool(
     {
       appId: await appIdOf(app),

@@ -22,6 +22,8 @@ export interface Settings {
   maxRunMs: number;
   /** PREVIEW_SECRETS_KEY: encrypts per-repository secrets at rest. */
   secretsKey?: Buffer;
+  /** PREVIEW_WRITE_SPACING: the least time between two GitHub writes of one installation, across every process; 0: off. */
+  writeSpacingMs: number;
   /** Where replies to commands link for help: the docs/ folder of the operator's copy. */
   docsUrl: string;
 }
@@ -74,6 +76,16 @@ function duration(env: NodeJS.ProcessEnv, variable: string, fallbackMs: number):
   return Number(match[1]) * UNITS[match[2]];
 }
 
+/** A duration, or 0 to turn the thing off. */
+function durationOrOff(env: NodeJS.ProcessEnv, variable: string, fallbackMs: number): number {
+  if (env[variable]?.trim() === "0") return 0;
+  try {
+    return duration(env, variable, fallbackMs);
+  } catch {
+    throw new SettingsError(`${variable} must be a duration such as 1s or 2s, or 0 to turn it off, got "${env[variable]?.trim()}"`);
+  }
+}
+
 function url(env: NodeJS.ProcessEnv, variable: string, fallback: string): string {
   const raw = env[variable]?.trim();
   if (!raw) return fallback;
@@ -102,6 +114,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     reapIntervalMs: duration(env, "PREVIEW_REAP_INTERVAL", 10 * 60_000),
     leaseMs: duration(env, "PREVIEW_LEASE", 60_000),
     maxRunMs: duration(env, "PREVIEW_MAX_RUN", 60 * 60_000),
+    writeSpacingMs: durationOrOff(env, "PREVIEW_WRITE_SPACING", 1000),
     docsUrl: url(env, "PREVIEW_DOCS_URL", DEFAULT_DOCS_URL),
     secretsKey: secretsKey(env),
   };

@@ -172,6 +172,8 @@ export async function startWorld(options: WorldOptions = {}) {
     FLYCTL_PATH: fly.path,
     DATABASE_URL: `file:${join(dir, "test.db")}`,
     PREVIEW_CONCURRENCY: "2",
+    // Like Probot's throttling below: a second per write would make every test slow.
+    PREVIEW_WRITE_SPACING: "0",
     ...options.env,
   });
   const store = await openStore(settings.databaseUrl, options.clock);

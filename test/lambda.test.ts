@@ -57,6 +57,8 @@ describe.skipIf(!TEST_DATABASE_URL)("on AWS Lambda, with PostgreSQL", () => {
       FLY_API_TOKEN: "fo1_test_token_value",
       FLYCTL_PATH: fly.path,
       FAKE_FLYCTL_STATE: fly.stateDir,
+      // Off like the worker's Probot throttling below: a second per write is not what this tests.
+      PREVIEW_WRITE_SPACING: "0",
     };
     probot = await startWebhookApp(env);
     store = await openStore(database.url);

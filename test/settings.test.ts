@@ -14,6 +14,7 @@ describe("server settings", () => {
       reapIntervalMs: 600_000,
       leaseMs: 60_000,
       maxRunMs: 3_600_000,
+      writeSpacingMs: 1000,
       docsUrl: "https://github.com/fly-preview/fly-preview/tree/main/docs",
       secretsKey: undefined,
     });
@@ -33,6 +34,7 @@ describe("server settings", () => {
       PREVIEW_LEASE: "30s",
       PREVIEW_MAX_RUN: "90m",
       PREVIEW_SECRETS_KEY: "ab".repeat(32),
+      PREVIEW_WRITE_SPACING: "2s",
     });
     expect(settings).toEqual({
       flyApiToken: "tok",
@@ -45,9 +47,14 @@ describe("server settings", () => {
       reapIntervalMs: 300_000,
       leaseMs: 30_000,
       maxRunMs: 5_400_000,
+      writeSpacingMs: 2000,
       docsUrl: "https://git.acme.dev/tools/fly-preview/docs",
       secretsKey: Buffer.from("ab".repeat(32), "hex"),
     });
+  });
+
+  it("turns the shared GitHub write pace off with PREVIEW_WRITE_SPACING=0", () => {
+    expect(readSettings({ PREVIEW_WRITE_SPACING: "0" }).writeSpacingMs).toBe(0);
   });
 
   it.each([
@@ -61,6 +68,7 @@ describe("server settings", () => {
     [{ PREVIEW_REAP_INTERVAL: "10 minutes" }, /PREVIEW_REAP_INTERVAL must be a duration such as 30s, 10m or 1h/],
     [{ PREVIEW_MAX_RUN: "0s" }, /PREVIEW_MAX_RUN must be a duration such as 30s, 10m or 1h, got "0s"/],
     [{ PREVIEW_SECRETS_KEY: "short" }, /PREVIEW_SECRETS_KEY/],
+    [{ PREVIEW_WRITE_SPACING: "500ms" }, /PREVIEW_WRITE_SPACING must be a duration such as 1s or 2s, or 0 to turn it off, got "500ms"/],
   ])("stops at a bad value and names the variable: %o", (env, message) => {
     expect(() => readSettings(env)).toThrow(message);
   });

@@ -1,12 +1,13 @@
 // A worker process for the scale-out tests: the same startWorkers as `fly-preview
-// worker`, with Octokit's write spacing off (one write a second per installation would
-// make fifty deploys take minutes) and JSON logs on stdout for the test to count.
+// worker`, with the write spacing off, Octokit's and the shared pace (one write a second
+// per installation would make fifty deploys take minutes), and JSON logs on stdout for
+// the test to count.
 import { Probot, ProbotOctokit } from "probot";
 import { startWorkers } from "../src/app.js";
 import { readSettings } from "../src/settings.js";
 import { openStore } from "../src/store/store.js";
 
-const settings = readSettings(process.env);
+const settings = readSettings({ PREVIEW_WRITE_SPACING: "0", ...process.env });
 const probot = new Probot({
   appId: process.env.APP_ID,
   privateKey: process.env.PRIVATE_KEY,

@@ -167,6 +167,17 @@ export const migrationsFor = (dialect: Dialect): Record<string, Migration> => {
         .execute();
     },
   },
+  "0009_write_pace": {
+    async up(db: Kysely<any>) {
+      // When each installation may next write to GitHub, shared by every process so
+      // the whole deployment keeps GitHub's one-write-a-second pace (docs/scaling.md).
+      await db.schema
+        .createTable("write_pace")
+        .addColumn("installation_id", "bigint", (c) => c.primaryKey())
+        .addColumn("next_at", "bigint", (c) => c.notNull())
+        .execute();
+    },
+  },
   };
 };
 

@@ -152,6 +152,12 @@ export interface OpenCheckRunsTable {
   created_at: number;
 }
 
+/** When an installation's next GitHub write may leave, in the database's milliseconds. */
+export interface WritePaceTable {
+  installation_id: number;
+  next_at: number;
+}
+
 export interface DeliveriesTable {
   id: string;
   received_at: number;
@@ -164,4 +170,5 @@ export interface Database {
   secrets: SecretsTable;
   meta: MetaTable;
   open_check_runs: OpenCheckRunsTable;
+  write_pace: WritePaceTable;
 }
