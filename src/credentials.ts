@@ -14,8 +14,10 @@ export interface AppCredentials {
   privateKey: string;
 }
 
-const PKCS1 = ["-----BEGIN RSA PRIVATE KEY-----", "-----END RSA PRIVATE KEY-----"] as const;
-const PKCS8 = ["-----BEGIN PRIVATE KEY-----", "-----END PRIVATE KEY-----"] as const;
+// A PEM's first and last lines for a label ("RSA PRIVATE KEY" is PKCS#1, "PRIVATE KEY" PKCS#8).
+const pemMarkers = (label: string) => [`-----BEGIN ${label}-----`, `-----END ${label}-----`] as const;
+const PKCS1 = pemMarkers("RSA PRIVATE KEY");
+const PKCS8 = pemMarkers("PRIVATE KEY");
 const WHOLE_PEM = "paste the whole .pem file GitHub generated, BEGIN and END lines included (newlines may be written as \\n)";
 
 /**
