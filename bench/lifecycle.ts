@@ -17,6 +17,7 @@ import { startFakeGitHub, type FakeGitHub } from "../test/fake-github/server.js"
 import { DOCKERFILE, pullRequest, REPO } from "../test/harness.js";
 import { freePort, listen } from "../test/server-process.js";
 import { startChild, waitReady, type Child } from "./child.js";
+import { runPart } from "./run-part.js";
 import { round } from "./stats.js";
 import { minimumGap, surfacesOf, writesOf, type Wanted, type Write } from "./surfaces.js";
 
@@ -491,31 +492,13 @@ async function main(): Promise<{ runs: Lifecycle[]; bursts: Burst[] }> {
   }
 }
 
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.once(signal, () => {
-    console.error(`${signal}: cleaning up`);
+await runPart({
+  name: "lifecycle bench",
+  deadlineMs: DEADLINE_MS,
+  main,
+  report: ({ runs, bursts }, started, loadAtStart) => report(runs, bursts, started, loadAtStart),
+  stop: async () => {
     stopping = true;
-    void cleanUp().finally(() => process.exit(130));
-  });
-}
-
-const started = new Date();
-const loadAtStart = os.loadavg()[0];
-let deadline: NodeJS.Timeout | undefined;
-try {
-  const { runs, bursts } = await Promise.race([
-    main(),
-    new Promise<never>((_, reject) => {
-      deadline = setTimeout(() => reject(new Error(`the lifecycle bench did not finish within ${DEADLINE_MS / 60_000} minutes`)), DEADLINE_MS);
-    }),
-  ]);
-  report(runs, bursts, started, loadAtStart);
-} catch (error) {
-  console.error(`lifecycle bench failed: ${error instanceof Error ? error.message : String(error)}`);
-  stopping = true;
-  await cleanUp();
-  process.exit(1);
-} finally {
-  clearTimeout(deadline);
-}
-process.exit(0);
+    await cleanUp();
+  },
+});

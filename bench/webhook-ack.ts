@@ -14,6 +14,7 @@ import { startFakeGitHub, type FakeGitHub } from "../test/fake-github/server.js"
 import { freePort } from "../test/server-process.js";
 import { ChildExited, startChild, waitReady, type Child } from "./child.js";
 import { buildDeliveries, drive, keepAliveAgent, type Delivery } from "./load.js";
+import { runPart } from "./run-part.js";
 import { round, summarize, type Summary } from "./stats.js";
 
 const DELIVERIES = 2_000;
@@ -493,33 +494,13 @@ async function main(): Promise<RunResult[]> {
   }
 }
 
-// An interrupt still kills the servers (they would otherwise outlive the bench),
-// drops the PostgreSQL database and removes the temp dirs.
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.once(signal, () => {
-    console.error(`${signal}: cleaning up`);
+await runPart({
+  name: "bench",
+  deadlineMs: DEADLINE_MS,
+  main,
+  report,
+  stop: async () => {
     stopping = true;
-    void cleanUp().finally(() => process.exit(130));
-  });
-}
-
-const started = new Date();
-const loadAtStart = os.loadavg()[0];
-let deadline: NodeJS.Timeout | undefined;
-try {
-  const runs = await Promise.race([
-    main(),
-    new Promise<never>((_, reject) => {
-      deadline = setTimeout(() => reject(new Error(`the bench did not finish within ${DEADLINE_MS / 60_000} minutes`)), DEADLINE_MS);
-    }),
-  ]);
-  report(runs, started, loadAtStart);
-} catch (error) {
-  console.error(`bench failed: ${error instanceof Error ? error.message : String(error)}`);
-  stopping = true;
-  await cleanUp();
-  // After a deadline the abandoned run may still hold sockets and timers open.
-  process.exit(1);
-} finally {
-  clearTimeout(deadline);
-}
+    await cleanUp();
+  },
+});

@@ -41,6 +41,19 @@ export function prInfo(over: Partial<PullRequestInfo> = {}): PullRequestInfo {
   };
 }
 
+/** PR #`number` of the fixtures' repository (Codertocat/Hello-World) at sha(number). */
+export function helloWorldPr(number: number): PullRequestInfo {
+  return prInfo({
+    owner: "Codertocat",
+    repo: "Hello-World",
+    number,
+    appName: `pr-${number}-codertocat-hello-world`,
+    headSha: sha(number),
+    headRef: `feature-${number}`,
+    baseRef: "master",
+  });
+}
+
 export const PREVIEW_YML = "port: 8080\nhealth:\n  path: /healthz\n  timeout: 2s\n";
 
 type Action = "opened" | "synchronize" | "closed" | "reopened" | "labeled" | "unlabeled" | "ready_for_review" | "converted_to_draft";

@@ -4,11 +4,11 @@ import { createServer } from "node:http";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { migrationsFor } from "../src/store/migrations.js";
-import { openStore, type PullRequestInfo, type Store } from "../src/store/store.js";
+import { openStore, type Store } from "../src/store/store.js";
 import { freshPostgres, TEST_DATABASE_URL } from "./databases.js";
 import { createFakeFly, type FakeFly } from "./fake-flyctl/control.js";
 import { startFakeGitHub, type FakeGitHub } from "./fake-github/server.js";
-import { DOCKERFILE, REPO, sha, TEST_PRIVATE_KEY, until } from "./harness.js";
+import { DOCKERFILE, helloWorldPr, REPO, sha, TEST_PRIVATE_KEY, until } from "./harness.js";
 import { listen } from "./server-process.js";
 
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
@@ -17,19 +17,7 @@ afterEach(async () => {
   cleanups.length = 0;
 });
 
-const pr = (number: number): PullRequestInfo => ({
-  installationId: 1,
-  owner: "Codertocat",
-  repo: "Hello-World",
-  number,
-  appName: `pr-${number}-codertocat-hello-world`,
-  headSha: sha(number),
-  headRef: `feature-${number}`,
-  baseRef: "master",
-  draft: false,
-  labels: [],
-  fork: false,
-});
+const pr = helloWorldPr;
 
 interface Worker {
   child: ChildProcess;

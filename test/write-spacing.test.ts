@@ -6,12 +6,12 @@ import { spawn } from "node:child_process";
 import { createServer } from "node:http";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
-import { openStore, type PullRequestInfo } from "../src/store/store.js";
+import { openStore } from "../src/store/store.js";
 import { isContentWrite } from "../bench/surfaces.js";
 import { freshPostgres, TEST_DATABASE_URL } from "./databases.js";
 import { createFakeFly } from "./fake-flyctl/control.js";
 import { startFakeGitHub } from "./fake-github/server.js";
-import { DOCKERFILE, REPO, sha, TEST_PRIVATE_KEY, until } from "./harness.js";
+import { DOCKERFILE, helloWorldPr, REPO, sha, TEST_PRIVATE_KEY, until } from "./harness.js";
 import { listen } from "./server-process.js";
 
 const CLI = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));
@@ -23,19 +23,7 @@ afterEach(async () => {
   cleanups.length = 0;
 });
 
-const pr = (number: number): PullRequestInfo => ({
-  installationId: 1,
-  owner: "Codertocat",
-  repo: "Hello-World",
-  number,
-  appName: `pr-${number}-codertocat-hello-world`,
-  headSha: sha(number),
-  headRef: `feature-${number}`,
-  baseRef: "master",
-  draft: false,
-  labels: [],
-  fork: false,
-});
+const pr = helloWorldPr;
 
 describe.skipIf(!TEST_DATABASE_URL)("two worker processes on PostgreSQL", () => {
   it("never send one installation's GitHub writes less than a second apart", async () => {
