@@ -95,4 +95,53 @@ describe("a server stopped mid-deploy", () => {
     expect(Object.keys(fly.apps())).toEqual(["pr-2-codertocat-hello-world"]);
     expect(fly.calls().filter((c) => c.argv[0] === "deploy")).toHaveLength(2);
   }, 90_000);
+
+  it("by SIGKILL with GitHub writes queued sends them after the restart, once each", async () => {
+    const gh = await startFakeGitHub();
+    const fly = await createFakeFly();
+    const dir = await mkdtemp(join(tmpdir(), "fly-preview-crash-"));
+    const preview = createServer((_req, res) => res.end("ok"));
+    const previewPort = await listen(preview);
+    cleanups.push(() => gh.close(), () => fly.cleanup(), () => rm(dir, { recursive: true, force: true }), () => new Promise<void>((r) => preview.close(() => r())));
+    gh.setCommit(REPO, sha(1), { Dockerfile: DOCKERFILE, ".preview.yml": "health:\n  timeout: 10s\n" });
+    fly.setBehavior({ url: `http://127.0.0.1:${previewPort}/` });
+    const port = await freePort();
+    // Writes ten seconds apart: the run's outcome is known long before GitHub has all of it.
+    const env: Record<string, string> = { ...fakeWorldEnv({ gh, fly, port, dir, secret: SECRET, privateKey: TEST_PRIVATE_KEY }), PREVIEW_WRITE_SPACING: "10s" };
+    const up = () => until("the server to answer /healthz", () => fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok).catch(() => false), 30_000);
+
+    let server = startServer(env);
+    await up();
+    const body = JSON.stringify(pullRequest("opened", { sha: sha(1) }));
+    await fetch(`http://127.0.0.1:${port}/api/github/webhooks`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        "x-github-event": "pull_request",
+        "x-github-delivery": "crash-delivery-queued",
+        "x-hub-signature-256": `sha256=${createHmac("sha256", SECRET).update(body).digest("hex")}`,
+      },
+      body,
+    });
+    const store = await openStore(env.DATABASE_URL);
+    cleanups.push(() => store.close());
+    // The preview is ready and its check run says so (the first write); the deployment and the comment wait their turn.
+    await until("the check run to complete", () => gh.checkRuns.find((c) => c.status === "completed"), 20_000);
+    const row = await until("the run to end", async () => ((await store.get("Codertocat", "Hello-World", 2))?.status === "ready" ? true : undefined));
+    expect(row).toBe(true);
+    expect(await store.surfaceWrites.pending()).toBe(2);
+    server.child.kill("SIGKILL");
+    await server.exited;
+    expect(gh.comments).toHaveLength(0);
+    expect(gh.deployments).toHaveLength(0);
+
+    server = startServer({ ...env, PREVIEW_WRITE_SPACING: "0" });
+    await until("the comment to say ready", () => gh.comments[0]?.body.includes("✅ Preview ready"), 20_000);
+    await until("the deployment to say success", () => gh.deployments[0]?.statuses.at(-1)?.state === "success", 20_000);
+    expect(await store.surfaceWrites.pending()).toBe(0);
+    expect(gh.checkRuns).toHaveLength(1);
+    expect(gh.comments).toHaveLength(1);
+    expect(gh.deployments).toHaveLength(1);
+    expect(fly.calls().filter((c) => c.argv[0] === "deploy")).toHaveLength(1);
+  }, 90_000);
 });

@@ -264,11 +264,13 @@ export async function startWorld(options: WorldOptions = {}) {
     reactionsTo(commentId: number) {
       return gh.reactions.filter((r) => r.commentId === commentId).map((r) => r.content);
     },
-    /** The preview row, once the worker has caught up with every desire. */
+    /** The preview row, once the worker has caught up with every desire and GitHub shows it. */
     async settled(number = 2, owner = "Codertocat", repo = "Hello-World") {
       return until(`preview #${number} to settle`, async () => {
         const row = await store.get(owner, repo, number);
-        return row && row.observed_generation === row.desired_generation && row.lease_owner === null ? row : undefined;
+        if (!row || row.observed_generation !== row.desired_generation || row.lease_owner !== null) return undefined;
+        // …and GitHub has been told: the write queue has nothing left to send for it.
+        return (await store.surfaceWrites.pending(row.id)) === 0 ? row : undefined;
       });
     },
     comments(issue = `${REPO}#2`) {

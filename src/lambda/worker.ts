@@ -43,11 +43,11 @@ export async function drain(
   );
   const pollMs = opts.pollMs ?? 500;
   try {
-    // Claim while there is work and time; stop early when nothing is left.
+    // Claim while there is work and time (GitHub writes still to send included); stop early when nothing is left.
     for (;;) {
       await new Promise((r) => setTimeout(r, pollMs));
       const pending = await store.pending();
-      if (Date.now() >= claimUntil || (pool.busy === 0 && pending.previews + pending.commands === 0)) break;
+      if (Date.now() >= claimUntil || (pool.busy === 0 && pending.previews + pending.commands + pending.writes === 0)) break;
     }
     pool.stopClaiming();
     // Let running deploys finish while the invocation has time for it.
@@ -58,7 +58,7 @@ export async function drain(
   }
   const after = await store.pending();
   await store.close();
-  const summary = { carriedOut: pool.completed, stillPending: after.previews + after.commands };
+  const summary = { carriedOut: pool.completed, stillPending: after.previews + after.commands + after.writes };
   probot.log.info(summary, "drain finished");
   return summary;
 }

@@ -2,9 +2,10 @@ import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { Logger } from "probot";
 import { commandFailed, executeCommand, type CommandDeps } from "../commands/execute.js";
-import { httpStatus } from "../github/octokit.js";
+import { retryAfterMs, worthRetrying } from "../github/octokit.js";
 import type { Store } from "../store/store.js";
-import { reconcile, reportGivenUp, RetryLater, Superseded, type ReconcileDeps } from "./reconcile.js";
+import { reconcile, reportGivenUp, RetryLater, Superseded, type ReconcileDeps, type RunDeps } from "./reconcile.js";
+import { WriteQueue } from "./write-queue.js";
 
 export interface PoolOptions {
   concurrency: number;
@@ -14,44 +15,12 @@ export interface PoolOptions {
   leaseMs?: number;
   /** A desire must be this old before it is claimed, so bursts of pushes coalesce. */
   settleMs?: number;
-  /** After a run fails for a passing reason, how long to wait before each new attempt. */
+  /** After a run fails for a passing reason, how long to wait before each new attempt (and, when set, before each new try of a GitHub write). */
   retryDelaysMs?: readonly number[];
 }
 
 /** 30 s, 1, 2, 5 and 10 minutes: about 18 minutes in all, enough to ride out a GitHub incident's worst minutes. */
 const RETRY_DELAYS_MS: readonly number[] = [30_000, 60_000, 120_000, 300_000, 600_000];
-
-/**
- * Whether trying again later may succeed: GitHub's server errors and rate limits,
- * and errors with no HTTP status at all (a reset connection, a timeout, DNS). A 4xx
- * answer (a permission, a missing resource) would fail the same way again.
- */
-function isPassing(error: unknown): boolean {
-  const status = httpStatus(error);
-  if (status === undefined || Number.isNaN(status)) return true;
-  if (status >= 500 || status === 429) return true;
-  // GitHub answers a rate limit with 403 as well as 429 ("Rate limits for the REST
-  // API": a secondary limit says so and may send `retry-after`; a spent primary limit
-  // sends `x-ratelimit-remaining: 0`). Any other 403 is a permission.
-  return (
-    status === 403 &&
-    (retryAfterMs(error) !== undefined ||
-      responseHeader(error, "x-ratelimit-remaining") === "0" ||
-      /secondary rate limit/i.test(error instanceof Error ? error.message : ""))
-  );
-}
-
-function responseHeader(error: unknown, name: string): string | undefined {
-  const headers = (error as { response?: { headers?: Record<string, unknown> } }).response?.headers;
-  const value = headers?.[name];
-  return value === undefined || value === null ? undefined : String(value);
-}
-
-/** GitHub's `retry-after` (seconds), when an answer carries one: no retry may come sooner. */
-function retryAfterMs(error: unknown): number | undefined {
-  const seconds = Number(responseHeader(error, "retry-after"));
-  return Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : undefined;
-}
 
 interface Running {
   id: number;
@@ -85,6 +54,9 @@ export class WorkerPool {
   private readonly retryDelaysMs: readonly number[];
   private readonly store: Store;
   private readonly log: Logger;
+  /** Where runs say what GitHub should show; it sends beside them. */
+  readonly writes: WriteQueue;
+  private readonly runDeps: RunDeps;
 
   constructor(
     private readonly deps: ReconcileDeps,
@@ -96,11 +68,22 @@ export class WorkerPool {
     this.retryDelaysMs = options.retryDelaysMs ?? RETRY_DELAYS_MS;
     this.store = deps.store;
     this.log = deps.log;
+    this.writes = new WriteQueue({
+      store: deps.store,
+      github: deps.github,
+      appId: deps.appId,
+      log: deps.log.child({ name: "write-queue" }),
+      clock: deps.clock,
+      holdMs: deps.settings.writeSpacingMs,
+      retryDelaysMs: options.retryDelaysMs,
+    });
+    this.runDeps = { ...deps, writes: this.writes };
   }
 
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
+    this.writes.start();
     void this.drainCommands();
     this.timer = setInterval(() => {
       void this.fill();
@@ -144,6 +127,7 @@ export class WorkerPool {
     for (const run of this.running.values()) run.controller.abort(new Error("shutting down"));
     await Promise.allSettled([...this.runs]);
     while (this.draining) await new Promise((r) => setTimeout(r, 10));
+    await this.writes.stop();
   }
 
   get busy(): number {
@@ -243,7 +227,7 @@ export class WorkerPool {
     const delay = this.retryDelaysMs[attempts];
     const attempt = { number: attempts + 1, of: this.retryDelaysMs.length + 1, retryInMs: delay };
     try {
-      await reconcile(claim, this.worker, signal, this.deps, attempt);
+      await reconcile(claim, this.worker, signal, this.runDeps, attempt);
       this.completed++;
     } catch (error) {
       // Fly.io failing for a passing reason (reconcile said so on GitHub and chose the
@@ -278,7 +262,7 @@ export class WorkerPool {
         const reason = `Internal error: ${message}${gaveUp}`;
         await this.store.finish(preview.id, this.worker, generation, { status: "failed", status_at: Date.now(), last_error: reason });
         const now = await this.store.getById(preview.id);
-        if (now) await reportGivenUp(now, this.deps, reason).catch((e) => this.log.warn({ err: e, ...where }, "could not report the failure on GitHub"));
+        if (now) await reportGivenUp(now, generation, this.runDeps, reason).catch((e) => this.log.warn({ err: e, ...where }, "could not report the failure on GitHub"));
       } catch (e) {
         this.log.error({ err: e }, "could not record the failure");
       }
@@ -293,7 +277,7 @@ export class WorkerPool {
    */
   private retryDelay(error: unknown, attempts: number): number | undefined {
     const delay = this.retryDelaysMs[attempts];
-    if (delay === undefined || !isPassing(error)) return undefined;
+    if (delay === undefined || !worthRetrying(error)) return undefined;
     return Math.max(delay, retryAfterMs(error) ?? 0);
   }
 

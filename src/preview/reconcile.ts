@@ -26,9 +26,10 @@ import type { Claim, Preview, PreviewPatch, Store } from "../store/store.js";
 import { waitForHealthy } from "./health.js";
 import { deadline, LimitExceeded } from "./limits.js";
 import { DEFAULT_TTL_MS } from "./reaper.js";
-import { Reporter } from "./reporter.js";
-import { SurfaceWriter } from "./surfaces.js";
+import type { WantedComment } from "./reporter.js";
+import type { Wanted, WantedCheck, WantedDeployment } from "./surfaces.js";
 import { fetchSource, SourceError } from "./source.js";
+import type { WriteQueue } from "./write-queue.js";
 
 export interface ReconcileDeps {
   /** This GitHub App's id: it finds our sticky comment among other Apps' (see upsertComment). */
@@ -45,35 +46,60 @@ export interface ReconcileDeps {
   healthIntervalMs?: number;
 }
 
+/** A run's deps: the pool adds its write queue, where runs say what GitHub should show. */
+export type RunDeps = ReconcileDeps & { writes: Pick<WriteQueue, "want"> };
+
 /**
- * After an unexpected error ended a deploy for good (the pool gave up): tells GitHub
- * what the store now says, as far as GitHub answers. Otherwise the check run would
- * spin `in_progress` and the comment say "building" forever. The commit's check run
- * (and deployment) end `failure` with the reason, and the sticky comment says failed,
- * naming the commit that still serves. Throws what GitHub throws; the caller logs it.
+ * After an unexpected error ended a deploy for good (the pool gave up at `generation`):
+ * tells GitHub what the store now says. Otherwise the check run would spin
+ * `in_progress` and the comment say "building" forever. The commit's check run (and
+ * deployment) end `failure` with the reason, and the sticky comment says failed,
+ * naming the commit that still serves.
  */
-export async function reportGivenUp(preview: Preview, deps: ReconcileDeps, reason: string): Promise<void> {
+export async function reportGivenUp(preview: Preview, generation: number, deps: RunDeps, reason: string): Promise<void> {
   const sha = preview.desired_sha ?? preview.head_sha;
   if (preview.quiet) return;
-  const octokit = await deps.github(preview.installation_id);
-  // The lease is gone, so nothing is saved: a later run finds the comment by its marker.
-  const reporter = new Reporter(octokit, preview, async () => undefined, deps.clock ?? Date.now, deps.appId, deps.store);
+  const show = (wanted: Wanted) => deps.writes.want(preview, generation, wanted);
   const deploying = preview.desired_action === "deploy";
   const failed = { conclusion: "failure" as const, output: failureOutput({ appName: preview.app_name, sha, timings: {}, tail: [], reason }) };
+  const writes = deps.store.surfaceWrites;
   // Only a run that already showed something for this commit has something to correct:
   // before its check run, it may not even have known whether the repository has a config.
-  if (deploying && preview.check_run_sha === sha) {
-    await reporter.finishCheck(failed.conclusion, failed.output);
-    if (preview.deployment_sha === sha) await reporter.deploymentState("failure", { description: reason });
-    await reporter.comment({ status: "failed", sha, reason, url: preview.url ?? undefined, servingSha: preview.deployed_sha ?? undefined });
+  const checkShown = preview.check_run_sha === sha || (await writes.get(preview.id, `check:${sha}`)) !== undefined;
+  if (deploying && checkShown) {
+    await show({ surface: "check", state: { sha, ...failed } });
+    const deployment = await writes.get(preview.id, "deployment");
+    const deploymentSha = deployment ? (JSON.parse(deployment.state) as WantedDeployment).sha : preview.deployment_sha;
+    if (deploymentSha === sha) await show({ surface: "deployment", state: { sha, state: "failure", description: reason } });
+    await show({ surface: "comment", state: { status: "failed", sha, reason, url: preview.url ?? undefined, servingSha: preview.deployed_sha ?? undefined } });
   }
   // Check runs earlier runs left open, which this one gave up before ending, end now
   // rather than at the next push: older commits' cancelled, this commit's (its id lost) failed.
-  await reporter.endOpenChecks((old) =>
+  await endOpenChecks(preview, deps, show, (old) =>
     !deploying || old !== sha
       ? { conclusion: "cancelled", output: supersededOutput(old, deploying ? sha : null, preview.destroyed_by) }
-      : failed,
+      : checkShown
+        ? undefined
+        : failed,
   );
+}
+
+/**
+ * Ends the check runs earlier runs of this preview left in progress (they died, or
+ * were stopped before their last word), each as `end(itsSha)` says; undefined leaves
+ * one as it is (this run carries it on). One never created is never created.
+ */
+async function endOpenChecks(
+  preview: Preview,
+  deps: RunDeps,
+  show: (wanted: Wanted) => Promise<void>,
+  end: (sha: string) => Pick<WantedCheck, "conclusion" | "output"> | undefined,
+): Promise<void> {
+  const open = new Set([...(await deps.store.openCheckRuns(preview.id)), ...(await deps.store.surfaceWrites.checksInProgress(preview.id))]);
+  for (const sha of open) {
+    const how = end(sha);
+    if (how) await show({ surface: "check", state: { sha, ...how, ifOpen: true } });
+  }
 }
 
 /** Where a run stands in the pool's schedule of attempts at one desire. */
@@ -112,12 +138,16 @@ const GENERATED_TOML = ".fly-preview.toml";
 interface Run {
   preview: Preview;
   sha: string;
+  /** For reads (config, tarball); writes go through `show`. */
   octokit: Octokit;
-  reporter: Reporter;
+  /** Says what a surface should show: queued, never awaited on GitHub. */
+  show: (wanted: Wanted) => Promise<void>;
+  /** The desire generation this run carries out. */
+  generation: number;
   save: (patch: PreviewPatch) => Promise<void>;
   finish: (patch: PreviewPatch) => Promise<void>;
   signal: AbortSignal;
-  deps: ReconcileDeps;
+  deps: RunDeps;
   /** This run's flyctl: its logger carries the preview, its redactor the run's secrets. */
   flyctl: Flyctl;
   log: Logger;
@@ -130,7 +160,7 @@ export async function reconcile(
   claim: Claim,
   worker: string,
   signal: AbortSignal,
-  deps: ReconcileDeps,
+  deps: RunDeps,
   attempt: Attempt,
 ): Promise<void> {
   const { preview, generation } = claim;
@@ -161,8 +191,8 @@ export async function reconcile(
       );
     }
   };
-  const reporter = new Reporter(octokit, preview, save, clock, deps.appId, deps.store);
-  const run: Run = { preview, sha: preview.desired_sha ?? preview.head_sha, octokit, reporter, save, finish, signal, deps, flyctl, log, clock, attempt };
+  const show = (wanted: Wanted) => deps.writes.want(preview, generation, wanted);
+  const run: Run = { preview, sha: preview.desired_sha ?? preview.head_sha, octokit, show, generation, save, finish, signal, deps, flyctl, log, clock, attempt };
 
   try {
     if (preview.desired_action === "destroy") await destroy(run);
@@ -179,15 +209,18 @@ export async function reconcile(
 }
 
 async function deployDesire(run: Run, generation: number): Promise<void> {
-  const { preview, sha, reporter, log, clock, finish } = run;
+  const { preview, sha, show, log, clock, finish } = run;
   log.info({ sha, generation }, "deploy started");
   const current = { url: preview.url ?? undefined, servingSha: preview.deployed_sha ?? undefined };
+  const completedCheck = (conclusion: WantedCheck["conclusion"], output: WantedCheck["output"], actions?: WantedCheck["actions"]) =>
+    show({ surface: "check", state: { sha, conclusion, output, actions } });
+  const comment = (state: WantedComment) => show({ surface: "comment", state });
+  const openChecks = (end: Parameters<typeof endOpenChecks>[3]) => endOpenChecks(preview, run.deps, show, end);
 
   // Runs for older commits that died, or were stopped before cancelling, left their check runs open.
-  await reporter.endOpenChecks((old) => (old === sha ? undefined : { conclusion: "cancelled", output: supersededOutput(old, sha) }));
+  await openChecks((old) => (old === sha ? undefined : { conclusion: "cancelled", output: supersededOutput(old, sha) }));
   // This commit's own, left open by a run that died, ends too when this run shows none.
-  const notDeployed = (reason: string) =>
-    reporter.endOpenChecks(() => ({ conclusion: "neutral", output: { title: "Not deployed", summary: inline(reason) } }));
+  const notDeployed = (reason: string) => openChecks(() => ({ conclusion: "neutral", output: { title: "Not deployed", summary: inline(reason) } }));
 
   // A fork's own .preview.yml is its author's to write, and so is its choice of base
   // branch: read the default branch's instead.
@@ -203,8 +236,8 @@ async function deployDesire(run: Run, generation: number): Promise<void> {
     const first = loaded.problems[0];
     const reason = `${CONFIG_PATH} is invalid: line ${first.line}: ${first.message}`;
     log.info({ problems: loaded.problems.length }, "invalid .preview.yml");
-    await reporter.completedCheck(sha, "failure", invalidConfigOutput(CONFIG_PATH, loaded.problems));
-    await reporter.comment({ status: "failed", sha, reason, ...current });
+    await completedCheck("failure", invalidConfigOutput(CONFIG_PATH, loaded.problems));
+    await comment({ status: "failed", sha, reason, ...current });
     await finish({ status: "failed", status_at: clock(), last_error: reason });
     return;
   }
@@ -231,14 +264,14 @@ async function deployDesire(run: Run, generation: number): Promise<void> {
   if (preview.fork && config.forks === "off") {
     log.info("previews are off for forks");
     await notDeployed("Previews are off for pull requests from forks (forks: off).");
-    await reporter.comment({ status: "blocked", sha });
+    await comment({ status: "blocked", sha });
     await finish({ ...remembered, status: "blocked", status_at: clock(), last_error: null });
     return;
   }
   if (preview.fork && config.forks === "approve" && preview.approved_sha !== sha) {
     log.info({ sha }, "fork commit waiting for approval");
-    await reporter.completedCheck(sha, "neutral", awaitingApprovalOutput(sha), [APPROVE_ACTION]);
-    await reporter.comment({ status: "awaiting_approval", sha, ...current });
+    await completedCheck("neutral", awaitingApprovalOutput(sha), [APPROVE_ACTION]);
+    await comment({ status: "awaiting_approval", sha, ...current });
     await finish({ ...remembered, status: "awaiting_approval", status_at: clock(), last_error: null });
     return;
   }
@@ -254,8 +287,8 @@ async function deployDesire(run: Run, generation: number): Promise<void> {
   const full = preview.app_created ? undefined : await fullLimit(run, config);
   if (full) {
     log.info({ reason: full }, "no free preview slot");
-    await reporter.completedCheck(sha, "neutral", { title: "Waiting for a free slot", summary: inline(full) });
-    await reporter.comment({ status: "limited", sha, reason: full, ...current });
+    await completedCheck("neutral", { title: "Waiting for a free slot", summary: inline(full) });
+    await comment({ status: "limited", sha, reason: full, ...current });
     await finish({ ...remembered, status: "limited", status_at: clock(), last_error: full });
     return;
   }
@@ -270,8 +303,8 @@ async function deployDesire(run: Run, generation: number): Promise<void> {
     const first = flyTomlRefused[0];
     const reason = `${config.fly_toml} cannot be used: line ${first.line}: ${first.message}`;
     log.info({ problems: flyTomlRefused.length }, "fly.toml refused");
-    await reporter.completedCheck(sha, "failure", invalidConfigOutput(config.fly_toml!, flyTomlRefused));
-    await reporter.comment({ status: "failed", sha, reason, ...current });
+    await completedCheck("failure", invalidConfigOutput(config.fly_toml!, flyTomlRefused));
+    await comment({ status: "failed", sha, reason, ...current });
     await finish({ ...remembered, status: "failed", status_at: clock(), last_error: reason });
     return;
   }
@@ -316,7 +349,7 @@ async function secretsFor(run: Run, config: PreviewConfig): Promise<{ values: Re
 
 /** `repoFlyToml`: the text of the repository's own `fly_toml`, when it names one that exists. */
 async function deploy(run: Run, config: PreviewConfig, repoFlyToml: string | undefined): Promise<PreviewPatch> {
-  const { preview, sha, reporter, signal, deps, log, flyctl, clock } = run;
+  const { preview, sha, show, signal, deps, log, flyctl, clock } = run;
   const app = preview.app_name;
   const redact = (text: string) => flyctl.redactor.redact(text);
   const timings: Timings = {};
@@ -332,19 +365,19 @@ async function deploy(run: Run, config: PreviewConfig, repoFlyToml: string | und
   // What `fly-preview status` and `list` show while the run is under way.
   await run.save({ status: "building", status_at: clock() });
   // GitHub hears of the run beside the Fly work, never before it: flyctl starts at once.
-  const surfaces = new SurfaceWriter();
+  // These are queued (src/preview/write-queue.ts), and replaced by the run's outcome if
+  // it comes before their turn.
   const current = { url: preview.url ?? undefined, servingSha: preview.deployed_sha ?? undefined };
-  surfaces.want("check", { final: false, send: () => reporter.startCheck(sha, startedOutput(app, sha)) });
-  surfaces.want("deployment", { final: false, send: () => reporter.startDeployment(sha) });
-  surfaces.want("comment", { final: false, send: () => reporter.comment({ status: "building", sha, ...current }) });
-  // The run's last word on each surface; `flush` before the store records the run's end,
-  // so a run the store calls done has told GitHub.
-  const end = async (check: () => Promise<void>, deployment?: () => Promise<void>, comment?: () => Promise<void>) => {
-    surfaces.want("check", { final: true, send: check });
-    if (deployment) surfaces.want("deployment", { final: true, send: deployment });
-    if (comment) surfaces.want("comment", { final: true, send: comment });
-    else surfaces.drop("comment");
-    await surfaces.flush();
+  await show({ surface: "check", state: { sha, output: startedOutput(app, sha) } });
+  await show({ surface: "deployment", state: { sha, state: "pending" } });
+  await show({ surface: "comment", state: { status: "building", sha, ...current } });
+  // The run's last word on each surface. Without a comment (closed or destroyed: the
+  // destroy that follows writes it), a comment this run wanted and GitHub never got is forgotten.
+  const end = async (check: Omit<WantedCheck, "sha">, deployment?: Omit<WantedDeployment, "sha">, comment?: WantedComment) => {
+    await show({ surface: "check", state: { sha, ...check } });
+    if (deployment) await show({ surface: "deployment", state: { sha, ...deployment } });
+    if (comment) await show({ surface: "comment", state: comment });
+    else await deps.store.surfaceWrites.forgetUnsent(preview.id, "comment", run.generation);
   };
 
   try {
@@ -475,21 +508,12 @@ async function deploy(run: Run, config: PreviewConfig, repoFlyToml: string | und
     }
 
     const ready = successOutput({ ...report(), url });
-    await end(
-      () => reporter.completedCheck(sha, "success", ready),
-      () => reporter.endDeployment(sha, "success", { environmentUrl: url }),
-      () => reporter.comment({ status: "ready", sha, url }),
-    );
+    await end({ conclusion: "success", output: ready }, { state: "success", environmentUrl: url }, { status: "ready", sha, url });
     log.info({ sha, url, timings }, "preview ready");
     return { status: "ready", status_at: clock(), deployed_sha: sha, url, last_error: null };
   } catch (error) {
-    // A write GitHub refused: the run fails with it, and the pool's retries apply.
-    if (surfaces.failed(error)) throw error;
     // Shutting down or a lost lease: leave every surface as it is for whoever runs this next.
-    if (signal.aborted && !(signal.reason instanceof Superseded)) {
-      await surfaces.stop();
-      throw signal.reason;
-    }
+    if (signal.aborted && !(signal.reason instanceof Superseded)) throw signal.reason;
     if (signal.aborted) {
       const newer = (signal.reason as Superseded).newer;
       const newerSha = newer.desired_action === "deploy" ? newer.desired_sha : null;
@@ -498,10 +522,11 @@ async function deploy(run: Run, config: PreviewConfig, repoFlyToml: string | und
       const description = newerSha ? `Superseded by ${shortSha(newerSha)}` : "Superseded";
       const reason = newerSha && `${shortSha(sha)} was not deployed: ${shortSha(newerSha)} superseded it and deploys next.`;
       // Closed or destroyed: the destroy that follows writes the comment.
+      // A commit superseded before GitHub heard of it gets no check run and no deployment.
       await end(
-        () => reporter.completedCheck(sha, "cancelled", cancelled),
-        () => reporter.endDeployment(sha, "inactive", { description }),
-        reason ? () => reporter.comment({ status: "superseded", sha, reason, ...current }) : undefined,
+        { conclusion: "cancelled", output: cancelled, ifOpen: true },
+        { state: "inactive", description },
+        reason ? { status: "superseded", sha, reason, ...current } : undefined,
       );
       return { status: "superseded", status_at: clock() };
     }
@@ -518,23 +543,14 @@ async function deploy(run: Run, config: PreviewConfig, repoFlyToml: string | und
         const problem = `Fly.io is failing (${redact(error.detail ?? error.reason)})`;
         const waiting = `${problem}; trying again at ${formatClock(at)} (attempt ${attempt.number} of ${attempt.of} failed). A push deploys at once.`;
         const retrying = retryingOutput({ ...report(), reason: waiting, at });
-        // Sent before the lease goes back: the next attempt may start on another worker.
-        await end(
-          () => reporter.startCheck(sha, retrying),
-          undefined,
-          () => reporter.comment({ status: "queued", sha, reason: waiting, ...current }),
-        );
+        await end({ output: retrying }, undefined, { status: "queued", sha, reason: waiting, ...current });
         throw new RetryLater(at, problem);
       }
       reason += `${attempt.of > 1 ? `; attempt ${attempt.number} of ${attempt.of}` : ""}. A push or /preview redeploy tries again`;
     }
     log.warn({ sha, reason }, "deploy failed");
     const failed = failureOutput({ ...report(), reason });
-    await end(
-      () => reporter.completedCheck(sha, "failure", failed),
-      () => reporter.endDeployment(sha, "failure", { description: reason }),
-      () => reporter.comment({ status: "failed", sha, reason, ...current }),
-    );
+    await end({ conclusion: "failure", output: failed }, { state: "failure", description: reason }, { status: "failed", sha, reason, ...current });
     return { status: "failed", status_at: clock(), last_error: reason };
   } finally {
     runLimit.clear();
@@ -548,13 +564,13 @@ async function deploy(run: Run, config: PreviewConfig, repoFlyToml: string | und
  * and the row ends with `untriggered.patch` instead of "destroyed".
  */
 async function destroy(run: Run, untriggered?: { reason: string; remedy: string; patch: PreviewPatch }): Promise<void> {
-  const { preview, reporter, flyctl, log, clock, finish, deps } = run;
+  const { preview, show, flyctl, log, clock, finish, deps } = run;
   // Before anything else: a run that died may have left a check run open with nothing
   // else to show for it (no comment yet, no app).
-  await reporter.endOpenChecks((old) => ({ conclusion: "cancelled", output: supersededOutput(old, null, preview.destroyed_by) }));
+  await endOpenChecks(preview, deps, show, (old) => ({ conclusion: "cancelled", output: supersededOutput(old, null, preview.destroyed_by) }));
   // A PR that never got a preview (no config, or skipped) has nothing to tear down
   // and nothing to say.
-  const hadSurface = preview.comment_id !== null || preview.app_created === 1;
+  const hadSurface = preview.comment_id !== null || preview.app_created === 1 || (await deps.store.surfaceWrites.get(preview.id, "comment")) !== undefined;
   if (!hadSurface) {
     await finish({ status: "destroyed", status_at: clock() });
     return;
@@ -567,20 +583,20 @@ async function destroy(run: Run, untriggered?: { reason: string; remedy: string;
   } catch (error) {
     const reason = flyctl.redactor.redact(describe(error));
     log.warn({ reason }, "destroy failed: the reaper retries it");
-    await reporter.comment({
+    await show({ surface: "comment", state: {
       status: "failed",
       sha: preview.deployed_sha ?? preview.head_sha,
       reason: `Could not destroy the Fly app: ${reason}`,
       url: preview.url ?? undefined,
-    });
+    } });
     await finish({ status: "failed", status_at: clock(), last_error: `destroy: ${reason}` });
     return;
   }
   const why = untriggered ? "trigger" : (preview.destroy_reason ?? "closed");
   const description =
     why === "closed" ? "Pull request closed" : untriggered ? "Preview destroyed: the trigger rules no longer match" : `Preview destroyed (${why})`;
-  await reporter.deploymentState("inactive", { description });
-  await reporter.comment({
+  await show({ surface: "deployment", state: { sha: null, state: "inactive", description } });
+  await show({ surface: "comment", state: {
     status: "destroyed",
     sha: preview.deployed_sha ?? preview.head_sha,
     url: preview.url ?? undefined,
@@ -589,7 +605,7 @@ async function destroy(run: Run, untriggered?: { reason: string; remedy: string;
     ttl: formatTtl(preview.config_ttl_ms ?? DEFAULT_TTL_MS),
     reason: untriggered?.reason,
     remedy: untriggered?.remedy,
-  });
+  } });
   await finish({ status: "destroyed", last_error: null, ...untriggered?.patch, status_at: clock(), app_created: 0, url: null, image_sha: null });
   await offerFreedSlot(deps.store, preview.installation_id);
 }

@@ -10,41 +10,43 @@ import {
 } from "../github/check-run.js";
 import { createDeployment, findDeployment, setDeploymentState, type DeploymentState } from "../github/deployment.js";
 import type { Octokit } from "../github/octokit.js";
-import type { Preview, PreviewPatch, Store } from "../store/store.js";
+import type { Preview, Store, SurfaceIds } from "../store/store.js";
+
+/** What a run wants the sticky comment to say; the rest is filled in when it is sent. */
+export type WantedComment = Omit<CommentView, "appName" | "headRef" | "updatedAt" | "checkRunUrl">;
 
 /** The store's record of the commits whose check run may still be in progress. */
 export type OpenCheckRuns = Pick<Store, "openCheckRun" | "openCheckRuns" | "checkRunEnded">;
 
-/** How a check run left open ends: undefined keeps it open (this run carries it on). */
-export type CheckEnd = { conclusion: CheckConclusion; output: CheckOutput } | undefined;
-
 /**
  * The three GitHub surfaces of one preview (sticky comment, check run, deployment),
- * written on behalf of one run. It remembers ids in the store as soon as GitHub
- * returns them, so a run that dies and is retried reuses them instead of creating
- * duplicates, and it skips comment edits that would change nothing visible.
+ * written by the write queue. It remembers ids in the store as soon as GitHub returns
+ * them, so a write retried after a crash reuses them instead of creating duplicates,
+ * and it skips comment edits that would change nothing visible.
  *
  * Every check run it may leave in progress is recorded (`open_check_runs`) before
  * GitHub is asked to create it and forgotten only once it has ended, so a process
  * that dies at any point leaves a record the next run ends it by.
  */
 export class Reporter {
-  checkRunUrl?: string;
+  private checkRunUrl?: string;
 
   constructor(
     private readonly octokit: Octokit,
     private preview: Preview,
-    private readonly save: (patch: PreviewPatch) => Promise<void>,
+    private readonly save: (patch: SurfaceIds) => Promise<void>,
     private readonly clock: () => number,
     private readonly appId: number,
     private readonly checks: OpenCheckRuns,
-  ) {}
+  ) {
+    this.checkRunUrl = preview.check_run_url ?? undefined;
+  }
 
   private get repo() {
     return { owner: this.preview.owner, repo: this.preview.repo };
   }
 
-  private async remember(patch: PreviewPatch): Promise<void> {
+  private async remember(patch: SurfaceIds): Promise<void> {
     this.preview = { ...this.preview, ...patch } as Preview;
     await this.save(patch);
   }
@@ -55,18 +57,17 @@ export class Reporter {
     const known = this.knownCheck(sha) ?? (resumed ? await this.createdBeforeCrash(sha) : undefined);
     if (known) {
       this.checkRunUrl = await startCheckRun(this.octokit, { ...this.repo, id: known }, output);
-      if (known !== this.preview.check_run_id) await this.remember({ check_run_id: known, check_run_sha: sha });
+      await this.rememberCheck(known, sha);
       return;
     }
     const run = await createCheckRun(this.octokit, { ...this.repo, sha, externalId: String(this.preview.id) }, output);
     this.checkRunUrl = run.url;
-    await this.remember({ check_run_id: run.id, check_run_sha: sha });
+    await this.rememberCheck(run.id, sha);
   }
 
-  async finishCheck(conclusion: CheckConclusion, output: CheckOutput): Promise<void> {
-    if (!this.preview.check_run_id) return;
-    await completeCheckRun(this.octokit, { ...this.repo, id: this.preview.check_run_id }, conclusion, output);
-    await this.checks.checkRunEnded(this.preview.id, this.preview.check_run_sha!);
+  private async rememberCheck(id: number, sha: string): Promise<void> {
+    if (id === this.preview.check_run_id && this.checkRunUrl === this.preview.check_run_url) return;
+    await this.remember({ check_run_id: id, check_run_sha: sha, check_run_url: this.checkRunUrl ?? null });
   }
 
   /** A check run that starts finished: an invalid config, a fork waiting for approval, a full limit. */
@@ -75,30 +76,27 @@ export class Reporter {
     const known = this.knownCheck(sha) ?? (open ? await this.createdBeforeCrash(sha) : undefined);
     if (known) {
       await completeCheckRun(this.octokit, { ...this.repo, id: known }, conclusion, output, actions);
-      if (known !== this.preview.check_run_id) await this.remember({ check_run_id: known, check_run_sha: sha });
+      await this.rememberCheck(known, sha);
     } else {
       const where = { ...this.repo, sha, externalId: String(this.preview.id) };
       const run = await createCheckRun(this.octokit, where, output, conclusion, actions);
       this.checkRunUrl = run.url;
-      await this.remember({ check_run_id: run.id, check_run_sha: sha });
+      await this.rememberCheck(run.id, sha);
     }
     if (open) await this.checks.checkRunEnded(this.preview.id, sha);
   }
 
   /**
-   * Ends the check runs earlier runs of this preview left in progress (they died, or
-   * were stopped before their last write), each as `end(itsSha)` says, and forgets
-   * them. They are looked up on GitHub, not by the id in the store: the process may
-   * have died before saving it, and one already completed must keep its outcome.
+   * Ends the check run of `sha` if one may be in progress (a run created it and died,
+   * or was stopped before its last word), and forgets it; a commit whose check run was
+   * never asked for gets none. It is looked up on GitHub, not by the id in the store:
+   * the process may have died before saving it, and one already completed keeps its outcome.
    */
-  async endOpenChecks(end: (sha: string) => CheckEnd): Promise<void> {
-    for (const sha of await this.checks.openCheckRuns(this.preview.id)) {
-      const how = end(sha);
-      if (!how) continue;
-      const open = await findOpenCheckRuns(this.octokit, { ...this.repo, sha, externalId: String(this.preview.id), appId: this.appId });
-      for (const run of open) await completeCheckRun(this.octokit, { ...this.repo, id: run.id }, how.conclusion, how.output);
-      await this.checks.checkRunEnded(this.preview.id, sha);
-    }
+  async endOpenCheck(sha: string, conclusion: CheckConclusion, output: CheckOutput): Promise<void> {
+    if (!(await this.checks.openCheckRuns(this.preview.id)).includes(sha)) return;
+    const open = await findOpenCheckRuns(this.octokit, { ...this.repo, sha, externalId: String(this.preview.id), appId: this.appId });
+    for (const run of open) await completeCheckRun(this.octokit, { ...this.repo, id: run.id }, conclusion, output);
+    await this.checks.checkRunEnded(this.preview.id, sha);
   }
 
   private knownCheck(sha: string): number | undefined {
@@ -137,20 +135,21 @@ export class Reporter {
     await this.deploymentState(state, extra);
   }
 
-  async deploymentState(state: DeploymentState, extra: { environmentUrl?: string; logUrl?: string; description?: string } = {}) {
+  async deploymentState(state: DeploymentState, extra: { environmentUrl?: string; description?: string } = {}) {
     if (!this.preview.deployment_id) return;
     await setDeploymentState(this.octokit, { ...this.repo, id: this.preview.deployment_id }, state, {
-      logUrl: this.checkRunUrl,
+      logUrl: this.preview.check_run_sha === this.preview.deployment_sha ? this.checkRunUrl : undefined,
       ...extra,
     });
   }
 
-  async comment(view: Omit<CommentView, "appName" | "headRef" | "updatedAt" | "checkRunUrl">): Promise<void> {
+  async comment(view: WantedComment): Promise<void> {
     const body = renderComment({
       ...view,
       appName: this.preview.app_name,
       headRef: this.preview.head_ref,
-      checkRunUrl: this.checkRunUrl,
+      // The check run of the commit the comment is about; another commit's would mislead.
+      checkRunUrl: this.preview.check_run_sha === view.sha ? this.checkRunUrl : undefined,
       updatedAt: this.clock(),
     });
     const hash = bodyHash(body);

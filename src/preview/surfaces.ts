@@ -1,87 +1,81 @@
-/**
- * The GitHub surfaces of one preview a run writes. Among states of the same rank they
- * go in this order: the check run first, so the comment can link to it.
- */
-export type Surface = "check" | "deployment" | "comment";
-const ORDER: readonly Surface[] = ["check", "deployment", "comment"];
+import type { CheckAction, CheckConclusion, CheckOutput } from "../github/check-run.js";
+import type { DeploymentState } from "../github/deployment.js";
+import type { Reporter, WantedComment } from "./reporter.js";
 
-export interface WantedState {
-  /** A state a person waits for (the run's last word on this surface): it goes ahead of intermediate ones. */
-  final: boolean;
-  /** Writes the state. It runs only when its turn comes, so it renders what is known then. */
-  send: () => Promise<void>;
+/**
+ * What a run wants one GitHub surface of its preview to show. These are data, not
+ * calls: the write queue keeps them in the store (surface_writes) and sends the newest
+ * one of each surface when the installation's write lane has room, whichever process
+ * that is and however long after the run.
+ */
+export type Wanted =
+  | { surface: "check"; state: WantedCheck }
+  | { surface: "deployment"; state: WantedDeployment }
+  | { surface: "comment"; state: WantedComment };
+
+export interface WantedCheck {
+  sha: string;
+  output: CheckOutput;
+  /** Absent: in progress. */
+  conclusion?: CheckConclusion;
+  actions?: CheckAction[];
+  /**
+   * Only ends a check run that may be in progress; a commit whose check run was never
+   * created gets none (a superseded commit GitHub never heard of stays unmentioned).
+   */
+  ifOpen?: boolean;
 }
 
-/**
- * The writes of one run, sent one at a time beside the run's Fly work rather than
- * before it: GitHub's write lane (one write a second per installation) must never
- * hold up flyctl. Each surface holds only its newest wanted state, so a state still
- * waiting when a newer one comes is never sent; a final state goes ahead of
- * intermediate ones. Creates that a newer state makes pointless fold in the states'
- * own `send` (a check run first written as completed is created completed).
- *
- * The first failed write stops the writer: later states are dropped and `flush`
- * throws that error, so the run fails (and the pool retries it) as when it wrote
- * GitHub itself.
- */
-export class SurfaceWriter {
-  private readonly pending = new Map<Surface, WantedState>();
-  private sending?: Promise<void>;
-  private failure?: { error: unknown };
+export interface WantedDeployment {
+  /** The commit deployed; null: whichever deployment the preview has (a destroy). */
+  sha: string | null;
+  /** `pending`: created, with no status of its own. */
+  state: "pending" | DeploymentState;
+  environmentUrl?: string;
+  description?: string;
+}
 
-  want(surface: Surface, state: WantedState): void {
-    if (this.failure) return;
-    this.pending.set(surface, state);
-    this.sending ??= this.drain();
+/** The queue's key of a surface: one check run per commit, one deployment and one comment per pull request. */
+export function surfaceKey(wanted: Wanted): string {
+  return wanted.surface === "check" ? `check:${wanted.state.sha}` : wanted.surface;
+}
+
+/** Whether the state is what a person waits for (an outcome), not a step on the way. */
+export function isFinal(wanted: Wanted): boolean {
+  switch (wanted.surface) {
+    case "check":
+      return wanted.state.conclusion !== undefined;
+    case "deployment":
+      return wanted.state.state !== "pending";
+    case "comment":
+      return wanted.state.status !== "building";
   }
+}
 
-  /** Forgets the state still waiting for a surface: nothing this run knows is worth saying there. */
-  drop(surface: Surface): void {
-    this.pending.delete(surface);
-  }
+export function parseWanted(surface: string, state: string): Wanted {
+  const kind = surface.startsWith("check:") ? "check" : surface;
+  if (kind !== "check" && kind !== "deployment" && kind !== "comment") throw new Error(`unknown surface "${surface}"`);
+  return { surface: kind, state: JSON.parse(state) } as Wanted;
+}
 
-  /** Whether `error` is the write that stopped this writer. */
-  failed(error: unknown): boolean {
-    return this.failure !== undefined && this.failure.error === error;
-  }
-
-  /** Resolves once every wanted state is written; throws the first failed write. */
-  async flush(): Promise<void> {
-    while (this.sending) await this.sending;
-    if (this.failure) throw this.failure.error;
-  }
-
-  /**
-   * For a run that stops without a last word (shutdown, lost lease): drops what waits
-   * and lets the write under way finish, so nothing reaches GitHub after the run has
-   * let go of the preview.
-   */
-  async stop(): Promise<void> {
-    this.pending.clear();
-    while (this.sending) await this.sending;
-  }
-
-  private next(): WantedState | undefined {
-    const ranked = ORDER.filter((s) => this.pending.has(s)).sort(
-      (a, b) => Number(this.pending.get(b)!.final) - Number(this.pending.get(a)!.final),
-    );
-    const surface = ranked[0];
-    if (!surface) return undefined;
-    const state = this.pending.get(surface)!;
-    this.pending.delete(surface);
-    return state;
-  }
-
-  // The first state is sent at once: `want` has just set it, so the loop awaits a send
-  // (and `sending` is set) before it can end and clear `sending`.
-  private async drain(): Promise<void> {
-    try {
-      for (let state = this.next(); state; state = this.next()) await state.send();
-    } catch (error) {
-      this.failure = { error };
-      this.pending.clear();
-    } finally {
-      this.sending = undefined;
+/** Writes the state to GitHub, creating the surface when it does not exist yet. */
+export async function sendWanted(reporter: Reporter, wanted: Wanted): Promise<void> {
+  switch (wanted.surface) {
+    case "check": {
+      const { sha, output, conclusion, actions, ifOpen } = wanted.state;
+      if (conclusion === undefined) await reporter.startCheck(sha, output);
+      else if (ifOpen) await reporter.endOpenCheck(sha, conclusion, output);
+      else await reporter.completedCheck(sha, conclusion, output, actions);
+      return;
     }
+    case "deployment": {
+      const { sha, state, ...extra } = wanted.state;
+      if (state === "pending") await reporter.startDeployment(sha!);
+      else if (sha === null) await reporter.deploymentState(state, extra);
+      else await reporter.endDeployment(sha, state, extra);
+      return;
+    }
+    case "comment":
+      await reporter.comment(wanted.state);
   }
 }

@@ -178,6 +178,31 @@ export const migrationsFor = (dialect: Dialect): Record<string, Migration> => {
         .execute();
     },
   },
+  "0010_surface_writes": {
+    async up(db: Kysely<any>) {
+      // The installation-wide write queue, derived from the store so that a write queued
+      // when a process dies is sent after restart (docs/architecture.md, "GitHub writes").
+      await db.schema
+        .createTable("surface_writes")
+        .addColumn("preview_id", "integer", (c) => c.notNull())
+        .addColumn("surface", "text", (c) => c.notNull())
+        .addColumn("installation_id", "bigint", (c) => c.notNull())
+        .addColumn("generation", "integer", (c) => c.notNull())
+        .addColumn("state", "text", (c) => c.notNull())
+        .addColumn("final", "integer", (c) => c.notNull())
+        .addColumn("version", "integer", (c) => c.notNull())
+        .addColumn("sent_version", "integer", (c) => c.notNull().defaultTo(0))
+        .addColumn("pending_since", "bigint", (c) => c.notNull())
+        .addColumn("attempts", "integer", (c) => c.notNull().defaultTo(0))
+        .addColumn("retry_at", "bigint")
+        .addColumn("sender", "text")
+        .addColumn("sending_until", "bigint")
+        .addPrimaryKeyConstraint("surface_writes_pk", ["preview_id", "surface"])
+        .execute();
+      await db.schema.createIndex("surface_writes_installation").on("surface_writes").columns(["installation_id", "sent_version", "version"]).execute();
+      await db.schema.alterTable("previews").addColumn("check_run_url", "text").execute();
+    },
+  },
   };
 };
 

@@ -61,6 +61,8 @@ export interface PreviewsTable {
   comment_body_hash: string | null;
   check_run_id: number | null;
   check_run_sha: string | null;
+  /** The check run's page on GitHub: the comment and the deployment link to it. */
+  check_run_url: string | null;
   deployment_id: number | null;
   deployment_sha: string | null;
   config_ttl_ms: number | null;
@@ -158,6 +160,32 @@ export interface WritePaceTable {
   next_at: number;
 }
 
+/**
+ * What one GitHub surface of a preview should show (`state`, JSON) and which version of
+ * it was last sent: the write queue's durable half (src/preview/write-queue.ts). A row
+ * with `sent_version < version` is a write still to send, whichever process recorded it.
+ */
+export interface SurfaceWritesTable {
+  preview_id: number;
+  /** `check:SHA` (that commit's check run), `deployment` or `comment`. */
+  surface: string;
+  installation_id: number;
+  /** The desire generation whose run wanted this state: an older run never replaces a newer one's. */
+  generation: number;
+  state: string;
+  /** A state a person waits for (a run's last word): sent ahead of intermediate ones. */
+  final: number;
+  version: number;
+  sent_version: Generated<number>;
+  /** When the row last went from sent to pending: the queue's order within a rank. */
+  pending_since: number;
+  attempts: Generated<number>;
+  retry_at: number | null;
+  /** The process sending it, until `sending_until`. */
+  sender: string | null;
+  sending_until: number | null;
+}
+
 export interface DeliveriesTable {
   id: string;
   received_at: number;
@@ -171,4 +199,5 @@ export interface Database {
   meta: MetaTable;
   open_check_runs: OpenCheckRunsTable;
   write_pace: WritePaceTable;
+  surface_writes: SurfaceWritesTable;
 }

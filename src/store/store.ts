@@ -8,6 +8,7 @@ import { migrate, migrationsFor, type Dialect } from "./migrations.js";
 import { FALLBACK_AUTOCHECKPOINT_PAGES, startCheckpointer, type Checkpointer } from "./sqlite-checkpointer.js";
 import { SqliteStoreDialect } from "./sqlite-driver.js";
 import { SettingsError } from "../settings.js";
+import { SurfaceWrites } from "./surface-writes.js";
 import { PostgresWebhookDesires, SqliteWebhookDesires, type WebhookDesires } from "./webhook-desire.js";
 import type { CommandsTable, Database, DestroyReason, PreviewsTable } from "./schema.js";
 
@@ -95,19 +96,29 @@ export type NewCommand = Omit<
   "id" | "created_at" | "lease_owner" | "lease_expires_at" | "done_at" | "outcome" | "attempts" | "retry_at"
 >;
 
+export type SurfaceIds = Pick<
+  PreviewPatch,
+  "comment_id" | "comment_body_hash" | "check_run_id" | "check_run_sha" | "check_run_url" | "deployment_id" | "deployment_sha"
+>;
+
 export interface Claim {
   preview: Preview;
   generation: number;
 }
 
 export class Store {
+  /** What each GitHub surface should show and what was sent: the write queue's rows. */
+  readonly surfaceWrites: SurfaceWrites;
+
   constructor(
     readonly db: Kysely<Database>,
     readonly dialect: Dialect,
     /** The webhook's hot path, written out per dialect (webhook-desire.ts). */
     private readonly desires: WebhookDesires,
     private readonly clock: () => number = Date.now,
-  ) {}
+  ) {
+    this.surfaceWrites = new SurfaceWrites(db, clock);
+  }
 
   /**
    * On PostgreSQL, several workers claim at once: `FOR UPDATE SKIP LOCKED` makes each
@@ -476,6 +487,15 @@ export class Store {
       .execute();
   }
 
+  /**
+   * The ids GitHub gave a preview's surfaces (comment, check run, deployment). Written by
+   * the write queue, which holds no lease: like the open check runs below, they record
+   * what exists on GitHub, true whoever writes them.
+   */
+  async saveSurfaceIds(id: number, patch: SurfaceIds): Promise<void> {
+    await this.db.updateTable("previews").set(patch).where("id", "=", id).execute();
+  }
+
   /** Writes `set` and releases the lease, both only while the lease is still `worker`'s. */
   private async releaseWith(id: number, worker: string, set: Updateable<PreviewsTable>): Promise<void> {
     await this.db
@@ -632,9 +652,9 @@ export class Store {
 
   /**
    * Desires not yet carried out and commands not yet answered that no live lease holds:
-   * work waiting for a worker. A drain is done when both are 0.
+   * work waiting for a worker; and GitHub writes still to send. A drain is done when all are 0.
    */
-  async pending(): Promise<{ previews: number; commands: number }> {
+  async pending(): Promise<{ previews: number; commands: number; writes: number }> {
     const now = this.clock();
     const previews = await this.db
       .selectFrom("previews")
@@ -648,10 +668,10 @@ export class Store {
       .where("done_at", "is", null)
       .where((eb) => eb.or([eb("lease_expires_at", "is", null), eb("lease_expires_at", "<", now)]))
       .executeTakeFirstOrThrow();
-    return { previews: Number(previews.n), commands: Number(commands.n) };
+    return { previews: Number(previews.n), commands: Number(commands.n), writes: await this.surfaceWrites.pending() };
   }
 
-  /** Forgets every lease: only for a store that one process owns (SQLite), at its start. */
+  /** Forgets every lease (and every write being sent): only for a store that one process owns (SQLite), at its start. */
   async releaseAllLeases(): Promise<number> {
     const result = await this.db
       .updateTable("previews")
@@ -663,6 +683,7 @@ export class Store {
       .set({ lease_owner: null, lease_expires_at: null })
       .where("lease_owner", "is not", null)
       .execute();
+    await this.surfaceWrites.releaseAll();
     return Number(result.numUpdatedRows);
   }
 
