@@ -25,9 +25,11 @@ const C = "c3".padEnd(40, "0");
 
 /**
  * One pull request (Codertocat/Hello-World#2) served by a server that can be killed and
- * started again. The tests run at once, so each cleans up only its own world.
+ * started again. The tests run at once, so each cleans up only its own world. By
+ * default with no write pace (so no hold of intermediate states either): each step of a
+ * run reaches GitHub as the run takes it, and the server can be killed between any two.
  */
-async function world(onTestFinished: (fn: () => Promise<void> | void) => void) {
+async function world(onTestFinished: (fn: () => Promise<void> | void) => void, settings: Record<string, string> = { PREVIEW_WRITE_SPACING: "0" }) {
   const cleanups: Array<() => Promise<void> | void> = [];
   onTestFinished(async () => {
     for (const cleanup of cleanups.reverse()) await cleanup();
@@ -47,15 +49,16 @@ async function world(onTestFinished: (fn: () => Promise<void> | void) => void) {
   const appUrl = `http://127.0.0.1:${appPort}/`;
   for (const commit of [A, B, C]) gh.setCommit(REPO, commit, { Dockerfile: DOCKERFILE, ".preview.yml": "health:\n  timeout: 10s\n" });
   const port = await freePort();
-  const env = fakeWorldEnv({ gh, fly, port, dir, secret: SECRET, privateKey: TEST_PRIVATE_KEY });
+  const env = { ...fakeWorldEnv({ gh, fly, port, dir, secret: SECRET, privateKey: TEST_PRIVATE_KEY }), ...settings };
   let server: ServerProcess | undefined;
 
   const w = {
     gh,
     fly,
-    /** flyctl deploy takes a minute (a run to kill or supersede midway), or returns at once. */
-    slowDeploys(slow: boolean) {
-      fly.setBehavior({ url: appUrl, ...(slow ? { deployDelayMs: 60_000 } : {}) });
+    /** flyctl deploy takes a minute (a run to kill or supersede midway), `slow` ms, or returns at once. */
+    slowDeploys(slow: boolean | number) {
+      const deployDelayMs = slow === true ? 60_000 : slow || undefined;
+      fly.setBehavior({ url: appUrl, ...(deployDelayMs ? { deployDelayMs } : {}) });
     },
     /** Starts the server and waits until it answers. */
     async up() {
@@ -155,7 +158,8 @@ const superseded = (by: string) => ({ conclusion: "cancelled", summary: `\`${by.
 describe.concurrent("every check run ends, whenever the server is killed", () => {
   it("a check run created just before the server died is picked up again, and so at each later step of the run", async ({ onTestFinished }) => {
     const w = await world(onTestFinished);
-    w.slowDeploys(false);
+    // Long enough for the run's first writes to go while flyctl runs: each kill is mid-run.
+    w.slowDeploys(1500);
     await w.up();
     // Killed after GitHub created the check run, before its id was saved.
     let killed = w.killOn("POST", CHECK_RUNS, { carryOut: true });
@@ -177,6 +181,21 @@ describe.concurrent("every check run ends, whenever the server is killed", () =>
     // The deployment created before the second death was found again, not created twice.
     await until("the deployment to succeed", () => w.gh.deployments[0]?.statuses.length > 0, 10_000);
     expect(w.gh.deployments.map((d) => d.statuses.map((s) => s.state))).toEqual([["success"]]);
+  }, 90_000);
+
+  it("a check run created already completed just before the server died is not created twice", async ({ onTestFinished }) => {
+    // The default pace: the run's outcome comes before its start was sent, so the check run is created completed.
+    const w = await world(onTestFinished, {});
+    w.slowDeploys(false);
+    await w.up();
+    const killed = w.killOn("POST", CHECK_RUNS, { carryOut: true });
+    await w.deliver("opened", A);
+    await killed;
+    expect(w.runsOf(A).map((r) => r.conclusion)).toEqual(["success"]);
+
+    await w.up();
+    await until("the comment to say ready", () => w.gh.comments[0]?.body.includes("✅ Preview ready"), 30_000);
+    expectEveryCheckRunEnded(w, [[A, { conclusion: "success" }]]);
   }, 90_000);
 
   it("three commits pushed in a row while runs keep dying all end, each older one cancelled naming the commit that superseded it", async ({ onTestFinished }) => {
@@ -311,7 +330,7 @@ describe("a deployment created by a run that stopped before saving its id", () =
 });
 
 describe("a check run left open by a run that stopped, when the next run gives up", () => {
-  it("is cancelled naming the newer commit all the same, not left for the next push", async ({ onTestFinished }) => {
+  it("is cancelled naming the newer commit all the same, not left for the next push, and the newer commit gets no check run", async ({ onTestFinished }) => {
     const w = await startWorld({ pool: { retryDelaysMs: [] } });
     onTestFinished(() => w.close());
     w.commit(A);
@@ -322,8 +341,8 @@ describe("a check run left open by a run that stopped, when the next run gives u
     await until("the run to stop", () => stopping !== undefined);
     await stopping;
 
-    // B's run fails looking for A's check run (GitHub answers 500 once) and gives up.
-    w.gh.failNext("GET", `/api/v3/repos/${REPO}/commits/${A}/check-runs`, 500);
+    // B's run fails reading its config (GitHub answers 500) and gives up.
+    w.gh.failNext("GET", `/api/v3/repos/${REPO}/contents/`, 500);
     await w.deliver(pullRequest("synchronize", { sha: B }));
     w.pool.start();
     expect((await w.settled()).status).toBe("failed");

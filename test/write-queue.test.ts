@@ -172,6 +172,20 @@ describe("the write queue's rules", () => {
     expect(w.gh.comments[0].body).not.toContain("superseded");
   });
 
+  it("a step on the way of a run a newer desire replaced is not sent; its outcome still is", async ({ onTestFinished }) => {
+    const w = await queued(onTestFinished);
+    const pr = await w.preview(2);
+    const q = w.queue();
+    await q.want(pr, pr.desired_generation, commented(2, "building"));
+    await q.want(pr, pr.desired_generation, checked(2, "success"));
+    // A push: the preview's desire moves on before the lane had room.
+    await w.store.desireDeploy({ ...helloWorldPr(2), headSha: sha(3) });
+    q.start();
+    await drained(w.store);
+    expect(w.writes()).toEqual(["POST /check-runs"]);
+    expect(w.gh.checkRuns[0]).toMatchObject({ head_sha: sha(2), conclusion: "success" });
+  });
+
   it("writes recorded by a process that died, one of them mid-send, are sent by the next", async ({ onTestFinished }) => {
     const w = await queued(onTestFinished);
     const pr = await w.preview(2);

@@ -55,7 +55,11 @@ describe.skipIf(!TEST_DATABASE_URL)("two worker processes on PostgreSQL", () => 
     }
     for (let n = 1; n <= PULL_REQUESTS; n++) await store.desireDeploy(pr(n));
 
-    await until("every preview ready", async () => (await store.list()).filter((p) => p.status === "ready").length === PULL_REQUESTS, 120_000);
+    await until(
+      "every preview ready, and GitHub told",
+      async () => (await store.list()).filter((p) => p.status === "ready").length === PULL_REQUESTS && (await store.surfaceWrites.pending()) === 0,
+      120_000,
+    );
 
     const times = gh.requests.filter(isContentWrite).map((r) => r.at).sort((a, b) => a - b);
     const gaps = times.slice(1).map((t, i) => t - times[i]);

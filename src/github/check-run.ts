@@ -260,13 +260,15 @@ export async function completeCheckRun(
 }
 
 /**
- * Our check runs of a commit that have not completed, newest first: a run that died
- * between creating one and saving its id finds it again by name and `external_id`.
- * `filter: "all"`, since GitHub's default ("latest") shows only the newest run of a name.
+ * Our check runs of a commit that have not completed (with `completed`, all of them),
+ * newest first: a process that died between creating one and saving its id finds it
+ * again by name and `external_id`. `filter: "all"`, since GitHub's default ("latest")
+ * shows only the newest run of a name.
  */
 export async function findOpenCheckRuns(
   octokit: Octokit,
   where: RepoRef & { sha: string; externalId: string; appId: number },
+  completed = false,
 ): Promise<Array<{ id: number; url: string }>> {
   const runs = await octokit.paginate(octokit.rest.checks.listForRef, {
     owner: where.owner,
@@ -280,7 +282,7 @@ export async function findOpenCheckRuns(
     per_page: 100,
   });
   return runs
-    .filter((run) => run.external_id === where.externalId && run.status !== "completed")
+    .filter((run) => run.external_id === where.externalId && (completed || run.status !== "completed"))
     .sort((a, b) => b.id - a.id)
     .map((run) => ({ id: run.id, url: run.html_url ?? "" }));
 }

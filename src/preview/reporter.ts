@@ -70,10 +70,16 @@ export class Reporter {
     await this.remember({ check_run_id: id, check_run_sha: sha, check_run_url: this.checkRunUrl ?? null });
   }
 
-  /** A check run that starts finished: an invalid config, a fork waiting for approval, a full limit. */
+  /**
+   * The check run of `sha` completed: the one it has, or a new one created completed (an
+   * invalid config, a fork waiting for approval, a full limit, or a run whose outcome
+   * came before its start was sent). Recorded before GitHub is asked to create it, so a
+   * process that dies after the create and before saving the id finds it again instead
+   * of creating a second one.
+   */
   async completedCheck(sha: string, conclusion: CheckConclusion, output: CheckOutput, actions?: CheckAction[]): Promise<void> {
-    const open = (await this.checks.openCheckRuns(this.preview.id)).includes(sha);
-    const known = this.knownCheck(sha) ?? (open ? await this.createdBeforeCrash(sha) : undefined);
+    let known = this.knownCheck(sha);
+    if (!known && !(await this.checks.openCheckRun(this.preview.id, sha))) known = await this.createdBeforeCrash(sha, true);
     if (known) {
       await completeCheckRun(this.octokit, { ...this.repo, id: known }, conclusion, output, actions);
       await this.rememberCheck(known, sha);
@@ -83,7 +89,7 @@ export class Reporter {
       this.checkRunUrl = run.url;
       await this.rememberCheck(run.id, sha);
     }
-    if (open) await this.checks.checkRunEnded(this.preview.id, sha);
+    await this.checks.checkRunEnded(this.preview.id, sha);
   }
 
   /**
@@ -103,9 +109,12 @@ export class Reporter {
     return this.preview.check_run_sha === sha && this.preview.check_run_id ? this.preview.check_run_id : undefined;
   }
 
-  /** The check run of `sha` a run that died before saving its id had created, if GitHub has one in progress. */
-  private async createdBeforeCrash(sha: string): Promise<number | undefined> {
-    const [newest] = await findOpenCheckRuns(this.octokit, { ...this.repo, sha, externalId: String(this.preview.id), appId: this.appId });
+  /**
+   * The check run of `sha` a process that died before saving its id had created, if
+   * GitHub has one in progress (with `completed`, or completed: it may have been created so).
+   */
+  private async createdBeforeCrash(sha: string, completed = false): Promise<number | undefined> {
+    const [newest] = await findOpenCheckRuns(this.octokit, { ...this.repo, sha, externalId: String(this.preview.id), appId: this.appId }, completed);
     if (newest) this.checkRunUrl = newest.url;
     return newest?.id;
   }

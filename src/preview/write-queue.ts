@@ -159,7 +159,10 @@ export class WriteQueue {
     const where = { previewId: row.preview_id, surface: row.surface };
     try {
       const preview = await store.getById(row.preview_id);
-      if (preview) {
+      // A step on the way of a run a newer desire has replaced (a push, a close) is
+      // history: that desire's run says what is true now. Outcomes are still sent.
+      const stale = preview !== undefined && row.final === 0 && row.generation < preview.desired_generation;
+      if (preview && !stale) {
         const octokit = await this.options.github(row.installation_id);
         // Probot's request logging reads octokit.log at each request: the lines name the preview, as a run's do.
         octokit.log = log.child({ name: "github", repo: `${preview.owner}/${preview.repo}`, pr: preview.number, app: preview.app_name });
