@@ -85,8 +85,8 @@ describe.skipIf(!TEST_DATABASE_URL)("several processes on PostgreSQL", () => {
     const workers = [startWorker(), startWorker()];
 
     await until(
-      "50 previews ready",
-      async () => (await store.list()).filter((p) => p.status === "ready").length === 50,
+      "50 previews ready, and GitHub told",
+      async () => (await store.list()).filter((p) => p.status === "ready").length === 50 && (await store.surfaceWrites.pending()) === 0,
       120_000,
     );
 
@@ -123,7 +123,7 @@ describe.skipIf(!TEST_DATABASE_URL)("several processes on PostgreSQL", () => {
       "the other worker to finish",
       async () => {
         const p = await store.get("Codertocat", "Hello-World", 7);
-        return p?.status === "ready" ? p : undefined;
+        return p?.status === "ready" && (await store.surfaceWrites.pending()) === 0 ? p : undefined;
       },
       60_000,
     );
