@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { ProbotOctokit } from "probot";
 import { describe, expect, it } from "vitest";
 import type { Octokit } from "../src/github/octokit.js";
+import { paceWrites } from "../src/github/write-pace.js";
 import type { Wanted } from "../src/preview/surfaces.js";
 import { WriteQueue } from "../src/preview/write-queue.js";
 import { openStore, type Preview, type Store } from "../src/store/store.js";
@@ -16,7 +17,7 @@ const silent: any = { child: () => silent, trace() {}, debug() {}, info() {}, wa
 interface Queued {
   gh: FakeGitHub;
   store: Store;
-  queue(holdMs?: number): WriteQueue;
+  queue(holdMs?: number, paced?: boolean): WriteQueue;
   preview(number: number): Promise<Preview>;
   /** GitHub's content writes so far, as "METHOD path" with ids as :id. */
   writes(): string[];
@@ -42,8 +43,9 @@ async function queued(onTestFinished: (fn: () => Promise<void>) => void): Promis
     get store() {
       return store;
     },
-    queue(holdMs = 0) {
-      const q = new WriteQueue({ store, github, appId: 1, log: silent, holdMs, retryDelaysMs: [30], pollMs: 50 });
+    queue(holdMs = 0, paced = false) {
+      const octokit = paced ? async (id: number) => paceWrites(await github(), id, { pace: store, spacingMs: 1000, log: silent }) : github;
+      const q = new WriteQueue({ store, github: octokit, appId: 1, log: silent, holdMs, retryDelaysMs: [30], pollMs: 50 });
       queues.push(q);
       return q;
     },
@@ -216,6 +218,38 @@ describe("the write queue's rules", () => {
     await drained(w.store);
     expect(w.writes()).toEqual(["POST /check-runs", "POST /issues/:id/comments", "POST /check-runs"]);
     expect(w.gh.checkRuns).toHaveLength(1);
+  });
+
+  it("a write refused with a secondary rate limit waits GitHub's retry-after, then goes", async ({ onTestFinished }) => {
+    const w = await queued(onTestFinished);
+    const pr = await w.preview(2);
+    const q = w.queue();
+    w.gh.failNext("POST", CHECK_RUNS, 403, 1, {
+      message: "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+      headers: { "retry-after": "1" },
+    });
+    await q.want(pr, 1, checked(2));
+    q.start();
+    await drained(w.store);
+    const posts = w.gh.requests.filter((r) => r.method === "POST" && r.path === CHECK_RUNS);
+    expect(posts).toHaveLength(2);
+    expect(posts[1].at - posts[0].at).toBeGreaterThanOrEqual(1000);
+    expect(w.gh.checkRuns[0]).toMatchObject({ status: "completed", conclusion: "success" });
+  });
+
+  it("stops at once though its write waits for a pace slot far away; the write stays queued, unsent", async ({ onTestFinished }) => {
+    const w = await queued(onTestFinished);
+    const pr = await w.preview(2);
+    await w.store.pauseWrites(pr.installation_id, 30_000);
+    const q = w.queue(0, true);
+    await q.want(pr, 1, checked(2));
+    q.start();
+    await until("the write to be claimed", async () => (await w.store.surfaceWrites.get(pr.id, `check:${sha(2)}`))?.sender);
+    const stopping = Date.now();
+    await q.stop();
+    expect(Date.now() - stopping).toBeLessThan(1000);
+    expect(w.writes()).toEqual([]);
+    expect(await w.store.surfaceWrites.get(pr.id, `check:${sha(2)}`)).toMatchObject({ sender: null, sent_version: 0, attempts: 0 });
   });
 });
 

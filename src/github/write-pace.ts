@@ -51,7 +51,14 @@ async function pauseOf(response: Response): Promise<number | undefined> {
 // retried later like any passing GitHub failure.
 export const MAX_WAIT_MS = 60_000;
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Waits `ms`, or rejects as soon as `signal` aborts: a process stopping does not wait out a slot. */
+function sleep(ms: number, signal?: AbortSignal | null): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener("abort", () => (clearTimeout(timer), reject(signal.reason)), { once: true });
+  });
+}
 
 /**
  * Spaces this installation's GitHub writes across every process that shares the store,
@@ -72,7 +79,7 @@ export function paceWrites(octokit: Octokit, installationId: number, { pace, spa
         if (wait === undefined) {
           throw new Error(`GitHub writes of installation ${installationId} are paused or queued more than ${MAX_WAIT_MS / 1000} s ahead: this one is tried again later`);
         }
-        if (wait > 0) await sleep(wait);
+        if (wait > 0) await sleep(wait, init?.signal);
       }
       const response = await send(url, init);
       const pause = await pauseOf(response);

@@ -53,6 +53,8 @@ export class WriteQueue {
   private readonly timers = new Map<number, NodeJS.Timeout>();
   private poller?: NodeJS.Timeout;
   private stopped = true;
+  /** Aborts the write under way when the queue stops, even one waiting for its pace slot. */
+  private abort = new AbortController();
   private readonly clock: () => number;
   private readonly retryDelaysMs: readonly number[];
 
@@ -64,6 +66,7 @@ export class WriteQueue {
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
+    this.abort = new AbortController();
     this.poller = setInterval(() => void this.poll(), this.options.pollMs ?? 2_000);
     this.poller.unref();
     void this.poll();
@@ -82,9 +85,14 @@ export class WriteQueue {
     this.kick(preview.installation_id);
   }
 
-  /** Stops sending; a write under way finishes. What is left stays in the store. */
+  /**
+   * Stops sending. A write under way is aborted (one waiting for its slot is never sent;
+   * one in flight may or may not have reached GitHub, and the next sender adopts what it
+   * created). What is left stays in the store.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.abort.abort(new Error("write queue stopped"));
     clearInterval(this.poller);
     for (const timer of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
@@ -166,11 +174,17 @@ export class WriteQueue {
         const octokit = await this.options.github(row.installation_id);
         // Probot's request logging reads octokit.log at each request: the lines name the preview, as a run's do.
         octokit.log = log.child({ name: "github", repo: `${preview.owner}/${preview.repo}`, pr: preview.number, app: preview.app_name });
+        const signal = this.abort.signal;
+        octokit.hook.before("request", (options) => {
+          options.request = { ...options.request, signal };
+        });
         const reporter = new Reporter(octokit, preview, (ids) => store.saveSurfaceIds(preview.id, ids), this.clock, this.options.appId, store);
         await sendWanted(reporter, parseWanted(row.surface, row.state));
       }
       await writes.sent(row, this.sender);
     } catch (error) {
+      // Stopping: the row is let go with the others (stop), not counted as a failure.
+      if (this.stopped) return;
       if (installationGone(error)) {
         // Its previews are destroyed quietly (reconcile sees the same): nothing more can be said there.
         log.warn({ installationId: row.installation_id }, "installation gone: its queued GitHub writes are dropped");
