@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { parsePreviewConfig } from "../src/config/index.js";
-import { renderFieldDocs, replaceFieldDocs } from "../src/config/docs.js";
+import { renderConfigDocs } from "../src/config/docs.js";
 import { previewSchema, resolveRef, type JsonSchema } from "../src/config/schema.js";
 
 const docs = readFileSync(new URL("../docs/configuration.md", import.meta.url), "utf8");
@@ -17,7 +17,11 @@ function eachField(visit: (path: string, field: JsonSchema) => void, properties 
 
 describe("the configuration docs", () => {
   it("match the schema (run `npm run docs:config` after changing schemas/preview.schema.json)", () => {
-    expect(replaceFieldDocs(docs, renderFieldDocs(previewSchema))).toBe(docs);
+    expect(renderConfigDocs(docs, previewSchema)).toBe(docs);
+  });
+
+  it("show the line that points an editor at the published schema", () => {
+    expect(docs).toContain(`# yaml-language-server: $schema=${previewSchema.$id}\n`);
   });
 
   it("describe every field, in the schema itself", () => {

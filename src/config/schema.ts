@@ -4,6 +4,8 @@ import { DURATION, parseDuration } from "./units.js";
 
 /** The parts of JSON Schema that preview.schema.json uses. */
 export interface JsonSchema {
+  /** Where the schema is published; editors fetch it from there (docs/configuration.md). */
+  $id?: string;
   $ref?: string;
   $defs?: Record<string, JsonSchema>;
   type?: string;
