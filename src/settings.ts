@@ -33,6 +33,8 @@ export class SettingsError extends Error {}
 /** Probot's run() default, which the server keeps; the workers use it too. */
 export const DEFAULT_LOG_LEVEL = "info";
 export const DEFAULT_DATABASE_URL = "file:./data/fly-preview.db";
+/** Where previews run when neither FLY_REGION nor the repository's `region:` says. */
+export const DEFAULT_FLY_REGION = "iad";
 export const DEFAULT_DOCS_URL = "https://github.com/fly-preview/fly-preview/tree/main/docs";
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
@@ -106,7 +108,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   return {
     flyApiToken: token ? token : undefined,
     flyOrg: name(env, "FLY_ORG", "personal", /^[a-z0-9][a-z0-9-]*$/, "a Fly organization slug such as \"personal\""),
-    flyRegion: name(env, "FLY_REGION", "iad", /^[a-z]{3}$/, "a three-letter Fly region code such as \"iad\""),
+    flyRegion: name(env, "FLY_REGION", DEFAULT_FLY_REGION, /^[a-z]{3}$/, "a three-letter Fly region code such as \"iad\""),
     flyctlPath: env.FLYCTL_PATH?.trim() || "flyctl",
     databaseUrl: databaseUrl(env),
     concurrency: integer(env, "PREVIEW_CONCURRENCY", 2, 1, 64),

@@ -417,6 +417,7 @@ describe("help", () => {
         migrate        bring the database's schema up to date (the server also does this at start-up)
         worker         run the workers without the webhook server, until SIGTERM or SIGINT
         doctor         check the settings, the GitHub App, the database, flyctl and the secrets key
+        validate       check a .preview.yml as the server does, and show the fly.toml a preview gets (needs no server)
 
       Run \`fly-preview <command> --help\` for a command's arguments and flags.
       "

@@ -33,8 +33,9 @@ export function parseArgs(command: Command, tokens: string[]): Args {
   if (args.positionals.length < command.args.length) {
     throw new UsageError(`missing ${command.args[args.positionals.length]}`);
   }
-  if (args.positionals.length > command.args.length) {
-    throw new UsageError(`unexpected argument "${args.positionals[command.args.length]}"`);
+  const most = command.args.length + (command.optionalArgs?.length ?? 0);
+  if (args.positionals.length > most) {
+    throw new UsageError(`unexpected argument "${args.positionals[most]}"`);
   }
   return args;
 }

@@ -39,16 +39,25 @@ export interface Context {
 export interface Command {
   /** The words after `fly-preview`, e.g. "secrets set". */
   name: string;
-  /** Placeholders of the positional arguments, all required. */
+  /** Placeholders of the positional arguments that must be given. */
   args: string[];
+  /** Placeholders of positional arguments that may be left out, after the required ones. */
+  optionalArgs?: string[];
   flags: Flag[];
   summary: string;
   /** More for `--help`, when the summary is not enough. */
   details?: string;
+  /**
+   * Runs in a repository checkout rather than where the server runs: the working
+   * directory's `.env` is the application's, so the CLI does not read it, and the command
+   * uses neither the settings nor the store.
+   */
+  local?: boolean;
   run(args: Args, ctx: Context): Promise<void>;
 }
 
 export function usage(command: Command): string {
   const flags = command.flags.map((flag) => (flag.value ? `[--${flag.name} ${flag.value}]` : `[--${flag.name}]`));
-  return ["fly-preview", command.name, ...command.args, ...flags].join(" ");
+  const optional = (command.optionalArgs ?? []).map((arg) => `[${arg}]`);
+  return ["fly-preview", command.name, ...command.args, ...optional, ...flags].join(" ");
 }

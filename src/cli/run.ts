@@ -12,8 +12,9 @@ import { migrate } from "./migrate.js";
 import { worker } from "./worker.js";
 import { secretsList, secretsSet, secretsUnset } from "./secrets.js";
 import { status } from "./status.js";
+import { validate } from "./validate.js";
 
-export const COMMANDS: Command[] = [list, status, destroy, gc, secretsSet, secretsList, secretsUnset, migrate, worker, doctor];
+export const COMMANDS: Command[] = [list, status, destroy, gc, secretsSet, secretsList, secretsUnset, migrate, worker, doctor, validate];
 
 export interface CliIo {
   stdout: (s: string) => void;

@@ -1,0 +1,122 @@
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { stringify } from "yaml";
+import { CONFIG_PATH, parsePreviewConfig, type PreviewConfig } from "../config/index.js";
+import { previewSchema, resolveRef, type JsonSchema } from "../config/schema.js";
+import { flyTomlProblems, renderFlyToml } from "../fly/index.js";
+import { appName } from "../preview/app-name.js";
+import { DEFAULT_FLY_REGION } from "../settings.js";
+import { CliError, type Command } from "./command.js";
+
+/** One line of output: `file:line:column: message`, or `file: message` for a file as a whole. */
+interface Problem {
+  file: string;
+  line?: number;
+  column?: number;
+  message: string;
+}
+
+// No pull request is at hand: the app is named as the server would name pull request 1 of owner/repo.
+const EXAMPLE_OWNER = "owner";
+const EXAMPLE_REPO = "repo";
+const EXAMPLE_NUMBER = 1;
+
+export const validate: Command = {
+  name: "validate",
+  args: [],
+  optionalArgs: ["PATH"],
+  flags: [],
+  local: true,
+  summary: "check a .preview.yml as the server does, and show the fly.toml a preview gets (needs no server)",
+  details:
+    `PATH defaults to ${CONFIG_PATH} in the working directory; the files it names (dockerfile, fly_toml) are looked for next to it, at the repository's root. ` +
+    "Uses the server's own parser, schema and messages, and reads no settings, .env or database. " +
+    "Valid: prints the configuration with every default filled in (YAML), then the fly.toml a preview is deployed with, on standard output, and exits 0. " +
+    "Invalid: prints each problem as PATH:LINE:COLUMN: MESSAGE on standard error, as the check run would annotate it, and exits 1.",
+  async run(args, ctx) {
+    const file = args.positionals[0] ?? CONFIG_PATH;
+    const text = await readText(file);
+    if (text === undefined) {
+      throw new CliError(`no file at ${file}; run this at the repository's root, or give the path: fly-preview validate PATH`);
+    }
+    const parsed = parsePreviewConfig(text);
+    if (!parsed.ok) return fail(parsed.problems.map((p) => ({ file, ...p })), ctx.warn);
+
+    const { config } = parsed;
+    const root = dirname(file);
+    const problems: Problem[] = [];
+    let base: string | undefined;
+    if (config.fly_toml !== undefined) {
+      const path = join(root, config.fly_toml);
+      base = await readText(path);
+      if (base === undefined) problems.push({ file, message: `fly_toml: "${config.fly_toml}" does not exist (no file at ${path})` });
+      else problems.push(...flyTomlProblems(base, config.fly_toml).map((p) => ({ file: path, ...p })));
+    }
+    // The server refuses a missing Dockerfile before flyctl runs (src/preview/reconcile.ts); a
+    // file that exists only here, uncommitted, passes this check and not the server's.
+    const dockerfile = join(root, config.dockerfile);
+    if (!existsSync(dockerfile)) problems.push({ file, message: `dockerfile: "${config.dockerfile}" does not exist (no file at ${dockerfile})` });
+    if (problems.length > 0) return fail(problems, ctx.warn);
+
+    ctx.print(`# ${file} is valid. With every default filled in, it reads:`);
+    ctx.print(stringify(fileFields(config, previewSchema)).trimEnd());
+    ctx.print("");
+    const region = config.region === undefined ? `the region is the server's default, ${DEFAULT_FLY_REGION}, unless its operator set FLY_REGION` : `the region is ${config.region}`;
+    ctx.print(`# The fly.toml a preview is deployed with (for pull request ${EXAMPLE_NUMBER} of ${EXAMPLE_OWNER}/${EXAMPLE_REPO}; ${region}):`);
+    ctx.print(previewFlyToml(config, base).trimEnd());
+  },
+};
+
+/**
+ * The fly.toml the server deploys, from the same arguments as generateFlyToml in
+ * src/preview/reconcile.ts; to be pointed at the one shared mapping once it has its own home.
+ */
+function previewFlyToml(config: PreviewConfig, base: string | undefined): string {
+  return renderFlyToml({
+    app: appName(EXAMPLE_OWNER, EXAMPLE_REPO, EXAMPLE_NUMBER),
+    region: config.region ?? DEFAULT_FLY_REGION,
+    dockerfile: config.dockerfile,
+    port: config.port,
+    memory: config.resources.memory,
+    cpus: config.resources.cpus,
+    cpuKind: config.resources.cpu_kind,
+    base,
+    basePath: config.fly_toml,
+  });
+}
+
+function fail(problems: Problem[], warn: (line: string) => void): never {
+  for (const p of problems) warn(p.line === undefined ? `${p.file}: ${p.message}` : `${p.file}:${p.line}:${p.column}: ${p.message}`);
+  const count = problems.length === 1 ? "1 problem" : `${problems.length} problems`;
+  throw new CliError(`${count}: a pull request would get a failed check run and no preview`);
+}
+
+/**
+ * The fields of .preview.yml, in the schema's order: what the user may write, without the
+ * values the parser derives (timeoutMs, memoryMb, ttlMs), so the output is itself a valid file.
+ */
+function fileFields(value: object, schema: JsonSchema): Record<string, unknown> {
+  const fields: Record<string, unknown> = {};
+  for (const [key, own] of Object.entries(schema.properties ?? {})) {
+    const field = (value as Record<string, unknown>)[key];
+    if (field === undefined) continue;
+    const resolved = resolveRef(own);
+    fields[key] = resolved.properties ? fileFields(field as object, resolved) : field;
+  }
+  return fields;
+}
+
+/** The file's text, or undefined when there is no file at `path`. */
+async function readText(path: string): Promise<string | undefined> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR" || code === "EISDIR") return undefined;
+    throw new CliError(`cannot read ${path}: ${(error as Error).message}`);
+  }
+  // Decoded as the server decodes the bytes GitHub sends (src/config/load.ts): UTF-8, a byte-order mark dropped.
+  return new TextDecoder().decode(bytes);
+}
