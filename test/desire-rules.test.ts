@@ -15,7 +15,7 @@ const B = "b".repeat(40);
 
 /** The PR the fixtures describe (Codertocat/Hello-World), at commit A unless told. */
 const fixturePr = (number: number, over: Partial<PullRequestInfo> = {}) =>
-  prInfo({ owner: "Codertocat", repo: "Hello-World", number, appName: `pr-${number}-codertocat-hello-world`, headRef: "changes", baseRef: "master", ...over });
+  prInfo({ owner: "Codertocat", repo: "Hello-World", number, appName: `pr-${number}-codertocat-hello-world`, headRef: "changes", ...over });
 
 /** Writes what a worker would have observed after carrying out the current desire. */
 async function observed(store: Store, number: number, patch: { status: "ready" | "skipped" | "failed" | "destroyed"; app_created: number }) {

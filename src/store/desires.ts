@@ -164,7 +164,13 @@ export async function recheck(s: StoreContext, owner: string, repo: string, numb
  * person (a command, an operator), the preview stays paused: pushes do not bring it
  * back, a redeploy does.
  */
-export async function desireDestroy(s: StoreContext, owner: string, repo: string, number: number, why: DestroyWhy = { reason: "closed" }): Promise<{ changed: boolean }> {
+export async function desireDestroy(
+  s: StoreContext,
+  owner: string,
+  repo: string,
+  number: number,
+  why: DestroyWhy = { reason: "closed" },
+): Promise<{ changed: boolean }> {
   return s.db.transaction().execute(async (trx) => {
     const now = s.clock();
     const row = await trx

@@ -91,7 +91,9 @@ export class Store {
   finishCommand(id: number, worker: string, outcome: string) { return commands.finishCommand(this.s, id, worker, outcome); }
 
   // The installation's GitHub write pace, shared by every process (write-pace.ts).
-  claimWriteSlot(installationId: number, spacingMs: number, maxWaitMs: number) { return writePace.claimWriteSlot(this.s, installationId, spacingMs, maxWaitMs); }
+  claimWriteSlot(installationId: number, spacingMs: number, maxWaitMs: number) {
+    return writePace.claimWriteSlot(this.s, installationId, spacingMs, maxWaitMs);
+  }
   pauseWrites(installationId: number, ms: number) { return writePace.pauseWrites(this.s, installationId, ms); }
 
   /**
