@@ -120,16 +120,16 @@ describe("the SQLite dialect", () => {
 });
 
 describe("splitting a burst of webhooks into rounds", () => {
-  const item = (number: number, deliveryId?: string) => ({
+  const item = (number: number, deliveryId: string) => ({
     row: { owner: "acme", repo: "web", number, desire_token: "t" } as DesireRow,
     deliveryId,
     label: `${number}/${deliveryId}`,
   });
 
   it("puts no pull request and no delivery id twice in a round, and keeps each PR's order", () => {
-    const burst = [item(1, "a"), item(2, "b"), item(1, "c"), item(3, "b"), item(1), item(4, "d"), item(2, "e")];
+    const burst = [item(1, "a"), item(2, "b"), item(1, "c"), item(3, "b"), item(1, "f"), item(4, "d"), item(2, "e")];
     const split = rounds(burst).map((round) => round.map((i) => i.label));
-    expect(split).toEqual([["1/a", "2/b", "4/d"], ["1/c", "3/b", "2/e"], ["1/undefined"]]);
+    expect(split).toEqual([["1/a", "2/b", "4/d"], ["1/c", "3/b", "2/e"], ["1/f"]]);
   });
 });
 

@@ -1,29 +1,12 @@
 import type { Generated } from "kysely";
+import type { DesiredAction, DestroyReason, PreviewStatus } from "../model/pull-request.js";
 
 // Timestamps are epoch milliseconds (numbers), not dialect date types, so the same
 // comparisons work on SQLite and PostgreSQL without conversion code.
 
-export type DesiredAction = "deploy" | "destroy";
-
-/** Why a preview is (to be) destroyed; the sticky comment says it. */
-// `trigger`: the trigger rules no longer let the preview through (a label removed, back
-// to draft); the row keeps its deploy desire and deploys again when they do.
-export type DestroyReason = "closed" | "command" | "expired" | "uninstalled" | "operator" | "trigger";
-
-// What the sticky comment and logs call the state of a preview.
-export type PreviewStatus =
-  | "none" // no .preview.yml at the head: nothing shown
-  | "skipped" // the trigger rules said no: nothing shown
-  | "queued"
-  | "building"
-  | "deploying"
-  | "ready"
-  | "failed"
-  | "superseded"
-  | "awaiting_approval" // a fork under `forks: approve`, this commit not approved yet
-  | "blocked" // a fork under `forks: off`
-  | "limited" // past max_previews or PREVIEW_MAX_PER_INSTALLATION: deploys when a slot frees
-  | "destroyed";
+// The pull request's vocabulary lives in src/model/ (every layer speaks it); re-exported
+// here for the code that reads it as the store's columns.
+export type { DesiredAction, DestroyReason, PreviewStatus };
 
 export interface PreviewsTable {
   id: Generated<number>;

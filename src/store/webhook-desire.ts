@@ -6,12 +6,14 @@ import type { SqliteStoreDialect } from "./sqlite-driver.js";
 // delivery, and deliveries that arrive together are written together (one commit on
 // SQLite, one statement on PostgreSQL): building the queries and committing them one
 // by one was most of what a webhook cost (docs/benchmarks.md). Everything else in the
-// store goes through kysely.
+// store goes through kysely. The rules restate desires.ts's `desireDeploy` for an event;
+// test/desire-rules.test.ts runs both against each other, for every event and state.
 
 /**
  * True when the desire changes: the PR is not paused, and it did not already want
- * this commit deployed (or the trigger rules skipped it and must look again). Every
- * SET expression of an upsert reads the row as it was, so this is judged once.
+ * this commit deployed (or the trigger rules skipped it and must look again):
+ * desires.ts's `eventChangesDesire`. Every SET expression of an upsert reads the row as
+ * it was, so this is judged once.
  */
 const CHANGED = `(previews.paused = 0 and (previews.desired_action <> 'deploy' or previews.desired_sha is distinct from excluded.desired_sha or previews.status = 'skipped'))`;
 
@@ -47,8 +49,8 @@ export type DesireRow = Record<string, string | number | null> & { owner: string
 export type Written = { desire_token: string } | undefined;
 
 export interface WebhookDesires {
-  /** Records the desire in `row`, and `deliveryId` when given (nothing happens if it was recorded before). */
-  record(row: DesireRow, deliveryId: string | undefined, now: number): Promise<Written>;
+  /** Records the desire in `row` and `deliveryId`; nothing happens if the delivery was recorded before. */
+  record(row: DesireRow, deliveryId: string, now: number): Promise<Written>;
 }
 
 const SQLITE_DELIVERY = `insert into deliveries (id, received_at) values (?, ?) on conflict (id) do nothing`;
@@ -61,7 +63,7 @@ const sqliteUpserts = new Map<string, string>();
 export class SqliteWebhookDesires implements WebhookDesires {
   constructor(private readonly dialect: SqliteStoreDialect) {}
 
-  record(row: DesireRow, deliveryId: string | undefined, now: number): Promise<Written> {
+  record(row: DesireRow, deliveryId: string, now: number): Promise<Written> {
     const columns = Object.keys(row);
     const key = columns.join(",");
     let upsert = sqliteUpserts.get(key);
@@ -71,7 +73,7 @@ export class SqliteWebhookDesires implements WebhookDesires {
     }
     const values = Object.values(row);
     return this.dialect.atomically((prepare) => {
-      if (deliveryId !== undefined && prepare(SQLITE_DELIVERY).run(deliveryId, now).changes === 0) return undefined;
+      if (prepare(SQLITE_DELIVERY).run(deliveryId, now).changes === 0) return undefined;
       return prepare(upsert).get(values) as { desire_token: string };
     });
   }
@@ -79,7 +81,7 @@ export class SqliteWebhookDesires implements WebhookDesires {
 
 interface Pending {
   row: DesireRow;
-  deliveryId?: string;
+  deliveryId: string;
   now: number;
   resolve: (written: Written) => void;
   reject: (error: unknown) => void;
@@ -102,9 +104,9 @@ const RETRYABLE = new Set(["40P01", "40001"]);
  * PostgreSQL: the webhooks of one event-loop turn become one statement, a round trip
  * and a commit for all of them. The rows travel as one JSON array, typed by the
  * previews table itself (`jsonb_populate_record`); a CTE records the delivery ids, and
- * only rows whose delivery id is new (or that have none) are upserted. One statement
- * may not upsert the same PR twice, so a burst that holds a PR twice (or a delivery id
- * twice) is split into rounds, run in order.
+ * only rows whose delivery id is new are upserted. One statement may not upsert the
+ * same PR twice, so a burst that holds a PR twice (or a delivery id twice) is split
+ * into rounds, run in order.
  */
 export class PostgresWebhookDesires implements WebhookDesires {
   private batch: Pending[] = [];
@@ -118,7 +120,7 @@ export class PostgresWebhookDesires implements WebhookDesires {
     private readonly timeoutMs = WEBHOOK_WRITE_TIMEOUT_MS,
   ) {}
 
-  record(row: DesireRow, deliveryId: string | undefined, now: number): Promise<Written> {
+  record(row: DesireRow, deliveryId: string, now: number): Promise<Written> {
     return new Promise<Written>((resolve, reject) => {
       this.batch.push({ row, deliveryId, now, resolve, reject });
       this.schedule();
@@ -158,10 +160,10 @@ export class PostgresWebhookDesires implements WebhookDesires {
         text:
           `with input as (select r.*, e.value->>'delivery_id' as delivery_id, (e.value->>'received_at')::bigint as received_at ` +
           `from jsonb_array_elements($1::jsonb) as e(value) cross join lateral jsonb_populate_record(null::previews, e.value) as r), ` +
-          `delivery as (insert into deliveries (id, received_at) select delivery_id, received_at from input where delivery_id is not null ` +
+          `delivery as (insert into deliveries (id, received_at) select delivery_id, received_at from input ` +
           `order by delivery_id on conflict (id) do nothing returning id) ` +
           `insert into previews (${list}) select ${list} from input ` +
-          `where delivery_id is null or delivery_id in (select id from delivery) ` +
+          `where delivery_id in (select id from delivery) ` +
           // One order for every writer, so two servers' bursts cannot deadlock on each other's rows.
           `order by owner, repo, number ${ON_CONFLICT} returning owner, repo, number, desire_token`,
       };
@@ -184,7 +186,7 @@ export class PostgresWebhookDesires implements WebhookDesires {
   private async run(round: Pending[], retried = false): Promise<Map<string, Written>> {
     const columns = Object.keys(round[0]!.row);
     const { name, text } = this.statement(columns);
-    const input = JSON.stringify(round.map((item) => Object.assign({ delivery_id: item.deliveryId ?? null, received_at: item.now }, item.row)));
+    const input = JSON.stringify(round.map((item) => Object.assign({ delivery_id: item.deliveryId, received_at: item.now }, item.row)));
     try {
       // node-postgres honours query_timeout per query; its types list it for the client only.
       const query: pg.QueryConfig & { query_timeout: number } = { name, text, values: [input], query_timeout: this.timeoutMs };
@@ -206,11 +208,11 @@ function prKey(row: { owner: string; repo: string; number: number }): string {
  * goes one round after the latest earlier item it shares either with, so each PR's
  * events still apply in the order they came.
  */
-export function rounds<T extends { row: DesireRow; deliveryId?: string }>(items: T[]): T[][] {
+export function rounds<T extends { row: DesireRow; deliveryId: string }>(items: T[]): T[][] {
   const out: T[][] = [];
   const lastRound = new Map<string, number>();
   for (const item of items) {
-    const keys = [`pr:${prKey(item.row)}`, ...(item.deliveryId === undefined ? [] : [`delivery:${item.deliveryId}`])];
+    const keys = [`pr:${prKey(item.row)}`, `delivery:${item.deliveryId}`];
     const round = Math.max(-1, ...keys.map((key) => lastRound.get(key) ?? -1)) + 1;
     for (const key of keys) lastRound.set(key, round);
     (out[round] ??= []).push(item);

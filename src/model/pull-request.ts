@@ -1,0 +1,42 @@
+// A pull request and the states of its preview, as every layer speaks of them: the
+// handlers, the store, the reconciler and the renderers. A leaf: it imports nothing
+// from src/, so any layer may import it.
+
+// The pull request as a webhook describes it; enough to plan a deploy without
+// asking GitHub again.
+export interface PullRequestInfo {
+  installationId: number;
+  owner: string;
+  repo: string;
+  number: number;
+  appName: string;
+  headSha: string;
+  headRef: string;
+  baseRef: string;
+  draft: boolean;
+  labels: string[];
+  /** The head branch lives in another repository: untrusted code. */
+  fork: boolean;
+}
+
+export type DesiredAction = "deploy" | "destroy";
+
+/** Why a preview is (to be) destroyed; the sticky comment says it. */
+// `trigger`: the trigger rules no longer let the preview through (a label removed, back
+// to draft); the row keeps its deploy desire and deploys again when they do.
+export type DestroyReason = "closed" | "command" | "expired" | "uninstalled" | "operator" | "trigger";
+
+// What the sticky comment and logs call the state of a preview.
+export type PreviewStatus =
+  | "none" // no .preview.yml at the head: nothing shown
+  | "skipped" // the trigger rules said no: nothing shown
+  | "queued"
+  | "building"
+  | "deploying"
+  | "ready"
+  | "failed"
+  | "superseded"
+  | "awaiting_approval" // a fork under `forks: approve`, this commit not approved yet
+  | "blocked" // a fork under `forks: off`
+  | "limited" // past max_previews or PREVIEW_MAX_PER_INSTALLATION: deploys when a slot frees
+  | "destroyed";
