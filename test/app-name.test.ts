@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { appName } from "../src/preview/app-name.js";
+import { appName } from "../src/model/app-name.js";
 
 const FLY_NAME = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/;
 

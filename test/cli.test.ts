@@ -8,7 +8,7 @@ import { COMMANDS, runCli, type CliDeps } from "../src/cli/run.js";
 import type { ReapReport } from "../src/preview/reaper.js";
 import { SecretStore } from "../src/secrets/index.js";
 import { openStore, type PullRequestInfo, type Store } from "../src/store/store.js";
-import { workerProbot } from "../src/worker.js";
+import { workerProbot } from "../src/cli/worker.js";
 import { prInfo, TEST_PRIVATE_KEY } from "./harness.js";
 
 const KEY = "11".repeat(32);

@@ -127,8 +127,11 @@ describe("a server stopped mid-deploy", () => {
     cleanups.push(() => store.close());
     // The preview is ready and its check run says so (the first write); the deployment and the comment wait their turn.
     await until("the check run to complete", () => gh.checkRuns.find((c) => c.status === "completed"), 20_000);
-    const row = await until("the run to end", async () => ((await store.get("Codertocat", "Hello-World", 2))?.status === "ready" ? true : undefined));
-    expect(row).toBe(true);
+    const row = await until("the run to end", async () => {
+      const preview = await store.get("Codertocat", "Hello-World", 2);
+      return preview?.status === "ready" ? preview : undefined;
+    });
+    expect(row).toMatchObject({ deployed_sha: sha(1), comment_id: null, deployment_id: null });
     expect(await store.surfaceWrites.pending()).toBe(2);
     server.child.kill("SIGKILL");
     await server.exited;

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { appName } from "../src/preview/app-name.js";
+import { appName } from "../src/model/app-name.js";
 import { DOCKERFILE, pullRequest, sha, startWorld, until, type World } from "./harness.js";
 
 let world: World;

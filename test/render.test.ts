@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { failureOutput, invalidConfigOutput, successOutput, supersededOutput } from "../src/github/check-run.js";
-import { bodyHash, renderComment } from "../src/github/comment.js";
+import { bodyHash, COMMENT_STATUSES, renderComment } from "../src/github/comment.js";
 import { codeBlock, inline } from "../src/github/markdown.js";
 
 const base = {
@@ -41,17 +41,22 @@ describe("the sticky comment", () => {
     expect(body).toContain("The previous deploy (`fedcba9`) is still serving.");
   });
 
-  it("has a headline for every state", () => {
-    const states = ["queued", "building", "ready", "failed", "superseded", "destroyed"] as const;
-    const headlines = states.map((status) => renderComment({ ...base, status }).split("\n")[1]);
-    expect(headlines).toEqual([
-      "### ⏳ Preview queued",
-      "### 🔨 Building preview",
-      "### ✅ Preview ready",
-      "### ❌ Preview failed",
-      "### ⏭️ Preview superseded",
-      "### 🗑️ Preview destroyed",
-    ]);
+  it("has a headline of its own for every state it can show", () => {
+    // The states come from the comment's own table, which its type makes cover every
+    // status the comment shows: a new status gets a line here or fails.
+    const headlines = Object.fromEntries(COMMENT_STATUSES.map((status) => [status, renderComment({ ...base, status }).split("\n")[1]]));
+    expect(headlines).toEqual({
+      queued: "### ⏳ Preview queued",
+      building: "### 🔨 Building preview",
+      ready: "### ✅ Preview ready",
+      failed: "### ❌ Preview failed",
+      superseded: "### ⏭️ Preview superseded",
+      awaiting_approval: "### ⏸️ Preview waiting for approval",
+      blocked: "### 🚫 No preview for pull requests from forks",
+      limited: "### ⏳ Preview waiting for a free slot",
+      destroyed: "### 🗑️ Preview destroyed",
+    });
+    expect(new Set(Object.values(headlines)).size).toBe(COMMENT_STATUSES.length);
   });
 
   it("escapes a hostile branch name and error text", () => {

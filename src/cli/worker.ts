@@ -1,5 +1,9 @@
-import { SettingsError } from "../settings.js";
-import { runWorkers } from "../worker.js";
+import { createProbot, type Probot } from "probot";
+import { startWorkers, type Runtime } from "../app.js";
+import { checkAppWithGitHub, readAppCredentials } from "../credentials.js";
+import { flyctlProblem } from "../fly/flyctl-version.js";
+import { DEFAULT_LOG_LEVEL, SettingsError, type Settings } from "../settings.js";
+import { openStore } from "../store/store.js";
 import { CliError, type Command } from "./command.js";
 
 export const worker: Command = {
@@ -14,7 +18,7 @@ export const worker: Command = {
   async run(_args, ctx) {
     let runtime;
     try {
-      runtime = await runWorkers(ctx.settings(), ctx.env);
+      runtime = await startWorkerProcess(ctx.settings(), ctx.env);
     } catch (error) {
       if (error instanceof SettingsError) throw error;
       throw new CliError((error as Error).message);
@@ -33,3 +37,33 @@ export const worker: Command = {
     ctx.print("workers stopped");
   },
 };
+
+/**
+ * A worker without the webhook server, for the shapes where webhooks arrive elsewhere
+ * (several processes on PostgreSQL, or Lambda). The Probot here never listens: it only
+ * authenticates as the App's installations (APP_ID, PRIVATE_KEY, GHE_HOST from `env`).
+ */
+export async function startWorkerProcess(settings: Settings, env: NodeJS.ProcessEnv): Promise<Runtime> {
+  if (!readAppCredentials(env)) {
+    throw new SettingsError("workers need the GitHub App's credentials: set APP_ID and PRIVATE_KEY (or PRIVATE_KEY_PATH)");
+  }
+  if (!settings.databaseUrl.startsWith("postgres")) {
+    // The server on a SQLite file runs its own workers and owns every lease in it.
+    throw new Error("workers of their own need PostgreSQL (DATABASE_URL=postgres://…); with SQLite, `npm start` runs the workers");
+  }
+  const probot = workerProbot(env);
+  await probot.ready();
+  await checkAppWithGitHub(probot, probot.log);
+  const problem = await flyctlProblem(settings.flyctlPath);
+  if (problem) probot.log.warn(problem);
+  const store = await openStore(settings.databaseUrl);
+  return startWorkers(probot, store, { settings, store });
+}
+
+/**
+ * createProbot's LOG_LEVEL default is "warn", the server's (Probot's run()) is "info":
+ * the workers log as the server does, so one LOG_LEVEL means the same in both.
+ */
+export function workerProbot(env: NodeJS.ProcessEnv): Probot {
+  return createProbot({ env: { ...env, LOG_LEVEL: env.LOG_LEVEL || DEFAULT_LOG_LEVEL } });
+}

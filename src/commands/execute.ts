@@ -4,6 +4,7 @@ import { fitComment, react, type Reaction } from "../github/comment.js";
 import { inline, shortSha } from "../github/markdown.js";
 import { httpStatus, installationGone, type Octokit } from "../github/octokit.js";
 import { pullRequestFromApi } from "../github/pull-request.js";
+import { isSlashCommandName, SLASH_COMMAND_NAMES, type SlashCommandName } from "../model/slash-commands.js";
 import type { CommandName } from "../store/schema.js";
 import { APP_REMOVED_OUTCOME, type Command, type Preview, type PullRequestInfo, type Store } from "../store/store.js";
 
@@ -31,17 +32,17 @@ interface Run {
 type Outcome = { result: "done" | "refused" | "failed" | "pending"; note: string };
 
 interface CommandSpec {
-  name: Exclude<CommandName, "unknown">;
   summary: string;
   /** Only users with write, maintain or admin permission may run it. */
   needsWrite: boolean;
   execute(run: Run): Promise<Outcome>;
 }
 
-// The command table: one entry per `/preview` command. `help` renders from it.
-export const COMMANDS: CommandSpec[] = [
-  {
-    name: "redeploy",
+// The slash-command table: one entry per `/preview` command, keyed by its name (the
+// type wants every name of src/model/slash-commands.ts, and no other). `help` renders
+// from it, and docs/commands.md is checked against it.
+export const SLASH_COMMANDS: Record<SlashCommandName, CommandSpec> = {
+  redeploy: {
     summary: "deploy the pull request's head commit again (without a build when its image exists)",
     needsWrite: true,
     async execute({ command, store, pr }) {
@@ -50,8 +51,7 @@ export const COMMANDS: CommandSpec[] = [
       return { result: "pending", note: `redeploy of ${shortSha(pr.headSha)} recorded` };
     },
   },
-  {
-    name: "destroy",
+  destroy: {
     summary: "destroy the preview now; pushes do not bring it back, `/preview redeploy` does",
     needsWrite: true,
     async execute({ command, store, pr, preview }) {
@@ -64,8 +64,7 @@ export const COMMANDS: CommandSpec[] = [
       return { result: "done", note: preview ? "already destroyed" : "there was no preview" };
     },
   },
-  {
-    name: "approve",
+  approve: {
     summary: "let a pull request from a fork deploy its current head commit (each new push needs a new approval)",
     needsWrite: true,
     async execute({ command, store, pr, reply }) {
@@ -86,8 +85,7 @@ export const COMMANDS: CommandSpec[] = [
       return { result: "pending", note: `approved ${shortSha(seen)}` };
     },
   },
-  {
-    name: "status",
+  status: {
     summary: "show the preview's state, URL, commit and last error",
     needsWrite: false,
     async execute({ preview, reply }) {
@@ -95,8 +93,7 @@ export const COMMANDS: CommandSpec[] = [
       return { result: "done", note: "status sent" };
     },
   },
-  {
-    name: "help",
+  help: {
     summary: "list these commands",
     needsWrite: false,
     async execute({ reply, docsUrl }) {
@@ -104,13 +101,16 @@ export const COMMANDS: CommandSpec[] = [
       return { result: "done", note: "help sent" };
     },
   },
-];
+};
 
 export function renderHelp(docsUrl: string, intro = "fly-preview commands (comment one on this pull request):"): string {
   return [
     intro,
     "",
-    ...COMMANDS.map((c) => `- \`/preview ${c.name}\`: ${c.summary}${c.needsWrite ? " (write access)" : ""}`),
+    ...SLASH_COMMAND_NAMES.map((name) => {
+      const { summary, needsWrite } = SLASH_COMMANDS[name];
+      return `- \`/preview ${name}\`: ${summary}${needsWrite ? " (write access)" : ""}`;
+    }),
     "",
     `More in [the docs](${docsUrl}/commands.md).`,
   ].join("\n");
@@ -138,7 +138,7 @@ const REACTIONS: Record<Outcome["result"], Reaction | undefined> = {
 };
 
 function specOf(name: CommandName): CommandSpec | undefined {
-  return COMMANDS.find((c) => c.name === name);
+  return isSlashCommandName(name) ? SLASH_COMMANDS[name] : undefined;
 }
 
 async function hasWriteAccess(octokit: Octokit, owner: string, repo: string, username: string): Promise<boolean> {
@@ -212,7 +212,7 @@ async function carryOut(command: Command, deps: CommandDeps, octokit: Octokit, r
     return { result: "refused", note: "unknown command" };
   }
   if (spec.needsWrite && !(await hasWriteAccess(octokit, command.owner, command.repo, command.sender))) {
-    await reply(`Sorry, only people with write access to this repository can \`/preview ${spec.name}\`. Anyone can ask for \`/preview status\`.`);
+    await reply(`Sorry, only people with write access to this repository can \`/preview ${command.name}\`. Anyone can ask for \`/preview status\`.`);
     return { result: "refused", note: "no write access" };
   }
   const preview = await deps.store.get(command.owner, command.repo, command.number);

@@ -1,12 +1,10 @@
-import type { CommandName } from "../store/schema.js";
+import { isSlashCommandName, type SlashCommandName } from "../model/slash-commands.js";
 
 export interface ParsedCommand {
-  name: CommandName;
+  name: SlashCommandName | "unknown";
   /** The command line as written, for the reply to an unknown one. */
   text: string;
 }
-
-const KNOWN: ReadonlySet<string> = new Set<CommandName>(["redeploy", "destroy", "approve", "status", "help"]);
 
 /**
  * The first line of a comment that starts with `/preview` (any case, surrounding
@@ -25,7 +23,7 @@ export function parseCommand(body: string): ParsedCommand | undefined {
     const match = /^\/preview(?:\s+(\S+))?(?:\s.*)?$/i.exec(line);
     if (!match) continue;
     const word = (match[1] ?? "help").toLowerCase();
-    return { name: KNOWN.has(word) ? (word as CommandName) : "unknown", text: line };
+    return { name: isSlashCommandName(word) ? word : "unknown", text: line };
   }
   return undefined;
 }

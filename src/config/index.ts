@@ -4,3 +4,4 @@ export { loadPreviewConfig, readRepoFile, type ContentsReader, type LoadedConfig
 export { checkTrigger, type TriggerInput } from "./trigger.js";
 export { interpolate, type PreviewVars } from "./interpolate.js";
 export { parseDuration, parseMemoryMb } from "./units.js";
+export { DEFAULT_TTL_MS } from "./schema.js";

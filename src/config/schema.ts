@@ -32,6 +32,16 @@ export const SCHEMA_URL = new URL("../../schemas/preview.schema.json", import.me
 
 export const previewSchema = JSON.parse(readFileSync(SCHEMA_URL, "utf8")) as JsonSchema;
 
+/** The default of a top-level field of .preview.yml: the schema is the one place defaults are written. */
+export function schemaDefault(field: string): unknown {
+  const property = previewSchema.properties?.[field];
+  if (property?.default === undefined) throw new Error(`preview.schema.json: "${field}" has no default`);
+  return property.default;
+}
+
+/** How long a preview may sit idle when .preview.yml does not say (the schema's default for `ttl`). */
+export const DEFAULT_TTL_MS = parseDuration(String(schemaDefault("ttl")));
+
 // useDefaults fills in every field the user left out (objects default to {} so their own
 // fields get defaults too); verbose keeps the failing schema on each error so messages
 // can name the allowed values.

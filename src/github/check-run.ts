@@ -1,3 +1,4 @@
+import type { SlashCommandName } from "../model/slash-commands.js";
 import { codeBlock, fitLine, fitText, formatClock, formatDuration, inline, shortSha } from "./markdown.js";
 import type { Octokit, RepoRef } from "./octokit.js";
 
@@ -32,7 +33,8 @@ export interface CheckOutput {
 export interface CheckAction {
   label: string; // at most 20 characters
   description: string; // at most 40
-  identifier: string; // at most 20
+  /** At most 20 characters: the command the button runs, under the same permission rule as the comment. */
+  identifier: SlashCommandName;
 }
 
 // The buttons of a Fly Preview check run; they come back as check_run.requested_action.

@@ -46,6 +46,9 @@ const HEADLINES: Record<CommentView["status"], string> = {
   destroyed: "🗑️ Preview destroyed",
 };
 
+/** Every state the comment can show. */
+export const COMMENT_STATUSES = Object.keys(HEADLINES) as Array<CommentView["status"]>;
+
 function destroyedNote(view: CommentView): string {
   switch (view.destroyReason) {
     case "command":

@@ -1,4 +1,4 @@
-import { appName } from "../preview/app-name.js";
+import { appName } from "../model/app-name.js";
 import type { Octokit, RepoRef } from "./octokit.js";
 import type { PullRequestInfo } from "../store/store.js";
 

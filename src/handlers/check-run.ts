@@ -1,11 +1,13 @@
 import type { Context, Probot } from "probot";
-import { CHECK_NAME } from "../github/check-run.js";
-import type { CommandName, CommandSource } from "../store/schema.js";
+import { APPROVE_ACTION, CHECK_ACTIONS, CHECK_NAME } from "../github/check-run.js";
+import type { SlashCommandName } from "../model/slash-commands.js";
+import type { CommandSource } from "../store/schema.js";
 import type { HandlerDeps } from "./pull-request.js";
 
 type CheckRunContext = Context<"check_run.requested_action" | "check_run.rerequested">;
 
-const BUTTONS: Record<string, CommandName> = { redeploy: "redeploy", destroy: "destroy", approve: "approve" };
+// A button's identifier is the name of the command it runs.
+const BUTTONS = [...CHECK_ACTIONS, APPROVE_ACTION];
 
 /**
  * The `Redeploy`, `Destroy` and (for forks) `Approve` buttons of our check run, and its
@@ -14,7 +16,7 @@ const BUTTONS: Record<string, CommandName> = { redeploy: "redeploy", destroy: "d
  * because `pull_requests` is empty for forks.
  */
 export function registerCheckRunHandlers(app: Probot, deps: HandlerDeps): void {
-  const record = async (context: CheckRunContext, name: CommandName, source: CommandSource) => {
+  const record = async (context: CheckRunContext, name: SlashCommandName, source: CommandSource) => {
     const { check_run: run, repository, sender } = context.payload;
     if (run.name !== CHECK_NAME || sender.type === "Bot") return;
     const installation = (context.payload as { installation?: { id: number } }).installation;
@@ -42,7 +44,8 @@ export function registerCheckRunHandlers(app: Probot, deps: HandlerDeps): void {
   };
 
   app.on("check_run.requested_action", async (context) => {
-    const name = BUTTONS[context.payload.requested_action?.identifier ?? ""];
+    const pressed = context.payload.requested_action?.identifier;
+    const name = BUTTONS.find((button) => button.identifier === pressed)?.identifier;
     if (name) await record(context, name, "button");
   });
   app.on("check_run.rerequested", async (context) => record(context, "redeploy", "rerun"));

@@ -1,3 +1,4 @@
+import { DEFAULT_TTL_MS } from "../config/index.js";
 import type { Flyctl } from "../fly/index.js";
 import type { Preview, Store } from "../store/store.js";
 
@@ -19,7 +20,8 @@ export interface ReapReport {
   orphansUnchecked?: string;
 }
 
-export const DEFAULT_TTL_MS = 7 * 86_400_000;
+// Still exported from here for the modules that import it from the reaper.
+export { DEFAULT_TTL_MS };
 
 const settled = (row: Preview) => row.desired_generation === row.observed_generation && row.lease_owner === null;
 const gone = (row: Preview) => row.desired_action === "destroy" && row.status === "destroyed" && settled(row);

@@ -1,0 +1,15 @@
+/**
+ * The names of the `/preview` commands, in the order `/preview help` lists them: the one
+ * list the parser, the check run's buttons and the command table share. What each does is
+ * its entry in `SLASH_COMMANDS` (src/commands/execute.ts), whose type wants one entry per
+ * name; docs/commands.md is checked against that table.
+ */
+export const SLASH_COMMAND_NAMES = ["redeploy", "destroy", "approve", "status", "help"] as const;
+
+export type SlashCommandName = (typeof SLASH_COMMAND_NAMES)[number];
+
+const NAMES: ReadonlySet<string> = new Set(SLASH_COMMAND_NAMES);
+
+export function isSlashCommandName(word: string): word is SlashCommandName {
+  return NAMES.has(word);
+}

@@ -1,0 +1,126 @@
+import { describe, expect, it } from "vitest";
+import { parsePreviewConfig, type PreviewConfig } from "../src/config/index.js";
+import { previewSchema, resolveRef, type JsonSchema } from "../src/config/schema.js";
+import { DEFAULT_TTL_MS } from "../src/preview/reaper.js";
+
+// PreviewConfig (src/config/types.ts) is written by hand beside the schema
+// (schemas/preview.schema.json). What goes wrong when they drift:
+// - a field added to the schema only: .preview.yml accepts it, and parse.ts drops it
+//   without a word, so the user's setting does nothing;
+// - a field added to the type only: ajv never fills it, so a field the type calls
+//   required is undefined at run time, and the type-check does not see it.
+// FIELDS mirrors the type (its `satisfies` fails the type-check when the type gains or
+// loses a field, or a field turns optional), and the tests hold it against the schema
+// and against what parsing really returns.
+
+/** A value parse.ts computes from another field (`ttlMs` from `ttl`). */
+type Derived = { derivedFrom: string };
+/** A field of a section of .preview.yml: optional (no default), or always there. */
+type Field = "optional" | "required" | Derived;
+/** Objects with named fields are sections of their own; maps (env) and lists are fields. */
+type IsSection<V> = V extends readonly unknown[] ? false : V extends object ? (string extends keyof V ? false : true) : false;
+type Shape<T> = {
+  [K in keyof T]-?: {} extends Pick<T, K> ? "optional" : IsSection<T[K]> extends true ? Shape<T[K]> : "required" | Derived;
+};
+interface Fields {
+  [name: string]: Field | Fields;
+}
+
+const FIELDS = {
+  dockerfile: "required",
+  context: "required",
+  fly_toml: "optional",
+  port: "required",
+  region: "optional",
+  env: "required",
+  build_args: "required",
+  build: { timeout: "required", timeoutMs: { derivedFrom: "timeout" } },
+  health: { path: "required", timeout: "required", timeoutMs: { derivedFrom: "timeout" } },
+  resources: { memory: "required", memoryMb: { derivedFrom: "memory" }, cpus: "required", cpu_kind: "required" },
+  secrets: "required",
+  ttl: "required",
+  ttlMs: { derivedFrom: "ttl" },
+  max_previews: "optional",
+  trigger: { labels: "required", branches: "required", drafts: "required" },
+  forks: "required",
+} satisfies Shape<PreviewConfig>;
+
+const isDerived = (field: Field | Fields): field is Derived => typeof field === "object" && typeof field.derivedFrom === "string";
+const isSection = (field: Field | Fields): field is Fields => typeof field === "object" && !isDerived(field);
+
+/** Where the type and the schema disagree, one line each, at every depth. */
+function mismatches(fields: Fields, schema: JsonSchema, at: string): string[] {
+  const properties = schema.properties ?? {};
+  const found: string[] = [];
+  for (const name of Object.keys(properties)) {
+    if (!(name in fields)) found.push(`${at}${name}: in the schema, not in PreviewConfig`);
+  }
+  for (const [name, field] of Object.entries(fields)) {
+    if (isDerived(field)) {
+      if (!(field.derivedFrom in properties)) found.push(`${at}${name}: derived from ${field.derivedFrom}, which the schema lacks`);
+      continue;
+    }
+    const property = properties[name];
+    if (!property) {
+      found.push(`${at}${name}: in PreviewConfig, not in the schema`);
+      continue;
+    }
+    const resolved = resolveRef(property);
+    if (isSection(field)) {
+      found.push(...mismatches(field, resolved, `${at}${name}.`));
+    } else if ((field === "optional") !== (resolved.default === undefined)) {
+      found.push(`${at}${name}: ${field} in PreviewConfig, but the schema ${resolved.default === undefined ? "gives no default" : "has a default"}`);
+    }
+  }
+  return found;
+}
+
+/** The fields parsing an empty .preview.yml must fill: all but the optional ones. */
+function alwaysThere(fields: Fields): unknown {
+  return Object.fromEntries(
+    Object.entries(fields)
+      .filter(([, field]) => field !== "optional")
+      .map(([name, field]) => [name, isSection(field) ? alwaysThere(field) : expect.anything()]),
+  );
+}
+
+function parsed(text: string): PreviewConfig {
+  const result = parsePreviewConfig(text);
+  if (!result.ok) throw new Error(`expected a valid config, got: ${JSON.stringify(result.problems)}`);
+  return result.config;
+}
+
+describe("PreviewConfig and the schema of .preview.yml", () => {
+  it("have the same fields, optional exactly where the schema gives no default", () => {
+    expect(mismatches(FIELDS, previewSchema, "")).toEqual([]);
+  });
+
+  it("an empty .preview.yml parses to every field that is not optional, and no other", () => {
+    const config = parsed("");
+    // toStrictEqual: a field parse.ts adds that FIELDS lacks fails too.
+    expect(config).toStrictEqual(alwaysThere(FIELDS));
+  });
+
+  it("the reaper's default TTL is what a .preview.yml without `ttl` gets", () => {
+    expect(parsed("").ttlMs).toBe(DEFAULT_TTL_MS);
+  });
+});
+
+describe("the drift check", () => {
+  it("names a field the schema has and the type lacks, and one the type has and the schema lacks", () => {
+    const schema: JsonSchema = {
+      properties: { port: { type: "integer", default: 8080 }, build: { type: "object", properties: { timeout: { type: "string", default: "20m" }, cache: { type: "boolean", default: true } } } },
+    };
+    const fields: Fields = { port: "required", region: "optional", build: { timeout: "required" } };
+    expect(mismatches(fields, schema, "")).toEqual(["region: in PreviewConfig, not in the schema", "build.cache: in the schema, not in PreviewConfig"]);
+  });
+
+  it("names a field optional in one and always there in the other", () => {
+    const schema: JsonSchema = { properties: { region: { type: "string", default: "iad" }, ttl: { type: "string" } } };
+    expect(mismatches({ region: "optional", ttl: "required", ttlMs: { derivedFrom: "tll" } }, schema, "")).toEqual([
+      "region: optional in PreviewConfig, but the schema has a default",
+      "ttl: required in PreviewConfig, but the schema gives no default",
+      "ttlMs: derived from tll, which the schema lacks",
+    ]);
+  });
+});
