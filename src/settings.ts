@@ -1,3 +1,4 @@
+import { SettingsError } from "./model/errors.js";
 import { parseSecretsKey } from "./secrets/index.js";
 
 // Server configuration read from the environment. Probot reads its own variables
@@ -28,7 +29,7 @@ export interface Settings {
   docsUrl: string;
 }
 
-export class SettingsError extends Error {}
+export { SettingsError };
 
 /** Probot's run() default, which the server keeps; the workers use it too. */
 export const DEFAULT_LOG_LEVEL = "info";

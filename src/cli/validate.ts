@@ -5,7 +5,7 @@ import { stringify } from "yaml";
 import { CONFIG_PATH, parsePreviewConfig, type PreviewConfig } from "../config/index.js";
 import { previewSchema, resolveRef, type JsonSchema } from "../config/schema.js";
 import { flyTomlProblems, renderFlyToml } from "../fly/index.js";
-import { appName } from "../preview/app-name.js";
+import { appName } from "../model/app-name.js";
 import { DEFAULT_FLY_REGION } from "../settings.js";
 import { CliError, type Command } from "./command.js";
 

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { DestroyReason, PreviewStatus } from "../store/schema.js";
+import type { DestroyReason, PreviewStatus } from "../model/pull-request.js";
 import { fitText, formatTime, inline, shortSha } from "./markdown.js";
 import { httpStatus, type Octokit, type RepoRef } from "./octokit.js";
 

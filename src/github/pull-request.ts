@@ -1,6 +1,6 @@
 import { appName } from "../model/app-name.js";
 import type { Octokit, RepoRef } from "./octokit.js";
-import type { PullRequestInfo } from "../store/store.js";
+import type { PullRequestInfo } from "../model/pull-request.js";
 
 /** A head branch in another repository (or in a deleted one) is someone else's code. */
 export function isFork(pr: { head: { repo: { full_name: string } | null }; base: { repo: { full_name: string } } }): boolean {

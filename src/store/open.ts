@@ -3,7 +3,7 @@ import { dirname, resolve } from "node:path";
 import SQLite from "better-sqlite3";
 import pg from "pg";
 import { Kysely, Migrator, PostgresDialect, SqliteDialect } from "kysely";
-import { SettingsError } from "../settings.js";
+import { SettingsError } from "../model/errors.js";
 import { migrate, migrationsFor, type Dialect } from "./migrations.js";
 import type { Database } from "./schema.js";
 import { FALLBACK_AUTOCHECKPOINT_PAGES, startCheckpointer, type Checkpointer } from "./sqlite-checkpointer.js";
