@@ -141,6 +141,16 @@ export function supersededOutput(sha: string, newerSha: string | null, destroyed
   return { title: "Superseded", summary: `\`${shortSha(sha)}\` was not deployed: ${why}.` };
 }
 
+/** A commit the run deployed nothing for, and why (no config, the trigger rules, forks: off). */
+export function notDeployedOutput(reason: string): CheckOutput {
+  return { title: "Not deployed", summary: inline(reason) };
+}
+
+/** A commit waiting for a preview slot: which limit is full. */
+export function waitingForSlotOutput(reason: string): CheckOutput {
+  return { title: "Waiting for a free slot", summary: inline(reason) };
+}
+
 export function awaitingApprovalOutput(sha: string): CheckOutput {
   return {
     title: "Waiting for approval",

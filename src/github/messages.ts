@@ -1,0 +1,118 @@
+import { CONFIG_PATH } from "../config/types.js";
+import type { DestroyReason } from "../store/schema.js";
+import { formatClock, formatTtl, shortSha } from "./markdown.js";
+
+// The one-line reasons a run gives people: in the comment, the check run, the
+// deployment's description and the row's last_error (`fly-preview status`). Runs pick
+// one; the wording lives here, beside the renderers that show it.
+
+export function noConfigReason(ref: string): string {
+  return `No ${CONFIG_PATH} at ${ref}: nothing to deploy.`;
+}
+
+/** The first problem of an invalid .preview.yml. */
+export function invalidConfigReason(first: { line: number; message: string }): string {
+  return `${CONFIG_PATH} is invalid: line ${first.line}: ${first.message}`;
+}
+
+/** The first problem of the repository's fly.toml (at `file`) that keeps a preview from using it. */
+export function refusedFlyTomlReason(file: string, first: { line: number; message: string }): string {
+  return `${file} cannot be used: line ${first.line}: ${first.message}`;
+}
+
+export const FORKS_OFF_REASON = "Previews are off for pull requests from forks (forks: off).";
+
+/** Which limit keeps a preview from starting, and how to free a slot. */
+export interface FullLimit {
+  scope: "repository" | "installation";
+  /** Previews running in that scope, besides this one. */
+  active: number;
+  max: number;
+}
+
+export function fullLimitReason(limit: FullLimit): string {
+  const free = "Close a pull request, or comment `/preview destroy` on one, to free a slot: this preview then deploys by itself.";
+  return limit.scope === "repository"
+    ? `This repository already has ${limit.active} previews running, its limit (max_previews: ${limit.max} in ${CONFIG_PATH}). ${free}`
+    : `This installation already has ${limit.active} previews running, the server's limit (PREVIEW_MAX_PER_INSTALLATION=${limit.max}). ${free}`;
+}
+
+/** A file .preview.yml names (under `field`) that the commit does not have. */
+export function missingFileReason(field: "dockerfile" | "fly_toml", path: string): string {
+  return `${field}: "${path}" does not exist in the repository at this commit`;
+}
+
+export const NO_SECRET_STORE_REASON = "This server has no secret store; ask the operator to set PREVIEW_SECRETS_KEY";
+
+export function missingSecretsReason(missing: string[], repo: { owner: string; repo: string }): string {
+  return `Missing secrets: ${missing.join(", ")}. An operator stores them with \`fly-preview secrets set ${repo.owner}/${repo.repo} NAME\``;
+}
+
+/** Another repository's preview already has this Fly app name (two names can fold to one). */
+export function appNameTakenReason(app: string, holder: { owner: string; repo: string; number: number }): string {
+  return `The Fly app name ${app} is already used by the preview of ${holder.owner}/${holder.repo}#${holder.number}; it frees when that preview is destroyed`;
+}
+
+/** `timeout`: build.timeout as written in .preview.yml. */
+export function buildTimeoutReason(timeout: string): string {
+  return `The build took longer than build.timeout (${timeout}) in ${CONFIG_PATH}`;
+}
+
+export function maxRunReason(maxRunMs: number): string {
+  return `The deploy took longer than PREVIEW_MAX_RUN (${formatTtl(maxRunMs)}), the server's limit`;
+}
+
+export function unhealthyReason(health: { path: string; timeout: string }, lastProblem: string | undefined): string {
+  return `The app did not answer ${health.path} with a 2xx status within ${health.timeout} (last: ${lastProblem ?? "no answer"})`;
+}
+
+/** What ended a run at an error nobody planned for: the error's own words. */
+export function internalErrorReason(message: string): string {
+  return `Internal error: ${message}`;
+}
+
+/** The deployment's description when a newer desire (a push, a close) stopped a deploy. */
+export function supersededDescription(newerSha: string | null): string {
+  return newerSha ? `Superseded by ${shortSha(newerSha)}` : "Superseded";
+}
+
+export function supersededReason(sha: string, newerSha: string): string {
+  return `${shortSha(sha)} was not deployed: ${shortSha(newerSha)} superseded it and deploys next.`;
+}
+
+/** Fly.io failed for a passing reason: `detail` is its own words, already redacted. */
+export function flyFailingReason(detail: string): string {
+  return `Fly.io is failing (${detail})`;
+}
+
+/** Where a run is in the pool's schedule of attempts. */
+export interface AttemptView {
+  number: number;
+  of: number;
+}
+
+/** A run that Fly.io failed with attempts left: when the next one starts. */
+export function retryNotice(problem: string, at: number, attempt: AttemptView): string {
+  return `${problem}; trying again at ${formatClock(at)} (attempt ${attempt.number} of ${attempt.of} failed). A push deploys at once.`;
+}
+
+/** A run that Fly.io failed on its last attempt: what is left to do. */
+export function lastAttemptReason(reason: string, attempt: AttemptView): string {
+  return `${reason}${attempt.of > 1 ? `; attempt ${attempt.number} of ${attempt.of}` : ""}. A push or /preview redeploy tries again`;
+}
+
+export function destroyFailedReason(reason: string): string {
+  return `Could not destroy the Fly app: ${reason}`;
+}
+
+/** The row's last_error for a failed destroy; the reaper retries it. */
+export function destroyFailedError(reason: string): string {
+  return `destroy: ${reason}`;
+}
+
+/** The deployment's description once the preview is gone. */
+export function destroyedDescription(why: DestroyReason): string {
+  if (why === "closed") return "Pull request closed";
+  if (why === "trigger") return "Preview destroyed: the trigger rules no longer match";
+  return `Preview destroyed (${why})`;
+}

@@ -1,0 +1,134 @@
+import { CONFIG_PATH, loadPreviewConfig, readRepoFile, type PreviewConfig } from "../config/index.js";
+import {
+  APPROVE_ACTION,
+  awaitingApprovalOutput,
+  invalidConfigOutput,
+  notDeployedOutput,
+  supersededOutput,
+  waitingForSlotOutput,
+} from "../github/check-run.js";
+import {
+  FORKS_OFF_REASON,
+  fullLimitReason,
+  invalidConfigReason,
+  noConfigReason,
+  refusedFlyTomlReason,
+} from "../github/messages.js";
+import { defaultBranch } from "../github/pull-request.js";
+import { deploy } from "./deploy-steps.js";
+import { destroy } from "./destroy-run.js";
+import { plan, type Plan } from "./plan.js";
+import type { WantedComment } from "./reporter.js";
+import { endOpenChecks, type Run } from "./run.js";
+import type { WantedCheck } from "./surfaces.js";
+
+/**
+ * Carries out a deploy desire: reads what the plan judges on (.preview.yml, the
+ * repository's fly.toml, how many slots are taken), and does what it decides.
+ */
+export async function deployDesire(run: Run): Promise<void> {
+  const { preview, sha, log, generation } = run;
+  log.info({ sha, generation }, "deploy started");
+  // Runs for older commits that died, or were stopped before cancelling, left their check runs open.
+  await endOpenChecks(preview, run.deps, run.show, (old) => (old === sha ? undefined : { conclusion: "cancelled", output: supersededOutput(old, sha) }));
+
+  // A fork's own .preview.yml is its author's to write, and so is its choice of base
+  // branch: read the default branch's instead.
+  const configRef = preview.fork ? await defaultBranch(run.octokit, preview) : sha;
+  const loaded = await loadPreviewConfig(run.octokit, { owner: preview.owner, repo: preview.repo, ref: configRef });
+  const config = loaded.found && loaded.ok ? loaded.config : undefined;
+  const decided = plan({
+    preview,
+    sha,
+    loaded,
+    settings: run.deps.settings,
+    active: config ? await activePreviews(run, config) : {},
+    repoFlyToml: config?.fly_toml
+      ? await readRepoFile(run.octokit, { owner: preview.owner, repo: preview.repo, ref: sha, path: config.fly_toml })
+      : undefined,
+  });
+  await carryOut(run, decided, configRef);
+}
+
+/** The previews besides this one that hold a slot, counted only for the limits that are set. */
+async function activePreviews(run: Run, config: PreviewConfig): Promise<{ repository?: number; installation?: number }> {
+  const { preview, deps } = run;
+  return {
+    repository: config.max_previews === undefined ? undefined : await deps.store.countActive({ owner: preview.owner, repo: preview.repo }, preview.id),
+    installation:
+      deps.settings.maxPerInstallation === undefined ? undefined : await deps.store.countActive({ installationId: preview.installation_id }, preview.id),
+  };
+}
+
+async function carryOut(run: Run, decided: Plan, configRef: string): Promise<void> {
+  const { preview, sha, show, log, clock, finish } = run;
+  const current = { url: preview.url ?? undefined, servingSha: preview.deployed_sha ?? undefined };
+  const completedCheck = (conclusion: WantedCheck["conclusion"], output: WantedCheck["output"], actions?: WantedCheck["actions"]) =>
+    show({ surface: "check", state: { sha, conclusion, output, actions } });
+  const comment = (state: WantedComment) => show({ surface: "comment", state });
+  // This commit's check run, left open by a run that died, ends too when this run shows none.
+  const notDeployed = (reason: string) => endOpenChecks(preview, run.deps, show, () => ({ conclusion: "neutral", output: notDeployedOutput(reason) }));
+
+  if (decided.kind === "none") {
+    log.info({ ref: configRef }, "no .preview.yml: nothing to do");
+    await notDeployed(noConfigReason(configRef));
+    await finish({ status: "none", status_at: clock() });
+    return;
+  }
+  if (decided.kind === "invalid") {
+    const reason = invalidConfigReason(decided.problems[0]);
+    log.info({ problems: decided.problems.length }, "invalid .preview.yml");
+    await completedCheck("failure", invalidConfigOutput(CONFIG_PATH, decided.problems));
+    await comment({ status: "failed", sha, reason, ...current });
+    await finish({ status: "failed", status_at: clock(), last_error: reason });
+    return;
+  }
+
+  const { config } = decided;
+  const remembered = { config_ttl_ms: config.ttlMs, config_max_previews: config.max_previews ?? null };
+  switch (decided.kind) {
+    case "skip": {
+      log.info({ reason: decided.reason }, "trigger rules skip this pull request");
+      await notDeployed(decided.reason);
+      // The row keeps its deploy desire, so the PR deploys again once the rules let it through.
+      const skipped = { ...remembered, status: "skipped" as const, last_error: decided.reason };
+      if (decided.destroy) await destroy(run, { reason: decided.reason, remedy: decided.remedy, patch: skipped });
+      else await finish({ ...skipped, status_at: clock() });
+      return;
+    }
+    case "blocked":
+      log.info("previews are off for forks");
+      await notDeployed(FORKS_OFF_REASON);
+      await comment({ status: "blocked", sha });
+      await finish({ ...remembered, status: "blocked", status_at: clock(), last_error: null });
+      return;
+    case "approve":
+      log.info({ sha }, "fork commit waiting for approval");
+      await completedCheck("neutral", awaitingApprovalOutput(sha), [APPROVE_ACTION]);
+      await comment({ status: "awaiting_approval", sha, ...current });
+      await finish({ ...remembered, status: "awaiting_approval", status_at: clock(), last_error: null });
+      return;
+    case "stay":
+      log.info({ sha }, "the trigger rules still let the preview through: it stays as it is");
+      await finish({ ...remembered, status: "ready" });
+      return;
+    case "wait": {
+      const reason = fullLimitReason(decided.limit);
+      log.info({ reason }, "no free preview slot");
+      await completedCheck("neutral", waitingForSlotOutput(reason));
+      await comment({ status: "limited", sha, reason, ...current });
+      await finish({ ...remembered, status: "limited", status_at: clock(), last_error: reason });
+      return;
+    }
+    case "refused": {
+      const reason = refusedFlyTomlReason(decided.file, decided.problems[0]);
+      log.info({ problems: decided.problems.length }, "fly.toml refused");
+      await completedCheck("failure", invalidConfigOutput(decided.file, decided.problems));
+      await comment({ status: "failed", sha, reason, ...current });
+      await finish({ ...remembered, status: "failed", status_at: clock(), last_error: reason });
+      return;
+    }
+    case "deploy":
+      await finish({ ...(await deploy(run, decided)), ...remembered });
+  }
+}

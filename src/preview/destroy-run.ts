@@ -1,0 +1,81 @@
+import type { Logger } from "probot";
+import type { Flyctl } from "../fly/index.js";
+import { supersededOutput } from "../github/check-run.js";
+import { formatTtl } from "../github/markdown.js";
+import { destroyedDescription, destroyFailedError, destroyFailedReason } from "../github/messages.js";
+import type { Preview, PreviewPatch } from "../store/store.js";
+import { DEFAULT_TTL_MS } from "./reaper.js";
+import { describe, endOpenChecks, offerFreedSlot, type Run } from "./run.js";
+
+/**
+ * Destroys the preview: the Fly app, its deployment, and a comment that says why. With
+ * `untriggered` the trigger rules took it away: the comment says how to bring it back,
+ * and the row ends with `untriggered.patch` instead of "destroyed".
+ */
+export async function destroy(run: Run, untriggered?: { reason: string; remedy: string; patch: PreviewPatch }): Promise<void> {
+  const { preview, show, flyctl, log, clock, finish, deps } = run;
+  // Before anything else: a run that died may have left a check run open with nothing
+  // else to show for it (no comment yet, no app).
+  await endOpenChecks(preview, deps, show, (old) => ({ conclusion: "cancelled", output: supersededOutput(old, null, preview.destroyed_by) }));
+  // A PR that never got a preview (no config, or skipped) has nothing to tear down
+  // and nothing to say.
+  const hadSurface = preview.comment_id !== null || preview.app_created === 1 || (await deps.store.surfaceWrites.get(preview.id, "comment")) !== undefined;
+  if (!hadSurface) {
+    await finish({ status: "destroyed", status_at: clock() });
+    return;
+  }
+  try {
+    if (preview.app_created) {
+      const outcome = await flyctl.destroyApp(preview.app_name);
+      log.info({ outcome, reason: preview.destroy_reason }, "fly app destroyed");
+    }
+  } catch (error) {
+    const reason = flyctl.redactor.redact(describe(error));
+    log.warn({ reason }, "destroy failed: the reaper retries it");
+    await show({
+      surface: "comment",
+      state: { status: "failed", sha: preview.deployed_sha ?? preview.head_sha, reason: destroyFailedReason(reason), url: preview.url ?? undefined },
+    });
+    await finish({ status: "failed", status_at: clock(), last_error: destroyFailedError(reason) });
+    return;
+  }
+  const why = untriggered ? "trigger" : (preview.destroy_reason ?? "closed");
+  await show({ surface: "deployment", state: { sha: null, state: "inactive", description: destroyedDescription(why) } });
+  await show({
+    surface: "comment",
+    state: {
+      status: "destroyed",
+      sha: preview.deployed_sha ?? preview.head_sha,
+      url: preview.url ?? undefined,
+      destroyReason: why,
+      destroyedBy: preview.destroyed_by ?? undefined,
+      ttl: formatTtl(preview.config_ttl_ms ?? DEFAULT_TTL_MS),
+      reason: untriggered?.reason,
+      remedy: untriggered?.remedy,
+    },
+  });
+  await finish({ status: "destroyed", last_error: null, ...untriggered?.patch, status_at: clock(), app_created: 0, url: null, image_sha: null });
+  await offerFreedSlot(deps.store, preview.installation_id);
+}
+
+/**
+ * A destroy after the App lost access to the repository (uninstalled): Fly only,
+ * nothing said on GitHub, which no longer answers us.
+ */
+export async function quietDestroy(
+  preview: Preview,
+  flyctl: Flyctl,
+  log: Logger,
+  finish: (patch: PreviewPatch) => Promise<void>,
+  clock: () => number,
+): Promise<void> {
+  try {
+    if (preview.app_created) log.info({ outcome: await flyctl.destroyApp(preview.app_name) }, "fly app destroyed (App uninstalled)");
+  } catch (error) {
+    const reason = flyctl.redactor.redact(describe(error));
+    log.warn({ reason }, "destroy failed: the reaper retries it");
+    await finish({ status: "failed", status_at: clock(), last_error: destroyFailedError(reason) });
+    return;
+  }
+  await finish({ status: "destroyed", status_at: clock(), app_created: 0, url: null, image_sha: null, last_error: null });
+}
