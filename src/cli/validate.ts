@@ -4,7 +4,8 @@ import { dirname, join } from "node:path";
 import { stringify } from "yaml";
 import { CONFIG_PATH, parsePreviewConfig, type PreviewConfig } from "../config/index.js";
 import { previewSchema, resolveRef, type JsonSchema } from "../config/schema.js";
-import { flyTomlProblems, renderFlyToml } from "../fly/index.js";
+import { flyTomlProblems } from "../fly/index.js";
+import { flyTomlFor } from "../preview/fly-config.js";
 import { appName } from "../model/app-name.js";
 import { DEFAULT_FLY_REGION } from "../settings.js";
 import { CliError, type Command } from "./command.js";
@@ -68,22 +69,9 @@ export const validate: Command = {
   },
 };
 
-/**
- * The fly.toml the server deploys, from the same arguments as generateFlyToml in
- * src/preview/reconcile.ts; to be pointed at the one shared mapping once it has its own home.
- */
+/** The fly.toml the server deploys: the same mapping from .preview.yml to Fly (src/preview/fly-config.ts). */
 function previewFlyToml(config: PreviewConfig, base: string | undefined): string {
-  return renderFlyToml({
-    app: appName(EXAMPLE_OWNER, EXAMPLE_REPO, EXAMPLE_NUMBER),
-    region: config.region ?? DEFAULT_FLY_REGION,
-    dockerfile: config.dockerfile,
-    port: config.port,
-    memory: config.resources.memory,
-    cpus: config.resources.cpus,
-    cpuKind: config.resources.cpu_kind,
-    base,
-    basePath: config.fly_toml,
-  });
+  return flyTomlFor(appName(EXAMPLE_OWNER, EXAMPLE_REPO, EXAMPLE_NUMBER), config, { flyRegion: DEFAULT_FLY_REGION }, base);
 }
 
 function fail(problems: Problem[], warn: (line: string) => void): never {

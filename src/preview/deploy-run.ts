@@ -85,7 +85,7 @@ async function carryOut(run: Run, decided: Plan, configRef: string): Promise<voi
   }
 
   const { config } = decided;
-  const remembered = { config_ttl_ms: config.ttlMs, config_max_previews: config.max_previews ?? null };
+  const remembered = { config_ttl_ms: config.ttlMs };
   switch (decided.kind) {
     case "skip": {
       log.info({ reason: decided.reason }, "trigger rules skip this pull request");

@@ -49,7 +49,7 @@ export interface PreviewsTable {
   deployment_id: number | null;
   deployment_sha: string | null;
   config_ttl_ms: number | null;
-  config_max_previews: number | null;
+  // config_max_previews (0001) was written and never read: no longer written; the column stays.
 
   // Set by `/preview destroy`: pushes do not bring the preview back, `/preview redeploy` does.
   paused: Generated<number>;
