@@ -1,7 +1,9 @@
+import type { Server } from "node:http";
 import { createProbot, type Probot } from "probot";
-import { startWorkers, type Runtime } from "./app.js";
+import { metricsFor, startWorkers, type Runtime } from "./app.js";
 import { checkAppWithGitHub, readAppCredentials } from "./credentials.js";
 import { flyctlProblem } from "./fly/flyctl-version.js";
+import { serveMetrics } from "./server/metrics.js";
 import { DEFAULT_LOG_LEVEL, SettingsError, type Settings } from "./settings.js";
 import { openStore } from "./store/store.js";
 
@@ -10,7 +12,7 @@ import { openStore } from "./store/store.js";
  * (several processes on PostgreSQL, or Lambda). The Probot here never listens: it only
  * authenticates as the App's installations (APP_ID, PRIVATE_KEY, GHE_HOST from `env`).
  */
-export async function runWorkers(settings: Settings, env: NodeJS.ProcessEnv): Promise<Runtime> {
+export async function runWorkers(settings: Settings, env: NodeJS.ProcessEnv): Promise<Runtime & { metricsServer?: Server }> {
   if (!readAppCredentials(env)) {
     throw new SettingsError("workers need the GitHub App's credentials: set APP_ID and PRIVATE_KEY (or PRIVATE_KEY_PATH)");
   }
@@ -24,7 +26,24 @@ export async function runWorkers(settings: Settings, env: NodeJS.ProcessEnv): Pr
   const problem = await flyctlProblem(settings.flyctlPath);
   if (problem) probot.log.warn(problem);
   const store = await openStore(settings.databaseUrl);
-  return startWorkers(probot, store, { settings, store });
+  const metrics = metricsFor(store, { settings });
+  // Before any work is claimed: a port already taken stops start-up with nothing to undo.
+  let metricsServer: Server | undefined;
+  if (settings.metricsPort !== undefined) {
+    try {
+      metricsServer = await serveMetrics({ port: settings.metricsPort, host: env.HOST, metrics, store, token: settings.metricsToken });
+    } catch (error) {
+      await store.close();
+      throw new Error(`cannot serve /metrics on METRICS_PORT=${settings.metricsPort}: ${(error as Error).message}`);
+    }
+    probot.log.info(`serving /metrics and /healthz on port ${settings.metricsPort}`);
+  }
+  try {
+    return { ...(await startWorkers(probot, store, { settings, store, metrics })), metricsServer };
+  } catch (error) {
+    metricsServer?.close();
+    throw error;
+  }
 }
 
 /**

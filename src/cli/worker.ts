@@ -10,7 +10,8 @@ export const worker: Command = {
   details:
     "Carries out desires and commands recorded by the webhook servers (or the Lambda webhook) that share DATABASE_URL, " +
     "and runs the reaper. Start as many as you like on PostgreSQL: leases keep each pull request with one worker. " +
-    "Needs the server's variables, the GitHub App's credentials (APP_ID, PRIVATE_KEY) included.",
+    "Needs the server's variables, the GitHub App's credentials (APP_ID, PRIVATE_KEY) included. " +
+    "With METRICS_PORT it serves /metrics and /healthz on that port.",
   async run(_args, ctx) {
     let runtime;
     try {
@@ -29,6 +30,7 @@ export const worker: Command = {
     // Running flyctl processes are stopped and their leases released, so another
     // worker picks their previews up at once.
     await runtime.pool.stop();
+    await new Promise((resolve) => (runtime.metricsServer ? runtime.metricsServer.close(resolve) : resolve(undefined)));
     await runtime.store.close();
     ctx.print("workers stopped");
   },
