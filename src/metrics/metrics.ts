@@ -15,9 +15,11 @@ export type WebhookOutcome = "recorded" | "duplicate" | "ignored" | "error";
  * How a deploy run ended. `transient_retry`: Fly.io, GitHub or the network failed for a
  * passing reason and the pool tries again later; `failed`: any other failure.
  */
-export type DeployResult = "success" | "build_failure" | "health_failure" | "superseded" | "transient_retry" | "failed";
+const DEPLOY_RESULTS = ["success", "build_failure", "health_failure", "superseded", "transient_retry", "failed"] as const;
+export type DeployResult = (typeof DEPLOY_RESULTS)[number];
 /** `failed`: the reaper asks for it again; `retry`: GitHub or the network failed, the pool tries again later. */
-export type DestroyResult = "destroyed" | "failed" | "retry";
+const DESTROY_RESULTS = ["destroyed", "failed", "retry"] as const;
+export type DestroyResult = (typeof DESTROY_RESULTS)[number];
 export type GitHubRequestResult = "ok" | "client_error" | "rate_limited" | "server_error" | "network_error";
 /** What the write queue did with one write: sent; `stale` (a replaced desire's step, dropped); retried later; given up; dropped with its installation. */
 export type GitHubWriteResult = "sent" | "stale" | "retry" | "given_up" | "dropped";
@@ -110,6 +112,11 @@ export class Metrics {
       [30, 60, 120, 180, 300, 600, 900, 1200, 1800, 3600],
     );
 
+    // Every result at 0 from the start, so that rate() and alerts see a series before its first event.
+    if (!this.byInstallation) {
+      for (const result of DEPLOY_RESULTS) this.deploys.inc({ result }, 0);
+      for (const result of DESTROY_RESULTS) this.destroys.inc({ result }, 0);
+    }
     if (options.store) this.storeGauges(options.store, perInstallation);
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }
