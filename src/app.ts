@@ -3,13 +3,17 @@ import { Flyctl, type FlyctlOptions } from "./fly/index.js";
 import { registerCheckRunHandlers } from "./handlers/check-run.js";
 import { registerInstallationHandlers } from "./handlers/installation.js";
 import { registerIssueCommentHandlers } from "./handlers/issue-comment.js";
+import { countIgnored } from "./handlers/outcomes.js";
 import { registerPullRequestHandlers } from "./handlers/pull-request.js";
+import { Metrics } from "./metrics/metrics.js";
 import { WorkerPool, type PoolOptions } from "./preview/pool.js";
 import { reap } from "./preview/reaper.js";
 import { resync, RESYNC_QUIET_MS } from "./preview/resync.js";
 import { SecretStore } from "./secrets/index.js";
+import { observeRequests } from "./github/observe-requests.js";
 import { paceWrites } from "./github/write-pace.js";
 import { healthz } from "./server/healthz.js";
+import { metricsRoute } from "./server/metrics.js";
 import { rootWebhooks } from "./server/webhooks.js";
 import type { Settings } from "./settings.js";
 import { openStore, type Store } from "./store/store.js";
@@ -28,6 +32,8 @@ export interface AppOptions {
   /** Resync timing (tests shorten it): see src/preview/resync.ts. */
   resync?: { quietMs?: number; firstAfterMs?: number };
   clock?: () => number;
+  /** Where this app counts; by default one of its own, on `store` (see metricsFor). */
+  metrics?: Metrics;
   onStarted?: (runtime: Runtime) => void;
 }
 
@@ -35,6 +41,12 @@ export interface Runtime {
   store: Store;
   pool: WorkerPool;
   flyctl: Flyctl;
+  metrics: Metrics;
+}
+
+/** The metrics of one app: a registry of its own, whose gauges read `store`. */
+export function metricsFor(store: Store, options: Pick<AppOptions, "settings" | "clock">): Metrics {
+  return new Metrics({ store, installationLabel: options.settings.metricsInstallationLabel, clock: options.clock });
 }
 
 /**
@@ -43,6 +55,7 @@ export interface Runtime {
  */
 export async function startWorkers(app: Probot, store: Store, options: AppOptions): Promise<Runtime> {
   const { settings } = options;
+  const metrics = options.metrics ?? metricsFor(store, options);
   const secrets = new SecretStore(store.db, settings.secretsKey, options.clock);
   // Stored secrets with no key, or the wrong key, stop start-up with a message.
   await secrets.check();
@@ -59,11 +72,16 @@ export async function startWorkers(app: Probot, store: Store, options: AppOption
     token: settings.flyApiToken,
     org: settings.flyOrg,
     log: app.log.child({ name: "flyctl" }),
+    onCall: (command, result) => metrics.flyctlCall(command, result),
     ...options.flyctl,
   });
   const paceLog = app.log.child({ name: "write-pace" });
+  // Counted at the network, under the pace: see observeRequests.
   const github = async (installationId: number) =>
-    paceWrites(await app.auth(installationId), installationId, { pace: store, spacingMs: settings.writeSpacingMs, log: paceLog });
+    observeRequests(
+      paceWrites(await app.auth(installationId), installationId, { pace: store, spacingMs: settings.writeSpacingMs, log: paceLog }),
+      (kind, result) => metrics.githubRequest(kind, result, installationId),
+    );
   const pool = new WorkerPool(
     {
       appId: await appIdOf(app),
@@ -76,6 +94,7 @@ export async function startWorkers(app: Probot, store: Store, options: AppOption
       fetch: options.fetch,
       clock: options.clock,
       healthIntervalMs: options.healthIntervalMs,
+      metrics,
     },
     { concurrency: settings.concurrency, leaseMs: settings.leaseMs, ...options.pool },
   );
@@ -99,7 +118,7 @@ export async function startWorkers(app: Probot, store: Store, options: AppOption
     clearTimeout(firstResync);
     clearInterval(reaper);
   });
-  const runtime = { store, pool, flyctl };
+  const runtime = { store, pool, flyctl, metrics };
   options.onStarted?.(runtime);
   return runtime;
 }
@@ -119,14 +138,17 @@ async function appIdOf(app: Probot): Promise<number> {
 export function flyPreview(options: AppOptions): ApplicationFunction {
   return async (app: Probot, { addHandler }) => {
     const store = options.store ?? (await openStore(options.settings.databaseUrl, options.clock));
-    const runtime = options.workers === false ? undefined : await startWorkers(app, store, options);
-    const handlerDeps = { store, wake: (what?: { commands?: boolean }) => runtime?.pool.wake(what) };
+    const metrics = options.metrics ?? metricsFor(store, options);
+    const runtime = options.workers === false ? undefined : await startWorkers(app, store, { ...options, metrics });
+    const handlerDeps = { store, wake: (what?: { commands?: boolean }) => runtime?.pool.wake(what), metrics };
     registerPullRequestHandlers(app, handlerDeps);
     registerIssueCommentHandlers(app, handlerDeps);
     registerCheckRunHandlers(app, handlerDeps);
     registerInstallationHandlers(app, handlerDeps);
+    countIgnored(app, metrics);
     try {
       addHandler(healthz(store));
+      addHandler(metricsRoute(metrics, options.settings.metricsToken));
       addHandler(await rootWebhooks(app));
     } catch {
       // Loaded without an HTTP server (tests, Lambda): no routes to add.

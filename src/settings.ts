@@ -27,6 +27,12 @@ export interface Settings {
   writeSpacingMs: number;
   /** Where replies to commands link for help: the docs/ folder of the operator's copy. */
   docsUrl: string;
+  /** METRICS_TOKEN: /metrics answers only requests with `Authorization: Bearer <token>`; undefined: open. */
+  metricsToken?: string;
+  /** METRICS_PORT: where `fly-preview worker` serves /metrics and /healthz; undefined: it serves nothing. */
+  metricsPort?: number;
+  /** METRICS_INSTALLATION_LABEL: per-installation series carry the installation id. */
+  metricsInstallationLabel: boolean;
 }
 
 export { SettingsError };
@@ -96,6 +102,24 @@ function url(env: NodeJS.ProcessEnv, variable: string, fallback: string): string
   return raw.replace(/\/$/, "");
 }
 
+/** An opaque token sent in an HTTP header: printable ASCII, no spaces, long enough not to be guessed. */
+function bearerToken(env: NodeJS.ProcessEnv, variable: string): string | undefined {
+  const raw = env[variable]?.trim();
+  if (!raw) return undefined;
+  // The value is never echoed: a typo'd secret in an error message is still a secret.
+  if (!/^[\x21-\x7e]{16,}$/.test(raw)) {
+    throw new SettingsError(`${variable} must be at least 16 printable characters with no spaces (e.g. openssl rand -hex 32)`);
+  }
+  return raw;
+}
+
+function flag(env: NodeJS.ProcessEnv, variable: string): boolean {
+  const raw = env[variable]?.trim().toLowerCase();
+  if (!raw || raw === "0" || raw === "false") return false;
+  if (raw === "1" || raw === "true") return true;
+  throw new SettingsError(`${variable} must be 1 or 0 (true or false), got "${env[variable]?.trim()}"`);
+}
+
 function secretsKey(env: NodeJS.ProcessEnv): Buffer | undefined {
   try {
     return parseSecretsKey(env.PREVIEW_SECRETS_KEY);
@@ -120,5 +144,8 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     writeSpacingMs: durationOrOff(env, "PREVIEW_WRITE_SPACING", 1000),
     docsUrl: url(env, "PREVIEW_DOCS_URL", DEFAULT_DOCS_URL),
     secretsKey: secretsKey(env),
+    metricsToken: bearerToken(env, "METRICS_TOKEN"),
+    metricsPort: env.METRICS_PORT?.trim() ? integer(env, "METRICS_PORT", 0, 1, 65_535) : undefined,
+    metricsInstallationLabel: flag(env, "METRICS_INSTALLATION_LABEL"),
   };
 }

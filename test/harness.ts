@@ -240,6 +240,9 @@ export async function startWorld(options: WorldOptions = {}) {
     get flyctl() {
       return runtime.flyctl;
     },
+    get metrics() {
+      return runtime.metrics;
+    },
     /** Files of a commit of the test repository (Dockerfile and .preview.yml by default). */
     commit(commitSha: string, files: Record<string, string> = { Dockerfile: DOCKERFILE, ".preview.yml": PREVIEW_YML }, repo = REPO) {
       gh.setCommit(repo, commitSha, files);

@@ -17,6 +17,9 @@ describe("server settings", () => {
       writeSpacingMs: 1000,
       docsUrl: "https://github.com/fly-preview/fly-preview/tree/main/docs",
       secretsKey: undefined,
+      metricsToken: undefined,
+      metricsPort: undefined,
+      metricsInstallationLabel: false,
     });
   });
 
@@ -35,6 +38,9 @@ describe("server settings", () => {
       PREVIEW_MAX_RUN: "90m",
       PREVIEW_SECRETS_KEY: "ab".repeat(32),
       PREVIEW_WRITE_SPACING: "2s",
+      METRICS_TOKEN: "0123456789abcdef0123",
+      METRICS_PORT: "9091",
+      METRICS_INSTALLATION_LABEL: "true",
     });
     expect(settings).toEqual({
       flyApiToken: "tok",
@@ -50,6 +56,9 @@ describe("server settings", () => {
       writeSpacingMs: 2000,
       docsUrl: "https://git.acme.dev/tools/fly-preview/docs",
       secretsKey: Buffer.from("ab".repeat(32), "hex"),
+      metricsToken: "0123456789abcdef0123",
+      metricsPort: 9091,
+      metricsInstallationLabel: true,
     });
   });
 
@@ -69,6 +78,9 @@ describe("server settings", () => {
     [{ PREVIEW_MAX_RUN: "0s" }, /PREVIEW_MAX_RUN must be a duration such as 30s, 10m or 1h, got "0s"/],
     [{ PREVIEW_SECRETS_KEY: "short" }, /PREVIEW_SECRETS_KEY/],
     [{ PREVIEW_WRITE_SPACING: "500ms" }, /PREVIEW_WRITE_SPACING must be a duration such as 1s or 2s, or 0 to turn it off, got "500ms"/],
+    [{ METRICS_TOKEN: "has a space in it, sadly" }, /METRICS_TOKEN must be at least 16 printable characters with no spaces/],
+    [{ METRICS_PORT: "99999" }, /METRICS_PORT must be a whole number between 1 and 65535, got 99999/],
+    [{ METRICS_INSTALLATION_LABEL: "yes" }, /METRICS_INSTALLATION_LABEL must be 1 or 0 \(true or false\), got "yes"/],
   ])("stops at a bad value and names the variable: %o", (env, message) => {
     expect(() => readSettings(env)).toThrow(message);
   });

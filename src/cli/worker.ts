@@ -1,7 +1,9 @@
+import type { Server } from "node:http";
 import { createProbot, type Probot } from "probot";
-import { startWorkers, type Runtime } from "../app.js";
+import { metricsFor, startWorkers, type Runtime } from "../app.js";
 import { checkAppWithGitHub, readAppCredentials } from "../credentials.js";
 import { flyctlProblem } from "../fly/flyctl-version.js";
+import { serveMetrics } from "../server/metrics.js";
 import { DEFAULT_LOG_LEVEL, SettingsError, type Settings } from "../settings.js";
 import { openStore } from "../store/store.js";
 import { CliError, type Command } from "./command.js";
@@ -14,7 +16,8 @@ export const worker: Command = {
   details:
     "Carries out desires and commands recorded by the webhook servers (or the Lambda webhook) that share DATABASE_URL, " +
     "and runs the reaper. Start as many as you like on PostgreSQL: leases keep each pull request with one worker. " +
-    "Needs the server's variables, the GitHub App's credentials (APP_ID, PRIVATE_KEY) included.",
+    "Needs the server's variables, the GitHub App's credentials (APP_ID, PRIVATE_KEY) included. " +
+    "With METRICS_PORT it serves /metrics and /healthz on that port.",
   async run(_args, ctx) {
     let runtime;
     try {
@@ -33,6 +36,7 @@ export const worker: Command = {
     // Running flyctl processes are stopped and their leases released, so another
     // worker picks their previews up at once.
     await runtime.pool.stop();
+    await new Promise((resolve) => (runtime.metricsServer ? runtime.metricsServer.close(resolve) : resolve(undefined)));
     await runtime.store.close();
     ctx.print("workers stopped");
   },
@@ -43,7 +47,7 @@ export const worker: Command = {
  * (several processes on PostgreSQL, or Lambda). The Probot here never listens: it only
  * authenticates as the App's installations (APP_ID, PRIVATE_KEY, GHE_HOST from `env`).
  */
-export async function startWorkerProcess(settings: Settings, env: NodeJS.ProcessEnv): Promise<Runtime> {
+export async function startWorkerProcess(settings: Settings, env: NodeJS.ProcessEnv): Promise<Runtime & { metricsServer?: Server }> {
   if (!readAppCredentials(env)) {
     throw new SettingsError("workers need the GitHub App's credentials: set APP_ID and PRIVATE_KEY (or PRIVATE_KEY_PATH)");
   }
@@ -57,7 +61,24 @@ export async function startWorkerProcess(settings: Settings, env: NodeJS.Process
   const problem = await flyctlProblem(settings.flyctlPath);
   if (problem) probot.log.warn(problem);
   const store = await openStore(settings.databaseUrl);
-  return startWorkers(probot, store, { settings, store });
+  const metrics = metricsFor(store, { settings });
+  // Before any work is claimed: a port already taken stops start-up with nothing to undo.
+  let metricsServer: Server | undefined;
+  if (settings.metricsPort !== undefined) {
+    try {
+      metricsServer = await serveMetrics({ port: settings.metricsPort, host: env.HOST, metrics, store, token: settings.metricsToken });
+    } catch (error) {
+      await store.close();
+      throw new Error(`cannot serve /metrics on METRICS_PORT=${settings.metricsPort}: ${(error as Error).message}`);
+    }
+    probot.log.info(`serving /metrics and /healthz on port ${settings.metricsPort}`);
+  }
+  try {
+    return { ...(await startWorkers(probot, store, { settings, store, metrics })), metricsServer };
+  } catch (error) {
+    metricsServer?.close();
+    throw error;
+  }
 }
 
 /**

@@ -31,6 +31,12 @@ interface Run {
 /** What happened, for the command's row and its reaction. `pending`: the reconciler reacts when the run ends. */
 type Outcome = { result: "done" | "refused" | "failed" | "pending"; note: string };
 
+/** How a command ended: its result, and the text its row records. */
+export interface CommandEnd {
+  result: Outcome["result"];
+  text: string;
+}
+
 interface CommandSpec {
   summary: string;
   /** Only users with write, maintain or admin permission may run it. */
@@ -157,7 +163,7 @@ async function hasWriteAccess(octokit: Octokit, owner: string, repo: string, use
  * Throws what GitHub or the network throws; the pool tries again later or gives up
  * (`commandFailed`).
  */
-export async function executeCommand(command: Command, deps: CommandDeps): Promise<string> {
+export async function executeCommand(command: Command, deps: CommandDeps): Promise<CommandEnd> {
   const log = deps.log.child({ repo: `${command.owner}/${command.repo}`, pr: command.number, command: command.name });
   const octokit = await deps.github(command.installation_id);
   const where = { owner: command.owner, repo: command.repo };
@@ -179,12 +185,12 @@ export async function executeCommand(command: Command, deps: CommandDeps): Promi
     // No token for a deleted installation: nothing of it can be answered any more.
     log.warn({ installationId: command.installation_id }, "installation gone: destroying its previews quietly");
     if (await deps.store.appRemoved({ installationId: command.installation_id })) deps.wake();
-    return APP_REMOVED_OUTCOME;
+    return { result: "failed", text: APP_REMOVED_OUTCOME };
   }
   // The command is carried out: a reaction GitHub fails to take must not run it twice.
   await reactTo(REACTIONS[note.result]).catch((error) => log.warn({ err: error }, "could not react to the command"));
   log.info({ source: command.source, sender: command.sender, outcome: note.result, note: note.note }, "command handled");
-  return `${note.result}: ${note.note}`;
+  return { result: note.result, text: `${note.result}: ${note.note}` };
 }
 
 /** A command given up (an error that would fail again, or no retry left): 😕 on its comment, as far as GitHub answers. */

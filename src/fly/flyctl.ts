@@ -5,7 +5,7 @@ import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { execa } from "execa";
-import { classifyFailure, FlyError, reasonFor } from "./errors.js";
+import { classifyFailure, FlyError, reasonFor, type FlyErrorKind } from "./errors.js";
 import { Redactor } from "./redact.js";
 import { encodeSecret } from "./secret-lines.js";
 
@@ -23,6 +23,8 @@ export interface FlyctlOptions {
   retry?: { attempts: number; baseDelayMs: number };
   /** After a cancel, SIGTERM to flyctl's process group first, then SIGKILL after this long. Default DEFAULT_KILL_GRACE_MS. */
   killGraceMs?: number;
+  /** Told of every flyctl run (each attempt of a retried one): its command (`commandName`) and `ok` or the failure's kind. */
+  onCall?: (command: string, result: "ok" | FlyErrorKind) => void;
 }
 
 export interface DeployOptions {
@@ -226,7 +228,10 @@ export class Flyctl {
   }
 
   private async run(args: string[], opts: RunOptions = {}): Promise<RunOutput> {
-    if (!this.token) throw new FlyError("no_token", reasonFor("no_token"));
+    if (!this.token) {
+      this.opts.onCall?.(commandName(args), "no_token");
+      throw new FlyError("no_token", reasonFor("no_token"));
+    }
     const { attempts, baseDelayMs } = this.retry;
     for (let attempt = 1; ; attempt++) {
       try {
@@ -255,6 +260,17 @@ export class Flyctl {
   }
 
   private async runOnce(args: string[], opts: RunOptions): Promise<RunOutput> {
+    try {
+      const output = await this.runProcess(args, opts);
+      this.opts.onCall?.(commandName(args), "ok");
+      return output;
+    } catch (error) {
+      this.opts.onCall?.(commandName(args), error instanceof FlyError ? error.kind : "unknown");
+      throw error;
+    }
+  }
+
+  private async runProcess(args: string[], opts: RunOptions): Promise<RunOutput> {
     if (opts.signal?.aborted) throw new FlyError("cancelled", reasonFor("cancelled"));
     this.log?.debug({ command: this.describe(args) }, "running flyctl");
 
@@ -392,6 +408,14 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
   } catch {
     // The whole group has already exited.
   }
+}
+
+/**
+ * The flyctl command of `args` without its operands, from the few this driver runs
+ * (`deploy`, `apps create`, `secrets import`, `status`, …): a bounded name for metrics.
+ */
+export function commandName(args: string[]): string {
+  return ["apps", "secrets", "orgs"].includes(args[0] ?? "") ? `${args[0]} ${args[1]}` : (args[0] ?? "");
 }
 
 function deployArgs(opts: DeployOptions): string[] {

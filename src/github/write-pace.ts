@@ -19,7 +19,7 @@ export interface PaceOptions {
 // not queue behind writes: every write of a new Octokit needs it first.
 const TOKEN_REQUEST = /\/app\/installations\/\d+\/access_tokens$/;
 
-function isContentWrite(method: string | undefined, url: string): boolean {
+export function isContentWrite(method: string | undefined, url: string): boolean {
   const verb = (method ?? "GET").toUpperCase();
   if (verb === "GET" || verb === "HEAD") return false;
   return !TOKEN_REQUEST.test(new URL(url).pathname);
@@ -30,7 +30,8 @@ function isContentWrite(method: string | undefined, url: string): boolean {
 // else at least a minute.
 const FALLBACK_PAUSE_MS = 60_000;
 
-async function pauseOf(response: Response): Promise<number | undefined> {
+/** How long GitHub asks to pause when `response` is a rate limit; undefined when it is not one. */
+export async function pauseOf(response: Response): Promise<number | undefined> {
   if (response.status !== 403 && response.status !== 429) return undefined;
   const retryAfter = Number(response.headers.get("retry-after") ?? NaN);
   if (Number.isFinite(retryAfter) && retryAfter >= 0) return retryAfter * 1000;

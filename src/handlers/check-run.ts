@@ -2,6 +2,7 @@ import type { Context, Probot } from "probot";
 import { APPROVE_ACTION, CHECK_ACTIONS, CHECK_NAME } from "../github/check-run.js";
 import type { SlashCommandName } from "../model/slash-commands.js";
 import type { CommandSource } from "../store/schema.js";
+import { handle } from "./outcomes.js";
 import type { HandlerDeps } from "./pull-request.js";
 
 type CheckRunContext = Context<"check_run.requested_action" | "check_run.rerequested">;
@@ -18,12 +19,12 @@ const BUTTONS = [...CHECK_ACTIONS, APPROVE_ACTION];
 export function registerCheckRunHandlers(app: Probot, deps: HandlerDeps): void {
   const record = async (context: CheckRunContext, name: SlashCommandName, source: CommandSource) => {
     const { check_run: run, repository, sender } = context.payload;
-    if (run.name !== CHECK_NAME || sender.type === "Bot") return;
+    if (run.name !== CHECK_NAME || sender.type === "Bot") return "ignored";
     const installation = (context.payload as { installation?: { id: number } }).installation;
     const preview = run.external_id ? await deps.store.getById(Number(run.external_id)) : undefined;
     if (!installation || !preview || preview.owner !== repository.owner.login || preview.repo !== repository.name) {
       context.log.info({ repo: repository.full_name, external_id: run.external_id }, "check run of no preview we know: ignored");
-      return;
+      return "ignored";
     }
     const command = {
       installation_id: installation.id,
@@ -38,15 +39,16 @@ export function registerCheckRunHandlers(app: Probot, deps: HandlerDeps): void {
       // The button approves the commit of the check run it was pressed on.
       head_sha: name === "approve" ? run.head_sha : null,
     };
-    if (!(await deps.store.addCommand(command, context.id))) return; // a redelivery
+    if (!(await deps.store.addCommand(command, context.id))) return "duplicate";
     context.log.info({ repo: repository.full_name, pr: preview.number, command: name, sender: sender.login, source }, "command recorded");
     deps.wake({ commands: true });
+    return "recorded";
   };
 
-  app.on("check_run.requested_action", async (context) => {
+  handle(app, deps.metrics, ["check_run.requested_action"], async (context) => {
     const pressed = context.payload.requested_action?.identifier;
     const name = BUTTONS.find((button) => button.identifier === pressed)?.identifier;
-    if (name) await record(context, name, "button");
+    return name ? record(context, name, "button") : "ignored";
   });
-  app.on("check_run.rerequested", async (context) => record(context, "redeploy", "rerun"));
+  handle(app, deps.metrics, ["check_run.rerequested"], async (context) => record(context, "redeploy", "rerun"));
 }

@@ -1,4 +1,5 @@
 import type { Probot } from "probot";
+import { handle } from "./outcomes.js";
 import type { HandlerDeps } from "./pull-request.js";
 
 /**
@@ -7,14 +8,15 @@ import type { HandlerDeps } from "./pull-request.js";
  * in those repositories. Destroys already on their way turn quiet too.
  */
 export function registerInstallationHandlers(app: Probot, deps: HandlerDeps): void {
-  app.on("installation.deleted", async (context) => {
+  handle(app, deps.metrics, ["installation.deleted"], async (context) => {
     const installationId = context.payload.installation.id;
     const changed = await deps.store.appRemoved({ installationId });
     context.log.info({ installationId, previews: changed }, "installation deleted: destroying its previews");
     if (changed) deps.wake();
+    return "recorded";
   });
 
-  app.on("installation_repositories.removed", async (context) => {
+  handle(app, deps.metrics, ["installation_repositories.removed"], async (context) => {
     let changed = 0;
     for (const repository of context.payload.repositories_removed) {
       const [owner, repo] = repository.full_name.split("/");
@@ -22,5 +24,6 @@ export function registerInstallationHandlers(app: Probot, deps: HandlerDeps): vo
     }
     context.log.info({ installationId: context.payload.installation.id, previews: changed }, "repositories removed: destroying their previews");
     if (changed) deps.wake();
+    return "recorded";
   });
 }

@@ -1,5 +1,6 @@
 import type { Probot } from "probot";
 import { parseCommand } from "../commands/parse.js";
+import { handle } from "./outcomes.js";
 import type { HandlerDeps } from "./pull-request.js";
 
 /**
@@ -8,13 +9,13 @@ import type { HandlerDeps } from "./pull-request.js";
  * and comments by bots (ours included) are not commands.
  */
 export function registerIssueCommentHandlers(app: Probot, deps: HandlerDeps): void {
-  app.on("issue_comment.created", async (context) => {
+  handle(app, deps.metrics, ["issue_comment.created"], async (context) => {
     const { issue, comment, repository, sender } = context.payload;
-    if (!issue.pull_request || sender.type === "Bot" || comment.user?.type === "Bot") return;
+    if (!issue.pull_request || sender.type === "Bot" || comment.user?.type === "Bot") return "ignored";
     const parsed = parseCommand(comment.body);
-    if (!parsed) return;
+    if (!parsed) return "ignored";
     const installation = (context.payload as { installation?: { id: number } }).installation;
-    if (!installation) return;
+    if (!installation) return "ignored";
     const owner = repository.owner.login;
     // An approval approves the head the approver saw, not whatever the head is when a
     // worker gets to it: the newest head fly-preview knows now (the check run shows it).
@@ -31,8 +32,9 @@ export function registerIssueCommentHandlers(app: Probot, deps: HandlerDeps): vo
       sender: sender.login,
       head_sha,
     };
-    if (!(await deps.store.addCommand(command, context.id))) return; // a redelivery
+    if (!(await deps.store.addCommand(command, context.id))) return "duplicate";
     context.log.info({ repo: repository.full_name, pr: issue.number, command: parsed.name, sender: sender.login }, "command recorded");
     deps.wake({ commands: true });
+    return "recorded";
   });
 }

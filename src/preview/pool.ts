@@ -1,8 +1,9 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { Logger } from "probot";
-import { commandFailed, executeCommand, type CommandDeps } from "../commands/execute.js";
+import { commandFailed, executeCommand, type CommandDeps, type CommandEnd } from "../commands/execute.js";
 import { retryAfterMs, worthRetrying } from "../github/octokit.js";
+import type { Metrics } from "../metrics/metrics.js";
 import type { Store } from "../store/store.js";
 import { reconcile, reportGivenUp, RetryLater, Superseded, type ReconcileDeps, type RunDeps } from "./reconcile.js";
 import { WriteQueue } from "./write-queue.js";
@@ -21,6 +22,9 @@ export interface PoolOptions {
 
 /** 30 s, 1, 2, 5 and 10 minutes: about 18 minutes in all, enough to ride out a GitHub incident's worst minutes. */
 const RETRY_DELAYS_MS: readonly number[] = [30_000, 60_000, 120_000, 300_000, 600_000];
+
+/** What runs need, and where the pool counts how runs and commands end. */
+export type PoolDeps = ReconcileDeps & { metrics?: Metrics };
 
 interface Running {
   id: number;
@@ -59,7 +63,7 @@ export class WorkerPool {
   private readonly runDeps: RunDeps;
 
   constructor(
-    private readonly deps: ReconcileDeps,
+    private readonly deps: PoolDeps,
     private readonly options: PoolOptions,
   ) {
     this.pollMs = options.pollMs ?? 1000;
@@ -76,6 +80,7 @@ export class WorkerPool {
       clock: deps.clock,
       holdMs: deps.settings.writeSpacingMs,
       retryDelaysMs: options.retryDelaysMs,
+      metrics: deps.metrics,
     });
     this.runDeps = { ...deps, writes: this.writes };
   }
@@ -194,7 +199,7 @@ export class WorkerPool {
         const renew = () =>
           this.store.renewCommand(command.id, this.worker, this.leaseMs).catch((error) => this.log.warn({ err: error, ...where }, "could not renew a command's lease"));
         const heartbeat = setInterval(renew, Math.max(50, Math.floor(this.leaseMs / 3)));
-        let outcome: string;
+        let outcome: CommandEnd;
         try {
           outcome = await executeCommand(command, deps);
         } catch (error) {
@@ -202,16 +207,18 @@ export class WorkerPool {
           if (delay !== undefined) {
             this.log.warn({ err: error, ...where, attempt: command.attempts + 1, retryInMs: delay }, "command failed: trying again later");
             await this.store.retryCommand(command.id, this.worker, { at: Date.now() + delay, attempts: command.attempts + 1 });
+            this.deps.metrics?.commandEnded(command.name, "retry", command.installation_id);
             continue;
           }
           this.log.error({ err: error, ...where }, "command failed");
           const message = error instanceof Error ? error.message : String(error);
-          outcome = `failed: ${message}${command.attempts > 0 ? ` (gave up after ${command.attempts + 1} attempts)` : ""}`;
+          outcome = { result: "failed", text: `failed: ${message}${command.attempts > 0 ? ` (gave up after ${command.attempts + 1} attempts)` : ""}` };
           await commandFailed(command, deps).catch((e) => this.log.warn({ err: e, ...where }, "could not react to the command"));
         } finally {
           clearInterval(heartbeat);
         }
-        await this.store.finishCommand(command.id, this.worker, outcome);
+        await this.store.finishCommand(command.id, this.worker, outcome.text);
+        this.deps.metrics?.commandEnded(command.name, outcome.result, command.installation_id);
         this.completed++;
       }
     } catch (error) {
@@ -228,6 +235,7 @@ export class WorkerPool {
     const attempt = { number: attempts + 1, of: this.retryDelaysMs.length + 1, retryInMs: delay };
     try {
       await reconcile(claim, this.worker, signal, this.runDeps, attempt);
+      if (preview.desired_action === "destroy") await this.countDestroy(preview.id, generation, preview.installation_id);
       this.completed++;
     } catch (error) {
       // Fly.io failing for a passing reason (reconcile said so on GitHub and chose the
@@ -254,6 +262,7 @@ export class WorkerPool {
             attempts: attempt.number,
             error: `${message} (attempt ${attempt.number} of ${attempt.of}; trying again at ${new Date(at).toISOString()})`,
           });
+          this.countEnd(preview, "retry");
           // The pool's poll claims it again once `at` has passed.
           return;
         }
@@ -261,6 +270,7 @@ export class WorkerPool {
         const gaveUp = attempts > 0 ? ` (gave up after ${attempts + 1} attempts)` : "";
         const reason = `Internal error: ${message}${gaveUp}`;
         await this.store.finish(preview.id, this.worker, generation, { status: "failed", status_at: Date.now(), last_error: reason });
+        this.countEnd(preview, "failed");
         const now = await this.store.getById(preview.id);
         if (now) await reportGivenUp(now, generation, this.runDeps, reason).catch((e) => this.log.warn({ err: e, ...where }, "could not report the failure on GitHub"));
       } catch (e) {
@@ -268,6 +278,27 @@ export class WorkerPool {
       }
       this.completed++;
     }
+  }
+
+  /**
+   * A run that threw ended here: the pool decided whether it is tried again later or
+   * failed. (A deploy run that ends by itself is counted by reconcile, with its timings.)
+   */
+  private countEnd(preview: { desired_action: string; installation_id: number }, end: "retry" | "failed"): void {
+    const metrics = this.deps.metrics;
+    if (preview.desired_action === "destroy") metrics?.destroyEnded(end, preview.installation_id);
+    else metrics?.deployEnded(end === "retry" ? "transient_retry" : "failed", { installationId: preview.installation_id });
+  }
+
+  /** A destroy run ended by itself: the row says whether the app is gone or the reaper tries again. */
+  private async countDestroy(id: number, generation: number, installationId: number): Promise<void> {
+    const metrics = this.deps.metrics;
+    if (!metrics) return;
+    const row = await this.store.getById(id).catch(() => undefined);
+    // A run that handed its desire back (the installation is gone) ended nothing.
+    if (row?.observed_generation !== generation) return;
+    if (row.status === "destroyed") metrics.destroyEnded("destroyed", installationId);
+    else if (row.status === "failed") metrics.destroyEnded("failed", installationId);
   }
 
   /**

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { Logger } from "probot";
 import { installationGone, retryAfterMs, worthRetrying, type Octokit } from "../github/octokit.js";
+import type { Metrics } from "../metrics/metrics.js";
 import type { Preview, Store } from "../store/store.js";
 import type { SurfaceWriteRow } from "../store/surface-writes.js";
 import { Reporter } from "./reporter.js";
@@ -23,6 +24,8 @@ export interface WriteQueueOptions {
   retryDelaysMs?: readonly number[];
   /** How often the store is looked at for writes other processes left (or died with). */
   pollMs?: number;
+  /** Counts what became of each write. */
+  metrics?: Metrics;
 }
 
 const RETRY_DELAYS_MS: readonly number[] = [2_000, 10_000, 30_000, 60_000, 120_000];
@@ -162,7 +165,8 @@ export class WriteQueue {
   }
 
   private async send(row: SurfaceWriteRow): Promise<void> {
-    const { store, log } = this.options;
+    const { store, log, metrics } = this.options;
+    const count = (result: Parameters<Metrics["githubWrite"]>[1]) => metrics?.githubWrite(row.surface, result, row.installation_id);
     const writes = store.surfaceWrites;
     const where = { previewId: row.preview_id, surface: row.surface };
     try {
@@ -182,6 +186,7 @@ export class WriteQueue {
         await sendWanted(reporter, parseWanted(row.surface, row.state));
       }
       await writes.sent(row, this.sender);
+      count(preview && !stale ? "sent" : "stale");
     } catch (error) {
       // Stopping: the row is let go with the others (stop), not counted as a failure.
       if (this.stopped) return;
@@ -189,16 +194,19 @@ export class WriteQueue {
         // Its previews are destroyed quietly (reconcile sees the same): nothing more can be said there.
         log.warn({ installationId: row.installation_id }, "installation gone: its queued GitHub writes are dropped");
         await writes.dropInstallation(row.installation_id);
+        count("dropped");
         return;
       }
       const delay = this.retryDelaysMs[row.attempts];
       if (delay === undefined || !worthRetrying(error)) {
         log.error({ err: error, ...where, attempts: row.attempts + 1 }, "GitHub write given up");
         await writes.sent(row, this.sender);
+        count("given_up");
         return;
       }
       log.warn({ err: error, ...where, retryInMs: delay }, "GitHub write failed: trying again later");
       await writes.failed(row, this.sender, this.clock() + Math.max(delay, retryAfterMs(error) ?? 0));
+      count("retry");
     }
   }
 }
