@@ -100,6 +100,13 @@ describe("/metrics after a preview's life", () => {
     expect(w.fly.calls().filter((c) => c.argv[0] === "deploy")).toHaveLength(1);
 
     expect(value(text, "fly_preview_destroys_total", { result: "destroyed" })).toBe(1);
+    expect(value(text, "fly_preview_deploys_total", { result: "success" })).toBe(1);
+    expect(value(text, "fly_preview_time_to_ready_seconds_count")).toBe(1);
+    expect(value(text, "fly_preview_webhook_to_flyctl_seconds_count")).toBe(1);
+    expect(value(text, "fly_preview_build_seconds_count")).toBe(1);
+    expect(value(text, "fly_preview_deploy_seconds_count")).toBe(1);
+    expect(value(text, "fly_preview_health_wait_seconds_count")).toBe(1);
+    expect(value(text, "fly_preview_source_download_seconds_count")).toBe(1);
 
     // GitHub's own record of the requests it got: each counted once, as a read or a write.
     const got = w.gh.requests.filter((r) => !r.path.includes("/access_tokens") && r.path !== "/api/v3/app");
@@ -143,6 +150,8 @@ describe("/metrics after a preview's life", () => {
     expect(value(text, "fly_preview_flyctl_calls_total", { command: "deploy", result: "transient" })).toBe(3);
     expect(value(text, "fly_preview_flyctl_calls_total", { command: "deploy", result: "ok" })).toBe(1);
     expect(value(text, "fly_preview_flyctl_calls_total", { command: "deploy", result: "build" })).toBe(1);
+    expect(value(text, "fly_preview_deploys_total", { result: "build_failure" })).toBe(1);
+    expect(value(text, "fly_preview_deploys_total", { result: "success" })).toBe(1);
     expect(value(text, "fly_preview_previews", { status: "failed" })).toBe(1);
   });
 

@@ -33,4 +33,4 @@ export interface ConfigProblem {
 export type ConfigResult = { ok: true; config: PreviewConfig } | { ok: false; problems: ConfigProblem[] };
 
 /** Where a repository opts in: the file's presence at the pull request's head commit. */
-export const CONFIG_PATH = ".preview.yml";
+export { CONFIG_PATH } from "../model/config-file.js";

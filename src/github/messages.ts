@@ -1,5 +1,5 @@
-import { CONFIG_PATH } from "../config/types.js";
-import type { DestroyReason } from "../store/schema.js";
+import { CONFIG_PATH } from "../model/config-file.js";
+import type { DestroyReason } from "../model/pull-request.js";
 import { formatClock, formatTtl, shortSha } from "./markdown.js";
 
 // The one-line reasons a run gives people: in the comment, the check run, the

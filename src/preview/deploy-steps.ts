@@ -46,6 +46,7 @@ export async function deploy(run: Run, planned: { config: PreviewConfig } & Depl
   const app = preview.app_name;
   const redact = (text: string) => flyctl.redactor.redact(text);
   const timings: Timings = {};
+  const timer = deps.metrics?.deployTimer(preview);
   let tail: string[] = [];
   // The generated fly.toml, once written: the report shows what flyctl got.
   let flyToml: string | undefined;
@@ -125,6 +126,7 @@ export async function deploy(run: Run, planned: { config: PreviewConfig } & Depl
     // flyctl's build and release, bounded by build.timeout.
     const flyDeploy = async (where: Where, options: FlyDeployOptions) => {
       const build = deadline(runLimit.signal, config.build.timeoutMs, buildTimeoutReason(config.build.timeout));
+      timer?.flyctlStarted(!options.image);
       try {
         return await flyctl.deploy({
           ...where,
@@ -138,6 +140,7 @@ export async function deploy(run: Run, planned: { config: PreviewConfig } & Depl
             if (phase === "building" && /Pushing image done|^Watch your deployment at/.test(line)) {
               phase = "deploying";
               phaseSaved = phaseSaved.then(() => run.save({ status: "deploying", status_at: clock() }));
+              timer?.imagePushed();
             }
           },
         });
@@ -183,6 +186,7 @@ export async function deploy(run: Run, planned: { config: PreviewConfig } & Depl
     if (!health.ok) throw new DeployFailure(unhealthyReason(config.health, health.lastProblem));
 
     await end({ conclusion: "success", output: successOutput({ ...report(), url }) }, { state: "success", environmentUrl: url }, { status: "ready", sha, url });
+    timer?.ended("success", timings);
     log.info({ sha, url, timings }, "preview ready");
     return { status: "ready", status_at: clock(), deployed_sha: sha, url, last_error: null };
   } catch (error) {
@@ -199,6 +203,7 @@ export async function deploy(run: Run, planned: { config: PreviewConfig } & Depl
         { state: "inactive", description: supersededDescription(newerSha) },
         newerSha ? { status: "superseded", sha, reason: supersededReason(sha, newerSha), ...current } : undefined,
       );
+      timer?.ended("superseded", timings);
       return { status: "superseded", status_at: clock() };
     }
     // A limit ends flyctl or a download with an error of its own ("cancelled"): name the limit instead.
@@ -218,6 +223,7 @@ export async function deploy(run: Run, planned: { config: PreviewConfig } & Depl
       }
       reason = lastAttemptReason(reason, attempt);
     }
+    timer?.failed(error, timings);
     log.warn({ sha, reason }, "deploy failed");
     const failed = failureOutput({ ...report(), reason });
     await end({ conclusion: "failure", output: failed }, { state: "failure", description: reason }, { status: "failed", sha, reason, ...current });

@@ -3,7 +3,6 @@ import { hostname } from "node:os";
 import type { Logger } from "probot";
 import { commandFailed, executeCommand, type CommandDeps, type CommandEnd } from "../commands/execute.js";
 import { retryAfterMs, worthRetrying } from "../github/octokit.js";
-import type { Metrics } from "../metrics/metrics.js";
 import type { Store } from "../store/store.js";
 import { reconcile, reportGivenUp, RetryLater, Superseded, type ReconcileDeps, type RunDeps } from "./reconcile.js";
 import { WriteQueue } from "./write-queue.js";
@@ -24,7 +23,7 @@ export interface PoolOptions {
 const RETRY_DELAYS_MS: readonly number[] = [30_000, 60_000, 120_000, 300_000, 600_000];
 
 /** What runs need, and where the pool counts how runs and commands end. */
-export type PoolDeps = ReconcileDeps & { metrics?: Metrics };
+export type PoolDeps = ReconcileDeps;
 
 interface Running {
   id: number;

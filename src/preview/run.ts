@@ -8,6 +8,7 @@ import type { Preview, PreviewPatch, Store } from "../store/store.js";
 import { SourceError } from "./source.js";
 import type { Wanted, WantedCheck } from "./surfaces.js";
 import type { WriteQueue } from "./write-queue.js";
+import type { Metrics } from "../metrics/metrics.js";
 
 // What the deploy and destroy runs share: their deps, the run itself, and the ways they end.
 
@@ -24,6 +25,8 @@ export interface ReconcileDeps {
   fetch?: typeof fetch;
   clock?: () => number;
   healthIntervalMs?: number;
+  /** Counts deploys and times their steps (src/metrics/); absent in tests that do not look. */
+  metrics?: Metrics;
 }
 
 /** A run's deps: the pool adds its write queue, where runs say what GitHub should show. */
