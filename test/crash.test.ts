@@ -132,7 +132,8 @@ describe("a server stopped mid-deploy", () => {
       return preview?.status === "ready" ? preview : undefined;
     });
     expect(row).toMatchObject({ deployed_sha: sha(1), comment_id: null, deployment_id: null });
-    expect(await store.surfaceWrites.pending()).toBe(2);
+    // The check run's answer may still be on its way back to the server: it is marked sent then.
+    await until("the check run to be marked sent", async () => (await store.surfaceWrites.pending()) === 2);
     server.child.kill("SIGKILL");
     await server.exited;
     expect(gh.comments).toHaveLength(0);
@@ -141,7 +142,7 @@ describe("a server stopped mid-deploy", () => {
     server = startServer({ ...env, PREVIEW_WRITE_SPACING: "0" });
     await until("the comment to say ready", () => gh.comments[0]?.body.includes("✅ Preview ready"), 20_000);
     await until("the deployment to say success", () => gh.deployments[0]?.statuses.at(-1)?.state === "success", 20_000);
-    expect(await store.surfaceWrites.pending()).toBe(0);
+    await until("every write to be marked sent", async () => (await store.surfaceWrites.pending()) === 0);
     expect(gh.checkRuns).toHaveLength(1);
     expect(gh.comments).toHaveLength(1);
     expect(gh.deployments).toHaveLength(1);

@@ -20,6 +20,8 @@ async function registeredEvents(): Promise<string[]> {
   const events = new Set<string>();
   const recorder = {
     on: (names: string | string[]) => [names].flat().forEach((name) => events.add(name.split(".")[0])),
+    // Counting deliveries no handler takes (src/handlers/outcomes.ts) subscribes to nothing.
+    onAny: () => {},
     getNodeMiddleware: async () => () => false,
     log: { info() {}, warn() {}, error() {}, child: () => recorder.log },
   };
