@@ -6,7 +6,7 @@ import { registerIssueCommentHandlers } from "./handlers/issue-comment.js";
 import { countIgnored } from "./handlers/outcomes.js";
 import { registerPullRequestHandlers } from "./handlers/pull-request.js";
 import { Metrics } from "./metrics/metrics.js";
-import { WorkerPool, type PoolOptions } from "./preview/pool.js";
+import { RunPool, type PoolOptions } from "./preview/pool.js";
 import { reap } from "./preview/reaper.js";
 import { resync, RESYNC_QUIET_MS } from "./preview/resync.js";
 import { SecretStore } from "./secrets/index.js";
@@ -23,7 +23,7 @@ export interface AppOptions {
   /** An already-open store; by default the one DATABASE_URL names. */
   store?: Store;
   /** false: only record desires (the Lambda webhook); workers run elsewhere. */
-  workers?: boolean;
+  worker?: boolean;
   pool?: Partial<PoolOptions>;
   flyctl?: Partial<Pick<FlyctlOptions, "retry" | "killGraceMs">>;
   /** Used for health checks of deployed previews. */
@@ -39,7 +39,7 @@ export interface AppOptions {
 
 export interface Runtime {
   store: Store;
-  pool: WorkerPool;
+  pool: RunPool;
   flyctl: Flyctl;
   metrics: Metrics;
 }
@@ -53,7 +53,7 @@ export function metricsFor(store: Store, options: Pick<AppOptions, "settings" | 
  * The workers: a pool that carries out desires and commands, and the reaper. They need
  * a Probot only to authenticate as the App's installations.
  */
-export async function startWorkers(app: Probot, store: Store, options: AppOptions): Promise<Runtime> {
+export async function startWorker(app: Probot, store: Store, options: AppOptions): Promise<Runtime> {
   const { settings } = options;
   const metrics = options.metrics ?? metricsFor(store, options);
   const secrets = new SecretStore(store.db, settings.secretsKey, options.clock);
@@ -82,7 +82,7 @@ export async function startWorkers(app: Probot, store: Store, options: AppOption
       paceWrites(await app.auth(installationId), installationId, { pace: store, spacingMs: settings.writeSpacingMs, log: paceLog }),
       (kind, result) => metrics.githubRequest(kind, result, installationId),
     );
-  const pool = new WorkerPool(
+  const pool = new RunPool(
     {
       appId: await appIdOf(app),
       store,
@@ -139,7 +139,7 @@ export function flyPreview(options: AppOptions): ApplicationFunction {
   return async (app: Probot, { addHandler }) => {
     const store = options.store ?? (await openStore(options.settings.databaseUrl, options.clock));
     const metrics = options.metrics ?? metricsFor(store, options);
-    const runtime = options.workers === false ? undefined : await startWorkers(app, store, { ...options, metrics });
+    const runtime = options.worker === false ? undefined : await startWorker(app, store, { ...options, metrics });
     const handlerDeps = { store, wake: (what?: { commands?: boolean }) => runtime?.pool.wake(what), metrics };
     registerPullRequestHandlers(app, handlerDeps);
     registerIssueCommentHandlers(app, handlerDeps);

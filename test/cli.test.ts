@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { COMMANDS, runCli, type CliDeps } from "../src/cli/run.js";
+import { CLI_COMMANDS, runCli, type CliDeps } from "../src/cli/run.js";
 import type { ReapReport } from "../src/preview/reaper.js";
 import { SecretStore } from "../src/secrets/index.js";
 import { openStore, type PullRequestInfo, type Store } from "../src/store/store.js";
@@ -425,7 +425,7 @@ describe("help", () => {
     expect(await cli([])).toEqual({ code: 2, stdout: "", stderr: help.stdout });
   });
 
-  it.each(COMMANDS.map((c) => c.name))("explains %s with --help, touching nothing", async (name) => {
+  it.each(CLI_COMMANDS.map((c) => c.name))("explains %s with --help, touching nothing", async (name) => {
     // A DATABASE_URL that cannot be opened proves --help reads no store.
     const run = await cli([...name.split(" "), "--help"], { env: { DATABASE_URL: "postgres://x" } });
     expect(run.code).toBe(0);

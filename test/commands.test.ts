@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { parseCommand } from "../src/commands/parse.js";
-import { WorkerPool } from "../src/preview/pool.js";
+import { RunPool } from "../src/preview/pool.js";
 import { checkRun, DOCKERFILE, issueComment, PREVIEW_YML, pullRequest, REPO, sha, startWorld, until, type World, type WorldOptions } from "./harness.js";
 
 let world: World;
@@ -388,7 +388,7 @@ describe("commands when GitHub fails", () => {
 
   it("a command slower than its lease runs once, though another worker is looking for work", async () => {
     await readyWorld(undefined, { pool: { leaseMs: 300 } });
-    const other = new WorkerPool(
+    const other = new RunPool(
       { appId: 1, store: world.store, settings: world.settings, flyctl: world.flyctl, github: (id) => world.probot.auth(id), log: world.probot.log },
       { concurrency: 1, pollMs: 25, leaseMs: 300, settleMs: 40 },
     );

@@ -25,7 +25,7 @@ async function registeredEvents(): Promise<string[]> {
     getNodeMiddleware: async () => () => false,
     log: { info() {}, warn() {}, error() {}, child: () => recorder.log },
   };
-  const app = flyPreview({ settings: readSettings({}), store: {} as Store, workers: false });
+  const app = flyPreview({ settings: readSettings({}), store: {} as Store, worker: false });
   await app(recorder as unknown as Probot, { cwd: root, addHandler: () => {} });
   return [...events].sort();
 }

@@ -1,9 +1,9 @@
-// A worker process for the scale-out tests: the same startWorkers as `fly-preview
+// A worker process for the scale-out tests: the same startWorker as `fly-preview
 // worker`, with the write spacing off, Octokit's and the shared pace (one write a second
 // per installation would make fifty deploys take minutes), and JSON logs on stdout for
 // the test to count.
 import { Probot, ProbotOctokit } from "probot";
-import { startWorkers } from "../src/app.js";
+import { startWorker } from "../src/app.js";
 import { readSettings } from "../src/settings.js";
 import { openStore } from "../src/store/store.js";
 
@@ -18,7 +18,7 @@ const probot = new Probot({
 });
 await probot.ready();
 const store = await openStore(settings.databaseUrl);
-const runtime = await startWorkers(probot, store, { settings, store, pool: { pollMs: 50, settleMs: 0 }, healthIntervalMs: 50 });
+const runtime = await startWorker(probot, store, { settings, store, pool: { pollMs: 50, settleMs: 0 }, healthIntervalMs: 50 });
 process.on("SIGTERM", () => {
   void runtime.pool.stop().then(() => process.exit(0));
 });

@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 import { loadDotEnv } from "../env.js";
-import { COMMANDS, runCli } from "./run.js";
+import { CLI_COMMANDS, runCli } from "./run.js";
 import { readStdin } from "./stdin.js";
 
 const argv = process.argv.slice(2);
 // A local command (validate) runs in an application's checkout: its `.env` belongs to that
 // application, and may even be a directory (a Python virtualenv).
-const local = COMMANDS.some((c) => c.local && c.name.split(" ").every((word, i) => argv[i] === word));
+const local = CLI_COMMANDS.some((c) => c.local && c.name.split(" ").every((word, i) => argv[i] === word));
 
 try {
   // The server's `.env`, as `npm start` reads it: a variable set in the shell wins.

@@ -14,7 +14,7 @@ import { secretsList, secretsSet, secretsUnset } from "./secrets.js";
 import { status } from "./status.js";
 import { validate } from "./validate.js";
 
-export const COMMANDS: Command[] = [list, status, destroy, gc, secretsSet, secretsList, secretsUnset, migrate, worker, doctor, validate];
+export const CLI_COMMANDS: Command[] = [list, status, destroy, gc, secretsSet, secretsList, secretsUnset, migrate, worker, doctor, validate];
 
 export interface CliIo {
   stdout: (s: string) => void;
@@ -34,14 +34,14 @@ const TOP_USAGE = "fly-preview <command> [arguments] [flags]";
 export async function runCli(argv: string[], io: CliIo, deps: CliDeps = {}): Promise<number> {
   const [first] = argv;
   if (first === undefined) {
-    io.stderr(overview(COMMANDS));
+    io.stderr(overview(CLI_COMMANDS));
     return 2;
   }
   if (isHelp(first) || first === "help") {
-    io.stdout(overview(COMMANDS));
+    io.stdout(overview(CLI_COMMANDS));
     return 0;
   }
-  const command = COMMANDS.find((c) => c.name.split(" ").every((word, i) => argv[i] === word));
+  const command = CLI_COMMANDS.find((c) => c.name.split(" ").every((word, i) => argv[i] === word));
   if (!command) return unknownCommand(argv, io);
 
   const rest = argv.slice(command.name.split(" ").length);
@@ -73,7 +73,7 @@ function isHelp(arg: string): boolean {
 
 function unknownCommand(argv: string[], io: CliIo): number {
   // `fly-preview secrets` alone or with an unknown subcommand: show that group's commands.
-  const group = COMMANDS.filter((c) => c.name.startsWith(`${argv[0]} `));
+  const group = CLI_COMMANDS.filter((c) => c.name.startsWith(`${argv[0]} `));
   if (group.length > 0) {
     const sub = argv[1];
     if (sub !== undefined && isHelp(sub)) {

@@ -1,6 +1,6 @@
 import type { Server } from "node:http";
 import { createProbot, type Probot } from "probot";
-import { metricsFor, startWorkers, type Runtime } from "../app.js";
+import { metricsFor, startWorker, type Runtime } from "../app.js";
 import { checkAppWithGitHub, readAppCredentials } from "../credentials.js";
 import { flyctlProblem } from "../fly/flyctl-version.js";
 import { serveMetrics } from "../server/metrics.js";
@@ -74,7 +74,7 @@ export async function startWorkerProcess(settings: Settings, env: NodeJS.Process
     probot.log.info(`serving /metrics and /healthz on port ${settings.metricsPort}`);
   }
   try {
-    return { ...(await startWorkers(probot, store, { settings, store, metrics })), metricsServer };
+    return { ...(await startWorker(probot, store, { settings, store, metrics })), metricsServer };
   } catch (error) {
     metricsServer?.close();
     throw error;

@@ -33,7 +33,7 @@ export async function startWebhookApp(env: NodeJS.ProcessEnv): Promise<Probot> {
   requirePostgres(settings.databaseUrl);
   const probot = createProbot({ env });
   const store = await openStore(settings.databaseUrl);
-  await probot.load(flyPreview({ settings, store, workers: false }));
+  await probot.load(flyPreview({ settings, store, worker: false }));
   return probot;
 }
 

@@ -2,7 +2,7 @@
 // asynchronous invoke: carries out pending work for a while, then hands what is left
 // to the next invocation through the leases.
 import { createProbot, type Probot } from "probot";
-import { startWorkers } from "../app.js";
+import { startWorker } from "../app.js";
 import { reap } from "../preview/reaper.js";
 import { resync } from "../preview/resync.js";
 import { readSettings } from "../settings.js";
@@ -33,7 +33,7 @@ export async function drain(
   const probot = opts.probot ?? createProbot({ env });
   await probot.ready();
   const store = await openStore(settings.databaseUrl);
-  const { pool, flyctl } = await startWorkers(probot, store, { settings, store });
+  const { pool, flyctl } = await startWorker(probot, store, { settings, store });
   // An invocation is too short for the server's reaper and resync timers: run one pass of each every time.
   await reap({ store, flyctl, log: probot.log.child({ name: "reaper" }) }, { dryRun: false }).catch((error) =>
     probot.log.error({ err: error }, "reaper pass failed"),

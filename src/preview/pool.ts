@@ -37,7 +37,7 @@ const DELIVERY_RETENTION_MS = 3 * 24 * 3600 * 1000;
  * The reconciler's worker pool: up to `concurrency` previews at once, one run at a
  * time per preview (the lease guarantees it), newest desire first to cancel.
  */
-export class WorkerPool {
+export class RunPool {
   readonly worker = `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`;
   private readonly running = new Map<number, Running>();
   private readonly runs = new Set<Promise<void>>();
