@@ -13,7 +13,7 @@ import { describe, expect, it } from "vitest";
 const LAYERS: readonly (readonly string[])[] = [
   ["model"],
   ["config", "fly", "github", "env.ts"],
-  ["store"],
+  ["store", "database"],
   ["secrets", "metrics"],
   ["settings.ts"],
   ["credentials.ts", "commands"],
