@@ -203,6 +203,25 @@ export const migrationsFor = (dialect: Dialect): Record<string, Migration> => {
       await db.schema.alterTable("previews").addColumn("check_run_url", "text").execute();
     },
   },
+  "0011_preview_databases": {
+    async up(db: Kysely<any>) {
+      // Each database made for a preview, recorded before it is made, so the sweep finds
+      // one a crash left behind, and never touches one fly-preview did not make.
+      await db.schema
+        .createTable("preview_databases")
+        .addColumn("provider", "text", (c) => c.notNull())
+        .addColumn("home", "text", (c) => c.notNull())
+        .addColumn("name", "text", (c) => c.notNull())
+        .addColumn("preview_id", "integer", (c) => c.notNull())
+        .addColumn("parent", "text")
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .addColumn("ready_at", "bigint")
+        .addColumn("dropped_at", "bigint")
+        .addPrimaryKeyConstraint("preview_databases_pk", ["provider", "home", "name"])
+        .execute();
+      await db.schema.createIndex("preview_databases_preview").on("preview_databases").column("preview_id").execute();
+    },
+  },
   };
 };
 

@@ -169,6 +169,18 @@ export interface SurfaceWritesTable {
   sending_until: number | null;
 }
 
+/** A database fly-preview made for a preview (src/store/preview-databases.ts). */
+export interface PreviewDatabasesTable {
+  provider: string;
+  home: string;
+  name: string;
+  preview_id: number;
+  parent: string | null;
+  created_at: number;
+  ready_at: number | null;
+  dropped_at: number | null;
+}
+
 export interface DeliveriesTable {
   id: string;
   received_at: number;
@@ -183,4 +195,5 @@ export interface Database {
   open_check_runs: OpenCheckRunsTable;
   write_pace: WritePaceTable;
   surface_writes: SurfaceWritesTable;
+  preview_databases: PreviewDatabasesTable;
 }

@@ -7,6 +7,7 @@ import * as leases from "./leases.js";
 import type { Dialect } from "./migrations.js";
 import { connect } from "./open.js";
 import * as checkRuns from "./open-check-runs.js";
+import * as databases from "./preview-databases.js";
 import * as previews from "./previews.js";
 import type { Database } from "./schema.js";
 import { SurfaceWrites } from "./surface-writes.js";
@@ -21,6 +22,7 @@ import * as writePace from "./write-pace.js";
 export type { PullRequestInfo } from "../model/pull-request.js";
 export { APP_REMOVED_OUTCOME } from "./commands.js";
 export { inspectDatabase, type DatabaseInspection } from "./open.js";
+export type { DatabaseKey, DatabaseProvider, DatabaseRow } from "./preview-databases.js";
 export type { Claim, Command, CommandDesire, DestroyWhy, NewCommand, Preview, PreviewPatch, SurfaceIds } from "./types.js";
 
 export class Store {
@@ -77,6 +79,13 @@ export class Store {
     return leases.retryLater(this.s, id, worker, generation, retry);
   }
   release(id: number, worker: string) { return leases.release(this.s, id, worker); }
+
+  // The databases made for previews (preview-databases.ts).
+  databaseWanted(previewId: number, db: databases.DatabaseKey & { parent: string | null }) { return databases.databaseWanted(this.s, previewId, db); }
+  databaseReady(db: databases.DatabaseKey) { return databases.databaseReady(this.s, db); }
+  databaseDropped(db: databases.DatabaseKey) { return databases.databaseDropped(this.s, db); }
+  databaseOf(previewId: number) { return databases.databaseOf(this.s, previewId); }
+  databasesToSweep() { return databases.databasesToSweep(this.s); }
 
   // Check runs that may still be in progress (open-check-runs.ts).
   openCheckRun(previewId: number, sha: string) { return checkRuns.openCheckRun(this.s, previewId, sha); }

@@ -1,0 +1,93 @@
+import type { StoreContext } from "./types.js";
+
+// The databases fly-preview made for previews (table preview_databases): a row is written
+// BEFORE the provider is asked to create the database, so a process that dies between the
+// create and anything after it still leaves a record for the sweep (`fly-preview gc`, the
+// reaper) to find; and only what is recorded here is ever dropped by a sweep, so a
+// database fly-preview did not create is never touched. Like the open check runs, these
+// writes need no lease: each records a fact about the outside world.
+
+export type DatabaseProvider = "neon" | "fly_postgres";
+
+export interface DatabaseKey {
+  provider: DatabaseProvider;
+  /** Neon: the project id; Fly Postgres: the cluster (a Fly app). */
+  home: string;
+  /** Neon: the branch name; Fly Postgres: the database (and its user). */
+  name: string;
+}
+
+export interface DatabaseRow extends DatabaseKey {
+  previewId: number;
+  /** Neon: the branch it was copied from; Fly Postgres: the cluster. */
+  parent: string | null;
+  createdAt: number;
+  /** When the provider confirmed it; null: asked for, not confirmed (a crash may have left it half made). */
+  readyAt: number | null;
+}
+
+const key = (k: DatabaseKey) => ({ provider: k.provider, home: k.home, name: k.name });
+
+/** Records that a preview's database is about to be created (or adopted): before asking the provider. */
+export async function databaseWanted(s: StoreContext, previewId: number, db: DatabaseKey & { parent: string | null }): Promise<void> {
+  const now = s.clock();
+  await s.db
+    .insertInto("preview_databases")
+    .values({ ...key(db), preview_id: previewId, parent: db.parent, created_at: now, ready_at: null, dropped_at: null })
+    .onConflict((oc) => oc.columns(["provider", "home", "name"]).doUpdateSet({ preview_id: previewId, parent: db.parent, dropped_at: null }))
+    .execute();
+}
+
+/** The provider confirmed the database: it exists and serves the preview. */
+export async function databaseReady(s: StoreContext, db: DatabaseKey): Promise<void> {
+  await s.db.updateTable("preview_databases").set({ ready_at: s.clock() }).where("provider", "=", db.provider).where("home", "=", db.home).where("name", "=", db.name).execute();
+}
+
+/** The database is gone (dropped, or found absent): nothing is left to sweep. */
+export async function databaseDropped(s: StoreContext, db: DatabaseKey): Promise<void> {
+  await s.db.updateTable("preview_databases").set({ dropped_at: s.clock() }).where("provider", "=", db.provider).where("home", "=", db.home).where("name", "=", db.name).execute();
+}
+
+type Selected = { provider: string; home: string; name: string; preview_id: number; parent: string | null; created_at: number; ready_at: number | null };
+const toRow = (r: Selected): DatabaseRow => ({
+  provider: r.provider as DatabaseProvider,
+  home: r.home,
+  name: r.name,
+  previewId: r.preview_id,
+  parent: r.parent,
+  createdAt: r.created_at,
+  readyAt: r.ready_at,
+});
+const COLUMNS = ["provider", "home", "name", "preview_id", "parent", "created_at", "ready_at"] as const;
+
+/** The database a preview has now (not dropped), if any. */
+export async function databaseOf(s: StoreContext, previewId: number): Promise<DatabaseRow | undefined> {
+  const row = await s.db
+    .selectFrom("preview_databases")
+    .select(COLUMNS)
+    .where("preview_id", "=", previewId)
+    .where("dropped_at", "is", null)
+    .orderBy("created_at", "desc")
+    .executeTakeFirst();
+  return row && toRow(row);
+}
+
+/**
+ * Databases fly-preview made whose preview is gone: its row destroyed (and no newer
+ * desire pending), or no row at all. What a sweep drops; nothing else.
+ */
+export async function databasesToSweep(s: StoreContext): Promise<DatabaseRow[]> {
+  const rows = await s.db
+    .selectFrom("preview_databases as d")
+    .leftJoin("previews as p", "p.id", "d.preview_id")
+    .select(["d.provider", "d.home", "d.name", "d.preview_id", "d.parent", "d.created_at", "d.ready_at"])
+    .where("d.dropped_at", "is", null)
+    .where((eb) =>
+      eb.or([
+        eb("p.id", "is", null),
+        eb.and([eb("p.status", "=", "destroyed"), eb("p.desired_action", "=", "destroy"), eb("p.observed_generation", "=", eb.ref("p.desired_generation"))]),
+      ]),
+    )
+    .execute();
+  return rows.map(toRow);
+}
