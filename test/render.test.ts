@@ -159,3 +159,32 @@ describe("the check run", () => {
     expect(inline("a*b _c FLY_API_TOKEN")).toBe("a\\*b \\_c FLY_API_TOKEN");
   });
 });
+
+describe("a preview's own database on its surfaces", () => {
+  const view = {
+    status: "ready" as const,
+    appName: "pr-7-acme-web",
+    sha: "a".repeat(40),
+    headRef: "feature",
+    url: "https://pr-7-acme-web.fly.dev",
+    updatedAt: Date.UTC(2026, 11, 2, 12),
+  };
+
+  it("the comment names a Neon branch, its parent, and how to reset it", () => {
+    const body = renderComment({ ...view, database: { provider: "neon", name: "preview/pr-7", parent: "main" } });
+    expect(body).toContain("| **Database** | Neon branch `preview/pr-7` of `main`; `/preview reset-db` starts it afresh |");
+  });
+
+  it("a fork's branch says it holds no data, and a Fly Postgres database names its cluster", () => {
+    expect(renderComment({ ...view, database: { provider: "neon", name: "preview/pr-7", parent: "main", schemaOnly: true } })).toContain(
+      "(schema only: a fork gets none of its data)",
+    );
+    const out = successOutput({ appName: view.appName, sha: view.sha, timings: {}, tail: [], url: view.url, database: { provider: "fly_postgres", name: "pr_7_acme_web", parent: "acme-preview-db" } });
+    expect(out.summary).toContain("**Database:** database `pr_7_acme_web` on the Fly Postgres cluster `acme-preview-db`");
+  });
+
+  it("a destroyed preview's comment no longer shows the database", () => {
+    const body = renderComment({ ...view, status: "destroyed", database: { provider: "neon", name: "preview/pr-7", parent: "main" } });
+    expect(body).not.toContain("Database");
+  });
+});

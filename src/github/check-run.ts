@@ -1,6 +1,8 @@
 import type { SlashCommandName } from "../model/slash-commands.js";
 import { codeBlock, fitLine, fitText, formatClock, formatDuration, inline, shortSha } from "./markdown.js";
 import type { Octokit, RepoRef } from "./octokit.js";
+import type { DatabaseShown } from "../model/pull-request.js";
+import { databaseLine } from "./messages.js";
 
 export const CHECK_NAME = "Fly Preview";
 // GitHub's limits on a check run (docs.github.com/rest/checks/runs): past them it
@@ -68,6 +70,8 @@ export interface RunReport {
   reusedImage?: string;
   /** The config names secrets, and this fork's preview did not get them. */
   secretsWithheld?: boolean;
+  /** The preview's own database, when .preview.yml asks for one. */
+  database?: DatabaseShown;
 }
 
 const TAIL_LINES = 50;
@@ -102,6 +106,7 @@ function facts(r: RunReport): string[] {
     `**Commit:** \`${shortSha(r.sha)}\``,
     ...(r.reusedImage ? [`Redeployed the existing image \`${r.reusedImage}\` without a build.`] : []),
     ...(r.secretsWithheld ? ["Secrets were withheld: pull requests from forks get them only under `forks: trusted`."] : []),
+    ...(r.database ? [`**Database:** ${databaseLine(r.database)}`] : []),
   ];
 }
 

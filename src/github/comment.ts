@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
-import type { DestroyReason, PreviewStatus } from "../model/pull-request.js";
+import type { DatabaseShown, DestroyReason, PreviewStatus } from "../model/pull-request.js";
+import { databaseLine } from "./messages.js";
 import { fitText, formatTime, inline, shortSha } from "./markdown.js";
 import { httpStatus, type Octokit, type RepoRef } from "./octokit.js";
 
@@ -29,6 +30,8 @@ export interface CommentView {
   destroyReason?: DestroyReason;
   /** Who destroyed it with `/preview destroy`. */
   destroyedBy?: string;
+  /** The preview's own database, when .preview.yml asks for one. */
+  database?: DatabaseShown;
   /** The TTL that expired, as written in .preview.yml (e.g. "7d"). */
   ttl?: string;
   updatedAt: number;
@@ -91,6 +94,7 @@ export function renderComment(view: CommentView): string {
   if (view.url && view.status !== "destroyed") rows.push(["URL", `[${inline(view.url)}](${encodeURI(view.url)})`]);
   rows.push(["Commit", `\`${shortSha(view.sha)}\` on ${inline(view.headRef)}`]);
   rows.push(["App", `\`${view.appName}\``]);
+  if (view.database && view.status !== "destroyed") rows.push(["Database", databaseLine(view.database)]);
   rows.push(["Updated", formatTime(view.updatedAt)]);
 
   const lines = [COMMENT_MARKER, `### ${HEADLINES[view.status]}`, ""];

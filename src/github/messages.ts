@@ -1,5 +1,5 @@
 import { CONFIG_PATH } from "../model/config-file.js";
-import type { DestroyReason } from "../model/pull-request.js";
+import type { DatabaseShown, DestroyReason } from "../model/pull-request.js";
 import { formatClock, formatTtl, shortSha } from "./markdown.js";
 
 // The one-line reasons a run gives people: in the comment, the check run, the
@@ -115,4 +115,13 @@ export function destroyedDescription(why: DestroyReason): string {
   if (why === "closed") return "Pull request closed";
   if (why === "trigger") return "Preview destroyed: the trigger rules no longer match";
   return `Preview destroyed (${why})`;
+}
+
+/** One line naming a preview's database and how to reset it: no URL, no password. */
+export function databaseLine(db: DatabaseShown): string {
+  const where =
+    db.provider === "neon"
+      ? `Neon branch \`${db.name}\`${db.parent ? ` of \`${db.parent}\`` : ""}${db.schemaOnly ? " (schema only: a fork gets none of its data)" : ""}`
+      : `database \`${db.name}\` on the Fly Postgres cluster \`${db.parent ?? "?"}\``;
+  return `${where}; \`/preview reset-db\` starts it afresh`;
 }

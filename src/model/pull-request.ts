@@ -40,3 +40,17 @@ export type PreviewStatus =
   | "blocked" // a fork under `forks: off`
   | "limited" // past max_previews or PREVIEW_MAX_PER_INSTALLATION: deploys when a slot frees
   | "destroyed";
+
+/**
+ * A preview's own database as people are shown it (comment, check run, `fly-preview
+ * status`): where it lives and what it was copied from, never its URL or password.
+ */
+export interface DatabaseShown {
+  provider: "neon" | "fly_postgres";
+  /** Neon: the branch (`preview/pr-N`); Fly Postgres: the database. */
+  name: string;
+  /** Neon: the branch it was copied from; Fly Postgres: the cluster. */
+  parent: string | null;
+  /** A fork's Neon branch: the parent's schema, none of its data. */
+  schemaOnly?: boolean;
+}
