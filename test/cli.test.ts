@@ -136,6 +136,7 @@ describe("fly-preview status", () => {
       observed:   generation 1, caught up
       commit:     0123456789abcdef0123456789abcdef01234567
       url:        https://pr-7-acme-web.fly.dev
+      database:   none
       head:       0123456789abcdef0123456789abcdef01234567 (feature → main)
       check run:  501
       comment:    601

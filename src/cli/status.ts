@@ -1,4 +1,4 @@
-import type { Preview } from "../store/store.js";
+import type { DatabaseRow, Preview } from "../store/store.js";
 import { parsePullRequest } from "./args.js";
 import { CliError, type Command } from "./command.js";
 import { isoTime, previewJson, previewName, statusLabel } from "./format.js";
@@ -10,19 +10,32 @@ export const status: Command = {
   summary: "everything fly-preview knows about one preview",
   async run(args, ctx) {
     const { owner, repo, number } = parsePullRequest(args.positionals[0]);
-    const preview = await (await ctx.store()).get(owner, repo, number);
+    const store = await ctx.store();
+    const preview = await store.get(owner, repo, number);
     if (!preview) throw new CliError(`no preview for ${owner}/${repo}#${number}`);
+    const database = await store.databaseOf(preview.id);
     if (args.switches.has("json")) {
-      ctx.print(JSON.stringify(statusJson(preview), null, 2));
+      ctx.print(JSON.stringify({ ...statusJson(preview), database: database ? databaseJson(database) : null }, null, 2));
       return;
     }
-    const lines = describe(preview);
+    const lines = describe(preview, database);
     const width = Math.max(...lines.map(([key]) => key.length)) + 2;
     for (const [key, value] of lines) ctx.print(`${`${key}:`.padEnd(width)}${value}`);
   },
 };
 
-function describe(p: Preview): Array<[string, string]> {
+/** Where a preview's own database lives, and whether the provider confirmed it: never its URL. */
+function databaseText(d: DatabaseRow | undefined): string {
+  if (!d) return "none";
+  const where = d.provider === "neon" ? `Neon branch ${d.name} of project ${d.home}${d.parent ? `, copied from ${d.parent}` : ""}` : `database ${d.name} on Fly Postgres cluster ${d.home}`;
+  return `${where}${d.readyAt === null ? " (asked for, not confirmed)" : ""}`;
+}
+
+function databaseJson(d: DatabaseRow) {
+  return { provider: d.provider, home: d.home, name: d.name, parent: d.parent, createdAt: isoTime(d.createdAt), ready: d.readyAt !== null };
+}
+
+function describe(p: Preview, database: DatabaseRow | undefined): Array<[string, string]> {
   const caughtUp = p.observed_generation >= p.desired_generation;
   const desire = [`generation ${p.desired_generation}`, `since ${isoTime(p.desired_at)}`];
   if (p.desired_by) desire.push(`by ${p.desired_by}`);
@@ -38,6 +51,7 @@ function describe(p: Preview): Array<[string, string]> {
     ],
     ["commit", p.deployed_sha ?? "none deployed"],
     ["url", p.url ?? "none"],
+    ["database", databaseText(database)],
     ["head", `${p.head_sha} (${p.head_ref} → ${p.base_ref})`],
     ["check run", p.check_run_id === null ? "none" : String(p.check_run_id)],
     ["comment", p.comment_id === null ? "none" : String(p.comment_id)],
