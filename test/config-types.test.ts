@@ -17,13 +17,25 @@ import { DEFAULT_TTL_MS } from "../src/preview/reaper.js";
 type Derived = { derivedFrom: string };
 /** A field of a section of .preview.yml: optional (no default), or always there. */
 type Field = "optional" | "required" | Derived;
+/**
+ * An optional section that takes exactly one of several fields (`database`: `neon` or
+ * `fly_postgres`, the schema's oneOf), typed as a union on `provider`: one shape per provider.
+ */
+type OneOf = { variants: Record<string, Fields> };
 /** Objects with named fields are sections of their own; maps (env) and lists are fields. */
 type IsSection<V> = V extends readonly unknown[] ? false : V extends object ? (string extends keyof V ? false : true) : false;
+type Variants<U extends { provider: string }> = { [P in U["provider"]]: Shape<Extract<U, { provider: P }>> };
 type Shape<T> = {
-  [K in keyof T]-?: {} extends Pick<T, K> ? "optional" : IsSection<T[K]> extends true ? Shape<T[K]> : "required" | Derived;
+  [K in keyof T]-?: {} extends Pick<T, K>
+    ? NonNullable<T[K]> extends { provider: string }
+      ? { variants: Variants<NonNullable<T[K]>> }
+      : "optional"
+    : IsSection<T[K]> extends true
+      ? Shape<T[K]>
+      : "required" | Derived;
 };
 interface Fields {
-  [name: string]: Field | Fields;
+  [name: string]: Field | Fields | OneOf;
 }
 
 const FIELDS = {
@@ -43,10 +55,22 @@ const FIELDS = {
   max_previews: "optional",
   trigger: { labels: "required", branches: "required", drafts: "required" },
   forks: "required",
+  database: {
+    variants: {
+      neon: {
+        provider: { derivedFrom: "neon" },
+        neon: { project: "required", parent: "optional", api_key_secret: "optional" },
+        env: "required",
+      },
+      fly_postgres: { provider: { derivedFrom: "fly_postgres" }, fly_postgres: { cluster: "required" }, env: "required" },
+    },
+  },
 } satisfies Shape<PreviewConfig>;
 
-const isDerived = (field: Field | Fields): field is Derived => typeof field === "object" && typeof field.derivedFrom === "string";
-const isSection = (field: Field | Fields): field is Fields => typeof field === "object" && !isDerived(field);
+type Entry = Field | Fields | OneOf;
+const isDerived = (field: Entry): field is Derived => typeof field === "object" && "derivedFrom" in field && typeof field.derivedFrom === "string";
+const isOneOf = (field: Entry): field is OneOf => typeof field === "object" && "variants" in field && typeof field.variants === "object";
+const isSection = (field: Entry): field is Fields => typeof field === "object" && !isDerived(field) && !isOneOf(field);
 
 /** Where the type and the schema disagree, one line each, at every depth. */
 function mismatches(fields: Fields, schema: JsonSchema, at: string): string[] {
@@ -66,20 +90,40 @@ function mismatches(fields: Fields, schema: JsonSchema, at: string): string[] {
       continue;
     }
     const resolved = resolveRef(property);
-    if (isSection(field)) {
+    // Optional exactly where the file may leave the field out and ajv fills in nothing.
+    const required = schema.required?.includes(name) ?? false;
+    const optional = !required && resolved.default === undefined;
+    if (isOneOf(field)) {
+      if (!optional) found.push(`${at}${name}: optional in PreviewConfig, but the schema ${required ? "requires it" : "has a default"}`);
+      found.push(...variantMismatches(field, resolved, `${at}${name}`));
+    } else if (isSection(field)) {
       found.push(...mismatches(field, resolved, `${at}${name}.`));
-    } else if ((field === "optional") !== (resolved.default === undefined)) {
-      found.push(`${at}${name}: ${field} in PreviewConfig, but the schema ${resolved.default === undefined ? "gives no default" : "has a default"}`);
+    } else if ((field === "optional") !== optional) {
+      found.push(`${at}${name}: ${field} in PreviewConfig, but the schema ${required ? "requires it" : optional ? "gives no default" : "has a default"}`);
     }
   }
   return found;
+}
+
+/** Each variant against the section as the schema has it when that variant's field is the one given. */
+function variantMismatches(field: OneOf, schema: JsonSchema, at: string): string[] {
+  const choices = (schema.oneOf ?? []).flatMap((branch) => branch.required ?? []);
+  const variants = Object.keys(field.variants);
+  if (choices.join() !== variants.join()) {
+    return [`${at}: variants ${variants.join(", ")} in PreviewConfig, but the schema's oneOf asks for one of ${choices.join(", ") || "nothing"}`];
+  }
+  return Object.entries(field.variants).flatMap(([variant, fields]) => {
+    const others = choices.filter((choice) => choice !== variant);
+    const properties = Object.fromEntries(Object.entries(schema.properties ?? {}).filter(([name]) => !others.includes(name)));
+    return mismatches(fields, { ...schema, properties, required: [...(schema.required ?? []), variant] }, `${at}(${variant}).`);
+  });
 }
 
 /** The fields parsing an empty .preview.yml must fill: all but the optional ones. */
 function alwaysThere(fields: Fields): unknown {
   return Object.fromEntries(
     Object.entries(fields)
-      .filter(([, field]) => field !== "optional")
+      .filter(([, field]) => field !== "optional" && !isOneOf(field))
       .map(([name, field]) => [name, isSection(field) ? alwaysThere(field) : expect.anything()]),
   );
 }
@@ -99,6 +143,15 @@ describe("PreviewConfig and the schema of .preview.yml", () => {
     const config = parsed("");
     // toStrictEqual: a field parse.ts adds that FIELDS lacks fails too.
     expect(config).toStrictEqual(alwaysThere(FIELDS));
+  });
+
+  it("a database block parses to every field of its provider's shape that is not optional, and no other", () => {
+    const neon = parsed("database:\n  neon:\n    project: proud-fog-123456\n").database;
+    expect(neon).toStrictEqual(alwaysThere(FIELDS.database.variants.neon));
+    expect(neon?.provider).toBe("neon");
+    const flyPostgres = parsed("database:\n  fly_postgres:\n    cluster: acme-preview-db\n").database;
+    expect(flyPostgres).toStrictEqual(alwaysThere(FIELDS.database.variants.fly_postgres));
+    expect(flyPostgres?.provider).toBe("fly_postgres");
   });
 
   it("the reaper's default TTL is what a .preview.yml without `ttl` gets", () => {
@@ -121,6 +174,40 @@ describe("the drift check", () => {
       "region: optional in PreviewConfig, but the schema has a default",
       "ttl: required in PreviewConfig, but the schema gives no default",
       "ttlMs: derived from tll, which the schema lacks",
+    ]);
+  });
+
+  it("checks each variant of a one-of section against the schema with only that variant's field", () => {
+    const schema: JsonSchema = {
+      properties: {
+        database: {
+          type: "object",
+          properties: {
+            neon: { type: "object", required: ["project"], properties: { project: { type: "string" }, parent: { type: "string" } } },
+            fly_postgres: { type: "object", properties: { cluster: { type: "string" } } },
+            env: { type: "string", default: "DATABASE_URL" },
+          },
+          oneOf: [{ required: ["neon"] }, { required: ["fly_postgres"] }],
+        },
+      },
+    };
+    const fields: Fields = {
+      database: {
+        variants: {
+          neon: { provider: { derivedFrom: "neon" }, neon: { project: "optional" }, env: "required" },
+          fly_postgres: { provider: { derivedFrom: "neon" }, fly_postgres: { cluster: "required" }, env: "optional" },
+        },
+      },
+    };
+    expect(mismatches(fields, schema, "")).toEqual([
+      "database(neon).neon.parent: in the schema, not in PreviewConfig",
+      "database(neon).neon.project: optional in PreviewConfig, but the schema requires it",
+      "database(fly_postgres).provider: derived from neon, which the schema lacks",
+      "database(fly_postgres).fly_postgres.cluster: required in PreviewConfig, but the schema gives no default",
+      "database(fly_postgres).env: optional in PreviewConfig, but the schema has a default",
+    ]);
+    expect(mismatches({ database: { variants: { neon: {} } } }, schema, "")).toEqual([
+      "database: variants neon in PreviewConfig, but the schema's oneOf asks for one of neon, fly_postgres",
     ]);
   });
 });

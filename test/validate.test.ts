@@ -109,6 +109,25 @@ describe("fly-preview validate, on a valid file", () => {
     expect(sections(run.stdout).config).toContain("dockerfile: docker/web.Dockerfile\n");
   });
 
+  it("prints the database block in the schema's order, its default filled in, and it reads back the same", async () => {
+    for (const [text, printed] of [
+      [
+        "database:\n  env: PG_URL\n  neon:\n    api_key_secret: NEON_KEY\n    project: proud-fog-123456\n",
+        "forks: approve\ndatabase:\n  neon:\n    project: proud-fog-123456\n    api_key_secret: NEON_KEY\n  env: PG_URL",
+      ],
+      ["database:\n  fly_postgres:\n    cluster: acme-preview-db\n", "forks: approve\ndatabase:\n  fly_postgres:\n    cluster: acme-preview-db\n  env: DATABASE_URL"],
+    ]) {
+      checkout({ ".preview.yml": text, Dockerfile: "FROM scratch\n" });
+      const run = await validate(join(dir, ".preview.yml"));
+      expect(run.stderr).toBe("");
+      expect(run.code).toBe(0);
+      const { config } = sections(run.stdout);
+      // Last in the schema, so last in the file; `provider` is the parser's, never printed.
+      expect(config.endsWith(`\n${printed}`), config).toBe(true);
+      expect(parsePreviewConfig(config)).toEqual(parsePreviewConfig(text));
+    }
+  });
+
   it("uses the server's default region when the file sets none, and says so", async () => {
     checkout({ ".preview.yml": "", Dockerfile: "FROM scratch\n" });
     const run = await validate(join(dir, ".preview.yml"));
@@ -147,6 +166,11 @@ describe("fly-preview validate, on an invalid file", () => {
       "a bad duration",
       "health:\n  timeout: 2 minutes\n",
       ['2:12: health.timeout: "2 minutes" is not a duration; use a whole number and a unit, like "30s", "5m", "12h" or "7d"'],
+    ],
+    [
+      "a database with two providers",
+      "database:\n  neon:\n    project: proud-fog-123456\n  fly_postgres:\n    cluster: acme-preview-db\n",
+      ["1:1: database: give exactly one of neon or fly_postgres, not both"],
     ],
     [
       "several problems, in the order of their lines",

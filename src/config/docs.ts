@@ -18,38 +18,54 @@ export function renderSchemaLine(schema: JsonSchema): string {
   return ["```yaml", `# yaml-language-server: $schema=${schema.$id}`, "```"].join("\n");
 }
 
+/**
+ * The nearest section around a field that has an example of its own: the field's example
+ * is shown inside it, so each snippet is a whole valid file (a Neon `parent` alone is not;
+ * it needs its `project`).
+ */
+interface Surrounding {
+  path: string[];
+  example: Record<string, unknown>;
+}
+
 /** Markdown reference of every field in the schema, in schema order. */
 export function renderFieldDocs(schema: JsonSchema): string {
   const sections: string[] = [];
-  const visit = (properties: Record<string, JsonSchema>, parents: string[]) => {
-    for (const [name, own] of Object.entries(properties)) {
+  const visit = (section: JsonSchema, parents: string[], surrounding: Surrounding | undefined) => {
+    for (const [name, own] of Object.entries(section.properties ?? {})) {
       const path = [...parents, name];
       const field = resolveRef(own, schema);
-      sections.push(renderField(path, field, own, schema));
-      if (field.properties) visit(field.properties, path);
+      const required = section.required?.includes(name) ?? false;
+      sections.push(renderField(path, field, own, schema, required, field.properties ? undefined : surrounding));
+      const example = field.examples?.[0];
+      if (field.properties) visit(field, path, isMapping(example) ? { path, example } : surrounding);
     }
   };
-  visit(schema.properties ?? {}, []);
+  visit(schema, [], undefined);
   return sections.join("\n\n");
 }
 
-function renderField(path: string[], field: JsonSchema, own: JsonSchema, root: JsonSchema): string {
+function renderField(path: string[], field: JsonSchema, own: JsonSchema, root: JsonSchema, required: boolean, surrounding: Surrounding | undefined): string {
   const lines = [`### \`${path.join(".")}\``, ""];
   lines.push(own.description ?? "");
   // A shared definition (a path, a duration) states its rules once, for every field using it.
   const shared = own.$ref ? resolveRef({ $ref: own.$ref }, root).description : undefined;
   if (shared) lines.push("", shared);
-  lines.push("", `- Type: ${typeOf(field)}`);
-  if (!field.properties) lines.push(`- Default: ${defaultOf(field)}`);
+  lines.push("", `- Type: ${typeOf(field, root)}`);
+  const choices = (field.oneOf ?? []).flatMap((branch) => branch.required ?? []);
+  if (choices.length > 0) lines.push(`- Exactly one of: ${choices.map((choice) => `\`${choice}\``).join(", ")}`);
+  if (required) lines.push("- Required");
+  else if (!field.properties) lines.push(`- Default: ${defaultOf(field)}`);
   if (field.maxDuration) lines.push(`- At most: \`${field.maxDuration}\``);
   const example = field.examples?.[0];
   if (example !== undefined) {
-    lines.push("", "```yaml", stringify(nest(path, example)).trimEnd(), "```");
+    const file = surrounding ? nest(surrounding.path, withValue(surrounding.example, path.slice(surrounding.path.length), example)) : nest(path, example);
+    lines.push("", "```yaml", stringify(file).trimEnd(), "```");
   }
   return lines.join("\n");
 }
 
-function typeOf(field: JsonSchema): string {
+function typeOf(field: JsonSchema, root: JsonSchema): string {
   if (field.enum) return `one of ${field.enum.map((value) => `\`${String(value)}\``).join(", ")}`;
   switch (field.type) {
     case "integer":
@@ -58,8 +74,10 @@ function typeOf(field: JsonSchema): string {
       return "whole number";
     case "boolean":
       return "`true` or `false`";
-    case "array":
-      return `list of ${field.items?.type ?? "value"}s`;
+    case "array": {
+      const item = field.items ? resolveRef(field.items, root) : undefined;
+      return `list of ${item?.title ?? item?.type ?? "value"}s`;
+    }
     case "object":
       return field.properties ? "mapping with the fields below" : (field.title ?? "mapping");
     case "string":
@@ -78,6 +96,17 @@ function defaultOf(field: JsonSchema): string {
 
 function nest(path: string[], value: unknown): unknown {
   return path.reduceRight((inner, key) => ({ [key]: inner }), value);
+}
+
+/** A copy of `example` with `value` at `path` inside it. */
+function withValue(example: Record<string, unknown>, path: string[], value: unknown): Record<string, unknown> {
+  const [key, ...rest] = path;
+  const inner = example[key];
+  return { ...example, [key]: rest.length === 0 ? value : withValue(isMapping(inner) ? inner : {}, rest, value) };
+}
+
+function isMapping(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 /** `markdown` with the generated field reference between the markers replaced by `fields`. */

@@ -1,7 +1,15 @@
-export { CONFIG_PATH, type ConfigProblem, type ConfigResult, type PreviewConfig } from "./types.js";
+export {
+  CONFIG_PATH,
+  type ConfigProblem,
+  type ConfigResult,
+  type DatabaseConfig,
+  type FlyPostgresDatabase,
+  type NeonDatabase,
+  type PreviewConfig,
+} from "./types.js";
 export { parsePreviewConfig } from "./parse.js";
 export { loadPreviewConfig, readRepoFile, type ContentsReader, type LoadedConfig } from "./load.js";
 export { checkTrigger, type TriggerInput } from "./trigger.js";
-export { interpolate, type PreviewVars } from "./interpolate.js";
+export { PREVIEW_VARIABLES, interpolate, type PreviewVars } from "./interpolate.js";
 export { parseDuration, parseMemoryMb } from "./units.js";
 export { DEFAULT_TTL_MS } from "./schema.js";

@@ -2,16 +2,18 @@ import { posix } from "node:path";
 import type { ErrorObject } from "ajv";
 import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, type Document, type Node } from "yaml";
 import { previewSchema, validatePreview, type JsonSchema } from "./schema.js";
-import { CONFIG_PATH, type ConfigProblem, type ConfigResult, type PreviewConfig } from "./types.js";
+import { PREVIEW_VARIABLES } from "./interpolate.js";
+import { CONFIG_PATH, type ConfigProblem, type ConfigResult, type DatabaseConfig, type FlyPostgresDatabase, type NeonDatabase, type PreviewConfig } from "./types.js";
 import { parseDuration, parseMemoryMb } from "./units.js";
 
 type Plain = Record<string, unknown>;
 
 /** The shape ajv guarantees once validation (with defaults) has passed: the config before derived values. */
-type ValidConfig = Omit<PreviewConfig, "build" | "health" | "resources" | "ttlMs"> & {
+type ValidConfig = Omit<PreviewConfig, "build" | "health" | "resources" | "ttlMs" | "database"> & {
   build: Omit<PreviewConfig["build"], "timeoutMs">;
   health: Omit<PreviewConfig["health"], "timeoutMs">;
   resources: Omit<PreviewConfig["resources"], "memoryMb">;
+  database?: { neon: NeonDatabase; env: string } | { fly_postgres: FlyPostgresDatabase; env: string };
 };
 
 const PATH_FIELDS = ["dockerfile", "context", "fly_toml"] as const;
@@ -67,6 +69,7 @@ export function parsePreviewConfig(text: string): ConfigResult {
     const message = repoPathProblem(value);
     if (message) problems.push({ path: field, message: `${field}: ${message}`, ...locator.at([field], "value") });
   }
+  problems.push(...databaseEnvProblems(data, locator));
   if (problems.length > 0) {
     problems.sort((a, b) => a.line - b.line || a.column - b.column);
     return { ok: false, problems };
@@ -98,7 +101,45 @@ function complete(raw: ValidConfig): PreviewConfig {
   if (raw.fly_toml !== undefined) config.fly_toml = normalisePath(raw.fly_toml);
   if (raw.region !== undefined) config.region = raw.region;
   if (raw.max_previews !== undefined) config.max_previews = raw.max_previews;
+  if (raw.database !== undefined) config.database = completeDatabase(raw.database);
   return config;
+}
+
+function completeDatabase(raw: NonNullable<ValidConfig["database"]>): DatabaseConfig {
+  return "neon" in raw ? { provider: "neon", neon: raw.neon, env: raw.env } : { provider: "fly_postgres", fly_postgres: raw.fly_postgres, env: raw.env };
+}
+
+/**
+ * The variable `database.env` names must be the preview's one source of that variable: a
+ * name `env` or `secrets` also sets would give the preview two values, and which one wins
+ * is not something a user should have to know. Cross-field, so no schema keyword says it.
+ */
+function databaseEnvProblems(data: Plain, locator: Locator): ConfigProblem[] {
+  const database = data.database;
+  if (!isPlainObject(database) || typeof database.env !== "string") return [];
+  const name = database.env;
+  // ajv has filled in the default by now; only the YAML knows whether the user wrote it.
+  const written = locator.has(["database", "env"]);
+  const at = written ? locator.at(["database", "env"], "value") : locator.at(["database"], "key");
+  const named = written ? JSON.stringify(name) : `${JSON.stringify(name)} (the default)`;
+  const problem = (message: string): ConfigProblem => ({ path: "database.env", message: `database.env: ${named} ${message}`, ...at });
+
+  const problems: ConfigProblem[] = [];
+  if ((PREVIEW_VARIABLES as readonly string[]).includes(name)) {
+    const placeholders = PREVIEW_VARIABLES.map((variable) => `\${${variable}}`).join(", ");
+    problems.push(problem(`is the name of one of fly-preview's placeholders (${placeholders}); a variable of that name would be mistaken for it: use another name, like DATABASE_URL`));
+  }
+  const rename = written ? "give database.env another name" : "set database.env to another name";
+  if (isPlainObject(data.env) && Object.hasOwn(data.env, name)) {
+    const { line } = locator.at(["env", name], "key");
+    problems.push(problem(`is also set by env (line ${line}); the preview would get two values for it: ${rename}, or remove it from env`));
+  }
+  const secret = Array.isArray(data.secrets) ? data.secrets.indexOf(name) : -1;
+  if (secret !== -1) {
+    const { line } = locator.at(["secrets", String(secret)], "value");
+    problems.push(problem(`is also listed in secrets (line ${line}); the preview would get two values for it: ${rename}, or remove it from secrets`));
+  }
+  return problems;
 }
 
 // Kept in code rather than as a schema pattern: a regular expression cannot tell
@@ -119,12 +160,17 @@ function normalisePath(value: string): string {
   return normal.length > 1 && normal.endsWith("/") ? normal.slice(0, -1) : normal;
 }
 
-/** `region:` with nothing after it means "not set", the same as leaving the line out. */
+/**
+ * `region:` with nothing after it means "not set", the same as leaving the line out. A
+ * section that cannot be empty (`neon:` needs its `project`) reads as an empty section
+ * instead, so the message names the field it lacks rather than the section.
+ */
 function dropEmptyFields(data: Plain, schema: JsonSchema): void {
   for (const [key, value] of Object.entries(data)) {
     const field = schema.properties?.[key];
     if (!field) continue;
-    if (value === null) delete data[key];
+    if (value === null && field.required?.length) data[key] = {};
+    else if (value === null) delete data[key];
     else if (isPlainObject(value) && field.properties) dropEmptyFields(value, field);
   }
 }
@@ -155,9 +201,23 @@ function explain(error: ErrorObject, data: Plain, locator: Locator): ConfigProbl
     };
   }
 
+  // A section that takes exactly one of several fields (database: neon or fly_postgres).
+  // The branches' own errors ("must have required property neon", then the same for
+  // fly_postgres) restate the oneOf error in ajv's words; the oneOf error says it once.
+  if (error.schemaPath.includes("/oneOf/")) return undefined;
   const path = displayPath(data, segments);
   const value = valueAt(data, segments);
-  return { path, message: `${path}: ${describeFailure(error, parentSchema, value, segments.at(-1) ?? "")}`, ...locator.at(segments, "value") };
+  if (error.keyword === "oneOf") {
+    // A value that is not a mapping passes every branch (required asks nothing of it); its type error says what is wrong.
+    if (!isPlainObject(value)) return undefined;
+    const choices = (parentSchema.oneOf ?? []).flatMap((branch) => branch.required ?? []);
+    const several = (error.params as { passingSchemas: number[] | null }).passingSchemas !== null;
+    const suffix = several ? (choices.length === 2 ? ", not both" : ", not several") : "";
+    return { path, message: `${path}: give exactly one of ${choices.join(" or ")}${suffix}`, ...locator.at(segments, "key") };
+  }
+  // A missing field is placed on its section's name: the section may have no value at all (`neon:`).
+  const target = error.keyword === "required" ? "key" : "value";
+  return { path, message: `${path}: ${describeFailure(error, parentSchema, value, segments.at(-1) ?? "")}`, ...locator.at(segments, target) };
 }
 
 function describeFailure(error: ErrorObject, schema: JsonSchema, value: unknown, key: string): string {
@@ -177,6 +237,13 @@ function describeFailure(error: ErrorObject, schema: JsonSchema, value: unknown,
       return `${JSON.stringify(value)} ${PATTERN_HINTS[schema.title ?? ""] ?? `does not have the expected form (${String(error.params.pattern)})`}`;
     case "minLength":
       return "must not be empty";
+    case "maxLength":
+      return `is too long; at most ${schema.maxLength} characters`;
+    case "required": {
+      const missing = String((error.params as { missingProperty: string }).missingProperty);
+      const example = schema.properties?.[missing]?.examples?.[0];
+      return `${missing} is missing${typeof example === "string" ? `; add it, like ${missing}: ${example}` : ""}`;
+    }
     case "maxDuration":
       return `${JSON.stringify(value)} is too long; the most allowed is ${schema.maxDuration}`;
     default:
@@ -191,6 +258,10 @@ const PATTERN_HINTS: Record<string, string> = {
   "memory size": 'is not a memory size; use a value like "512mb" or "1gb"',
   "Fly region code": 'is not a Fly region code; use three lowercase letters, like "iad" or "cdg"',
   "URL path": 'is not a URL path; it must start with "/", like "/healthz"',
+  "variable name": "is not a valid name; use letters, digits and _, not starting with a digit",
+  "Neon project id": 'is not a Neon project id; use the project\'s id (not its name), like "proud-fog-123456": lowercase letters, digits and "-", at most 60 characters',
+  "Neon branch name": "is not a Neon branch name; it must not contain control characters such as tabs or line breaks",
+  "Fly app name": 'is not a Fly app name; use lowercase letters, digits and "-", at most 63 characters and not starting with "-", like "acme-preview-db"',
 };
 
 function expected(schema: JsonSchema, value: unknown, key: string): string {
@@ -286,6 +357,19 @@ class Locator {
   offset(offset: number): { line: number; column: number } {
     const { line, col } = this.lineCounter.linePos(offset);
     return { line, column: col };
+  }
+
+  /** Whether the document itself has a value at `segments` (rather than ajv's default). */
+  has(segments: string[]): boolean {
+    let node: unknown = this.doc.contents;
+    for (const segment of segments) {
+      if (!isMap(node)) return false;
+      const pair = node.items.find((item) => String(isScalar(item.key) ? item.key.value : item.key) === segment);
+      // `env:` with nothing after it is not set, like a line left out.
+      if (!pair || pair.value == null || (isScalar(pair.value) && pair.value.value === null)) return false;
+      node = pair.value;
+    }
+    return true;
   }
 
   /** Walks as far down `segments` as the document goes, so a missing value points at its parent. */

@@ -14,12 +14,15 @@ export interface JsonSchema {
   default?: unknown;
   examples?: unknown[];
   properties?: Record<string, JsonSchema>;
+  required?: string[];
+  oneOf?: JsonSchema[];
   additionalProperties?: boolean | JsonSchema;
   propertyNames?: JsonSchema;
   items?: JsonSchema;
   enum?: unknown[];
   pattern?: string;
   minLength?: number;
+  maxLength?: number;
   minimum?: number;
   maximum?: number;
   /** Our own keyword: the longest a duration may be, itself a duration ("60m"). */

@@ -17,6 +17,31 @@ export interface PreviewConfig {
   max_previews?: number;
   trigger: { labels: string[]; branches: string[]; drafts: boolean };
   forks: "approve" | "off" | "trusted";
+  database?: DatabaseConfig;
+}
+
+/**
+ * `database` of .preview.yml: the provider block the file gives (the schema allows exactly
+ * one), named again in `provider` so code can switch on it and record it.
+ */
+export type DatabaseConfig =
+  | { provider: "neon"; neon: NeonDatabase; env: string }
+  | { provider: "fly_postgres"; fly_postgres: FlyPostgresDatabase; env: string };
+
+/** `database.neon`: a branch of a Neon project per preview. */
+export interface NeonDatabase {
+  /** A Neon project id, like "proud-fog-123456". */
+  project: string;
+  /** Name of the branch to copy; undefined means the project's default branch (Neon's own default when a branch is made without a parent). */
+  parent?: string;
+  /** Name of the repository secret holding the Neon API key; undefined means the server's NEON_API_KEY. */
+  api_key_secret?: string;
+}
+
+/** `database.fly_postgres`: a database and user per preview on an existing Fly Postgres app. */
+export interface FlyPostgresDatabase {
+  /** The Fly Postgres app, in the server's FLY_ORG. */
+  cluster: string;
 }
 
 /** One thing wrong with a .preview.yml, placed where a check-run annotation can point at it. */
