@@ -10,6 +10,10 @@ export interface Settings {
   flyApiToken?: string;
   flyOrg: string;
   flyRegion: string;
+  /** NEON_API_KEY: the key for `database: neon` blocks that name no `api_key_secret`. A secret: never logged. */
+  neonApiKey?: string;
+  /** NEON_API_URL: Neon's API (tests point it at a fake). */
+  neonApiUrl: string;
   flyctlPath: string;
   databaseUrl: string;
   concurrency: number;
@@ -135,6 +139,8 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     flyOrg: name(env, "FLY_ORG", "personal", /^[a-z0-9][a-z0-9-]*$/, "a Fly organization slug such as \"personal\""),
     flyRegion: name(env, "FLY_REGION", DEFAULT_FLY_REGION, /^[a-z]{3}$/, "a three-letter Fly region code such as \"iad\""),
     flyctlPath: env.FLYCTL_PATH?.trim() || "flyctl",
+    neonApiKey: env.NEON_API_KEY?.trim() || undefined,
+    neonApiUrl: url(env, "NEON_API_URL", "https://console.neon.tech/api/v2"),
     databaseUrl: databaseUrl(env),
     concurrency: integer(env, "PREVIEW_CONCURRENCY", 2, 1, 64),
     maxPerInstallation: env.PREVIEW_MAX_PER_INSTALLATION?.trim() ? integer(env, "PREVIEW_MAX_PER_INSTALLATION", 0, 1, 100_000) : undefined,

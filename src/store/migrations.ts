@@ -214,6 +214,7 @@ export const migrationsFor = (dialect: Dialect): Record<string, Migration> => {
         .addColumn("name", "text", (c) => c.notNull())
         .addColumn("preview_id", "integer", (c) => c.notNull())
         .addColumn("parent", "text")
+        .addColumn("secret_name", "text")
         .addColumn("created_at", "bigint", (c) => c.notNull())
         .addColumn("ready_at", "bigint")
         .addColumn("dropped_at", "bigint")

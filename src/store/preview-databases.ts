@@ -21,6 +21,8 @@ export interface DatabaseRow extends DatabaseKey {
   previewId: number;
   /** Neon: the branch it was copied from; Fly Postgres: the cluster. */
   parent: string | null;
+  /** Neon: the repository secret holding the API key; null: the server's NEON_API_KEY. */
+  secretName: string | null;
   createdAt: number;
   /** When the provider confirmed it; null: asked for, not confirmed (a crash may have left it half made). */
   readyAt: number | null;
@@ -29,12 +31,14 @@ export interface DatabaseRow extends DatabaseKey {
 const key = (k: DatabaseKey) => ({ provider: k.provider, home: k.home, name: k.name });
 
 /** Records that a preview's database is about to be created (or adopted): before asking the provider. */
-export async function databaseWanted(s: StoreContext, previewId: number, db: DatabaseKey & { parent: string | null }): Promise<void> {
+export async function databaseWanted(s: StoreContext, previewId: number, db: DatabaseKey & { parent: string | null; secretName?: string | null }): Promise<void> {
   const now = s.clock();
   await s.db
     .insertInto("preview_databases")
-    .values({ ...key(db), preview_id: previewId, parent: db.parent, created_at: now, ready_at: null, dropped_at: null })
-    .onConflict((oc) => oc.columns(["provider", "home", "name"]).doUpdateSet({ preview_id: previewId, parent: db.parent, dropped_at: null }))
+    .values({ ...key(db), preview_id: previewId, parent: db.parent, secret_name: db.secretName ?? null, created_at: now, ready_at: null, dropped_at: null })
+    .onConflict((oc) =>
+      oc.columns(["provider", "home", "name"]).doUpdateSet({ preview_id: previewId, parent: db.parent, secret_name: db.secretName ?? null, dropped_at: null }),
+    )
     .execute();
 }
 
@@ -48,17 +52,27 @@ export async function databaseDropped(s: StoreContext, db: DatabaseKey): Promise
   await s.db.updateTable("preview_databases").set({ dropped_at: s.clock() }).where("provider", "=", db.provider).where("home", "=", db.home).where("name", "=", db.name).execute();
 }
 
-type Selected = { provider: string; home: string; name: string; preview_id: number; parent: string | null; created_at: number; ready_at: number | null };
+type Selected = {
+  provider: string;
+  home: string;
+  name: string;
+  preview_id: number;
+  parent: string | null;
+  secret_name: string | null;
+  created_at: number;
+  ready_at: number | null;
+};
 const toRow = (r: Selected): DatabaseRow => ({
   provider: r.provider as DatabaseProvider,
   home: r.home,
   name: r.name,
   previewId: r.preview_id,
   parent: r.parent,
+  secretName: r.secret_name,
   createdAt: r.created_at,
   readyAt: r.ready_at,
 });
-const COLUMNS = ["provider", "home", "name", "preview_id", "parent", "created_at", "ready_at"] as const;
+const COLUMNS = ["provider", "home", "name", "preview_id", "parent", "secret_name", "created_at", "ready_at"] as const;
 
 /** The database a preview has now (not dropped), if any. */
 export async function databaseOf(s: StoreContext, previewId: number): Promise<DatabaseRow | undefined> {
@@ -80,7 +94,7 @@ export async function databasesToSweep(s: StoreContext): Promise<DatabaseRow[]> 
   const rows = await s.db
     .selectFrom("preview_databases as d")
     .leftJoin("previews as p", "p.id", "d.preview_id")
-    .select(["d.provider", "d.home", "d.name", "d.preview_id", "d.parent", "d.created_at", "d.ready_at"])
+    .select(["d.provider", "d.home", "d.name", "d.preview_id", "d.parent", "d.secret_name", "d.created_at", "d.ready_at"])
     .where("d.dropped_at", "is", null)
     .where((eb) =>
       eb.or([

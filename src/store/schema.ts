@@ -176,6 +176,8 @@ export interface PreviewDatabasesTable {
   name: string;
   preview_id: number;
   parent: string | null;
+  /** Neon: the repository secret holding the API key (null: the server's NEON_API_KEY), so a sweep can drop it. */
+  secret_name: string | null;
   created_at: number;
   ready_at: number | null;
   dropped_at: number | null;

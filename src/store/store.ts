@@ -81,7 +81,7 @@ export class Store {
   release(id: number, worker: string) { return leases.release(this.s, id, worker); }
 
   // The databases made for previews (preview-databases.ts).
-  databaseWanted(previewId: number, db: databases.DatabaseKey & { parent: string | null }) { return databases.databaseWanted(this.s, previewId, db); }
+  databaseWanted(previewId: number, db: databases.DatabaseKey & { parent: string | null; secretName?: string | null }) { return databases.databaseWanted(this.s, previewId, db); }
   databaseReady(db: databases.DatabaseKey) { return databases.databaseReady(this.s, db); }
   databaseDropped(db: databases.DatabaseKey) { return databases.databaseDropped(this.s, db); }
   databaseOf(previewId: number) { return databases.databaseOf(this.s, previewId); }
