@@ -128,7 +128,7 @@ describe("a preview's Neon branch", () => {
   });
 
   it("left by a run that died while Neon worked is found by name and waited for", async () => {
-    neon.operationMs = 300;
+    neon.operationMs = 1_000;
     neon.failNext("GET", `/projects/${PROJECT}/operations/`, 0);
     const died = await refusal(ensureNeonBranch({ ...access(), name: PR, schemaOnly: false }));
     expect(died.transient).toBe(true);
@@ -172,7 +172,7 @@ describe("a preview's Neon branch", () => {
   });
 
   it("waits while Neon is busy with another operation of the project (423) instead of failing", async () => {
-    neon.busy(PROJECT, 100);
+    neon.busy(PROJECT, 500);
 
     const branch = await ensureNeonBranch({ ...access(), name: PR, schemaOnly: false });
 
