@@ -219,6 +219,7 @@ describe("fly-preview gc", () => {
     orphans: [{ app: "pr-4-acme-web", repo: "acme/web", number: 4, reason: "its pull request was closed" }],
     retried: [{ app: "pr-12-globex-shop", repo: "globex/shop", number: 12 }],
     expired: [{ app: "pr-9-acme-api", repo: "acme/api", number: 9, idleMs: (8 * 24 + 2) * 3_600_000 }],
+    databases: [{ provider: "neon", home: "proud-fog-123456", name: "preview/pr-4", repo: "acme/web", number: 4 }],
   };
 
   it("prints what it cleaned up", async () => {
@@ -270,7 +271,7 @@ describe("fly-preview gc", () => {
   });
 
   it("says when there is nothing to clean up", async () => {
-    const reap: CliDeps["reap"] = async () => ({ orphans: [], retried: [], expired: [] });
+    const reap: CliDeps["reap"] = async () => ({ orphans: [], retried: [], expired: [], databases: [] });
     expect(await cli(["gc"], { deps: { reap } })).toEqual({ code: 0, stdout: "nothing to clean up\n", stderr: "" });
   });
 

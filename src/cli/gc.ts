@@ -1,4 +1,5 @@
 import { Flyctl } from "../fly/index.js";
+import { SecretStore } from "../secrets/index.js";
 import type { ReapReport } from "../preview/reaper.js";
 import { CliError, type Command, type Context } from "./command.js";
 import { duration } from "./format.js";
@@ -7,7 +8,7 @@ export const gc: Command = {
   name: "gc",
   args: [],
   flags: [{ name: "dry-run", help: "report what would be cleaned up, change nothing" }],
-  summary: "destroy orphaned Fly apps, retry failed destroys, expire idle previews",
+  summary: "destroy orphaned Fly apps and databases, retry failed destroys, expire idle previews",
   details:
     "Orphaned apps are destroyed here, with flyctl (FLYCTL_PATH, FLY_API_TOKEN, FLY_ORG); retried and expired previews get a destroy desire that the running server carries out.",
   async run(args, ctx) {
@@ -22,7 +23,8 @@ export const gc: Command = {
         ctx.warn(`warning: ${msg ?? ""} ${JSON.stringify(obj)}`.trim());
       },
     };
-    const report = await ctx.reap({ store, flyctl, log }, { dryRun });
+    const secrets = new SecretStore(store.db, settings.secretsKey);
+    const report = await ctx.reap({ store, flyctl, log, settings, secrets }, { dryRun });
     printReport(report, dryRun, ctx);
     // Non-zero: a script must not read an incomplete report as "nothing to clean up".
     if (report.orphansUnchecked) throw new CliError(`could not list Fly apps (${report.orphansUnchecked}): orphaned apps not checked`);
@@ -30,8 +32,8 @@ export const gc: Command = {
 };
 
 function printReport(report: ReapReport, dryRun: boolean, ctx: Context): void {
-  const { orphans, retried, expired } = report;
-  if (orphans.length + retried.length + expired.length === 0) {
+  const { orphans, retried, expired, databases } = report;
+  if (orphans.length + retried.length + expired.length + databases.length === 0) {
     ctx.print(report.orphansUnchecked ? "no failed destroy to retry, no idle preview to expire" : "nothing to clean up");
     return;
   }
@@ -43,6 +45,10 @@ function printReport(report: ReapReport, dryRun: boolean, ctx: Context): void {
   }
   for (const e of expired) {
     ctx.print(`${dryRun ? "would expire" : "expired"} ${e.repo}#${e.number} (app ${e.app}), idle for ${duration(e.idleMs)}`);
+  }
+  for (const d of databases) {
+    const what = d.provider === "neon" ? `Neon branch ${d.name} of project ${d.home}` : `database ${d.name} on Fly Postgres cluster ${d.home}`;
+    ctx.print(`${dryRun ? "would drop" : "dropped (or tried: see warnings)"} ${what} (${d.repo}#${d.number}): its preview is destroyed`);
   }
   if (dryRun) ctx.print("dry run: nothing was changed");
   else if (retried.length + expired.length > 0) ctx.print("the running fly-preview server carries out the destroys asked for");

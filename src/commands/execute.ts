@@ -70,6 +70,20 @@ export const SLASH_COMMANDS: Record<SlashCommandName, CommandSpec> = {
       return { result: "done", note: preview ? "already destroyed" : "there was no preview" };
     },
   },
+  "reset-db": {
+    summary: "start the preview's database afresh from its parent, then deploy again (only with a `database:` block)",
+    needsWrite: true,
+    async execute({ command, store, pr, preview, reply }) {
+      if (!pr.open) return { result: "refused", note: "the pull request is closed" };
+      const database = preview && (await store.databaseOf(preview.id));
+      if (!database) {
+        await reply("This preview has no database to reset: a `database:` block in `.preview.yml` gives it one (see docs/database.md).");
+        return { result: "refused", note: "no database" };
+      }
+      await store.desireDeploy(pr, { by: command.sender, commentId: command.comment_id ?? undefined, resetDb: true });
+      return { result: "pending", note: `reset of ${database.name} recorded` };
+    },
+  },
   approve: {
     summary: "let a pull request from a fork deploy its current head commit (each new push needs a new approval)",
     needsWrite: true,

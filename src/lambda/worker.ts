@@ -35,7 +35,7 @@ export async function drain(
   const store = await openStore(settings.databaseUrl);
   const { pool, flyctl } = await startWorker(probot, store, { settings, store });
   // An invocation is too short for the server's reaper and resync timers: run one pass of each every time.
-  await reap({ store, flyctl, log: probot.log.child({ name: "reaper" }) }, { dryRun: false }).catch((error) =>
+  await reap({ store, flyctl, log: probot.log.child({ name: "reaper" }), settings }, { dryRun: false }).catch((error) =>
     probot.log.error({ err: error }, "reaper pass failed"),
   );
   await resync({ store, github: (id) => probot.auth(id), log: probot.log.child({ name: "resync" }) }).catch((error) =>

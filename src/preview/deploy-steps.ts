@@ -9,6 +9,7 @@ import {
   appNameTakenReason,
   buildTimeoutReason,
   flyFailingReason,
+  databaseFailingReason,
   lastAttemptReason,
   maxRunReason,
   missingFileReason,
@@ -28,6 +29,9 @@ import type { WantedComment } from "./reporter.js";
 import { DeployFailure, describe, RetryLater, Superseded, type Run } from "./run.js";
 import { fetchSource } from "./source.js";
 import type { WantedCheck, WantedDeployment } from "./surfaces.js";
+import { DatabaseError } from "../database/errors.js";
+import type { DatabaseShown } from "../model/pull-request.js";
+import { ensureDatabase, resetDatabase } from "./database.js";
 
 // The name of the generated fly.toml inside the extracted source. It never replaces
 // the repository's own fly.toml, which we only read.
@@ -53,7 +57,9 @@ export async function deploy(run: Run, planned: { config: PreviewConfig } & Depl
   let reusedImage: string | undefined;
   let withheld = false;
   const cleanups: Array<() => Promise<void>> = [];
-  const report = () => ({ appName: app, sha, timings, flyToml: flyToml && redact(flyToml), tail, reusedImage, secretsWithheld: withheld });
+  // The preview's own database, once made (or adopted) for this deploy.
+  let database: DatabaseShown | undefined;
+  const report = () => ({ appName: app, sha, timings, flyToml: flyToml && redact(flyToml), tail, reusedImage, secretsWithheld: withheld, database });
   // However the preview's code behaves (a build that never ends, say), the worker is free again by then.
   const runLimit = deadline(signal, deps.settings.maxRunMs, maxRunReason(deps.settings.maxRunMs));
 
@@ -89,6 +95,22 @@ export async function deploy(run: Run, planned: { config: PreviewConfig } & Depl
       const created = await flyctl.createApp(app, runLimit.signal);
       log.info({ created }, "fly app ready");
       await run.save({ app_created: 1 });
+    }
+    if (config.database) {
+      // `/preview reset-db`: the parent's data again, then the deploy below restarts the
+      // machines with it and release_command migrates it. Cleared once done, so a retry
+      // of this run does not reset twice.
+      if (preview.reset_db === 1) {
+        const reset = await resetDatabase(deps, preview, config.database, config.forks === "trusted");
+        await run.save({ reset_db: 0 });
+        log.info({ provider: reset.provider, name: reset.name }, "database reset");
+      }
+      // Before the deploy (the app exists by now, for Fly Postgres to attach to): its URL
+      // is staged with the other secrets, and release_command migrates it.
+      const made = await ensureDatabase(deps, preview, config.database, config.forks === "trusted", runLimit.signal);
+      database = made.shown;
+      Object.assign(secrets, made.stage);
+      log.info({ provider: made.shown.provider, name: made.shown.name }, "database ready");
     }
     if (Object.keys(secrets).length) {
       // Staged, not set: they take effect with the deploy below, in one release.
@@ -185,7 +207,7 @@ export async function deploy(run: Run, planned: { config: PreviewConfig } & Depl
     timings.healthMs = health.durationMs;
     if (!health.ok) throw new DeployFailure(unhealthyReason(config.health, health.lastProblem));
 
-    await end({ conclusion: "success", output: successOutput({ ...report(), url }) }, { state: "success", environmentUrl: url }, { status: "ready", sha, url });
+    await end({ conclusion: "success", output: successOutput({ ...report(), url }) }, { state: "success", environmentUrl: url }, { status: "ready", sha, url, database });
     timer?.ended("success", timings);
     log.info({ sha, url, timings }, "preview ready");
     return { status: "ready", status_at: clock(), deployed_sha: sha, url, last_error: null };
@@ -212,11 +234,13 @@ export async function deploy(run: Run, planned: { config: PreviewConfig } & Depl
     if (error instanceof FlyError) tail = error.tail;
     // Fly.io's API or builder down after flyctl's own quick retries: an outage of
     // minutes, which the pool's schedule rides out without anyone pushing again.
-    if (error instanceof FlyError && error.kind === "transient") {
+    const passing = (error instanceof FlyError && error.kind === "transient") || (error instanceof DatabaseError && error.transient);
+    if (passing) {
       const { attempt } = run;
       if (attempt.retryInMs !== undefined) {
         const at = clock() + attempt.retryInMs;
-        const problem = flyFailingReason(redact(error.detail ?? error.reason));
+        const problem =
+          error instanceof FlyError ? flyFailingReason(redact(error.detail ?? error.reason)) : databaseFailingReason(redact(error.reason));
         const waiting = retryNotice(problem, at, attempt);
         await end({ output: retryingOutput({ ...report(), reason: waiting, at }) }, undefined, { status: "queued", sha, reason: waiting, ...current });
         throw new RetryLater(at, problem);

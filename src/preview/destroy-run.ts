@@ -5,6 +5,7 @@ import { formatTtl } from "../github/markdown.js";
 import { destroyedDescription, destroyFailedError, destroyFailedReason } from "../github/messages.js";
 import type { Preview, PreviewPatch } from "../store/store.js";
 import { DEFAULT_TTL_MS } from "./reaper.js";
+import { dropDatabase } from "./database.js";
 import { describe, endOpenChecks, offerFreedSlot, type Run } from "./run.js";
 
 /**
@@ -38,6 +39,15 @@ export async function destroy(run: Run, untriggered?: { reason: string; remedy: 
     });
     await finish({ status: "failed", status_at: clock(), last_error: destroyFailedError(reason) });
     return;
+  }
+  // The database goes after the app that used it. One not dropped now (its provider
+  // failing) stays recorded, and the sweep (reaper, `fly-preview gc`) drops it later.
+  const database = await deps.store.databaseOf(preview.id);
+  if (database) {
+    await dropDatabase(deps, preview, database).then(
+      (outcome) => log.info({ provider: database.provider, name: database.name, outcome }, "database dropped"),
+      (error) => log.warn({ provider: database.provider, name: database.name, reason: flyctl.redactor.redact(describe(error)) }, "database not dropped: the sweep tries again"),
+    );
   }
   const why = untriggered ? "trigger" : (preview.destroy_reason ?? "closed");
   await show({ surface: "deployment", state: { sha: null, state: "inactive", description: destroyedDescription(why) } });

@@ -1,12 +1,18 @@
 import { DEFAULT_TTL_MS } from "../config/index.js";
 import type { Flyctl } from "../fly/index.js";
+import type { SecretStore } from "../secrets/index.js";
+import type { Settings } from "../settings.js";
 import type { Preview, Store } from "../store/store.js";
+import { dropDatabase } from "./database.js";
 
 export interface ReaperDeps {
   store: Store;
   flyctl: Flyctl;
   log: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void };
   clock?: () => number;
+  /** What dropping a Neon branch needs (its API key); without it, only Fly Postgres databases and apps are swept. */
+  settings?: Pick<Settings, "neonApiKey" | "neonApiUrl">;
+  secrets?: SecretStore;
 }
 
 export interface ReapReport {
@@ -16,6 +22,8 @@ export interface ReapReport {
   retried: Array<{ app: string; repo: string; number: number }>;
   /** Previews idle past their TTL: destroy asked for. */
   expired: Array<{ app: string; repo: string; number: number; idleMs: number }>;
+  /** Databases fly-preview made whose preview is gone: dropped (or, dry, would be). */
+  databases: Array<{ provider: string; home: string; name: string; repo: string; number: number }>;
   /** A dry run that could not list the Fly apps: why, and so orphans were not looked for. */
   orphansUnchecked?: string;
 }
@@ -34,7 +42,7 @@ const where = (row: Preview) => ({ app: row.app_name, repo: `${row.owner}/${row.
  */
 export async function reap(deps: ReaperDeps, options: { dryRun: boolean }): Promise<ReapReport> {
   const now = (deps.clock ?? Date.now)();
-  const report: ReapReport = { orphans: [], retried: [], expired: [] };
+  const report: ReapReport = { orphans: [], retried: [], expired: [], databases: [] };
   const rows = await deps.store.list();
 
   for (const row of rows) {
@@ -75,7 +83,22 @@ export async function reap(deps: ReaperDeps, options: { dryRun: boolean }): Prom
       deps.log.info({ ...where(row), outcome }, "orphaned fly app destroyed");
     }
   }
-  if (report.orphans.length || report.retried.length || report.expired.length) {
+  // Databases after apps: a database is dropped once nothing that used it is left. Only
+  // those the store recorded before making them are candidates (src/store/preview-databases.ts).
+  const byId = new Map(rows.map((row) => [row.id, row]));
+  for (const database of await deps.store.databasesToSweep()) {
+    const row = byId.get(database.previewId);
+    if (!row) continue;
+    report.databases.push({ provider: database.provider, home: database.home, name: database.name, repo: `${row.owner}/${row.repo}`, number: row.number });
+    if (options.dryRun) continue;
+    try {
+      const outcome = await dropDatabase({ store: deps.store, flyctl: deps.flyctl, settings: deps.settings, secrets: deps.secrets }, row, database);
+      deps.log.info({ ...where(row), provider: database.provider, name: database.name, outcome }, "left-over database dropped");
+    } catch (error) {
+      deps.log.warn({ ...where(row), provider: database.provider, name: database.name, reason: deps.flyctl.redactor.redact((error as Error).message) }, "left-over database not dropped: the next pass tries again");
+    }
+  }
+  if (report.orphans.length || report.retried.length || report.expired.length || report.databases.length) {
     deps.log.info({ dryRun: options.dryRun, orphans: report.orphans.length, retried: report.retried.length, expired: report.expired.length }, "reaper pass");
   }
   return report;

@@ -9,6 +9,7 @@ import { SourceError } from "./source.js";
 import type { Wanted, WantedCheck } from "./surfaces.js";
 import type { WriteQueue } from "./write-queue.js";
 import type { Metrics } from "../metrics/metrics.js";
+import { DatabaseError } from "../database/errors.js";
 
 // What the deploy and destroy runs share: their deps, the run itself, and the ways they end.
 
@@ -87,7 +88,7 @@ export class DeployFailure extends Error {}
 
 /** The one-line reason an error ended a run with. */
 export function describe(error: unknown): string {
-  if (error instanceof FlyError || error instanceof SourceError) return error.reason;
+  if (error instanceof FlyError || error instanceof SourceError || error instanceof DatabaseError) return error.reason;
   if (error instanceof DeployFailure || error instanceof SecretsError) return error.message;
   return internalErrorReason(error instanceof Error ? error.message : String(error));
 }

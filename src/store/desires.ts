@@ -92,6 +92,7 @@ export async function desireDeploy(s: StoreContext, pr: PullRequestInfo, command
             desired_by: command.by,
             command_comment_id: command.commentId ?? null,
             ...(command.approvedSha ? { approved_sha: command.approvedSha } : {}),
+            ...(command.resetDb ? { reset_db: 1 } : {}),
           }
         : { desired_by: null };
       if (!row) {

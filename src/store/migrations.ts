@@ -221,6 +221,7 @@ export const migrationsFor = (dialect: Dialect): Record<string, Migration> => {
         .addPrimaryKeyConstraint("preview_databases_pk", ["provider", "home", "name"])
         .execute();
       await db.schema.createIndex("preview_databases_preview").on("preview_databases").column("preview_id").execute();
+      await db.schema.alterTable("previews").addColumn("reset_db", "integer", (c) => c.notNull().defaultTo(0)).execute();
     },
   },
   };

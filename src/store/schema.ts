@@ -1,5 +1,6 @@
 import type { Generated } from "kysely";
 import type { DesiredAction, DestroyReason, PreviewStatus } from "../model/pull-request.js";
+import type { SlashCommandName } from "../model/slash-commands.js";
 
 // Timestamps are epoch milliseconds (numbers), not dialect date types, so the same
 // comparisons work on SQLite and PostgreSQL without conversion code.
@@ -50,6 +51,8 @@ export interface PreviewsTable {
   deployment_sha: string | null;
   config_ttl_ms: number | null;
   // config_max_previews (0001) was written and never read: no longer written; the column stays.
+  /** `/preview reset-db` asked: the next deploy run resets the database first, then clears it. */
+  reset_db: Generated<number>;
 
   // Set by `/preview destroy`: pushes do not bring the preview back, `/preview redeploy` does.
   paused: Generated<number>;
@@ -98,7 +101,8 @@ export interface MetaTable {
   value: string;
 }
 
-export type CommandName = "redeploy" | "destroy" | "approve" | "status" | "help" | "unknown";
+/** A recorded command's name: one of the slash commands, or a `/preview` word that is none of them. */
+export type CommandName = SlashCommandName | "unknown";
 export type CommandSource = "comment" | "button" | "rerun";
 
 /** A command from a PR comment, a check run button or "Re-run", waiting for a worker. */

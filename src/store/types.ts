@@ -36,6 +36,8 @@ export interface CommandDesire {
   commentId?: number;
   /** `/preview approve`: this commit of a fork PR (the one the approver saw) may deploy. */
   approvedSha?: string;
+  /** `/preview reset-db`: the run resets the preview's database before it deploys. */
+  resetDb?: boolean;
 }
 
 /** Why a destroy is desired, and who asked when a person did. */

@@ -1,0 +1,107 @@
+import type { DatabaseConfig } from "../config/index.js";
+import { DatabaseError } from "../database/errors.js";
+import { dropFlyPostgres, ensureFlyPostgres, flyDatabaseName, resetFlyPostgres } from "../database/fly-postgres.js";
+import { deleteNeonBranch, ensureNeonBranch, neonBranchName, resetNeonBranch } from "../database/neon.js";
+import type { Flyctl } from "../fly/index.js";
+import type { DatabaseShown } from "../model/pull-request.js";
+import type { SecretStore } from "../secrets/index.js";
+import type { Settings } from "../settings.js";
+import type { DatabaseRow, Preview, Store } from "../store/store.js";
+
+// A preview's own database (issue 13, docs/database.md): made before its first deploy,
+// dropped after its app, swept when anything is missed. Every database is recorded in the
+// store BEFORE the provider is asked for it, so a crash in between leaves a record for the
+// sweep, and the sweep never touches a database fly-preview did not make.
+
+export interface DatabaseDeps {
+  store: Store;
+  /** Without them (a reaper given none), only the server's defaults: no NEON_API_KEY. */
+  settings?: Pick<Settings, "neonApiKey" | "neonApiUrl">;
+  secrets?: SecretStore;
+  flyctl: Flyctl;
+}
+
+export interface Made {
+  shown: DatabaseShown;
+  /** Secrets to stage with the deploy (Neon's URL under `env`); Fly Postgres sets its own. */
+  stage: Record<string, string>;
+}
+
+/**
+ * Makes the preview's database, or adopts the one a push or a crash left: before every
+ * deploy, so the URL is staged with it and `release_command` runs against it. A fork's
+ * Neon branch holds the parent's schema only, unless the repository trusts forks.
+ */
+export async function ensureDatabase(deps: DatabaseDeps, preview: Preview, db: DatabaseConfig, trusted: boolean, signal?: AbortSignal): Promise<Made> {
+  if (db.provider === "neon") {
+    const name = neonBranchName(preview.number);
+    const secretName = db.neon.api_key_secret ?? null;
+    const access = await neonAccess(deps, preview, db.neon.project, secretName);
+    await deps.store.databaseWanted(preview.id, { provider: "neon", home: db.neon.project, name, parent: db.neon.parent ?? null, secretName });
+    const branch = await ensureNeonBranch({ ...access, name, parent: db.neon.parent, schemaOnly: preview.fork === 1 && !trusted });
+    deps.flyctl.redactor.add(branch.url);
+    await deps.store.databaseWanted(preview.id, { provider: "neon", home: db.neon.project, name, parent: branch.parent, secretName });
+    await deps.store.databaseReady({ provider: "neon", home: db.neon.project, name });
+    return { shown: { provider: "neon", name, parent: branch.parent, schemaOnly: branch.schemaOnly }, stage: { [db.env]: branch.url } };
+  }
+  const { cluster } = db.fly_postgres;
+  const name = flyDatabaseName(preview.app_name);
+  await deps.store.databaseWanted(preview.id, { provider: "fly_postgres", home: cluster, name, parent: cluster });
+  await ensureFlyPostgres({ flyctl: deps.flyctl, cluster, app: preview.app_name, variable: db.env, signal });
+  await deps.store.databaseReady({ provider: "fly_postgres", home: cluster, name });
+  return { shown: { provider: "fly_postgres", name, parent: cluster }, stage: {} };
+}
+
+/** Drops a recorded database (after its app is destroyed, or by a sweep), and records that it is gone. */
+export async function dropDatabase(deps: DatabaseDeps, preview: Pick<Preview, "owner" | "repo" | "app_name">, row: DatabaseRow): Promise<"dropped" | "absent"> {
+  const key = { provider: row.provider, home: row.home, name: row.name };
+  let outcome: "dropped" | "absent";
+  if (row.provider === "neon") {
+    const access = await neonAccess(deps, preview, row.home, row.secretName);
+    outcome = (await deleteNeonBranch({ ...access, name: row.name })) === "deleted" ? "dropped" : "absent";
+  } else {
+    outcome = await dropFlyPostgres({ flyctl: deps.flyctl, cluster: row.home, app: preview.app_name });
+  }
+  await deps.store.databaseDropped(key);
+  return outcome;
+}
+
+/**
+ * `/preview reset-db`: the parent's data again (Neon: the branch restored from its parent;
+ * Fly Postgres: the database dropped and made again). The caller then redeploys, which
+ * restarts the machines with the (possibly new) URL and lets `release_command` migrate.
+ */
+export async function resetDatabase(deps: DatabaseDeps, preview: Preview, db: DatabaseConfig, trusted: boolean): Promise<DatabaseShown> {
+  if (db.provider === "neon") {
+    const name = neonBranchName(preview.number);
+    const access = await neonAccess(deps, preview, db.neon.project, db.neon.api_key_secret ?? null);
+    const branch = await resetNeonBranch({ ...access, name, parent: db.neon.parent, schemaOnly: preview.fork === 1 && !trusted });
+    return { provider: "neon", name, parent: branch.parent, schemaOnly: branch.schemaOnly };
+  }
+  const { cluster } = db.fly_postgres;
+  const made = await resetFlyPostgres({ flyctl: deps.flyctl, cluster, app: preview.app_name, variable: db.env });
+  return { provider: "fly_postgres", name: made.name, parent: cluster };
+}
+
+/** The Neon API key: the repository secret `api_key_secret` names, else the server's NEON_API_KEY. */
+async function neonAccess(deps: DatabaseDeps, preview: Pick<Preview, "owner" | "repo">, project: string, secretName: string | null) {
+  const base = { baseUrl: deps.settings?.neonApiUrl, project };
+  if (secretName) {
+    const help = `Set a valid key with \`fly-preview secrets set ${preview.owner}/${preview.repo} ${secretName}\`.`;
+    if (!deps.secrets) throw new DatabaseError(`database.neon.api_key_secret names ${secretName}, but this server has no secret store: ask its operator to set PREVIEW_SECRETS_KEY.`, false);
+    const { values } = await deps.secrets.resolve(preview.owner, preview.repo, [secretName]);
+    const apiKey = values[secretName];
+    if (!apiKey) throw new DatabaseError(`database.neon.api_key_secret names ${secretName}, which is not set for ${preview.owner}/${preview.repo}. ${help}`, false);
+    deps.flyctl.redactor.add(apiKey);
+    return { ...base, apiKey, keyHelp: help };
+  }
+  const serverKey = deps.settings?.neonApiKey;
+  if (!serverKey) {
+    throw new DatabaseError(
+      `database.neon names no api_key_secret and this server has no NEON_API_KEY: store a key with \`fly-preview secrets set ${preview.owner}/${preview.repo} NEON_API_KEY\` and name it in api_key_secret, or ask the operator to set NEON_API_KEY.`,
+      false,
+    );
+  }
+  deps.flyctl.redactor.add(serverKey);
+  return { ...base, apiKey: serverKey, keyHelp: "Ask the server's operator to set a valid NEON_API_KEY." };
+}

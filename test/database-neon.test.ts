@@ -1,0 +1,135 @@
+// A preview's own Neon branch, end to end: the real app (test/harness.ts) with the fake
+// Neon API (test/fake-neon/) and the fake flyctl. Made before the first deploy, its
+// pooled URL staged as a secret (never in argv, logs or on GitHub), reused by a push,
+// reset by `/preview reset-db`, deleted when the pull request closes, swept by the reaper
+// when a crash left it behind.
+import { createHash } from "node:crypto";
+import { afterEach, describe, expect, it } from "vitest";
+import { ensureNeonBranch } from "../src/database/neon.js";
+import { reap } from "../src/preview/reaper.js";
+import { startFakeNeon, type FakeNeon } from "./fake-neon/server.js";
+import { DOCKERFILE, issueComment, pullRequest, REPO, sha, startWorld, until, type World } from "./harness.js";
+
+const KEY = "neon-test-key-0123456789";
+const PROJECT = "proud-fog-123456";
+const BRANCH = "preview/pr-2";
+const WRITER = "maintainer-mo";
+const APP = "pr-2-codertocat-hello-world";
+const CONFIG = `health:\n  timeout: 2s\ndatabase:\n  neon:\n    project: ${PROJECT}\n`;
+
+let world: World;
+let neon: FakeNeon;
+afterEach(async () => {
+  await world?.close();
+  await neon?.close();
+});
+
+async function neonWorld(options: { fork?: boolean } = {}) {
+  neon = await startFakeNeon({ keys: [KEY], operationMs: 5 });
+  neon.addProject(PROJECT, { tables: ["users"], rows: ["alice", "bob"] });
+  world = await startWorld({ env: { NEON_API_KEY: KEY, NEON_API_URL: neon.url } });
+  world.gh.setPermission(REPO, WRITER, "write");
+  for (const n of [1, 2, 3]) world.commit(sha(n), { Dockerfile: DOCKERFILE, ".preview.yml": CONFIG });
+  if (options.fork) world.gh.setCommit(REPO, "master", { ".preview.yml": `${CONFIG}forks: approve\n` });
+}
+
+const digest = (value: string) => createHash("sha256").update(value).digest("hex").slice(0, 16);
+const creates = () => neon.requests.filter((r) => r.method === "POST" && /\/projects\/[^/]+\/branches$/.test(r.path));
+
+/** Everything GitHub and the logs got, and every flyctl argv: none may hold the URL or the key. */
+function expectNoSecret(secret: string) {
+  const github = JSON.stringify(world.gh.requests.map((r) => r.body));
+  expect(github).not.toContain(secret);
+  expect(JSON.stringify(world.logs)).not.toContain(secret);
+  for (const call of world.fly.calls()) expect(call.argv.join(" ")).not.toContain(secret);
+}
+
+describe("a Neon branch per pull request", () => {
+  it("is made before the first deploy, staged as DATABASE_URL, reused by a push, reset by command, and deleted on close", async () => {
+    await neonWorld();
+    await world.deliver(pullRequest("opened", { sha: sha(1) }));
+    expect((await world.settled()).status).toBe("ready");
+
+    const branch = neon.branch(PROJECT, BRANCH)!;
+    expect(branch).toBeDefined();
+    // Before flyctl deploy: the create is recorded by the fake before the deploy started.
+    expect(creates()).toHaveLength(1);
+    expect(creates()[0].at).toBeLessThan(Date.parse(world.deploys()[0].startedAt));
+    const staged = world.fly.apps()[APP].secrets.DATABASE_URL;
+    expect(staged).toBeDefined();
+    // The URL the driver gets for that branch (a second ensure reuses it) is what was staged.
+    const { url } = await ensureNeonBranch({ apiKey: KEY, baseUrl: neon.url, project: PROJECT, name: BRANCH, schemaOnly: false });
+    expect(url).toContain("-pooler");
+    expect(staged.digest).toBe(digest(url));
+    expectNoSecret(url);
+    expectNoSecret(KEY);
+    for (const password of neon.passwords()) expectNoSecret(password);
+    // The comment and the check run name the branch and its parent, never the URL.
+    const comment = world.comments()[0].body;
+    expect(comment).toContain(`Neon branch \`${BRANCH}\` of \`main\``);
+    expect(world.gh.checkRuns[0].output?.summary).toContain(`**Database:** Neon branch \`${BRANCH}\``);
+
+    // A push deploys against the same branch.
+    await world.deliver(pullRequest("synchronize", { sha: sha(2) }));
+    expect((await world.settled()).deployed_sha).toBe(sha(2));
+    expect(creates()).toHaveLength(1);
+    expect(neon.branch(PROJECT, BRANCH)!.id).toBe(branch.id);
+
+    // Writes in the branch, then /preview reset-db: the parent's rows again, and a redeploy.
+    neon.write(PROJECT, BRANCH, "mallory");
+    const deploysBefore = world.deploys().length;
+    await world.deliverEvent("issue_comment", issueComment("/preview reset-db", { user: WRITER }));
+    await world.commandsDone();
+    await until("the redeploy after the reset", () => world.deploys().length > deploysBefore);
+    expect((await world.settled()).reset_db).toBe(0);
+    expect(neon.requests.some((r) => r.method === "POST" && r.path.endsWith("/restore"))).toBe(true);
+    expect(neon.branch(PROJECT, BRANCH)!.rows).toEqual(["alice", "bob"]);
+
+    await world.deliver(pullRequest("closed", { sha: sha(2) }));
+    expect((await world.settled()).status).toBe("destroyed");
+    expect(neon.branch(PROJECT, BRANCH)).toBeUndefined();
+    expect(await world.store.databaseOf((await world.settled()).id)).toBeUndefined();
+  });
+
+  it("the plan's branch limit fails the check run with Neon's message, and deploys nothing", async () => {
+    await neonWorld();
+    neon.limits.branches = 1;
+    await world.deliver(pullRequest("opened", { sha: sha(1) }));
+    const row = await world.settled();
+    expect(row.status).toBe("failed");
+    expect(row.last_error).toMatch(/branches limit exceeded/i);
+    expect(world.deploys()).toHaveLength(0);
+    const check = await until("the failed check run", () => world.gh.checkRuns.find((c) => c.conclusion === "failure"));
+    expect(check.output?.summary).toMatch(/branches limit exceeded/i);
+  });
+
+  it("a /preview reset-db on a preview without a database says so and changes nothing", async () => {
+    neon = await startFakeNeon({ keys: [KEY] });
+    world = await startWorld();
+    world.gh.setPermission(REPO, WRITER, "write");
+    world.commit(sha(1));
+    await world.deliver(pullRequest("opened", { sha: sha(1) }));
+    await world.settled();
+    await world.deliverEvent("issue_comment", issueComment("/preview reset-db", { user: WRITER }));
+    await world.commandsDone();
+    const reply = world.comments().find((c) => c.body.includes("no database to reset"));
+    expect(reply).toBeDefined();
+    expect(world.deploys()).toHaveLength(1);
+  });
+
+  it("a branch recorded, then made, by a run that died is dropped by the reaper once its preview is destroyed", async () => {
+    await neonWorld();
+    await world.deliver(pullRequest("opened", { sha: sha(1) }));
+    const preview = await world.settled();
+    // As if the process died right after the create: the store recorded it first, and the
+    // preview was then closed and destroyed without a run that knew of the database.
+    await world.store.db.updateTable("previews").set({ status: "destroyed", desired_action: "destroy" }).where("id", "=", preview.id).execute();
+    // A branch nobody recorded is never touched.
+    neon.addBranch(PROJECT, "preview/pr-99");
+    const report = await reap({ store: world.store, flyctl: world.flyctl, log: { info() {}, warn() {} }, settings: { neonApiKey: KEY, neonApiUrl: neon.url } }, { dryRun: false });
+    expect(report.databases.map((d) => d.name)).toEqual([BRANCH]);
+    expect(neon.branch(PROJECT, BRANCH)).toBeUndefined();
+    expect(neon.branch(PROJECT, "preview/pr-99")).toBeDefined();
+    expect(await world.store.databasesToSweep()).toEqual([]);
+  });
+});
