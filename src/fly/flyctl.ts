@@ -53,6 +53,16 @@ export interface DeployResult {
   durationMs: number;
 }
 
+export interface PostgresAttachOptions {
+  /** `--database-name`: created unless the cluster already has it, then reused. */
+  database: string;
+  /** `--database-user`: always a new user; flyctl refuses one that exists. */
+  user: string;
+  /** `--variable-name`: the app's secret that receives the connection string. */
+  variable: string;
+  signal?: AbortSignal;
+}
+
 export interface FlyApp {
   name: string;
   org: string;
@@ -64,6 +74,10 @@ interface RunOptions {
   input?: string;
   signal?: AbortSignal;
   onLine?: (line: string, stream: "stdout" | "stderr") => void;
+  /** Secrets a raw output line reveals (a password flyctl chose and prints): hidden from that line on. */
+  secretsIn?: (line: string) => string[];
+  /** The command brings up flyctl's WireGuard agent, which is stopped again before HOME goes. */
+  stopsAgent?: boolean;
 }
 
 interface RunOutput {
@@ -215,6 +229,75 @@ export class Flyctl {
     for (const name of alone) await this.run(["secrets", "set", `${name}=-`, "-a", app, "--stage"], { input: secrets[name], signal });
   }
 
+  /** FLY_ORG: the organization this driver creates apps in. */
+  get organization(): string {
+    return this.org;
+  }
+
+  /**
+   * Unstages secrets (`secrets unset NAME... -a APP --stage`, v0.4.87
+   * internal/command/secrets/unset.go): a name the app does not have is no error
+   * (appsecrets.Update), an app that is gone is "missing".
+   */
+  async unsetSecrets(app: string, names: string[], signal?: AbortSignal): Promise<"unset" | "missing"> {
+    for (const name of names) checkName(name, "secret");
+    try {
+      await this.run(["secrets", "unset", ...names, "-a", app, "--stage"], { signal });
+      return "unset";
+    } catch (error) {
+      if (error instanceof FlyError && error.kind === "not_found") return "missing";
+      throw error;
+    }
+  }
+
+  /**
+   * `postgres attach CLUSTER -a APP` (v0.4.87 internal/command/postgres/attach.go): creates
+   * the database unless the cluster has it (reused under --yes, attach.go:263), always a new
+   * user with a fresh password, and sets the connection string as a secret of the app
+   * (appsecrets.Update without a deploy: staged until the next deploy, attach.go:332).
+   * Refused: an app that already has the secret (attach.go:254) and a user that already
+   * exists (attach.go:281). `--superuser` defaults to true (attach.go:64-68), so it is
+   * turned off here: a preview's code must not administer the cluster. flyctl prints the
+   * connection string, password and all (attach.go:338); each line is searched for it
+   * first, so it is hidden before the line reaches a log, the tail or an error.
+   */
+  async postgresAttach(cluster: string, app: string, opts: PostgresAttachOptions): Promise<void> {
+    checkName(opts.variable, "environment variable");
+    const args = [
+      "postgres",
+      "attach",
+      cluster,
+      "-a",
+      app,
+      "--database-name",
+      opts.database,
+      "--database-user",
+      opts.user,
+      "--variable-name",
+      opts.variable,
+      "--superuser=false",
+      "--yes",
+    ];
+    await this.run(args, { signal: opts.signal, secretsIn: connectionSecrets, stopsAgent: true });
+  }
+
+  /**
+   * Runs a psql script on a Fly Postgres cluster as its operator and returns what it printed
+   * (redacted). flyctl v0.4.87 has no command that drops a database: `postgres detach` always
+   * prompts (detach.go:129, prompt.Select even for one attachment) and `postgres connect` is an
+   * interactive psql. This is that same psql without the terminal: `ssh console --command`
+   * runs the cluster image's own `connect` script (what connect.go:116 runs; in postgres-flex
+   * it is `psql` as `postgres` with the machine's OPERATOR_PASSWORD, through the port-5432
+   * proxy that always reaches the primary), with no pty and the script on stdin, which flyctl
+   * copies to the session and closes (ssh/io.go:102-109). A failing psql fails the run:
+   * `ssh shell: Process exited with status N` (ssh/io.go:92, console.go:255).
+   */
+  async postgresSql(cluster: string, script: string, signal?: AbortSignal): Promise<string[]> {
+    const args = ["ssh", "console", "-a", cluster, "--quiet", "--command", "connect postgres postgres"];
+    const { tail } = await this.run(args, { input: script, signal, stopsAgent: true });
+    return tail;
+  }
+
   /** The organization owning an app, or undefined when our token cannot see the app. */
   private async appOrg(name: string): Promise<string | undefined> {
     try {
@@ -280,8 +363,25 @@ export class Flyctl {
     try {
       return await this.spawn(args, opts, home);
     } finally {
+      if (opts.stopsAgent) await this.stopAgent(home);
       await rm(home, { recursive: true, force: true, maxRetries: 3 });
     }
+  }
+
+  /**
+   * Commands that reach a cluster over WireGuard start flyctl's agent (agent/start.go:44-55):
+   * `flyctl agent run` in a process group of its own, so it outlives flyctl and the process
+   * group this driver stops, with its socket in this run's HOME. `agent stop` in the same
+   * HOME ends it; nothing else would. Its outcome changes nothing for the run itself.
+   */
+  private async stopAgent(home: string): Promise<void> {
+    await execa(this.path, ["agent", "stop"], {
+      env: this.childEnv(home),
+      extendEnv: false,
+      stdin: "ignore",
+      reject: false,
+      timeout: 15_000,
+    });
   }
 
   private async spawn(args: string[], opts: RunOptions, home: string): Promise<RunOutput> {
@@ -311,6 +411,7 @@ export class Flyctl {
         const lines = createInterface({ input: stream, crlfDelay: Infinity });
         lines.on("line", (raw) => {
           if (name === "stdout") stdout.push(raw);
+          for (const secret of opts.secretsIn?.(raw) ?? []) this.redactor.add(secret);
           const line = this.redactor.redact(raw);
           tail.push(line);
           if (tail.length > TAIL_LINES) tail.shift();
@@ -415,7 +516,7 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
  * (`deploy`, `apps create`, `secrets import`, `status`, …): a bounded name for metrics.
  */
 export function commandName(args: string[]): string {
-  return ["apps", "secrets", "orgs"].includes(args[0] ?? "") ? `${args[0]} ${args[1]}` : (args[0] ?? "");
+  return ["apps", "secrets", "orgs", "postgres", "ssh"].includes(args[0] ?? "") ? `${args[0]} ${args[1]}` : (args[0] ?? "");
 }
 
 function deployArgs(opts: DeployOptions): string[] {
@@ -449,6 +550,15 @@ function deployArgs(opts: DeployOptions): string[] {
   if (opts.cpus !== undefined) args.push("--vm-cpus", String(opts.cpus));
   if (opts.cpuKind) args.push("--vm-cpu-kind", opts.cpuKind);
   return args;
+}
+
+// attach.go:319-328: postgres://USER:PASSWORD@HOST:5432/DB?sslmode=disable, where the
+// password is 15 letters and digits (helpers/rand.go). The whole URL is hidden too, so a
+// reader of the logs cannot tell even which host and user the preview got.
+const CONNECTION_URL = /postgres(?:ql)?:\/\/[^\s:@/]+:([^\s@/]+)@\S+/g;
+
+function connectionSecrets(line: string): string[] {
+  return [...line.matchAll(CONNECTION_URL)].flatMap((match) => [match[0], match[1]!]);
 }
 
 // flyctl splits NAME=VALUE at the first "=", so a name holding one would be cut short.

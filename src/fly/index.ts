@@ -1,4 +1,11 @@
 export { classifyFailure, FlyError, reasonFor, type FlyErrorKind } from "./errors.js";
 export { Redactor } from "./redact.js";
-export { Flyctl, type DeployOptions, type DeployResult, type FlyApp, type FlyctlOptions } from "./flyctl.js";
+export {
+  Flyctl,
+  type DeployOptions,
+  type DeployResult,
+  type FlyApp,
+  type FlyctlOptions,
+  type PostgresAttachOptions,
+} from "./flyctl.js";
 export { flyTomlProblems, FlyTomlRefused, renderFlyToml, type FlyTomlInput, type FlyTomlProblem } from "./fly-toml.js";

@@ -7,7 +7,8 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
-export type FailureKind = "transient" | "build" | "health" | "auth" | "not_found" | "timeout";
+/** `psql_unreachable`: only for `ssh console`, psql cannot reach the cluster's primary (exit 2). */
+export type FailureKind = "transient" | "build" | "health" | "auth" | "not_found" | "timeout" | "psql_unreachable";
 
 /** One scripted outcome; an empty object means "behave normally this time". */
 export interface Scripted {
@@ -15,6 +16,11 @@ export interface Scripted {
   /** Replaces the realistic message of `fail` (printed as "Error: <message>"). */
   message?: string;
   exitCode?: number;
+  /**
+   * `postgres attach` only: the step after which the failure happens, leaving what the steps
+   * before made (a crash half-way); default "start", before anything.
+   */
+  at?: "start" | "attachment" | "database" | "user";
 }
 
 export interface Behavior {
@@ -26,6 +32,9 @@ export interface Behavior {
   secrets?: Scripted[];
   machines?: Scripted[];
   orgs?: Scripted[];
+  attach?: Scripted[];
+  detach?: Scripted[];
+  ssh?: Scripted[];
   /** The version `flyctl version` reports instead of 0.4.87. */
   version?: string;
   deployDelayMs?: number;
@@ -80,12 +89,51 @@ export interface Machine {
   name: string;
   state: string;
   region: string;
-  config: { image: string; guest: { cpu_kind: string; cpus: number; memory_mb: number } };
-  checks: Array<{ name: string; status: string }>;
+  config: { image: string; guest: { cpu_kind: string; cpus: number; memory_mb: number }; metadata?: Record<string, string> };
+  checks: Array<{ name: string; status: string; output?: string }>;
+  created_at?: string;
+}
+
+export interface PostgresDatabase {
+  owner: string;
+  /** CONNECT and TEMPORARY for PUBLIC, as every new database has until revoked. */
+  publicConnect: boolean;
+  /** GRANT CREATE ON SCHEMA public TO PUBLIC, which flypg's CreateDatabase adds. */
+  publicCreate: boolean;
+  /** Sessions open on it: a DROP DATABASE without FORCE is refused while there are any. */
+  sessions: number;
+}
+
+export interface PostgresUser {
+  superuser: boolean;
+  /** pg_read_all_data and pg_write_all_data, which flypg grants a user that is not a superuser. */
+  readWriteAll: boolean;
+  /** The password attach chose (the fake's cluster keeps it, so tests can look for it in logs). */
+  password?: string;
+}
+
+export interface Attachment {
+  id: string;
+  app: string;
+  database: string;
+  user: string;
+  variable: string;
+}
+
+/** A Fly Postgres cluster's own state: what `postgres attach` and psql change. */
+export interface PostgresCluster {
+  databases: Record<string, PostgresDatabase>;
+  users: Record<string, PostgresUser>;
+  /** Fly's attachment records (GraphQL AttachPostgresCluster). */
+  attachments: Attachment[];
+  /** A private IPv6 (flycast) address: attach writes the .flycast host. Default true. */
+  flycast?: boolean;
 }
 
 export interface App {
   org: string;
+  /** Set when the app is a Fly Postgres cluster. */
+  postgres?: PostgresCluster;
   createdAt?: string;
   deployments: Deployment[];
   images: string[];
@@ -105,6 +153,18 @@ export interface FakeFly {
   seedApp(name: string, org: string): void;
   /** Deletes an app behind the driver's back, as if destroyed from the Fly.io dashboard. */
   removeApp(name: string): void;
+  /**
+   * Adds a Fly Postgres cluster: an app in `org` (default the first of `orgs`) with the
+   * `postgres` database and role and one started machine whose role check says primary.
+   * `primary: false` leaves it without a leader (stopped or failing over).
+   */
+  createCluster(name: string, opts?: { org?: string; primary?: boolean; machines?: number }): void;
+  /** The cluster's databases, users and attachments. */
+  cluster(name: string): PostgresCluster;
+  /** Changes a cluster behind the driver's back (a user dropped by hand, a session open). */
+  updateCluster(name: string, change: (cluster: PostgresCluster) => void): void;
+  /** The HOMEs whose flyctl agent is still running (started by attach or ssh console). */
+  agents(): string[];
   /** SIGKILLs every fake still running, e.g. orphans of a server killed mid-deploy. */
   killRunning(): Promise<void>;
   cleanup(): Promise<void>;
@@ -187,6 +247,50 @@ export async function createFakeFly(opts: { orgs?: string[] } = {}): Promise<Fak
       apps[name] = { org, createdAt: new Date().toISOString(), deployments: [], images: [], secrets: {}, machines: [] };
       write("apps.json", apps);
     },
+    createCluster(name, clusterOpts = {}) {
+      const apps = read<Record<string, App>>("apps.json", {});
+      const now = new Date().toISOString();
+      const machines: Machine[] = Array.from({ length: clusterOpts.machines ?? 1 }, (_, i) => ({
+        id: `d8${i}e${createHash("sha256").update(`${name}${i}`).digest("hex").slice(0, 10)}`,
+        name: `${name}-${i}`,
+        state: "started",
+        region: "iad",
+        config: {
+          image: "flyio/postgres-flex:16.8",
+          guest: { cpu_kind: "shared", cpus: 1, memory_mb: 1024 },
+          metadata: { fly_platform_version: "v2", fly_process_group: "app" },
+        },
+        checks: [{ name: "role", status: "passing", output: i === 0 && clusterOpts.primary !== false ? "primary" : "replica" }],
+        created_at: now,
+      }));
+      apps[name] = {
+        org: clusterOpts.org ?? opts.orgs?.[0] ?? "personal",
+        createdAt: now,
+        deployments: [],
+        images: [],
+        secrets: {},
+        machines,
+        postgres: {
+          databases: { postgres: { owner: "postgres", publicConnect: true, publicCreate: false, sessions: 0 } },
+          users: { postgres: { superuser: true, readWriteAll: false } },
+          attachments: [],
+        },
+      };
+      write("apps.json", apps);
+    },
+    cluster(name) {
+      const cluster = read<Record<string, App>>("apps.json", {})[name]?.postgres;
+      if (!cluster) throw new Error(`fake flyctl: no cluster named ${name}`);
+      return cluster;
+    },
+    updateCluster(name, change) {
+      const apps = read<Record<string, App>>("apps.json", {});
+      const cluster = apps[name]?.postgres;
+      if (!cluster) throw new Error(`fake flyctl: no cluster named ${name}`);
+      change(cluster);
+      write("apps.json", apps);
+    },
+    agents: () => read<string[]>("agents.json", []),
     removeApp(name) {
       const apps = read<Record<string, App>>("apps.json", {});
       delete apps[name];
