@@ -79,10 +79,10 @@ describe("fly-preview list", () => {
     expect(stderr).toBe("");
     expect(code).toBe(0);
     expect(stdout).toMatchInlineSnapshot(`
-      "PREVIEW         APP                STATUS          COMMIT   URL                                UPDATED               LAST ERROR
-      globex/shop#12  pr-12-globex-shop  destroy failed  fedcba9  https://pr-12-globex-shop.fly.dev  2025-01-15T09:33:00Z  flyctl apps destroy: 503 Service Unavailable
-      acme/api#3      pr-3-acme-api      failed          -        -                                  2025-01-15T09:31:00Z  The image failed to build: npm ERR! missing script: build
-      acme/web#7      pr-7-acme-web      ready           0123456  https://pr-7-acme-web.fly.dev      2025-01-15T09:30:00Z
+      "PREVIEW         APP                STATUS          COMMIT   URL                                DATABASE  UPDATED               LAST ERROR
+      globex/shop#12  pr-12-globex-shop  destroy failed  fedcba9  https://pr-12-globex-shop.fly.dev  -         2025-01-15T09:33:00Z  flyctl apps destroy: 503 Service Unavailable
+      acme/api#3      pr-3-acme-api      failed          -        -                                  -         2025-01-15T09:31:00Z  The image failed to build: npm ERR! missing script: build
+      acme/web#7      pr-7-acme-web      ready           0123456  https://pr-7-acme-web.fly.dev      -         2025-01-15T09:30:00Z
       "
     `);
   });
@@ -103,6 +103,7 @@ describe("fly-preview list", () => {
       url: "https://pr-12-globex-shop.fly.dev",
       lastError: "flyctl apps destroy: 503 Service Unavailable",
       updatedAt: "2025-01-15T09:33:00Z",
+      database: null,
     });
   });
 
@@ -236,6 +237,7 @@ describe("fly-preview gc", () => {
       "destroyed orphaned app pr-4-acme-web (acme/web#4): its pull request was closed
       retrying the failed destroy of globex/shop#12 (app pr-12-globex-shop)
       expired acme/api#9 (app pr-9-acme-api), idle for 8d 2h
+      dropped Neon branch preview/pr-4 of project proud-fog-123456 (acme/web#4): its preview is destroyed
       the running fly-preview server carries out the destroys asked for
       "
     `);
@@ -254,6 +256,7 @@ describe("fly-preview gc", () => {
       "would destroy orphaned app pr-4-acme-web (acme/web#4): its pull request was closed
       would retry the failed destroy of globex/shop#12 (app pr-12-globex-shop)
       would expire acme/api#9 (app pr-9-acme-api), idle for 8d 2h
+      would drop Neon branch preview/pr-4 of project proud-fog-123456 (acme/web#4): its preview is destroyed
       dry run: nothing was changed
       "
     `);
@@ -412,7 +415,7 @@ describe("help", () => {
         list           every preview, newest first
         status         everything fly-preview knows about one preview
         destroy        ask the running server to destroy a preview
-        gc             destroy orphaned Fly apps, retry failed destroys, expire idle previews
+        gc             destroy orphaned Fly apps and databases, retry failed destroys, expire idle previews
         secrets set    store a secret for a repository's previews (the value is read from stdin)
         secrets list   the names of a repository's secrets and when they changed (never values)
         secrets unset  remove a secret from a repository

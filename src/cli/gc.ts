@@ -48,7 +48,8 @@ function printReport(report: ReapReport, dryRun: boolean, ctx: Context): void {
   }
   for (const d of databases) {
     const what = d.provider === "neon" ? `Neon branch ${d.name} of project ${d.home}` : `database ${d.name} on Fly Postgres cluster ${d.home}`;
-    ctx.print(`${dryRun ? "would drop" : "dropped (or tried: see warnings)"} ${what} (${d.repo}#${d.number}): its preview is destroyed`);
+    const done = d.outcome === "failed" ? "could not drop (see the warning above; the next pass tries again)" : d.outcome === "absent" ? "found already gone:" : "dropped";
+    ctx.print(`${dryRun ? "would drop" : done} ${what} (${d.repo}#${d.number}): its preview is destroyed`);
   }
   if (dryRun) ctx.print("dry run: nothing was changed");
   else if (retried.length + expired.length > 0) ctx.print("the running fly-preview server carries out the destroys asked for");

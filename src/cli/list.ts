@@ -16,9 +16,16 @@ export const list: Command = {
   async run(args, ctx) {
     const repo = args.values.get("repo");
     if (repo !== undefined) parseRepository(repo);
-    const previews = await (await ctx.store()).list({ repo });
+    const store = await ctx.store();
+    const previews = await store.list({ repo });
+    // Where each preview's own database lives (a `database:` block), never its URL.
+    const databases = new Map<number, string>();
+    for (const p of previews) {
+      const d = await store.databaseOf(p.id);
+      if (d) databases.set(p.id, d.provider === "neon" ? `neon:${d.name}` : `fly_postgres:${d.home}/${d.name}`);
+    }
     if (args.switches.has("json")) {
-      ctx.print(JSON.stringify(previews.map(previewJson), null, 2));
+      ctx.print(JSON.stringify(previews.map((p) => ({ ...previewJson(p), database: databases.get(p.id) ?? null })), null, 2));
       return;
     }
     if (previews.length === 0) {
@@ -31,10 +38,11 @@ export const list: Command = {
       statusLabel(p),
       p.deployed_sha?.slice(0, 7) ?? "-",
       p.url ?? "-",
+      databases.get(p.id) ?? "-",
       isoTime(p.updated_at),
       oneLine(p.last_error),
     ]);
-    for (const line of table(["PREVIEW", "APP", "STATUS", "COMMIT", "URL", "UPDATED", "LAST ERROR"], rows)) ctx.print(line);
+    for (const line of table(["PREVIEW", "APP", "STATUS", "COMMIT", "URL", "DATABASE", "UPDATED", "LAST ERROR"], rows)) ctx.print(line);
   },
 };
 

@@ -1,6 +1,6 @@
 // A preview's own database on a Fly Postgres cluster the operator made once in FLY_ORG, driven
 // with flyctl v0.4.87 like everything else on Fly. What each step relies on, from flyctl's and
-// the cluster image's source, is in docs/database-fly-postgres.md.
+// the cluster image's source, is in docs/database.md ("Fly Postgres").
 import { createHash } from "node:crypto";
 import { FlyError, type Flyctl } from "../fly/index.js";
 import { DatabaseError } from "./errors.js";

@@ -23,7 +23,7 @@ export interface ReapReport {
   /** Previews idle past their TTL: destroy asked for. */
   expired: Array<{ app: string; repo: string; number: number; idleMs: number }>;
   /** Databases fly-preview made whose preview is gone: dropped (or, dry, would be). */
-  databases: Array<{ provider: string; home: string; name: string; repo: string; number: number }>;
+  databases: Array<{ provider: string; home: string; name: string; repo: string; number: number; outcome?: "dropped" | "absent" | "failed" }>;
   /** A dry run that could not list the Fly apps: why, and so orphans were not looked for. */
   orphansUnchecked?: string;
 }
@@ -89,12 +89,15 @@ export async function reap(deps: ReaperDeps, options: { dryRun: boolean }): Prom
   for (const database of await deps.store.databasesToSweep()) {
     const row = byId.get(database.previewId);
     if (!row) continue;
-    report.databases.push({ provider: database.provider, home: database.home, name: database.name, repo: `${row.owner}/${row.repo}`, number: row.number });
+    const entry: ReapReport["databases"][number] = { provider: database.provider, home: database.home, name: database.name, repo: `${row.owner}/${row.repo}`, number: row.number };
+    report.databases.push(entry);
     if (options.dryRun) continue;
     try {
       const outcome = await dropDatabase({ store: deps.store, flyctl: deps.flyctl, settings: deps.settings, secrets: deps.secrets }, row, database);
+      entry.outcome = outcome;
       deps.log.info({ ...where(row), provider: database.provider, name: database.name, outcome }, "left-over database dropped");
     } catch (error) {
+      entry.outcome = "failed";
       deps.log.warn({ ...where(row), provider: database.provider, name: database.name, reason: deps.flyctl.redactor.redact((error as Error).message) }, "left-over database not dropped: the next pass tries again");
     }
   }

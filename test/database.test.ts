@@ -1,5 +1,6 @@
-// A preview's own Neon branch, end to end: the real app (test/harness.ts) with the fake
-// Neon API (test/fake-neon/) and the fake flyctl. Made before the first deploy, its
+// A preview's own database (a Neon branch, or a database on a Fly Postgres cluster), end
+// to end: the real app (test/harness.ts) with the fake Neon API (test/fake-neon/) and the
+// fake flyctl. Made before the first deploy, its
 // pooled URL staged as a secret (never in argv, logs or on GitHub), reused by a push,
 // reset by `/preview reset-db`, deleted when the pull request closes, swept by the reaper
 // when a crash left it behind.
@@ -29,6 +30,7 @@ async function neonWorld(options: { fork?: boolean } = {}) {
   neon.addProject(PROJECT, { tables: ["users"], rows: ["alice", "bob"] });
   world = await startWorld({ env: { NEON_API_KEY: KEY, NEON_API_URL: neon.url } });
   world.gh.setPermission(REPO, WRITER, "write");
+  world.gh.setPull(REPO, 2, { headSha: sha(1) });
   for (const n of [1, 2, 3]) world.commit(sha(n), { Dockerfile: DOCKERFILE, ".preview.yml": CONFIG });
   if (options.fork) world.gh.setCommit(REPO, "master", { ".preview.yml": `${CONFIG}forks: approve\n` });
 }
@@ -70,6 +72,7 @@ describe("a Neon branch per pull request", () => {
     expect(world.gh.checkRuns[0].output?.summary).toContain(`**Database:** Neon branch \`${BRANCH}\``);
 
     // A push deploys against the same branch.
+    world.gh.setPull(REPO, 2, { headSha: sha(2) });
     await world.deliver(pullRequest("synchronize", { sha: sha(2) }));
     expect((await world.settled()).deployed_sha).toBe(sha(2));
     expect(creates()).toHaveLength(1);
@@ -107,6 +110,7 @@ describe("a Neon branch per pull request", () => {
     neon = await startFakeNeon({ keys: [KEY] });
     world = await startWorld();
     world.gh.setPermission(REPO, WRITER, "write");
+    world.gh.setPull(REPO, 2, { headSha: sha(1) });
     world.commit(sha(1));
     await world.deliver(pullRequest("opened", { sha: sha(1) }));
     await world.settled();
@@ -131,5 +135,48 @@ describe("a Neon branch per pull request", () => {
     expect(neon.branch(PROJECT, BRANCH)).toBeUndefined();
     expect(neon.branch(PROJECT, "preview/pr-99")).toBeDefined();
     expect(await world.store.databasesToSweep()).toEqual([]);
+  });
+
+  it("an approved fork gets a schema-only branch: the parent's tables, none of its rows", async () => {
+    await neonWorld();
+    world.commit("master", { Dockerfile: DOCKERFILE, ".preview.yml": `${CONFIG}forks: approve\n` });
+    world.gh.setPull(REPO, 2, { headSha: sha(1), headRepo: "stranger/Hello-World" });
+    await world.deliver(pullRequest("opened", { sha: sha(1), fork: true }));
+    expect((await world.settled()).status).toBe("awaiting_approval");
+    expect(neon.branch(PROJECT, BRANCH)).toBeUndefined();
+    await world.deliverEvent("issue_comment", issueComment("/preview approve", { user: WRITER }));
+    await world.commandsDone();
+    await until("the approved deploy", async () => (await world.settled()).status === "ready");
+    const branch = neon.branch(PROJECT, BRANCH)!;
+    expect(branch.initSource).toBe("schema-only");
+    expect(branch.tables).toEqual(["users"]);
+    expect(branch.rows).toEqual([]);
+    expect(world.comments().find((c) => c.body.includes("<!-- fly-preview -->"))!.body).toContain("schema only");
+  });
+});
+
+describe("a database on a Fly Postgres cluster per pull request", () => {
+  it("is attached before the first deploy (never as a superuser), its URL never shown, and dropped on close", async () => {
+    world = await startWorld();
+    world.fly.createCluster("acme-preview-db");
+    world.commit(sha(1), { Dockerfile: DOCKERFILE, ".preview.yml": "health:\n  timeout: 2s\ndatabase:\n  fly_postgres:\n    cluster: acme-preview-db\n" });
+    await world.deliver(pullRequest("opened", { sha: sha(1) }));
+    expect((await world.settled()).status).toBe("ready");
+
+    const name = "pr_2_codertocat_hello_world";
+    const attach = world.fly.calls().find((c) => c.argv[0] === "postgres" && c.argv[1] === "attach")!;
+    expect(attach.argv).toEqual(expect.arrayContaining(["acme-preview-db", "-a", APP, "--database-name", name, "--database-user", name, "--superuser=false"]));
+    expect(Date.parse(attach.startedAt)).toBeLessThan(Date.parse(world.deploys()[0].startedAt));
+    expect(world.fly.cluster("acme-preview-db").databases[name]).toBeDefined();
+    expect(world.fly.apps()[APP].secrets.DATABASE_URL).toBeDefined();
+    const password = world.fly.cluster("acme-preview-db").users[name].password;
+    expect(JSON.stringify(world.logs)).not.toContain(password);
+    expect(JSON.stringify(world.gh.requests.map((r) => r.body))).not.toContain(password);
+    expect(world.comments()[0].body).toContain(`database \`${name}\` on the Fly Postgres cluster \`acme-preview-db\``);
+
+    await world.deliver(pullRequest("closed", { sha: sha(1) }));
+    expect((await world.settled()).status).toBe("destroyed");
+    expect(world.fly.cluster("acme-preview-db").databases[name]).toBeUndefined();
+    expect(world.fly.cluster("acme-preview-db").users[name]).toBeUndefined();
   });
 });
