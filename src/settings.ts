@@ -14,6 +14,13 @@ export interface Settings {
   neonApiKey?: string;
   /** NEON_API_URL: Neon's API (tests point it at a fake). */
   neonApiUrl: string;
+  /**
+   * PREVIEW_DATABASES: the Neon projects (`neon:PROJECT`) and Fly Postgres clusters
+   * (`fly_postgres:CLUSTER`) previews may use. Empty: none. A pull request writes its own
+   * `.preview.yml`, so without this list it could copy a production project's data into a
+   * preview it controls, or attach a user to a production cluster in FLY_ORG.
+   */
+  previewDatabases: string[];
   flyctlPath: string;
   databaseUrl: string;
   concurrency: number;
@@ -132,6 +139,16 @@ function secretsKey(env: NodeJS.ProcessEnv): Buffer | undefined {
   }
 }
 
+function databaseList(env: NodeJS.ProcessEnv): string[] {
+  const items = (env.PREVIEW_DATABASES ?? "").split(/[\s,]+/).filter(Boolean);
+  for (const item of items) {
+    if (!/^(neon:[a-z0-9-]{1,60}|fly_postgres:[a-z0-9][a-z0-9-]{0,62})$/.test(item)) {
+      throw new SettingsError(`PREVIEW_DATABASES: "${item}" is neither neon:PROJECT nor fly_postgres:CLUSTER (a Neon project id, or a Fly Postgres app name)`);
+    }
+  }
+  return items;
+}
+
 export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   const token = env.FLY_API_TOKEN?.trim();
   return {
@@ -141,6 +158,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     flyctlPath: env.FLYCTL_PATH?.trim() || "flyctl",
     neonApiKey: env.NEON_API_KEY?.trim() || undefined,
     neonApiUrl: url(env, "NEON_API_URL", "https://console.neon.tech/api/v2"),
+    previewDatabases: databaseList(env),
     databaseUrl: databaseUrl(env),
     concurrency: integer(env, "PREVIEW_CONCURRENCY", 2, 1, 64),
     maxPerInstallation: env.PREVIEW_MAX_PER_INSTALLATION?.trim() ? integer(env, "PREVIEW_MAX_PER_INSTALLATION", 0, 1, 100_000) : undefined,

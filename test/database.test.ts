@@ -28,7 +28,7 @@ afterEach(async () => {
 async function neonWorld(options: { fork?: boolean } = {}) {
   neon = await startFakeNeon({ keys: [KEY], operationMs: 5 });
   neon.addProject(PROJECT, { tables: ["users"], rows: ["alice", "bob"] });
-  world = await startWorld({ env: { NEON_API_KEY: KEY, NEON_API_URL: neon.url } });
+  world = await startWorld({ env: { NEON_API_KEY: KEY, NEON_API_URL: neon.url, PREVIEW_DATABASES: `neon:${PROJECT} fly_postgres:acme-preview-db` } });
   world.gh.setPermission(REPO, WRITER, "write");
   world.gh.setPull(REPO, 2, { headSha: sha(1) });
   for (const n of [1, 2, 3]) world.commit(sha(n), { Dockerfile: DOCKERFILE, ".preview.yml": CONFIG });
@@ -94,6 +94,17 @@ describe("a Neon branch per pull request", () => {
     expect(await world.store.databaseOf((await world.settled()).id)).toBeUndefined();
   });
 
+  it("only in a project the operator listed: a pull request cannot copy another project's data", async () => {
+    await neonWorld();
+    neon.addProject("prod-data-999999", { tables: ["users"], rows: ["ceo"] });
+    world.commit(sha(1), { Dockerfile: DOCKERFILE, ".preview.yml": "database:\n  neon:\n    project: prod-data-999999\n" });
+    await world.deliver(pullRequest("opened", { sha: sha(1) }));
+    const row = await world.settled();
+    expect(row.status).toBe("failed");
+    expect(row.last_error).toContain("add neon:prod-data-999999 to PREVIEW_DATABASES");
+    expect(neon.requests).toEqual([]);
+  });
+
   it("the plan's branch limit fails the check run with Neon's message, and deploys nothing", async () => {
     await neonWorld();
     neon.limits.branches = 1;
@@ -130,7 +141,10 @@ describe("a Neon branch per pull request", () => {
     await world.store.db.updateTable("previews").set({ status: "destroyed", desired_action: "destroy" }).where("id", "=", preview.id).execute();
     // A branch nobody recorded is never touched.
     neon.addBranch(PROJECT, "preview/pr-99");
-    const report = await reap({ store: world.store, flyctl: world.flyctl, log: { info() {}, warn() {} }, settings: { neonApiKey: KEY, neonApiUrl: neon.url } }, { dryRun: false });
+    const report = await reap(
+      { store: world.store, flyctl: world.flyctl, log: { info() {}, warn() {} }, settings: { neonApiKey: KEY, neonApiUrl: neon.url, previewDatabases: [] } },
+      { dryRun: false },
+    );
     expect(report.databases.map((d) => d.name)).toEqual([BRANCH]);
     expect(neon.branch(PROJECT, BRANCH)).toBeUndefined();
     expect(neon.branch(PROJECT, "preview/pr-99")).toBeDefined();
@@ -157,7 +171,7 @@ describe("a Neon branch per pull request", () => {
 
 describe("a database on a Fly Postgres cluster per pull request", () => {
   it("is attached before the first deploy (never as a superuser), its URL never shown, and dropped on close", async () => {
-    world = await startWorld();
+    world = await startWorld({ env: { PREVIEW_DATABASES: "fly_postgres:acme-preview-db" } });
     world.fly.createCluster("acme-preview-db");
     world.commit(sha(1), { Dockerfile: DOCKERFILE, ".preview.yml": "health:\n  timeout: 2s\ndatabase:\n  fly_postgres:\n    cluster: acme-preview-db\n" });
     await world.deliver(pullRequest("opened", { sha: sha(1) }));
@@ -179,4 +193,19 @@ describe("a database on a Fly Postgres cluster per pull request", () => {
     expect(world.fly.cluster("acme-preview-db").databases[name]).toBeUndefined();
     expect(world.fly.cluster("acme-preview-db").users[name]).toBeUndefined();
   });
+
+  it("only on a cluster the operator listed: a pull request cannot attach its preview to another Postgres app of the org", async () => {
+    world = await startWorld({ env: { PREVIEW_DATABASES: "fly_postgres:acme-preview-db" } });
+    world.fly.createCluster("acme-production-db");
+    world.commit(sha(1), { Dockerfile: DOCKERFILE, ".preview.yml": "database:\n  fly_postgres:\n    cluster: acme-production-db\n" });
+    await world.deliver(pullRequest("opened", { sha: sha(1) }));
+    const row = await world.settled();
+    expect(row.status).toBe("failed");
+    expect(row.last_error).toContain("the Fly Postgres cluster acme-production-db is not one this server lets previews use");
+    expect(world.fly.calls().some((c) => c.argv[0] === "postgres")).toBe(false);
+    expect(world.deploys()).toHaveLength(0);
+    expect(world.fly.cluster("acme-production-db").users).not.toHaveProperty("pr_2_codertocat_hello_world");
+    expect(world.fly.cluster("acme-production-db").databases).not.toHaveProperty("pr_2_codertocat_hello_world");
+  });
 });
+

@@ -9,6 +9,7 @@ describe("server settings", () => {
       flyRegion: "iad",
       neonApiKey: undefined,
       neonApiUrl: "https://console.neon.tech/api/v2",
+      previewDatabases: [],
       flyctlPath: "flyctl",
       databaseUrl: "file:./data/fly-preview.db",
       concurrency: 2,
@@ -45,6 +46,7 @@ describe("server settings", () => {
       METRICS_INSTALLATION_LABEL: "true",
       NEON_API_KEY: "neon-key",
       NEON_API_URL: "http://127.0.0.1:9999/api/v2",
+      PREVIEW_DATABASES: "neon:proud-fog-123456, fly_postgres:acme-preview-db",
     });
     expect(settings).toEqual({
       flyApiToken: "tok",
@@ -52,6 +54,7 @@ describe("server settings", () => {
       flyRegion: "ams",
       neonApiKey: "neon-key",
       neonApiUrl: "http://127.0.0.1:9999/api/v2",
+      previewDatabases: ["neon:proud-fog-123456", "fly_postgres:acme-preview-db"],
       flyctlPath: "/opt/flyctl",
       databaseUrl: "postgres://fly@db.internal:5432/previews",
       concurrency: 4,
@@ -89,5 +92,13 @@ describe("server settings", () => {
     [{ METRICS_INSTALLATION_LABEL: "yes" }, /METRICS_INSTALLATION_LABEL must be 1 or 0 \(true or false\), got "yes"/],
   ])("stops at a bad value and names the variable: %o", (env, message) => {
     expect(() => readSettings(env)).toThrow(message);
+  });
+});
+
+describe("PREVIEW_DATABASES", () => {
+  it("names the entry that is neither neon:PROJECT nor fly_postgres:CLUSTER", () => {
+    expect(() => readSettings({ PREVIEW_DATABASES: "neon:proud-fog-123456 postgres://prod" })).toThrow(
+      'PREVIEW_DATABASES: "postgres://prod" is neither neon:PROJECT nor fly_postgres:CLUSTER',
+    );
   });
 });

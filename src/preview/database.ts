@@ -16,7 +16,7 @@ import type { DatabaseRow, Preview, Store } from "../store/store.js";
 export interface DatabaseDeps {
   store: Store;
   /** Without them (a reaper given none), only the server's defaults: no NEON_API_KEY. */
-  settings?: Pick<Settings, "neonApiKey" | "neonApiUrl">;
+  settings?: Pick<Settings, "neonApiKey" | "neonApiUrl" | "previewDatabases">;
   secrets?: SecretStore;
   flyctl: Flyctl;
 }
@@ -33,6 +33,7 @@ export interface Made {
  * Neon branch holds the parent's schema only, unless the repository trusts forks.
  */
 export async function ensureDatabase(deps: DatabaseDeps, preview: Preview, db: DatabaseConfig, trusted: boolean, signal?: AbortSignal): Promise<Made> {
+  allowed(deps, db);
   if (db.provider === "neon") {
     const name = neonBranchName(preview.number);
     const secretName = db.neon.api_key_secret ?? null;
@@ -72,6 +73,7 @@ export async function dropDatabase(deps: DatabaseDeps, preview: Pick<Preview, "o
  * restarts the machines with the (possibly new) URL and lets `release_command` migrate.
  */
 export async function resetDatabase(deps: DatabaseDeps, preview: Preview, db: DatabaseConfig, trusted: boolean): Promise<DatabaseShown> {
+  allowed(deps, db);
   if (db.provider === "neon") {
     const name = neonBranchName(preview.number);
     const access = await neonAccess(deps, preview, db.neon.project, db.neon.api_key_secret ?? null);
@@ -81,6 +83,17 @@ export async function resetDatabase(deps: DatabaseDeps, preview: Preview, db: Da
   const { cluster } = db.fly_postgres;
   const made = await resetFlyPostgres({ flyctl: deps.flyctl, cluster, app: preview.app_name, variable: db.env });
   return { provider: "fly_postgres", name: made.name, parent: cluster };
+}
+
+/**
+ * Only projects and clusters the operator listed (PREVIEW_DATABASES): the pull request
+ * writes `.preview.yml`, and must not point its preview at a production database.
+ */
+function allowed(deps: DatabaseDeps, db: DatabaseConfig): void {
+  const item = db.provider === "neon" ? `neon:${db.neon.project}` : `fly_postgres:${db.fly_postgres.cluster}`;
+  if (deps.settings?.previewDatabases.includes(item)) return;
+  const what = db.provider === "neon" ? `the Neon project ${db.neon.project}` : `the Fly Postgres cluster ${db.fly_postgres.cluster}`;
+  throw new DatabaseError(`${what} is not one this server lets previews use: ask its operator to add ${item} to PREVIEW_DATABASES.`, false);
 }
 
 /** The Neon API key: the repository secret `api_key_secret` names, else the server's NEON_API_KEY. */

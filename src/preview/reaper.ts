@@ -11,7 +11,7 @@ export interface ReaperDeps {
   log: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void };
   clock?: () => number;
   /** What dropping a Neon branch needs (its API key); without it, only Fly Postgres databases and apps are swept. */
-  settings?: Pick<Settings, "neonApiKey" | "neonApiUrl">;
+  settings?: Pick<Settings, "neonApiKey" | "neonApiUrl" | "previewDatabases">;
   secrets?: SecretStore;
 }
 
