@@ -170,7 +170,7 @@ describe("a Neon branch per pull request", () => {
 });
 
 describe("a database on a Fly Postgres cluster per pull request", () => {
-  it("is attached before the first deploy (never as a superuser), its URL never shown, and dropped on close", async () => {
+  it("is attached before the first deploy (never as a superuser), its URL never shown, reset by command, and dropped on close", async () => {
     world = await startWorld({ env: { PREVIEW_DATABASES: "fly_postgres:acme-preview-db" } });
     world.fly.createCluster("acme-preview-db");
     world.commit(sha(1), { Dockerfile: DOCKERFILE, ".preview.yml": "health:\n  timeout: 2s\ndatabase:\n  fly_postgres:\n    cluster: acme-preview-db\n" });
@@ -187,6 +187,17 @@ describe("a database on a Fly Postgres cluster per pull request", () => {
     expect(JSON.stringify(world.logs)).not.toContain(password);
     expect(JSON.stringify(world.gh.requests.map((r) => r.body))).not.toContain(password);
     expect(world.comments()[0].body).toContain(`database \`${name}\` on the Fly Postgres cluster \`acme-preview-db\``);
+
+    // /preview reset-db: the database dropped (its open sessions with it) and made again, then a redeploy.
+    world.gh.setPermission(REPO, WRITER, "write");
+    world.gh.setPull(REPO, 2, { headSha: sha(1) });
+    world.fly.updateCluster("acme-preview-db", (c) => void (c.databases[name].sessions = 2));
+    const deploysBefore = world.deploys().length;
+    await world.deliverEvent("issue_comment", issueComment("/preview reset-db", { user: WRITER }));
+    await world.commandsDone();
+    await until("the redeploy after the reset", () => world.deploys().length > deploysBefore);
+    expect((await world.settled()).reset_db).toBe(0);
+    expect(world.fly.cluster("acme-preview-db").databases[name]).toMatchObject({ owner: name, sessions: 0 });
 
     await world.deliver(pullRequest("closed", { sha: sha(1) }));
     expect((await world.settled()).status).toBe("destroyed");
