@@ -40,7 +40,7 @@ describe("a server killed while its preview's Neon branch is being made", () => 
     gh.setCommit(REPO, sha(1), { Dockerfile: DOCKERFILE, ".preview.yml": `health:\n  timeout: 10s\ndatabase:\n  neon:\n    project: ${PROJECT}\n` });
     gh.setPull(REPO, 2, { headSha: sha(1) });
     const port = await freePort();
-    const env = {
+    const env: Record<string, string> = {
       ...fakeWorldEnv({ gh, fly, port, dir, secret: SECRET, privateKey: TEST_PRIVATE_KEY }),
       NEON_API_KEY: KEY,
       NEON_API_URL: neon.url,

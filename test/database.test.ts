@@ -218,5 +218,24 @@ describe("a database on a Fly Postgres cluster per pull request", () => {
     expect(world.fly.cluster("acme-production-db").users).not.toHaveProperty("pr_2_codertocat_hello_world");
     expect(world.fly.cluster("acme-production-db").databases).not.toHaveProperty("pr_2_codertocat_hello_world");
   });
+
+  it("an attach that stopped half-way (database and user made, no secret) leaves nothing behind once the pull request closes", async () => {
+    world = await startWorld({ env: { PREVIEW_DATABASES: "fly_postgres:acme-preview-db" } });
+    world.fly.createCluster("acme-preview-db");
+    world.commit(sha(1), { Dockerfile: DOCKERFILE, ".preview.yml": "health:\n  timeout: 2s\ndatabase:\n  fly_postgres:\n    cluster: acme-preview-db\n" });
+    // What a process killed during attach leaves: the database and the user exist, the app has no secret.
+    world.fly.setBehavior({ attach: [{ fail: "auth", at: "user" }] });
+    await world.deliver(pullRequest("opened", { sha: sha(1) }));
+    expect((await world.settled()).status).toBe("failed");
+    const name = "pr_2_codertocat_hello_world";
+    expect(world.fly.cluster("acme-preview-db").databases).toHaveProperty(name);
+    expect(world.fly.cluster("acme-preview-db").users).toHaveProperty(name);
+
+    await world.deliver(pullRequest("closed", { sha: sha(1) }));
+    expect((await world.settled()).status).toBe("destroyed");
+    expect(world.fly.cluster("acme-preview-db").databases).not.toHaveProperty(name);
+    expect(world.fly.cluster("acme-preview-db").users).not.toHaveProperty(name);
+    expect(await world.store.databasesToSweep()).toEqual([]);
+  });
 });
 
