@@ -135,6 +135,8 @@ describe("attaching a preview's database", () => {
     expect(cluster.users[NAME]).toMatchObject({ superuser: false });
     // The database is the user's own, and closed to every other preview's user.
     expect(cluster.databases[NAME]).toMatchObject({ owner: NAME, publicConnect: false });
+    // Nor does it keep flypg's read and write of every database on the cluster.
+    expect(cluster.users[NAME]).toMatchObject({ superuser: false, readWriteAll: false });
     expect(cluster.attachments).toEqual([expect.objectContaining({ app: APP, database: NAME, user: NAME, variable: VARIABLE })]);
     expect(fly.apps()[APP]?.secrets[VARIABLE]).toEqual({
       digest: secretDigest(connectionUrl(cluster.users[NAME]!.password!)),

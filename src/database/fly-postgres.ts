@@ -173,6 +173,9 @@ function claimScript(name: string): string[] {
     `SELECT 'CREATE DATABASE "${name}" OWNER "${name}"' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '${name}')\\gexec`,
     `ALTER DATABASE "${name}" OWNER TO "${name}";`,
     `REVOKE CONNECT, TEMPORARY ON DATABASE "${name}" FROM PUBLIC;`,
+    // flypg's grant of every table of every database: the preview owns its database and
+    // needs neither, and with them its code could read what else the cluster holds.
+    `REVOKE pg_read_all_data, pg_write_all_data FROM "${name}";`,
   ];
 }
 

@@ -1,3 +1,5 @@
+import type { Selectable } from "kysely";
+import type { PreviewDatabasesTable } from "./schema.js";
 import type { StoreContext } from "./types.js";
 
 // The databases fly-preview made for previews (table preview_databases): a row is written
@@ -52,16 +54,7 @@ export async function databaseDropped(s: StoreContext, db: DatabaseKey): Promise
   await s.db.updateTable("preview_databases").set({ dropped_at: s.clock() }).where("provider", "=", db.provider).where("home", "=", db.home).where("name", "=", db.name).execute();
 }
 
-type Selected = {
-  provider: string;
-  home: string;
-  name: string;
-  preview_id: number;
-  parent: string | null;
-  secret_name: string | null;
-  created_at: number;
-  ready_at: number | null;
-};
+type Selected = Omit<Selectable<PreviewDatabasesTable>, "dropped_at">;
 const toRow = (r: Selected): DatabaseRow => ({
   provider: r.provider as DatabaseProvider,
   home: r.home,
