@@ -1,7 +1,7 @@
 // Every check run fly-preview creates ends, whenever the server dies: the real server
 // runs as a child process and is killed with SIGKILL at a chosen step of a run (the
 // fake GitHub calls back when a given request arrives), then started again.
-import { createHmac, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
@@ -12,7 +12,7 @@ import { findOpenCheckRuns } from "../src/github/check-run.js";
 import { createFakeFly } from "./fake-flyctl/control.js";
 import { startFakeGitHub, type CheckRun } from "./fake-github/server.js";
 import { DOCKERFILE, pullRequest, REPO, startWorld, TEST_PRIVATE_KEY, until } from "./harness.js";
-import { freePort, listen, startServerProcess, type ServerProcess, fakeWorldEnv } from "./server-process.js";
+import { deliverSigned, fakeWorldEnv, freePort, listen, startServerProcess, type ServerProcess } from "./server-process.js";
 import { openStore, type Store } from "../src/store/store.js";
 
 const SECRET = "webhook-secret-for-tests";
@@ -80,17 +80,7 @@ async function world(onTestFinished: (fn: () => Promise<void> | void) => void, s
     },
     async deliver(action: "opened" | "synchronize" | "reopened" | "closed", commit: string) {
       gh.setPull(REPO, 2, { headSha: commit, state: action === "closed" ? "closed" : "open" });
-      const body = JSON.stringify(pullRequest(action, { sha: commit }));
-      const response = await fetch(`http://127.0.0.1:${port}/api/github/webhooks`, {
-        method: "POST",
-        headers: {
-          "content-type": "application/json",
-          "x-github-event": "pull_request",
-          "x-github-delivery": randomUUID(),
-          "x-hub-signature-256": `sha256=${createHmac("sha256", SECRET).update(body).digest("hex")}`,
-        },
-        body,
-      });
+      const response = await deliverSigned(port, SECRET, pullRequest(action, { sha: commit }), randomUUID());
       expect(response.status).toBe(200);
     },
     /** While the server is down, a push (or close) the handlers would have recorded. */

@@ -1,6 +1,5 @@
 // The whole server as a child process (`src/main.ts`, the same entry `npm start`
 // runs), killed with SIGKILL in the middle of a deploy and started again.
-import { createHmac } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
@@ -9,7 +8,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { createFakeFly } from "./fake-flyctl/control.js";
 import { startFakeGitHub } from "./fake-github/server.js";
 import { DOCKERFILE, pullRequest, REPO, sha, TEST_PRIVATE_KEY, until } from "./harness.js";
-import { freePort, listen, startServerProcess, fakeWorldEnv } from "./server-process.js";
+import { deliverSigned, fakeWorldEnv, freePort, listen, startServerProcess } from "./server-process.js";
 import { openStore } from "../src/store/store.js";
 
 const SECRET = "webhook-secret-for-tests";
@@ -48,17 +47,7 @@ describe("a server stopped mid-deploy", () => {
 
     let server = startServer(env);
     await up();
-    const body = JSON.stringify(pullRequest("opened", { sha: sha(1) }));
-    const response = await fetch(`http://127.0.0.1:${port}/api/github/webhooks`, {
-      method: "POST",
-      headers: {
-        "content-type": "application/json",
-        "x-github-event": "pull_request",
-        "x-github-delivery": "crash-delivery-1",
-        "x-hub-signature-256": `sha256=${createHmac("sha256", SECRET).update(body).digest("hex")}`,
-      },
-      body,
-    });
+    const response = await deliverSigned(port, SECRET, pullRequest("opened", { sha: sha(1) }), "crash-delivery-1");
     expect(response.status).toBe(200);
 
     await until("the deploy to start", () => fly.calls().some((c) => c.argv[0] === "deploy"), 20_000);
@@ -112,17 +101,7 @@ describe("a server stopped mid-deploy", () => {
 
     let server = startServer(env);
     await up();
-    const body = JSON.stringify(pullRequest("opened", { sha: sha(1) }));
-    await fetch(`http://127.0.0.1:${port}/api/github/webhooks`, {
-      method: "POST",
-      headers: {
-        "content-type": "application/json",
-        "x-github-event": "pull_request",
-        "x-github-delivery": "crash-delivery-queued",
-        "x-hub-signature-256": `sha256=${createHmac("sha256", SECRET).update(body).digest("hex")}`,
-      },
-      body,
-    });
+    await deliverSigned(port, SECRET, pullRequest("opened", { sha: sha(1) }), "crash-delivery-queued");
     const store = await openStore(env.DATABASE_URL);
     cleanups.push(() => store.close());
     // The preview is ready and its check run says so (the first write); the deployment and the comment wait their turn.

@@ -2,7 +2,6 @@
 // recorded as ready": the real server as a child process (src/main.ts), SIGKILLed while
 // the driver waits for Neon to finish the create. The store recorded the branch before
 // asking for it, so after a restart the pull request's close drops it, and nothing is left.
-import { createHmac } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
@@ -13,7 +12,7 @@ import { createFakeFly } from "./fake-flyctl/control.js";
 import { startFakeGitHub } from "./fake-github/server.js";
 import { startFakeNeon } from "./fake-neon/server.js";
 import { DOCKERFILE, pullRequest, REPO, sha, TEST_PRIVATE_KEY, until } from "./harness.js";
-import { fakeWorldEnv, freePort, listen, startServerProcess } from "./server-process.js";
+import { deliverSigned, fakeWorldEnv, freePort, listen, startServerProcess } from "./server-process.js";
 
 const SECRET = "webhook-secret-for-tests";
 const KEY = "neon-test-key-0123456789";
@@ -53,10 +52,7 @@ describe("a server killed while its preview's Neon branch is being made", () => 
       return server;
     };
     const deliver = async (action: "opened" | "closed") => {
-      const body = JSON.stringify(pullRequest(action, { sha: sha(1) }));
-      const signature = `sha256=${createHmac("sha256", SECRET).update(body).digest("hex")}`;
-      const headers = { "content-type": "application/json", "x-github-event": "pull_request", "x-github-delivery": `db-crash-${action}`, "x-hub-signature-256": signature };
-      expect((await fetch(`http://127.0.0.1:${port}/api/github/webhooks`, { method: "POST", headers, body })).status).toBe(200);
+      expect((await deliverSigned(port, SECRET, pullRequest(action, { sha: sha(1) }), `db-crash-${action}`)).status).toBe(200);
     };
 
     let server = await start();

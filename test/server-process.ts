@@ -1,6 +1,7 @@
 // Runs the real entry point (`src/main.ts`, what `npm start` runs after building) as
 // a child process, from an empty working directory so no developer's .env leaks in.
 import { spawn, type ChildProcess } from "node:child_process";
+import { createHmac } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -86,3 +87,19 @@ export function fakeWorldEnv(o: {
     FAKE_FLYCTL_STATE: o.fly.stateDir,
   };
 }
+
+/** A `pull_request` delivery signed with `secret`, as GitHub sends it, to the server on `port`. */
+export function deliverSigned(port: number, secret: string, payload: unknown, id: string): Promise<Response> {
+  const body = JSON.stringify(payload);
+  return fetch(`http://127.0.0.1:${port}/api/github/webhooks`, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      "x-github-event": "pull_request",
+      "x-github-delivery": id,
+      "x-hub-signature-256": `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`,
+    },
+    body,
+  });
+}
+
