@@ -41,8 +41,7 @@ export async function ensureDatabase(deps: DatabaseDeps, preview: Preview, db: D
     await deps.store.databaseWanted(preview.id, { provider: "neon", home: db.neon.project, name, parent: db.neon.parent ?? null, secretName });
     const branch = await ensureNeonBranch({ ...access, name, parent: db.neon.parent, schemaOnly: preview.fork === 1 && !trusted });
     deps.flyctl.redactor.add(branch.url);
-    await deps.store.databaseWanted(preview.id, { provider: "neon", home: db.neon.project, name, parent: branch.parent, secretName });
-    await deps.store.databaseReady({ provider: "neon", home: db.neon.project, name });
+    await deps.store.databaseReady({ provider: "neon", home: db.neon.project, name }, branch.parent);
     return { shown: { provider: "neon", name, parent: branch.parent, schemaOnly: branch.schemaOnly }, stage: { [db.env]: branch.url } };
   }
   const { cluster } = db.fly_postgres;

@@ -44,9 +44,9 @@ export async function databaseWanted(s: StoreContext, previewId: number, db: Dat
     .execute();
 }
 
-/** The provider confirmed the database: it exists and serves the preview. */
-export async function databaseReady(s: StoreContext, db: DatabaseKey): Promise<void> {
-  await s.db.updateTable("preview_databases").set({ ready_at: s.clock() }).where("provider", "=", db.provider).where("home", "=", db.home).where("name", "=", db.name).execute();
+/** The provider confirmed the database: it exists and serves the preview (copied from `parent`, when the provider chose it). */
+export async function databaseReady(s: StoreContext, db: DatabaseKey, parent?: string): Promise<void> {
+  await s.db.updateTable("preview_databases").set({ ready_at: s.clock(), ...(parent === undefined ? {} : { parent }) }).where("provider", "=", db.provider).where("home", "=", db.home).where("name", "=", db.name).execute();
 }
 
 /** The database is gone (dropped, or found absent): nothing is left to sweep. */

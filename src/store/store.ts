@@ -82,7 +82,7 @@ export class Store {
 
   // The databases made for previews (preview-databases.ts).
   databaseWanted(previewId: number, db: databases.DatabaseKey & { parent: string | null; secretName?: string | null }) { return databases.databaseWanted(this.s, previewId, db); }
-  databaseReady(db: databases.DatabaseKey) { return databases.databaseReady(this.s, db); }
+  databaseReady(db: databases.DatabaseKey, parent?: string) { return databases.databaseReady(this.s, db, parent); }
   databaseDropped(db: databases.DatabaseKey) { return databases.databaseDropped(this.s, db); }
   databaseOf(previewId: number) { return databases.databaseOf(this.s, previewId); }
   databasesToSweep() { return databases.databasesToSweep(this.s); }
