@@ -174,8 +174,11 @@ describe.concurrent("every check run ends, whenever the server is killed", () =>
   }, 90_000);
 
   it("a check run created already completed just before the server died is not created twice", async ({ onTestFinished }) => {
-    // The default pace: the run's outcome comes before its start was sent, so the check run is created completed.
-    const w = await world(onTestFinished, {});
+    // A pace of 5 s holds the run's first (intermediate) states for 5 s, far longer than a
+    // run with an instant deploy takes even on a loaded machine (at the default 1 s, CI once
+    // sent the in-progress create first): the run's outcome comes before its start was
+    // sent, so the check run is created completed.
+    const w = await world(onTestFinished, { PREVIEW_WRITE_SPACING: "5s" });
     w.slowDeploys(false);
     await w.up();
     const killed = w.killOn("POST", CHECK_RUNS, { carryOut: true });
@@ -184,7 +187,7 @@ describe.concurrent("every check run ends, whenever the server is killed", () =>
     expect(w.runsOf(A).map((r) => r.conclusion)).toEqual(["success"]);
 
     await w.up();
-    await until("the comment to say ready", () => w.gh.comments[0]?.body.includes("✅ Preview ready"), 30_000);
+    await until("the comment to say ready", () => w.gh.comments[0]?.body.includes("✅ Preview ready"), 60_000);
     expectEveryCheckRunEnded(w, [[A, { conclusion: "success" }]]);
   }, 90_000);
 
