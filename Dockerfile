@@ -11,6 +11,7 @@ RUN npm ci
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY schemas ./schemas
+COPY prices ./prices
 RUN npm run build \
   && npm prune --omit=dev
 
@@ -31,8 +32,9 @@ WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
-# Read at run time, relative to dist/: see src/config/schema.ts.
+# Read at run time, relative to dist/: see src/config/schema.ts and src/fly/prices.ts.
 COPY --from=build /app/schemas ./schemas
+COPY --from=build /app/prices ./prices
 # The operator CLI on PATH, as the docs write it (`fly ssh console -C "fly-preview doctor"`).
 # Node follows the link to dist/cli/, so the CLI's imports and package.json are found.
 RUN chmod +x dist/cli/main.js && ln -s /app/dist/cli/main.js /usr/local/bin/fly-preview

@@ -1,3 +1,4 @@
+import { DEFAULT_PRICES_URL, readPriceTable, type PriceTable } from "./fly/index.js";
 import { SettingsError } from "./model/errors.js";
 import { parseSecretsKey } from "./secrets/index.js";
 
@@ -44,6 +45,8 @@ export interface Settings {
   metricsPort?: number;
   /** METRICS_INSTALLATION_LABEL: per-installation series carry the installation id. */
   metricsInstallationLabel: boolean;
+  /** PREVIEW_PRICES: the price table cost estimates come from; default prices/fly-prices.json. */
+  prices: PriceTable;
 }
 
 export { SettingsError };
@@ -139,6 +142,17 @@ function secretsKey(env: NodeJS.ProcessEnv): Buffer | undefined {
   }
 }
 
+function prices(env: NodeJS.ProcessEnv): PriceTable {
+  const path = env.PREVIEW_PRICES?.trim();
+  try {
+    return readPriceTable(path || DEFAULT_PRICES_URL);
+  } catch (error) {
+    // The shipped table failing is a broken install, not the operator's doing.
+    if (!path) throw error;
+    throw new SettingsError(`PREVIEW_PRICES: ${(error as Error).message} (a JSON price table shaped like prices/fly-prices.json)`);
+  }
+}
+
 function databaseList(env: NodeJS.ProcessEnv): string[] {
   const items = (env.PREVIEW_DATABASES ?? "").split(/[\s,]+/).filter(Boolean);
   for (const item of items) {
@@ -171,5 +185,6 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     metricsToken: bearerToken(env, "METRICS_TOKEN"),
     metricsPort: env.METRICS_PORT?.trim() ? integer(env, "METRICS_PORT", 0, 1, 65_535) : undefined,
     metricsInstallationLabel: flag(env, "METRICS_INSTALLATION_LABEL"),
+    prices: prices(env),
   };
 }

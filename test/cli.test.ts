@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -50,8 +50,12 @@ async function cli(argv: string[], opts: { stdin?: string; env?: NodeJS.ProcessE
 
 const pr = (over: Partial<PullRequestInfo> = {}) => prInfo({ headSha: SHA, ...over });
 
-/** Previews as the server would have left them: one ready, one failed deploy, one failed destroy. */
-async function seed(): Promise<void> {
+/**
+ * Previews as the server would have left them: one ready, one failed deploy, one failed
+ * destroy. With `running`, the ready one's Fly app is recorded as created (the reaper
+ * would expire it, its activity being long past), so both it and the failed destroy's app are priced.
+ */
+async function seed(options: { running?: boolean } = {}): Promise<void> {
   let now = T0;
   const store = await openStore(databaseUrl, () => now);
   const run = async (patch: Parameters<Store["finish"]>[3]) => {
@@ -60,13 +64,15 @@ async function seed(): Promise<void> {
     now += 60_000;
   };
   await store.desireDeploy(pr());
-  await run({ status: "ready", deployed_sha: SHA, url: "https://pr-7-acme-web.fly.dev", check_run_id: 501, comment_id: 601 });
+  const small = { machine_cpu_kind: "shared", machine_cpus: 1, machine_memory_mb: 512 } as const;
+  await run({ status: "ready", deployed_sha: SHA, url: "https://pr-7-acme-web.fly.dev", check_run_id: 501, comment_id: 601, app_created: options.running ? 1 : 0, ...small });
 
   await store.desireDeploy(pr({ repo: "api", number: 3, appName: "pr-3-acme-api" }));
   await run({ status: "failed", last_error: "The image failed to build:\nnpm ERR! missing script: build" });
 
   await store.desireDeploy(pr({ owner: "globex", repo: "shop", number: 12, appName: "pr-12-globex-shop" }));
-  await run({ status: "ready", deployed_sha: "fedcba9876543210fedcba9876543210fedcba98", url: "https://pr-12-globex-shop.fly.dev" });
+  const large = { machine_cpu_kind: "performance", machine_cpus: 1, machine_memory_mb: 2048 } as const;
+  await run({ status: "ready", deployed_sha: "fedcba9876543210fedcba9876543210fedcba98", url: "https://pr-12-globex-shop.fly.dev", app_created: 1, ...large });
   await store.desireDestroy("globex", "shop", 12, { reason: "closed" });
   await run({ status: "failed", last_error: "flyctl apps destroy: 503 Service Unavailable" });
   await store.close();
@@ -74,21 +80,22 @@ async function seed(): Promise<void> {
 
 describe("fly-preview list", () => {
   it("shows every preview as a table, newest first, with a failed destroy plain to see", async () => {
-    await seed();
+    await seed({ running: true });
     const { code, stdout, stderr } = await cli(["list"]);
     expect(stderr).toBe("");
     expect(code).toBe(0);
     expect(stdout).toMatchInlineSnapshot(`
-      "PREVIEW         APP                STATUS          COMMIT   URL                                DATABASE  UPDATED               LAST ERROR
-      globex/shop#12  pr-12-globex-shop  destroy failed  fedcba9  https://pr-12-globex-shop.fly.dev  -         2025-01-15T09:33:00Z  flyctl apps destroy: 503 Service Unavailable
-      acme/api#3      pr-3-acme-api      failed          -        -                                  -         2025-01-15T09:31:00Z  The image failed to build: npm ERR! missing script: build
-      acme/web#7      pr-7-acme-web      ready           0123456  https://pr-7-acme-web.fly.dev      -         2025-01-15T09:30:00Z
+      "PREVIEW         APP                STATUS          COMMIT   URL                                DATABASE  COST/MONTH  UPDATED               LAST ERROR
+      globex/shop#12  pr-12-globex-shop  destroy failed  fedcba9  https://pr-12-globex-shop.fly.dev  -         $32.19      2025-01-15T09:33:00Z  flyctl apps destroy: 503 Service Unavailable
+      acme/api#3      pr-3-acme-api      failed          -        -                                  -         -           2025-01-15T09:31:00Z  The image failed to build: npm ERR! missing script: build
+      acme/web#7      pr-7-acme-web      ready           0123456  https://pr-7-acme-web.fly.dev      -         $3.32       2025-01-15T09:30:00Z
+      2 running: about $0.049 an hour, $35.51 a month if always on (Fly's iad prices of 2026-06-07); idle machines stop and cost nothing for compute
       "
     `);
   });
 
   it("prints JSON with --json", async () => {
-    await seed();
+    await seed({ running: true });
     const { code, stdout } = await cli(["list", "--json"]);
     expect(code).toBe(0);
     const previews = JSON.parse(stdout);
@@ -104,7 +111,33 @@ describe("fly-preview list", () => {
       lastError: "flyctl apps destroy: 503 Service Unavailable",
       updatedAt: "2025-01-15T09:33:00Z",
       database: null,
+      costPerMonth: 32.19,
     });
+    expect(previews.map((p: { costPerMonth: number | null }) => p.costPerMonth)).toEqual([32.19, null, 3.32]);
+  });
+
+  it("prices with the operator's table (PREVIEW_PRICES) and totals what runs", async () => {
+    await seed({ running: true });
+    const table = JSON.parse(readFileSync(new URL("../prices/fly-prices.json", import.meta.url), "utf8"));
+    const path = join(dir, "prices.json");
+    writeFileSync(path, JSON.stringify({ ...table, date: "2027-01-01", region: "ams", presets: table.presets.map((p: { per_month: number }) => ({ ...p, per_month: p.per_month * 2 })) }));
+    const { code, stdout } = await cli(["list"], { env: { PREVIEW_PRICES: path } });
+    expect(code).toBe(0);
+    // 2 × $2.02 + 256 MB at $5.20/GB (the memory price is the table's, not doubled), and 2 × $32.19.
+    expect(stdout).toContain("$5.34");
+    expect(stdout).toContain("$64.38");
+    expect(stdout.trimEnd().split("\n").at(-1)).toBe(
+      "2 running: about $0.096 an hour, $69.72 a month if always on (Fly's ams prices of 2027-01-01); idle machines stop and cost nothing for compute",
+    );
+  });
+
+  it("refuses a price table it cannot use, naming PREVIEW_PRICES", async () => {
+    const path = join(dir, "prices.json");
+    writeFileSync(path, JSON.stringify({ source: "x", date: "yesterday" }));
+    const { code, stderr } = await cli(["list"], { env: { PREVIEW_PRICES: path } });
+    expect(code).not.toBe(0);
+    expect(stderr).toContain("PREVIEW_PRICES");
+    expect(stderr).toContain('"presets" must be a non-empty array');
   });
 
   it("narrows to one repository with --repo", async () => {
@@ -444,7 +477,7 @@ describe("help", () => {
       "usage: fly-preview list [--repo owner/repo] [--json]
 
       Every preview, newest first.
-      A destroy that failed shows as "destroy failed": its Fly app may still run; \`fly-preview gc\` asks for it again.
+      A destroy that failed shows as "destroy failed": its Fly app may still run; \`fly-preview gc\` asks for it again. COST/MONTH is what a preview's machine costs a month if always on, from the price table (PREVIEW_PRICES); the last line totals the previews whose Fly app exists.
 
       flags:
         --repo owner/repo  only this repository's previews

@@ -1,4 +1,6 @@
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { DEFAULT_PRICES_URL, readPriceTable } from "../src/fly/index.js";
 import { readSettings } from "../src/settings.js";
 
 describe("server settings", () => {
@@ -23,6 +25,7 @@ describe("server settings", () => {
       metricsToken: undefined,
       metricsPort: undefined,
       metricsInstallationLabel: false,
+      prices: readPriceTable(DEFAULT_PRICES_URL),
     });
   });
 
@@ -47,6 +50,7 @@ describe("server settings", () => {
       NEON_API_KEY: "neon-key",
       NEON_API_URL: "http://127.0.0.1:9999/api/v2",
       PREVIEW_DATABASES: "neon:proud-fog-123456, fly_postgres:acme-preview-db",
+      PREVIEW_PRICES: fileURLToPath(DEFAULT_PRICES_URL),
     });
     expect(settings).toEqual({
       flyApiToken: "tok",
@@ -68,6 +72,7 @@ describe("server settings", () => {
       metricsToken: "0123456789abcdef0123",
       metricsPort: 9091,
       metricsInstallationLabel: true,
+      prices: readPriceTable(DEFAULT_PRICES_URL),
     });
   });
 

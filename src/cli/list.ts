@@ -1,3 +1,6 @@
+import { estimateCost, formatMoney, type PriceTable } from "../fly/index.js";
+import type { CostShown } from "../model/pull-request.js";
+import type { Preview } from "../store/store.js";
 import { parseRepository } from "./args.js";
 import type { Command } from "./command.js";
 import { isoTime, previewJson, previewName, statusLabel, table } from "./format.js";
@@ -12,12 +15,16 @@ export const list: Command = {
     { name: "json", help: "a JSON array instead of a table" },
   ],
   summary: "every preview, newest first",
-  details: "A destroy that failed shows as \"destroy failed\": its Fly app may still run; `fly-preview gc` asks for it again.",
+  details:
+    "A destroy that failed shows as \"destroy failed\": its Fly app may still run; `fly-preview gc` asks for it again. " +
+    "COST/MONTH is what a preview's machine costs a month if always on, from the price table (PREVIEW_PRICES); the last line totals the previews whose Fly app exists.",
   async run(args, ctx) {
     const repo = args.values.get("repo");
     if (repo !== undefined) parseRepository(repo);
     const store = await ctx.store();
     const previews = await store.list({ repo });
+    const prices = ctx.settings().prices;
+    const costs = new Map(previews.map((p) => [p.id, runningCost(p, prices)]));
     // Where each preview's own database lives (a `database:` block), never its URL.
     const databases = new Map<number, string>();
     for (const p of previews) {
@@ -25,7 +32,11 @@ export const list: Command = {
       if (d) databases.set(p.id, d.provider === "neon" ? `neon:${d.name}` : `fly_postgres:${d.home}/${d.name}`);
     }
     if (args.switches.has("json")) {
-      ctx.print(JSON.stringify(previews.map((p) => ({ ...previewJson(p), database: databases.get(p.id) ?? null })), null, 2));
+      const json = previews.map((p) => {
+        const cost = costs.get(p.id);
+        return { ...previewJson(p), database: databases.get(p.id) ?? null, costPerMonth: cost ? round(cost.perMonth) : null };
+      });
+      ctx.print(JSON.stringify(json, null, 2));
       return;
     }
     if (previews.length === 0) {
@@ -39,10 +50,20 @@ export const list: Command = {
       p.deployed_sha?.slice(0, 7) ?? "-",
       p.url ?? "-",
       databases.get(p.id) ?? "-",
+      costs.get(p.id) ? formatMoney(costs.get(p.id)!.perMonth, prices.currency) : "-",
       isoTime(p.updated_at),
       oneLine(p.last_error),
     ]);
-    for (const line of table(["PREVIEW", "APP", "STATUS", "COMMIT", "URL", "DATABASE", "UPDATED", "LAST ERROR"], rows)) ctx.print(line);
+    for (const line of table(["PREVIEW", "APP", "STATUS", "COMMIT", "URL", "DATABASE", "COST/MONTH", "UPDATED", "LAST ERROR"], rows)) ctx.print(line);
+    const running = [...costs.values()].filter((c): c is CostShown => c !== undefined);
+    if (running.length) {
+      const total = running.reduce((sum, c) => sum + c.perMonth, 0);
+      const money = (amount: number) => formatMoney(amount, prices.currency);
+      ctx.print(
+        `${running.length} running: about ${money(total / prices.hoursPerMonth)} an hour, ${money(total)} a month if always on ` +
+          `(Fly's ${prices.region} prices of ${prices.date}); idle machines stop and cost nothing for compute`,
+      );
+    }
   },
 };
 
@@ -51,4 +72,14 @@ function oneLine(error: string | null): string {
   if (!error) return "";
   const line = error.replace(/\s+/g, " ").trim();
   return line.length > ERROR_WIDTH ? `${line.slice(0, ERROR_WIDTH - 1)}…` : line;
+}
+
+/** What the preview's machine costs always on, while its Fly app exists (a failed destroy leaves it running) and a deploy recorded its size. */
+function runningCost(p: Preview, prices: PriceTable): CostShown | undefined {
+  if (p.app_created !== 1 || !p.machine_cpu_kind || !p.machine_cpus || !p.machine_memory_mb) return undefined;
+  return estimateCost(prices, { cpuKind: p.machine_cpu_kind, cpus: p.machine_cpus, memoryMb: p.machine_memory_mb });
+}
+
+function round(amount: number): number {
+  return Math.round(amount * 100) / 100;
 }

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
-import type { DatabaseShown, DestroyReason, PreviewStatus } from "../model/pull-request.js";
-import { databaseLine } from "./messages.js";
+import type { CostShown, DatabaseShown, DestroyReason, PreviewStatus } from "../model/pull-request.js";
+import { costLine, databaseLine } from "./messages.js";
 import { fitText, formatTime, inline, shortSha } from "./markdown.js";
 import { httpStatus, type Octokit, type RepoRef } from "./octokit.js";
 
@@ -32,6 +32,8 @@ export interface CommentView {
   destroyedBy?: string;
   /** The preview's own database, when .preview.yml asks for one. */
   database?: DatabaseShown;
+  /** What its machine costs while it runs, when the price table knows its size. */
+  cost?: CostShown;
   /** The TTL that expired, as written in .preview.yml (e.g. "7d"). */
   ttl?: string;
   updatedAt: number;
@@ -95,6 +97,7 @@ export function renderComment(view: CommentView): string {
   rows.push(["Commit", `\`${shortSha(view.sha)}\` on ${inline(view.headRef)}`]);
   rows.push(["App", `\`${view.appName}\``]);
   if (view.database && view.status !== "destroyed") rows.push(["Database", databaseLine(view.database)]);
+  if (view.cost && view.status === "ready") rows.push(["Cost", costLine(view.cost)]);
   rows.push(["Updated", formatTime(view.updatedAt)]);
 
   const lines = [COMMENT_MARKER, `### ${HEADLINES[view.status]}`, ""];

@@ -1,5 +1,6 @@
 import { CONFIG_PATH } from "../model/config-file.js";
-import type { DatabaseShown, DestroyReason } from "../model/pull-request.js";
+import { formatMoney } from "../fly/index.js";
+import type { CostShown, DatabaseShown, DestroyReason } from "../model/pull-request.js";
 import { formatClock, formatTtl, shortSha } from "./markdown.js";
 
 // The one-line reasons a run gives people: in the comment, the check run, the
@@ -129,4 +130,15 @@ export function databaseLine(db: DatabaseShown): string {
       ? `Neon branch \`${db.name}\`${db.parent ? ` of \`${db.parent}\`` : ""}${db.schemaOnly ? " (schema only: a fork gets none of its data)" : ""}`
       : `database \`${db.name}\` on the Fly Postgres cluster \`${db.parent ?? "?"}\``;
   return `${where}; \`/preview reset-db\` starts it afresh`;
+}
+
+/** What the preview's machine costs, and that it costs nothing for compute while stopped. */
+export function costLine(cost: CostShown): string {
+  const memory = cost.memoryMb % 1024 === 0 ? `${cost.memoryMb / 1024} GB` : `${cost.memoryMb} MB`;
+  const money = (amount: number) => formatMoney(amount, cost.currency);
+  return (
+    `\`${cost.preset}\`, ${memory}: about ${money(cost.perHour)} an hour, ${money(cost.perMonth)} a month if always on ` +
+    `([Fly's ${cost.region} prices](${encodeURI(cost.source)}) of ${cost.date}). ` +
+    "Idle, it stops by itself (auto-stop) and costs nothing for compute until the next request."
+  );
 }

@@ -45,6 +45,20 @@ export type PreviewStatus =
  * A preview's own database as people are shown it (comment, check run, `fly-preview
  * status`): where it lives and what it was copied from, never its URL or password.
  */
+/** What a preview's machine costs while it runs, estimated from the server's price table (src/fly/prices.ts). */
+export interface CostShown {
+  /** The Fly preset of its CPU kind and count, like "shared-cpu-1x". */
+  preset: string;
+  memoryMb: number;
+  perHour: number;
+  perMonth: number;
+  currency: string;
+  /** The region the prices are for, and when and where they were read. */
+  region: string;
+  date: string;
+  source: string;
+}
+
 export interface DatabaseShown {
   provider: "neon" | "fly_postgres";
   /** Neon: the branch (`preview/pr-N`); Fly Postgres: the database. */

@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { PreviewConfig } from "../config/index.js";
-import { FlyError, type DeployResult } from "../fly/index.js";
+import { estimateCost, FlyError, type DeployResult } from "../fly/index.js";
 import { failureOutput, retryingOutput, startedOutput, successOutput, supersededOutput, type Timings } from "../github/check-run.js";
 import {
   appNameTakenReason,
@@ -207,10 +207,22 @@ export async function deploy(run: Run, planned: { config: PreviewConfig } & Depl
     timings.healthMs = health.durationMs;
     if (!health.ok) throw new DeployFailure(unhealthyReason(config.health, health.lastProblem));
 
-    await end({ conclusion: "success", output: successOutput({ ...report(), url }) }, { state: "success", environmentUrl: url }, { status: "ready", sha, url, database });
+    // What the machine costs while it runs: the comment says it, `fly-preview list` totals it.
+    const machine = { cpuKind: config.resources.cpu_kind, cpus: config.resources.cpus, memoryMb: config.resources.memoryMb };
+    const cost = estimateCost(deps.settings.prices, machine);
+    await end({ conclusion: "success", output: successOutput({ ...report(), url }) }, { state: "success", environmentUrl: url }, { status: "ready", sha, url, database, cost });
     timer?.ended("success", timings);
     log.info({ sha, url, timings }, "preview ready");
-    return { status: "ready", status_at: clock(), deployed_sha: sha, url, last_error: null };
+    return {
+      status: "ready",
+      status_at: clock(),
+      deployed_sha: sha,
+      url,
+      last_error: null,
+      machine_cpu_kind: machine.cpuKind,
+      machine_cpus: machine.cpus,
+      machine_memory_mb: machine.memoryMb,
+    };
   } catch (error) {
     // Shutting down or a lost lease: leave every surface as it is for whoever runs this next.
     if (signal.aborted && !(signal.reason instanceof Superseded)) throw signal.reason;

@@ -224,6 +224,15 @@ export const migrationsFor = (dialect: Dialect): Record<string, Migration> => {
       await db.schema.alterTable("previews").addColumn("reset_db", "integer", (c) => c.notNull().defaultTo(0)).execute();
     },
   },
+  "0014_machine_size": {
+    async up(db: Kysely<any>) {
+      // The size of the machine the last successful deploy runs on: what `fly-preview
+      // list` prices, without the .preview.yml it came from.
+      await db.schema.alterTable("previews").addColumn("machine_cpu_kind", "text").execute();
+      await db.schema.alterTable("previews").addColumn("machine_cpus", "integer").execute();
+      await db.schema.alterTable("previews").addColumn("machine_memory_mb", "integer").execute();
+    },
+  },
   };
 };
 

@@ -53,6 +53,10 @@ export interface PreviewsTable {
   // config_max_previews (0001) was written and never read: no longer written; the column stays.
   /** `/preview reset-db` asked: the next deploy run resets the database first, then clears it. */
   reset_db: Generated<number>;
+  /** The machine the last successful deploy runs on (shared | performance, CPUs, MB); null before one. */
+  machine_cpu_kind: "shared" | "performance" | null;
+  machine_cpus: number | null;
+  machine_memory_mb: number | null;
 
   // Set by `/preview destroy`: pushes do not bring the preview back, `/preview redeploy` does.
   paused: Generated<number>;
