@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { DEFAULT_PRICES_URL, estimateCost, readPriceTable } from "../src/fly/index.js";
 import { parsePriceTable } from "../src/fly/prices.js";
+import { renderComment } from "../src/github/comment.js";
 import { readSettings, SettingsError } from "../src/settings.js";
 import { DOCKERFILE, pullRequest, sha, startWorld, type World } from "./harness.js";
 
@@ -62,6 +63,14 @@ describe("PREVIEW_PRICES", () => {
 });
 
 describe("the sticky comment", () => {
+  it("shows the cost only while the preview is ready: not while it builds, not once destroyed", () => {
+    const cost = estimateCost(shipped, { cpuKind: "shared", cpus: 1, memoryMb: 256 })!;
+    const view = { appName: "pr-2-a-b", sha: sha(1), headRef: "main", url: "https://pr-2-a-b.fly.dev", cost, updatedAt: 0 };
+    expect(renderComment({ ...view, status: "ready" })).toContain("| **Cost** | `shared-cpu-1x`, 256 MB: about $0.0028 an hour, $2.02 a month");
+    expect(renderComment({ ...view, status: "building" })).not.toContain("**Cost**");
+    expect(renderComment({ ...view, status: "destroyed" })).not.toContain("**Cost**");
+  });
+
   let world: World;
   afterEach(async () => world?.close());
 
