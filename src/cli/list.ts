@@ -55,14 +55,22 @@ export const list: Command = {
       oneLine(p.last_error),
     ]);
     for (const line of table(["PREVIEW", "APP", "STATUS", "COMMIT", "URL", "DATABASE", "COST/MONTH", "UPDATED", "LAST ERROR"], rows)) ctx.print(line);
-    const running = [...costs.values()].filter((c): c is CostShown => c !== undefined);
-    if (running.length) {
+    // The total, and each installation's when the server serves several: a GitHub App's
+    // installations are usually separate teams, each with its own bill to watch.
+    const money = (amount: number) => formatMoney(amount, prices.currency);
+    const totalLine = (label: string, rows: Preview[]) => {
+      const running = rows.map((p) => costs.get(p.id)).filter((c): c is CostShown => c !== undefined);
+      if (running.length === 0) return;
       const total = running.reduce((sum, c) => sum + c.perMonth, 0);
-      const money = (amount: number) => formatMoney(amount, prices.currency);
       ctx.print(
-        `${running.length} running: about ${money(total / prices.hoursPerMonth)} an hour, ${money(total)} a month if always on ` +
+        `${label}${running.length} running: about ${money(total / prices.hoursPerMonth)} an hour, ${money(total)} a month if always on ` +
           `(Fly's ${prices.region} prices of ${prices.date}); idle machines stop and cost nothing for compute`,
       );
+    };
+    totalLine("", previews);
+    const installations = [...new Set(previews.filter((p) => costs.get(p.id)).map((p) => p.installation_id))];
+    if (installations.length > 1) {
+      for (const id of installations.sort((a, b) => a - b)) totalLine(`installation ${id}: `, previews.filter((p) => p.installation_id === id));
     }
   },
 };
