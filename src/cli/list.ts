@@ -1,4 +1,5 @@
-import { estimateCost, formatMoney, type PriceTable } from "../fly/index.js";
+import { estimateCost, type PriceTable } from "../fly/index.js";
+import { formatMoney } from "../github/markdown.js";
 import type { CostShown } from "../model/pull-request.js";
 import type { Preview } from "../store/store.js";
 import { parseRepository } from "./args.js";

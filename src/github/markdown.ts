@@ -145,3 +145,10 @@ export function fitText(text: string, max: number, options: FitOptions = {}): st
     room -= over;
   }
 }
+
+/** "$3.32", or "$0.0045" for amounts under a dollar a unit, where cents say nothing. */
+export function formatMoney(amount: number, currency: string): string {
+  const digits = amount >= 1 ? 2 : amount >= 0.01 ? 3 : 4;
+  const figure = amount.toFixed(digits);
+  return currency === "USD" ? `$${figure}` : `${figure} ${currency}`;
+}

@@ -1,7 +1,6 @@
 import { CONFIG_PATH } from "../model/config-file.js";
-import { formatMoney } from "../fly/index.js";
 import type { CostShown, DatabaseShown, DestroyReason } from "../model/pull-request.js";
-import { formatClock, formatTtl, shortSha } from "./markdown.js";
+import { formatClock, formatMoney, formatTtl, shortSha } from "./markdown.js";
 
 // The one-line reasons a run gives people: in the comment, the check run, the
 // deployment's description and the row's last_error (`fly-preview status`). Runs pick
