@@ -91,6 +91,8 @@ export interface GeneratedDockerfileShown {
   text: string;
   /** Other files the generator added to the build context. */
   created: string[];
+  /** Where Fly sends the preview's requests: `port` of .preview.yml. */
+  port: number;
 }
 
 const TAIL_LINES = 50;
@@ -139,6 +141,7 @@ function generatedDockerfileSection(g: GeneratedDockerfileShown): string[] {
     `The repository has no ${codeSpan(g.path)}, so fly-preview generated one from ${codeSpan("package.json")} with ${g.generator}, Fly's Dockerfile generator.${also} ` +
       `To build the same way every time, and to change it, commit it: save the Dockerfile below as ${codeSpan(g.path)}, or ${generatorCommand(g.context)}. ` +
       "A Dockerfile in the repository is always built as it is.",
+    ...portHint(g),
     "",
     `<details><summary>Dockerfile (${lines.length} lines)</summary>`,
     "",
@@ -146,6 +149,21 @@ function generatedDockerfileSection(g: GeneratedDockerfileShown): string[] {
     ...(shown < lines.length ? ["", `The first ${shown} of ${lines.length} lines; ${codeSpan("npx @flydotio/dockerfile")} writes all of them.`] : []),
     "",
     "</details>",
+  ];
+}
+
+/**
+ * The generator picks the app's port (3000 for most Node.js apps) and sets no PORT for
+ * the app to read; Fly sends requests to .preview.yml's `port`. When they differ, the
+ * preview most likely fails its health check: say which to change.
+ */
+function portHint(g: GeneratedDockerfileShown): string[] {
+  const exposed = Number(/^EXPOSE (\d+)\s*$/m.exec(g.text)?.[1] ?? g.port);
+  if (exposed === g.port) return [];
+  return [
+    "",
+    `The generated Dockerfile expects the app to listen on port ${exposed} (${codeSpan(`EXPOSE ${exposed}`)}), and Fly sends requests to ${codeSpan("port")} in ${codeSpan(CONFIG_PATH)}, ${g.port}: ` +
+      `set ${codeSpan(`port: ${exposed}`)} there, or have the app listen on ${g.port}.`,
   ];
 }
 

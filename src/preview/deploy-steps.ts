@@ -158,7 +158,7 @@ export async function deploy(run: Run, planned: { config: PreviewConfig } & Depl
         const started = clock();
         const made = await generateDockerfile({ root: source.dir, config, signal: runLimit.signal });
         timings.generateMs = clock() - started;
-        generated = { generator: `${GENERATOR} ${GENERATOR_VERSION}`, path: made.path, context: config.context, text: redact(made.text), created: made.created };
+        generated = { generator: `${GENERATOR} ${GENERATOR_VERSION}`, path: made.path, context: config.context, text: redact(made.text), created: made.created, port: config.port };
         log.info({ path: made.path, created: made.created, networkIsolated: made.networkIsolated }, "Dockerfile generated");
       }
       return { cwd: join(source.dir, config.context), configPath: await writeFlyToml(source.dir) };

@@ -146,6 +146,8 @@ export async function generateDockerfile(options: GenerateOptions): Promise<Gene
     const output = shownOutput(run.output, [
       [context, "."],
       [generatorDir, GENERATOR],
+      // Where its dependencies (ejs, yargs, ...) are: this server's install.
+      [dirname(dirname(generatorDir)), "node_modules"],
       [home, "~"],
     ]);
     const fail = (what: string): never => {
