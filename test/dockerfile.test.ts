@@ -246,6 +246,21 @@ describe("the generator's process", () => {
     expect(error.suggest?.output.join("\n")).not.toContain(root);
   });
 
+  it("is stopped when it prints more than 1 MB", async () => {
+    await files({ "package.json": PACKAGE_JSON });
+    const flood = await script(`
+      import fs from "node:fs";
+      const line = "x".repeat(1000) + "\\n";
+      for (let i = 0; i < 2000; i++) process.stdout.write(line);
+      fs.writeFileSync("Dockerfile", "FROM node\\n");
+    `);
+    const error = await failure({ script: flood });
+    expect(error.message).toContain("failed to write one: it printed more than 1 MB");
+    // Each line shown is cut; what execa kept ends with the generator's EPIPE once it stopped reading.
+    expect(error.suggest?.output.filter((line) => /^x{500}…$/.test(line)).length).toBeGreaterThan(0);
+    expect(Math.max(...error.suggest!.output.map((line) => line.length))).toBe(501);
+  });
+
   it("that writes no Dockerfile, or a symlink in its place, fails", async () => {
     await files({ "package.json": PACKAGE_JSON });
     const link = await script(`import fs from "node:fs"; fs.symlinkSync(${JSON.stringify(join(outside, "x"))}, "Dockerfile");`);

@@ -92,6 +92,7 @@ export interface GenerateOptions {
  */
 export async function generateDockerfile(options: GenerateOptions): Promise<GeneratedDockerfile> {
   const { root, config } = options;
+  const timeoutMs = options.timeoutMs ?? DEFAULT_GENERATOR_TIMEOUT_MS;
   const started = performance.now();
   const refuse = (problem: string): never => {
     throw new DockerfileGenerationFailed(generatorRefusedReason(config.dockerfile, problem), { context: config.context, output: [] });
@@ -140,7 +141,7 @@ export async function generateDockerfile(options: GenerateOptions): Promise<Gene
     const run = await runConfined(command!, args, {
       cwd: context,
       env: generatorEnv(home),
-      timeoutMs: options.timeoutMs ?? DEFAULT_GENERATOR_TIMEOUT_MS,
+      timeoutMs,
       signal: options.signal,
     });
     const output = shownOutput(run.output, [
@@ -153,18 +154,17 @@ export async function generateDockerfile(options: GenerateOptions): Promise<Gene
     const fail = (what: string): never => {
       throw new DockerfileGenerationFailed(generatorFailedReason(config.dockerfile, what, output.at(-1)), { context: config.context, output });
     };
-    if (run.timedOut) return fail(`it did not finish within ${Math.round((options.timeoutMs ?? DEFAULT_GENERATOR_TIMEOUT_MS) / 1000)} s`);
+    if (run.timedOut) return fail(`it did not finish within ${Math.round(timeoutMs / 1000)} s`);
     if (run.tooMuchOutput) return fail("it printed more than 1 MB");
-    if (run.exitCode !== 0) return fail(run.signal ? `it was ended by ${run.signal}` : `it exited with code ${run.exitCode}`);
+    if (run.signal) return fail(`it was ended by ${run.signal}`);
+    if (run.exitCode === undefined) return fail("it could not be started");
+    if (run.exitCode !== 0) return fail(`it exited with code ${run.exitCode}`);
 
     const made = await lstatOrUndefined(written);
     if (!made?.isFile()) return fail("it wrote no Dockerfile");
     if (made.size > MAX_DOCKERFILE_BYTES) return fail("the Dockerfile it wrote is larger than 256 KiB");
     const text = await readFile(written, "utf8");
-    if (written !== target) {
-      await mkdir(dirname(target), { recursive: true });
-      await rename(written, target);
-    }
+    if (written !== target) await rename(written, target);
     const created: string[] = [];
     for (const file of CREATED) if (!before.has(file) && (await lstatOrUndefined(join(context, file)))?.isFile()) created.push(file);
     return { path: config.dockerfile, text, created, networkIsolated: isolation !== undefined, durationMs: Math.round(performance.now() - started) };
@@ -287,13 +287,17 @@ async function runConfined(
     detached: true,
   });
   let timedOut = false;
+  const group = subprocess.pid;
   const killGroup = () => {
-    try {
-      if (subprocess.pid !== undefined) process.kill(-subprocess.pid, "SIGKILL");
-    } catch {
-      // Already gone.
-    }
+    if (group !== undefined) signalGroup(group);
   };
+  if (group !== undefined) running.add(group);
+  if (!exitHooked) {
+    exitHooked = true;
+    process.on("exit", () => {
+      for (const pid of running) signalGroup(pid);
+    });
+  }
   const timer = setTimeout(() => {
     timedOut = true;
     killGroup();
@@ -314,6 +318,20 @@ async function runConfined(
     options.signal?.removeEventListener("abort", killGroup);
     // Whatever of the group outlived the generator (nothing should) goes with it.
     killGroup();
+    if (group !== undefined) running.delete(group);
+  }
+}
+
+// The groups still running: execa's clean-up on exit does not reach a detached process,
+// and the time limit is this process's timer, so a server that exits ends them itself.
+const running = new Set<number>();
+let exitHooked = false;
+
+function signalGroup(pid: number): void {
+  try {
+    process.kill(-pid, "SIGKILL");
+  } catch {
+    // Already gone.
   }
 }
 
