@@ -40,6 +40,7 @@ interface Fields {
 
 const FIELDS = {
   dockerfile: "required",
+  dockerfileNamed: { derivedFrom: "dockerfile" },
   context: "required",
   fly_toml: "optional",
   port: "required",

@@ -27,6 +27,7 @@ function problems(text: string): ConfigProblem[] {
 
 const DEFAULTS: PreviewConfig = {
   dockerfile: "Dockerfile",
+  dockerfileNamed: false,
   context: ".",
   port: 8080,
   env: {},
@@ -75,6 +76,7 @@ trigger:
 `);
     expect(config).toEqual({
       dockerfile: "docker/web.Dockerfile",
+      dockerfileNamed: true,
       context: "apps/web",
       fly_toml: "deploy/fly.toml",
       port: 3000,
@@ -109,6 +111,13 @@ trigger:
 
   it("treats a field with nothing after it as not set", () => {
     expect(valid("region:\nhealth:\n  path:\n")).toEqual(DEFAULTS);
+  });
+
+  it("tells a Dockerfile the file names from the default one, which may be generated", () => {
+    expect(valid("dockerfile: Dockerfile\n")).toMatchObject({ dockerfile: "Dockerfile", dockerfileNamed: true });
+    expect(valid("port: 3000\n")).toMatchObject({ dockerfile: "Dockerfile", dockerfileNamed: false });
+    // `dockerfile:` with nothing after it is not set, like a line left out.
+    expect(valid("dockerfile:\n")).toMatchObject({ dockerfile: "Dockerfile", dockerfileNamed: false });
   });
 
   it("accepts a path that wanders but stays inside the repository", () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { failureOutput, invalidConfigOutput, successOutput, supersededOutput } from "../src/github/check-run.js";
 import { bodyHash, COMMENT_STATUSES, renderComment } from "../src/github/comment.js";
-import { codeBlock, inline } from "../src/github/markdown.js";
+import { codeBlock, codeSpan, githubLength, inline } from "../src/github/markdown.js";
 
 const base = {
   appName: "pr-7-acme-web",
@@ -186,5 +186,44 @@ describe("a preview's own database on its surfaces", () => {
   it("a destroyed preview's comment no longer shows the database", () => {
     const body = renderComment({ ...view, status: "destroyed", database: { provider: "neon", name: "preview/pr-7", parent: "main" } });
     expect(body).not.toContain("Database");
+  });
+});
+
+describe("a generated Dockerfile on its surfaces", () => {
+  const generated = { generator: "@flydotio/dockerfile 0.7.10", path: "Dockerfile", context: ".", text: "FROM node:22-slim\nEXPOSE 8080\nCMD [ \"npm\", \"run\", \"start\" ]\n", created: [], port: 8080 };
+  const run = { appName: "pr-7-acme-web", sha: base.sha, timings: {}, tail: ["Visit your newly deployed app"], url: "https://pr-7-acme-web.fly.dev" };
+
+  it("the check run folds it, and fences it so the Dockerfile's own backticks cannot close the block", () => {
+    const text = successOutput({ ...run, generatedDockerfile: { ...generated, text: "FROM node\nRUN echo ```\n" } }).text!;
+    expect(text).toContain("<details><summary>Dockerfile (2 lines)</summary>\n\n````dockerfile\nFROM node\nRUN echo ```\n````\n\n</details>");
+  });
+
+  it("a huge one is shown in part, and the rest of the check run keeps its room under GitHub's limit", () => {
+    const lines = Array.from({ length: 20_000 }, (_, i) => `RUN echo step ${i}`);
+    const out = successOutput({ ...run, generatedDockerfile: { ...generated, text: lines.join("\n") } });
+    expect(githubLength(out.text!)).toBeLessThanOrEqual(65_535);
+    expect(out.text).toMatch(/The first \d+ of 20000 lines; `npx @flydotio\/dockerfile` writes all of them\.\n\n<\/details>/);
+    expect(out.text).toContain("Visit your newly deployed app");
+  });
+
+  it("a failed generation says how to add a Dockerfile, with the generator's output", () => {
+    const out = failureOutput({ ...run, tail: [], reason: "no Dockerfile", generatorFailure: { context: "apps/web", output: ["TypeError: boom"] } });
+    expect(out.text).toContain(
+      "Add a Dockerfile to the repository: write one, or run `npx @flydotio/dockerfile` in `apps/web`, commit the `Dockerfile` it writes there and name it with `dockerfile: apps/web/Dockerfile` in `.preview.yml`",
+    );
+    expect(out.text).toContain("<details><summary>Dockerfile generator output (last 1 lines)</summary>\n\n```\nTypeError: boom\n```");
+  });
+
+  it("the comment says the build used one, until the preview is destroyed", () => {
+    const view = { ...base, status: "ready" as const, url: run.url };
+    expect(renderComment({ ...view, generatedDockerfile: true })).toContain("Built with a generated Dockerfile: the repository has none.");
+    expect(renderComment(view)).not.toContain("generated Dockerfile");
+    expect(renderComment({ ...view, status: "destroyed", generatedDockerfile: true })).not.toContain("generated Dockerfile");
+  });
+
+  it("inline code survives backticks in a user's path", () => {
+    expect(codeSpan("web")).toBe("`web`");
+    expect(codeSpan("a`b")).toBe("``a`b``");
+    expect(codeSpan("`x")).toBe("`` `x ``");
   });
 });

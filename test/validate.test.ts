@@ -52,7 +52,7 @@ describe("fly-preview validate, on a valid file", () => {
     const { config, flyToml } = sections(run.stdout.replace(file, "PATH"));
     expect(config).toMatchInlineSnapshot(`
       "# PATH is valid. With every default filled in, it reads:
-      dockerfile: Dockerfile
+      # dockerfile is unset, so Dockerfile; a commit without one gets it generated from package.json, when there is one
       context: .
       port: 3000
       region: cdg
@@ -226,6 +226,31 @@ describe("fly-preview validate, on an invalid file", () => {
         "fly-preview: 2 problems: a pull request would get a failed check run and no preview",
         "",
       ].join("\n"),
+    );
+  });
+
+  it("without a Dockerfile, says a preview generates one from the build context's package.json, and prints no dockerfile that would stop it", async () => {
+    checkout({ ".preview.yml": "context: web\n", "web/package.json": '{"name": "web"}' });
+    const file = join(dir, ".preview.yml");
+    const run = await validate(file);
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(0);
+    const { config } = sections(run.stdout);
+    expect(config.split("\n")[1]).toMatch(
+      /^# dockerfile is unset, and there is no Dockerfile: a preview generates one from web\/package.json with @flydotio\/dockerfile \d+\.\d+\.\d+ \(run npx @flydotio\/dockerfile in web to see it\)$/,
+    );
+    expect(config).not.toMatch(/^dockerfile:/m);
+    expect(parsePreviewConfig(config)).toEqual(parsePreviewConfig("context: web\n"));
+  });
+
+  it("without a Dockerfile or a package.json, fails as a preview would", async () => {
+    checkout({ ".preview.yml": "port: 5000\n", "requirements.txt": "flask\n" });
+    const file = join(dir, ".preview.yml");
+    const run = await validate(file);
+    expect(run.code).toBe(1);
+    expect(run.stderr.split("\n")[0]).toBe(
+      `${file}: dockerfile: "Dockerfile" does not exist in the repository at this commit, and fly-preview generates a Dockerfile only for a Node.js project ` +
+        "(a package.json in the build context, the repository's root). Commit a Dockerfile at \"Dockerfile\", or name yours with dockerfile: in .preview.yml",
     );
   });
 

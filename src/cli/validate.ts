@@ -1,10 +1,12 @@
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { dirname, join, posix } from "node:path";
 import { stringify } from "yaml";
 import { CONFIG_PATH, parsePreviewConfig, type PreviewConfig } from "../config/index.js";
 import { previewSchema, resolveRef, type JsonSchema } from "../config/schema.js";
 import { flyTomlProblems } from "../fly/index.js";
+import { noDockerfileReason } from "../github/messages.js";
+import { GENERATOR, GENERATOR_VERSION } from "../preview/dockerfile.js";
 import { flyTomlFor } from "../preview/fly-config.js";
 import { appName } from "../model/app-name.js";
 import { DEFAULT_FLY_REGION } from "../settings.js";
@@ -54,14 +56,29 @@ export const validate: Command = {
       if (base === undefined) problems.push({ file, message: `fly_toml: "${config.fly_toml}" does not exist (no file at ${path})` });
       else problems.push(...flyTomlProblems(base, config.fly_toml).map((p) => ({ file: path, ...p })));
     }
-    // The server refuses a missing Dockerfile before flyctl runs (src/preview/reconcile.ts); a
-    // file that exists only here, uncommitted, passes this check and not the server's.
+    // The server refuses a missing Dockerfile before flyctl runs (src/preview/deploy-steps.ts),
+    // unless it can generate the default one; a file that exists only here, uncommitted,
+    // passes this check and not the server's.
     const dockerfile = join(root, config.dockerfile);
-    if (!existsSync(dockerfile)) problems.push({ file, message: `dockerfile: "${config.dockerfile}" does not exist (no file at ${dockerfile})` });
+    const packageJson = join(root, config.context, "package.json");
+    let generated: string | undefined;
+    if (!existsSync(dockerfile)) {
+      if (config.dockerfileNamed) problems.push({ file, message: `dockerfile: "${config.dockerfile}" does not exist (no file at ${dockerfile})` });
+      else if (!existsSync(packageJson)) problems.push({ file, message: noDockerfileReason(config.dockerfile, config.context) });
+      else generated = posix.join(config.context, "package.json");
+    }
     if (problems.length > 0) return fail(problems, ctx.warn);
 
+    const fields = fileFields(config, previewSchema);
+    // Written out, the default would count as named, and a missing Dockerfile would fail instead of being generated.
+    if (!config.dockerfileNamed) delete fields.dockerfile;
     ctx.print(`# ${file} is valid. With every default filled in, it reads:`);
-    ctx.print(stringify(fileFields(config, previewSchema)).trimEnd());
+    if (generated) {
+      ctx.print(`# dockerfile is unset, and there is no ${config.dockerfile}: a preview generates one from ${generated} with ${GENERATOR} ${GENERATOR_VERSION} (run npx ${GENERATOR} in ${config.context} to see it)`);
+    } else if (!config.dockerfileNamed) {
+      ctx.print(`# dockerfile is unset, so ${config.dockerfile}; a commit without one gets it generated from ${posix.join(config.context, "package.json")}, when there is one`);
+    }
+    ctx.print(stringify(fields).trimEnd());
     ctx.print("");
     const region = config.region === undefined ? `the region is the server's default, ${DEFAULT_FLY_REGION}, unless its operator set FLY_REGION` : `the region is ${config.region}`;
     ctx.print(`# The fly.toml a preview is deployed with (for pull request ${EXAMPLE_NUMBER} of ${EXAMPLE_OWNER}/${EXAMPLE_REPO}; ${region}):`);

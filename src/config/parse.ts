@@ -9,7 +9,7 @@ import { parseDuration, parseMemoryMb } from "./units.js";
 type Plain = Record<string, unknown>;
 
 /** The shape ajv guarantees once validation (with defaults) has passed: the config before derived values. */
-type ValidConfig = Omit<PreviewConfig, "build" | "health" | "resources" | "ttlMs" | "database"> & {
+type ValidConfig = Omit<PreviewConfig, "dockerfileNamed" | "build" | "health" | "resources" | "ttlMs" | "database"> & {
   build: Omit<PreviewConfig["build"], "timeoutMs">;
   health: Omit<PreviewConfig["health"], "timeoutMs">;
   resources: Omit<PreviewConfig["resources"], "memoryMb">;
@@ -56,6 +56,9 @@ export function parsePreviewConfig(text: string): ConfigResult {
   }
 
   dropEmptyFields(data, previewSchema);
+  // Before ajv fills in the default: a Dockerfile the file names must exist, while a
+  // missing default one may be generated (src/preview/dockerfile.ts).
+  const dockerfileNamed = data.dockerfile !== undefined;
   const problems: ConfigProblem[] = [];
   if (!validatePreview(data)) {
     for (const error of validatePreview.errors ?? []) {
@@ -74,12 +77,13 @@ export function parsePreviewConfig(text: string): ConfigResult {
     problems.sort((a, b) => a.line - b.line || a.column - b.column);
     return { ok: false, problems };
   }
-  return { ok: true, config: complete(data as unknown as ValidConfig) };
+  return { ok: true, config: complete(data as unknown as ValidConfig, dockerfileNamed) };
 }
 
-function complete(raw: ValidConfig): PreviewConfig {
+function complete(raw: ValidConfig, dockerfileNamed: boolean): PreviewConfig {
   const config: PreviewConfig = {
     dockerfile: normalisePath(raw.dockerfile),
+    dockerfileNamed,
     context: normalisePath(raw.context),
     port: raw.port,
     env: raw.env,

@@ -1,6 +1,12 @@
 export interface PreviewConfig {
   /** Normalised POSIX path relative to the repository root, e.g. "docker/web.Dockerfile". */
   dockerfile: string;
+  /**
+   * Whether .preview.yml names `dockerfile` rather than leaving it to its default. A
+   * Dockerfile it names must exist; a missing default one is generated for a Node.js
+   * project (src/preview/dockerfile.ts).
+   */
+  dockerfileNamed: boolean;
   /** Normalised; "." for the repository root. */
   context: string;
   fly_toml?: string;

@@ -1,7 +1,8 @@
 import type { SlashCommandName } from "../model/slash-commands.js";
-import { codeBlock, fitLine, fitText, formatClock, formatDuration, inline, shortSha } from "./markdown.js";
+import { codeBlock, codeSpan, fitLine, fitText, formatClock, formatDuration, githubLength, inline, shortSha } from "./markdown.js";
 import type { Octokit, RepoRef } from "./octokit.js";
 import type { DatabaseShown } from "../model/pull-request.js";
+import { CONFIG_PATH } from "../model/config-file.js";
 import { databaseLine } from "./messages.js";
 
 export const CHECK_NAME = "Fly Preview";
@@ -54,6 +55,7 @@ export function startedOutput(appName: string, sha: string): CheckOutput {
 
 export interface Timings {
   sourceMs?: number;
+  generateMs?: number;
   deployMs?: number;
   healthMs?: number;
 }
@@ -72,13 +74,36 @@ export interface RunReport {
   secretsWithheld?: boolean;
   /** The preview's own database, when .preview.yml asks for one. */
   database?: DatabaseShown;
+  /** The Dockerfile fly-preview generated, the repository having none. */
+  generatedDockerfile?: GeneratedDockerfileShown;
+  /** The Dockerfile generator's failure: the build context it ran in, and its last lines. */
+  generatorFailure?: { context: string; output: string[] };
+}
+
+/** A Dockerfile generated for a build, as the check run shows it. */
+export interface GeneratedDockerfileShown {
+  /** The generator and its version: "@flydotio/dockerfile 0.7.10". */
+  generator: string;
+  /** Where flyctl found it, relative to the repository root. */
+  path: string;
+  /** The build context it was generated in (.preview.yml's `context`). */
+  context: string;
+  text: string;
+  /** Other files the generator added to the build context. */
+  created: string[];
+  /** Where Fly sends the preview's requests: `port` of .preview.yml. */
+  port: number;
 }
 
 const TAIL_LINES = 50;
+// A generated Dockerfile is a few KB; one swollen by its instructions is shown in part,
+// so the flyctl output after it keeps its room.
+const DOCKERFILE_SHOWN_MAX = 30_000;
 
 function timingTable(t: Timings): string[] {
   const rows: Array<[string, number | undefined]> = [
     ["Source download", t.sourceMs],
+    ["Dockerfile generation", t.generateMs],
     ["Build and deploy", t.deployMs],
     ["Health check", t.healthMs],
   ];
@@ -91,13 +116,76 @@ function reportText(r: RunReport): string | undefined {
   const parts: string[] = [];
   const timings = timingTable(r.timings);
   if (timings.length) parts.push("### Timings", "", ...timings, "");
+  if (r.generatedDockerfile) parts.push(...generatedDockerfileSection(r.generatedDockerfile), "");
   if (r.flyToml) parts.push("### Generated fly.toml", "", codeBlock(r.flyToml.trimEnd(), "toml"), "");
+  if (r.generatorFailure) parts.push(...generatorFailureSection(r.generatorFailure), "");
   const tail = r.tail.slice(-TAIL_LINES).map((line) => fitLine(line, FLYCTL_LINE_MAX));
   if (tail.length) {
     parts.push(`<details><summary>flyctl output (last ${tail.length} lines)</summary>`, "", codeBlock(tail.join("\n")), "", "</details>");
   }
   if (!parts.length) return undefined;
   return fitText(parts.join("\n"), OUTPUT_MAX, { rest: "the server logs every flyctl line at LOG_LEVEL=debug" });
+}
+
+/** The generated Dockerfile, folded, and how to make it the repository's own. */
+function generatedDockerfileSection(g: GeneratedDockerfileShown): string[] {
+  const lines = g.text.trimEnd().split("\n");
+  let shown = 0;
+  for (let bytes = 0; shown < lines.length && bytes + githubLength(lines[shown]!) + 1 <= DOCKERFILE_SHOWN_MAX; shown++) {
+    bytes += githubLength(lines[shown]!) + 1;
+  }
+  const also = g.created.length ? ` It also wrote ${g.created.map(codeSpan).join(", ")} into the build context for this build.` : "";
+  return [
+    "### Generated Dockerfile",
+    "",
+    `The repository has no ${codeSpan(g.path)}, so fly-preview generated one from ${codeSpan("package.json")} with ${g.generator}, Fly's Dockerfile generator.${also} ` +
+      `To build the same way every time, and to change it, commit it: save the Dockerfile below as ${codeSpan(g.path)}, or ${generatorCommand(g.context)}. ` +
+      "A Dockerfile in the repository is always built as it is.",
+    ...portHint(g),
+    "",
+    `<details><summary>Dockerfile (${lines.length} lines)</summary>`,
+    "",
+    codeBlock(lines.slice(0, shown).join("\n"), "dockerfile"),
+    ...(shown < lines.length ? ["", `The first ${shown} of ${lines.length} lines; ${codeSpan("npx @flydotio/dockerfile")} writes all of them.`] : []),
+    "",
+    "</details>",
+  ];
+}
+
+/**
+ * The generator picks the app's port (3000 for most Node.js apps) and sets no PORT for
+ * the app to read; Fly sends requests to .preview.yml's `port`. When they differ, the
+ * preview most likely fails its health check: say which to change.
+ */
+function portHint(g: GeneratedDockerfileShown): string[] {
+  const exposed = Number(/^EXPOSE (\d+)\s*$/m.exec(g.text)?.[1] ?? g.port);
+  if (exposed === g.port) return [];
+  return [
+    "",
+    `The generated Dockerfile expects the app to listen on port ${exposed} (${codeSpan(`EXPOSE ${exposed}`)}), and Fly sends requests to ${codeSpan("port")} in ${codeSpan(CONFIG_PATH)}, ${g.port}: ` +
+      `set ${codeSpan(`port: ${exposed}`)} there, or have the app listen on ${g.port}.`,
+  ];
+}
+
+/** What to do when the generator failed, and what it said. */
+function generatorFailureSection(f: { context: string; output: string[] }): string[] {
+  const output = f.output.map((line) => fitLine(line, FLYCTL_LINE_MAX));
+  return [
+    "### No Dockerfile",
+    "",
+    `Add a Dockerfile to the repository: write one, or ${generatorCommand(f.context)}, where you can see what it needs.`,
+    ...(output.length
+      ? ["", `<details><summary>Dockerfile generator output (last ${output.length} lines)</summary>`, "", codeBlock(output.join("\n")), "", "</details>"]
+      : []),
+  ];
+}
+
+/** How to run Fly's generator for the build context `context` and use what it writes. */
+function generatorCommand(context: string): string {
+  const run = codeSpan("npx @flydotio/dockerfile");
+  return context === "."
+    ? `run ${run} at the repository's root and commit the ${codeSpan("Dockerfile")} it writes`
+    : `run ${run} in ${codeSpan(context)}, commit the ${codeSpan("Dockerfile")} it writes there and name it with ${codeSpan(`dockerfile: ${context}/Dockerfile`)} in ${codeSpan(CONFIG_PATH)}`;
 }
 
 function facts(r: RunReport): string[] {
@@ -107,6 +195,7 @@ function facts(r: RunReport): string[] {
     ...(r.reusedImage ? [`Redeployed the existing image \`${r.reusedImage}\` without a build.`] : []),
     ...(r.secretsWithheld ? ["Secrets were withheld: pull requests from forks get them only under `forks: trusted`."] : []),
     ...(r.database ? [`**Database:** ${databaseLine(r.database)}`] : []),
+    ...(r.generatedDockerfile ? [`**Dockerfile:** generated with ${r.generatedDockerfile.generator}; the repository has none (see below).`] : []),
   ];
 }
 

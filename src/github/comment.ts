@@ -34,6 +34,8 @@ export interface CommentView {
   database?: DatabaseShown;
   /** What its machine costs while it runs, when the price table knows its size. */
   cost?: CostShown;
+  /** The build used a Dockerfile fly-preview generated, the repository having none. */
+  generatedDockerfile?: boolean;
   /** The TTL that expired, as written in .preview.yml (e.g. "7d"). */
   ttl?: string;
   updatedAt: number;
@@ -105,6 +107,9 @@ export function renderComment(view: CommentView): string {
   if (why) lines.push(why, "");
   if (view.servingSha && view.url && view.status !== "destroyed" && view.servingSha !== view.sha) {
     lines.push(`The previous deploy (\`${shortSha(view.servingSha)}\`) is still serving.`, "");
+  }
+  if (view.generatedDockerfile && view.status !== "destroyed") {
+    lines.push("Built with a generated Dockerfile: the repository has none. The check run shows it and how to commit it.", "");
   }
   lines.push("| | |", "|---|---|", ...rows.map(([k, v]) => `| **${k}** | ${v} |`));
   if (view.checkRunUrl) lines.push("", `[Details in the check run](${encodeURI(view.checkRunUrl)})`);

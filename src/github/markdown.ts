@@ -23,6 +23,16 @@ export function codeBlock(text: string, lang = ""): string {
   return `${fence}${lang}\n${text}\n${fence}`;
 }
 
+/** Inline code that no backtick in the text can close, on one line. */
+export function codeSpan(text: string): string {
+  const line = text.replace(/[\r\n]+/g, " ");
+  const longest = Math.max(0, ...(line.match(/`+/g) ?? []).map((run) => run.length));
+  const fence = "`".repeat(longest + 1);
+  // CommonMark strips one space from each end, so a backtick at an end stays apart from the fence.
+  const pad = line.startsWith("`") || line.endsWith("`") ? " " : "";
+  return `${fence}${pad}${line}${pad}${fence}`;
+}
+
 export function shortSha(sha: string): string {
   return sha.slice(0, 7);
 }

@@ -42,6 +42,41 @@ export function missingFileReason(field: "dockerfile" | "fly_toml", path: string
   return `${field}: "${path}" does not exist in the repository at this commit`;
 }
 
+/**
+ * The default `dockerfile` is missing, and fly-preview generates one only from a
+ * package.json in the build context (`context`), which has none.
+ */
+export function noDockerfileReason(dockerfile: string, context: string): string {
+  return (
+    `${missingFileReason("dockerfile", dockerfile)}, and fly-preview generates a Dockerfile only for a Node.js project ` +
+    `(a package.json in the build context, ${contextShown(context)}). Commit a Dockerfile at "${dockerfile}", or name yours with dockerfile: in ${CONFIG_PATH}`
+  );
+}
+
+/** The default `dockerfile` is missing but the build context has a Dockerfile of its own (at `found`). */
+export function unnamedDockerfileReason(dockerfile: string, found: string): string {
+  return `${missingFileReason("dockerfile", dockerfile)}, but "${found}" does: name it with dockerfile: ${found} in ${CONFIG_PATH}`;
+}
+
+/** The source is not one fly-preview runs the Dockerfile generator on, and why (`problem`). */
+export function generatorRefusedReason(dockerfile: string, problem: string): string {
+  return `${missingFileReason("dockerfile", dockerfile)}, and fly-preview did not generate one: ${problem}. Commit a Dockerfile at "${dockerfile}"`;
+}
+
+/**
+ * The Dockerfile generator ran and failed (`what`: "it exited with code 1"), with the last
+ * line it printed. The command to run instead is in the check run, in a code span: here
+ * it would go through inline(), which breaks the "@" of @flydotio/dockerfile for copying.
+ */
+export function generatorFailedReason(dockerfile: string, what: string, lastLine?: string): string {
+  const said = lastLine ? ` (last line: ${lastLine.trim().slice(0, 200)})` : "";
+  return `${missingFileReason("dockerfile", dockerfile)}, and Fly's Dockerfile generator failed to write one: ${what}${said}. Commit a Dockerfile at "${dockerfile}"; the check run says how to generate one`;
+}
+
+function contextShown(context: string): string {
+  return context === "." ? "the repository's root" : `"${context}"`;
+}
+
 export const NO_SECRET_STORE_REASON = "This server has no secret store; ask the operator to set PREVIEW_SECRETS_KEY";
 
 export function missingSecretsReason(missing: string[], repo: { owner: string; repo: string }): string {

@@ -1,10 +1,18 @@
-import { existsSync } from "node:fs";
+import { statSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { PreviewConfig } from "../config/index.js";
 import { estimateCost, FlyError, type DeployResult } from "../fly/index.js";
-import { failureOutput, retryingOutput, startedOutput, successOutput, supersededOutput, type Timings } from "../github/check-run.js";
+import {
+  failureOutput,
+  retryingOutput,
+  startedOutput,
+  successOutput,
+  supersededOutput,
+  type GeneratedDockerfileShown,
+  type Timings,
+} from "../github/check-run.js";
 import {
   appNameTakenReason,
   buildTimeoutReason,
@@ -28,6 +36,7 @@ import type { DeployPlan } from "./plan.js";
 import type { WantedComment } from "./reporter.js";
 import { DeployFailure, describe, RetryLater, Superseded, type Run } from "./run.js";
 import { fetchSource } from "./source.js";
+import { DockerfileGenerationFailed, generateDockerfile, GENERATOR, GENERATOR_VERSION } from "./dockerfile.js";
 import type { WantedCheck, WantedDeployment } from "./surfaces.js";
 import { DatabaseError } from "../database/errors.js";
 import type { DatabaseShown } from "../model/pull-request.js";
@@ -59,7 +68,23 @@ export async function deploy(run: Run, planned: { config: PreviewConfig } & Depl
   const cleanups: Array<() => Promise<void>> = [];
   // The preview's own database, once made (or adopted) for this deploy.
   let database: DatabaseShown | undefined;
-  const report = () => ({ appName: app, sha, timings, flyToml: flyToml && redact(flyToml), tail, reusedImage, secretsWithheld: withheld, database });
+  // The Dockerfile generated for a repository without one, or why none could be.
+  let generated: GeneratedDockerfileShown | undefined;
+  let generatorFailure: DockerfileGenerationFailed["suggest"];
+  const report = () => ({
+    appName: app,
+    sha,
+    timings,
+    flyToml: flyToml && redact(flyToml),
+    tail,
+    reusedImage,
+    secretsWithheld: withheld,
+    database,
+    generatedDockerfile: generated,
+    generatorFailure,
+  });
+  // The comment says so too, on the outcomes that follow a build with it.
+  const builtWith = () => (generated ? { generatedDockerfile: true } : {});
   // However the preview's code behaves (a build that never ends, say), the worker is free again by then.
   const runLimit = deadline(signal, deps.settings.maxRunMs, maxRunReason(deps.settings.maxRunMs));
 
@@ -128,7 +153,14 @@ export async function deploy(run: Run, planned: { config: PreviewConfig } & Depl
       timings.sourceMs = clock() - started;
       log.info({ files: source.files, bytes: source.bytes }, "source downloaded");
       runLimit.signal.throwIfAborted();
-      if (!existsSync(join(source.dir, config.dockerfile))) throw new DeployFailure(missingFileReason("dockerfile", config.dockerfile));
+      if (!isFile(join(source.dir, config.dockerfile))) {
+        if (config.dockerfileNamed) throw new DeployFailure(missingFileReason("dockerfile", config.dockerfile));
+        const started = clock();
+        const made = await generateDockerfile({ root: source.dir, config, signal: runLimit.signal });
+        timings.generateMs = clock() - started;
+        generated = { generator: `${GENERATOR} ${GENERATOR_VERSION}`, path: made.path, context: config.context, text: redact(made.text), created: made.created, port: config.port };
+        log.info({ path: made.path, created: made.created, networkIsolated: made.networkIsolated }, "Dockerfile generated");
+      }
       return { cwd: join(source.dir, config.context), configPath: await writeFlyToml(source.dir) };
     };
     const withoutSource = async (): Promise<Where> => {
@@ -210,7 +242,8 @@ export async function deploy(run: Run, planned: { config: PreviewConfig } & Depl
     // What the machine costs while it runs: the comment says it, `fly-preview list` totals it.
     const machine = { cpuKind: config.resources.cpu_kind, cpus: config.resources.cpus, memoryMb: config.resources.memoryMb };
     const cost = estimateCost(deps.settings.prices, machine);
-    await end({ conclusion: "success", output: successOutput({ ...report(), url }) }, { state: "success", environmentUrl: url }, { status: "ready", sha, url, database, cost });
+    const ready = { status: "ready" as const, sha, url, database, cost, ...builtWith() };
+    await end({ conclusion: "success", output: successOutput({ ...report(), url }) }, { state: "success", environmentUrl: url }, ready);
     timer?.ended("success", timings);
     log.info({ sha, url, timings }, "preview ready");
     return {
@@ -244,6 +277,9 @@ export async function deploy(run: Run, planned: { config: PreviewConfig } & Depl
     const limit = [error, runLimit.signal.reason].find((e) => e instanceof LimitExceeded);
     let reason = limit ? limit.message : redact(describe(error));
     if (error instanceof FlyError) tail = error.tail;
+    if (error instanceof DockerfileGenerationFailed && error.suggest) {
+      generatorFailure = { ...error.suggest, output: error.suggest.output.map(redact) };
+    }
     // Fly.io's API or builder down after flyctl's own quick retries: an outage of
     // minutes, which the pool's schedule rides out without anyone pushing again.
     const passing = (error instanceof FlyError && error.kind === "transient") || (error instanceof DatabaseError && error.transient);
@@ -262,11 +298,20 @@ export async function deploy(run: Run, planned: { config: PreviewConfig } & Depl
     timer?.failed(error, timings);
     log.warn({ sha, reason }, "deploy failed");
     const failed = failureOutput({ ...report(), reason });
-    await end({ conclusion: "failure", output: failed }, { state: "failure", description: reason }, { status: "failed", sha, reason, ...current });
+    await end({ conclusion: "failure", output: failed }, { state: "failure", description: reason }, { status: "failed", sha, reason, ...current, ...builtWith() });
     return { status: "failed", status_at: clock(), last_error: reason };
   } finally {
     runLimit.clear();
     for (const cleanup of cleanups) await cleanup();
+  }
+}
+
+/** Whether flyctl would build `path`: a file, or a symlink to one (flyctl's helpers.FileExists). */
+function isFile(path: string): boolean {
+  try {
+    return !statSync(path).isDirectory();
+  } catch {
+    return false;
   }
 }
 

@@ -75,6 +75,8 @@ export interface Deployment {
   imageLabel?: string;
   workdir: string;
   config: string;
+  /** The Dockerfile a build read; undefined for a release of an image (`--image`). */
+  dockerfileText?: string;
   env: Record<string, string>;
   buildArgs: Record<string, string>;
   vm: { memory?: string; cpus?: number; cpuKind?: string };
