@@ -1,8 +1,8 @@
 import type { SlashCommandName } from "../model/slash-commands.js";
-import { codeBlock, fitLine, fitText, formatClock, formatDuration, inline, shortSha } from "./markdown.js";
+import { codeBlock, codeSpan, fitLine, fitText, formatClock, formatDuration, inline, shortSha } from "./markdown.js";
 import type { Octokit, RepoRef } from "./octokit.js";
-import type { DatabaseShown } from "../model/pull-request.js";
-import { databaseLine } from "./messages.js";
+import type { DatabaseShown, HookShown } from "../model/pull-request.js";
+import { databaseLine, hookLine } from "./messages.js";
 
 export const CHECK_NAME = "Fly Preview";
 // GitHub's limits on a check run (docs.github.com/rest/checks/runs): past them it
@@ -72,6 +72,8 @@ export interface RunReport {
   secretsWithheld?: boolean;
   /** The preview's own database, when .preview.yml asks for one. */
   database?: DatabaseShown;
+  /** The postdeploy hook, when it ran in this run, with the last lines it printed (redacted). */
+  hook?: HookShown & { tail: string[] };
 }
 
 const TAIL_LINES = 50;
@@ -96,6 +98,10 @@ function reportText(r: RunReport): string | undefined {
   if (tail.length) {
     parts.push(`<details><summary>flyctl output (last ${tail.length} lines)</summary>`, "", codeBlock(tail.join("\n")), "", "</details>");
   }
+  const hookTail = (r.hook?.tail ?? []).slice(-TAIL_LINES).map((line) => fitLine(line, FLYCTL_LINE_MAX));
+  if (r.hook && hookTail.length) {
+    parts.push("", `<details><summary>${r.hook.name} output (last ${hookTail.length} lines)</summary>`, "", codeBlock(hookTail.join("\n")), "", "</details>");
+  }
   if (!parts.length) return undefined;
   return fitText(parts.join("\n"), OUTPUT_MAX, { rest: "the server logs every flyctl line at LOG_LEVEL=debug" });
 }
@@ -107,6 +113,7 @@ function facts(r: RunReport): string[] {
     ...(r.reusedImage ? [`Redeployed the existing image \`${r.reusedImage}\` without a build.`] : []),
     ...(r.secretsWithheld ? ["Secrets were withheld: pull requests from forks get them only under `forks: trusted`."] : []),
     ...(r.database ? [`**Database:** ${databaseLine(r.database)}`] : []),
+    ...(r.hook ? [hookLine(r.hook, codeSpan, inline)] : []),
   ];
 }
 
@@ -114,6 +121,23 @@ export function successOutput(v: RunReport & { url: string }): CheckOutput {
   return {
     title: "Preview ready",
     summary: [`**URL:** ${inline(v.url)}`, ...facts(v)].join("\n"),
+    text: reportText(v),
+  };
+}
+
+/**
+ * The deploy is up, but its postdeploy hook failed: the check run fails (the preview is
+ * not seeded), while the deployment stays a success (the app serves).
+ */
+export function postdeployFailedOutput(v: RunReport & { url: string; hook: HookShown & { tail: string[] } }): CheckOutput {
+  return {
+    title: "Preview up, but postdeploy failed",
+    summary: [
+      `The preview is up at ${inline(v.url)}, but not seeded: its postdeploy hook failed. It runs again after the next deploy; \`/preview redeploy --fresh\` runs it now.`,
+      "",
+      `**URL:** ${inline(v.url)}`,
+      ...facts(v),
+    ].join("\n"),
     text: reportText(v),
   };
 }

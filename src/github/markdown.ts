@@ -23,6 +23,15 @@ export function codeBlock(text: string, lang = ""): string {
   return `${fence}${lang}\n${text}\n${fence}`;
 }
 
+/** `text` as inline code, on one line: the fence is longer than any run of backticks in it. */
+export function codeSpan(text: string): string {
+  const flat = text.replace(/[\r\n]+/g, " ");
+  const longest = Math.max(0, ...(flat.match(/`+/g) ?? []).map((run) => run.length));
+  const fence = "`".repeat(longest + 1);
+  const pad = flat.startsWith("`") || flat.endsWith("`") ? " " : "";
+  return `${fence}${pad}${flat}${pad}${fence}`;
+}
+
 export function shortSha(sha: string): string {
   return sha.slice(0, 7);
 }
