@@ -66,6 +66,7 @@ const FIELDS = {
       fly_postgres: { provider: { derivedFrom: "fly_postgres" }, fly_postgres: { cluster: "required" }, env: "required" },
     },
   },
+  hooks: { release: "optional", postdeploy: "optional", predestroy: "optional", timeout: "required", timeoutMs: { derivedFrom: "timeout" } },
 } satisfies Shape<PreviewConfig>;
 
 type Entry = Field | Fields | OneOf;

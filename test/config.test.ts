@@ -41,6 +41,7 @@ const DEFAULTS: PreviewConfig = {
   ttlMs: 7 * 86_400_000,
   trigger: { labels: [], branches: [], drafts: false },
   forks: "approve",
+  hooks: { timeout: "10m", timeoutMs: 600_000 },
 };
 
 describe("a valid .preview.yml", () => {
@@ -73,6 +74,11 @@ trigger:
   labels: [preview]
   branches: [main, "release/**"]
   drafts: true
+hooks:
+  release: npx prisma migrate deploy
+  postdeploy: npm run seed
+  predestroy: ./scripts/cleanup.sh
+  timeout: 15m
 `);
     expect(config).toEqual({
       dockerfile: "docker/web.Dockerfile",
@@ -92,6 +98,7 @@ trigger:
       max_previews: 5,
       trigger: { labels: ["preview"], branches: ["main", "release/**"], drafts: true },
       forks: "trusted",
+      hooks: { release: "npx prisma migrate deploy", postdeploy: "npm run seed", predestroy: "./scripts/cleanup.sh", timeout: "15m", timeoutMs: 900_000 },
     } satisfies PreviewConfig);
   });
 
@@ -409,5 +416,25 @@ describe("loading .preview.yml from GitHub", () => {
     type Fits = InstanceType<typeof ProbotOctokit> extends ContentsReader ? true : false;
     const fits: Fits = true;
     expect(fits).toBe(true);
+  });
+});
+
+describe("hooks", () => {
+  it("each problem of a hook is placed on its own line", () => {
+    const found = problems("port: 3000\nhooks:\n  postdeploy: \"\"\n  predestroy: \"a\\nb\"\n  timeout: 45m\n  seed: npm run seed\n");
+    expect(found.map((p) => [p.line, p.path, p.message])).toEqual([
+      [3, "hooks.postdeploy", "hooks.postdeploy: must not be empty"],
+      [4, "hooks.predestroy", 'hooks.predestroy: "a\\nb" is not a one-line command; it must not contain line breaks, tabs or other control characters'],
+      [5, "hooks.timeout", 'hooks.timeout: "45m" is too long; the most allowed is 30m'],
+      [6, "hooks.seed", 'unknown field "seed" in hooks; fields allowed here: release, postdeploy, predestroy, timeout'],
+    ]);
+  });
+
+  it("a command has at most 1024 characters, and a timeout is a duration", () => {
+    const found = problems(`hooks:\n  release: ${"x".repeat(1025)}\n  timeout: 10\n`);
+    expect(found.map((p) => [p.line, p.message])).toEqual([
+      [2, "hooks.release: is too long; at most 1024 characters"],
+      [3, 'hooks.timeout: "10" is not a duration; use a whole number and a unit, like "30s", "5m", "12h" or "7d"'],
+    ]);
   });
 });

@@ -1,6 +1,8 @@
 import { parse } from "smol-toml";
 import { describe, expect, it } from "vitest";
+import { parsePreviewConfig } from "../src/config/index.js";
 import { flyTomlProblems, FlyTomlRefused, renderFlyToml, type FlyTomlInput } from "../src/fly/index.js";
+import { flyTomlFor, goDuration } from "../src/preview/fly-config.js";
 
 const input: FlyTomlInput = {
   app: "pr-42-acme-web",
@@ -247,5 +249,30 @@ unknown_key = true
       ["build.compose", 5],
       ["files[1].local_path", 9],
     ]);
+  });
+});
+
+describe("hooks.release in the generated fly.toml", () => {
+  const base = '[deploy]\n  release_command = "npm run migrate"\n  strategy = "rolling"\n  release_command_timeout = "1m"\n';
+
+  it("becomes [deploy] release_command with hooks.timeout as release_command_timeout", () => {
+    const parsed = parsePreviewConfig('hooks:\n  release: npx prisma migrate deploy\n  timeout: 90s\n');
+    if (!parsed.ok) throw new Error("config should be valid");
+    const toml = flyTomlFor("pr-42-acme-web", parsed.config, { flyRegion: "iad" });
+    expect(toml).toContain('[deploy]\n  release_command = "npx prisma migrate deploy"\n  release_command_timeout = "90s"\n');
+    expect(parse(toml).deploy).toEqual({ release_command: "npx prisma migrate deploy", release_command_timeout: "90s" });
+  });
+
+  it("wins over the repository's release_command and its timeout, keeping the rest of [deploy]", () => {
+    const toml = renderFlyToml({ ...input, base, release: { command: "./bin/migrate --seed 'a b'", timeout: "10m" } });
+    expect(parse(toml).deploy).toEqual({ release_command: "./bin/migrate --seed 'a b'", strategy: "rolling", release_command_timeout: "10m" });
+  });
+
+  it("leaves the repository's release_command as written when .preview.yml has none", () => {
+    expect(parse(renderFlyToml({ ...input, base })).deploy).toEqual({ release_command: "npm run migrate", strategy: "rolling", release_command_timeout: "1m" });
+  });
+
+  it("writes hooks.timeout as a duration Go reads", () => {
+    expect([goDuration(600_000), goDuration(90_000), goDuration(1_800_000), goDuration(3_600_000), goDuration(1500), goDuration(0)]).toEqual(["10m", "90s", "30m", "1h", "1500ms", "0s"]);
   });
 });

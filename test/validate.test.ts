@@ -74,7 +74,9 @@ describe("fly-preview validate, on a valid file", () => {
         labels: []
         branches: []
         drafts: false
-      forks: approve"
+      forks: approve
+      hooks:
+        timeout: 10m"
     `);
     expect(flyToml).toMatchInlineSnapshot(`
       "# The fly.toml a preview is deployed with (for pull request 1 of owner/repo; the region is cdg):
@@ -113,16 +115,16 @@ describe("fly-preview validate, on a valid file", () => {
     for (const [text, printed] of [
       [
         "database:\n  env: PG_URL\n  neon:\n    api_key_secret: NEON_KEY\n    project: proud-fog-123456\n",
-        "forks: approve\ndatabase:\n  neon:\n    project: proud-fog-123456\n    api_key_secret: NEON_KEY\n  env: PG_URL",
+        "forks: approve\ndatabase:\n  neon:\n    project: proud-fog-123456\n    api_key_secret: NEON_KEY\n  env: PG_URL\nhooks:\n  timeout: 10m",
       ],
-      ["database:\n  fly_postgres:\n    cluster: acme-preview-db\n", "forks: approve\ndatabase:\n  fly_postgres:\n    cluster: acme-preview-db\n  env: DATABASE_URL"],
+      ["database:\n  fly_postgres:\n    cluster: acme-preview-db\n", "forks: approve\ndatabase:\n  fly_postgres:\n    cluster: acme-preview-db\n  env: DATABASE_URL\nhooks:\n  timeout: 10m"],
     ]) {
       checkout({ ".preview.yml": text, Dockerfile: "FROM scratch\n" });
       const run = await validate(join(dir, ".preview.yml"));
       expect(run.stderr).toBe("");
       expect(run.code).toBe(0);
       const { config } = sections(run.stdout);
-      // Last in the schema, so last in the file; `provider` is the parser's, never printed.
+      // In the schema's order, so before hooks; `provider` is the parser's, never printed.
       expect(config.endsWith(`\n${printed}`), config).toBe(true);
       expect(parsePreviewConfig(config)).toEqual(parsePreviewConfig(text));
     }

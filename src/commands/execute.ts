@@ -49,12 +49,15 @@ interface CommandSpec {
 // from it, and docs/commands.md is checked against it.
 export const SLASH_COMMANDS: Record<SlashCommandName, CommandSpec> = {
   redeploy: {
-    summary: "deploy the pull request's head commit again (without a build when its image exists)",
+    summary:
+      "deploy the pull request's head commit again (without a build when its image exists); `--fresh` builds it from source and runs the postdeploy hook again",
     needsWrite: true,
     async execute({ command, store, pr }) {
       if (!pr.open) return { result: "refused", note: "the pull request is closed" };
-      await store.desireDeploy(pr, { by: command.sender, commentId: command.comment_id ?? undefined });
-      return { result: "pending", note: `redeploy of ${shortSha(pr.headSha)} recorded` };
+      // Only a comment carries words after the command; a button or Re-run is a plain redeploy.
+      const fresh = command.source === "comment" && /\s--fresh(?:\s|$)/i.test(command.text);
+      await store.desireDeploy(pr, { by: command.sender, commentId: command.comment_id ?? undefined, fresh });
+      return { result: "pending", note: `${fresh ? "fresh " : ""}redeploy of ${shortSha(pr.headSha)} recorded` };
     },
   },
   destroy: {

@@ -9,7 +9,8 @@ import { parseDuration, parseMemoryMb } from "./units.js";
 type Plain = Record<string, unknown>;
 
 /** The shape ajv guarantees once validation (with defaults) has passed: the config before derived values. */
-type ValidConfig = Omit<PreviewConfig, "dockerfileNamed" | "build" | "health" | "resources" | "ttlMs" | "database"> & {
+type ValidConfig = Omit<PreviewConfig, "dockerfileNamed" | "build" | "health" | "resources" | "ttlMs" | "database" | "hooks"> & {
+  hooks: Omit<PreviewConfig["hooks"], "timeoutMs">;
   build: Omit<PreviewConfig["build"], "timeoutMs">;
   health: Omit<PreviewConfig["health"], "timeoutMs">;
   resources: Omit<PreviewConfig["resources"], "memoryMb">;
@@ -101,6 +102,7 @@ function complete(raw: ValidConfig, dockerfileNamed: boolean): PreviewConfig {
     ttlMs: parseDuration(raw.ttl),
     trigger: raw.trigger,
     forks: raw.forks,
+    hooks: { ...raw.hooks, timeoutMs: parseDuration(raw.hooks.timeout) },
   };
   if (raw.fly_toml !== undefined) config.fly_toml = normalisePath(raw.fly_toml);
   if (raw.region !== undefined) config.region = raw.region;
@@ -265,6 +267,7 @@ const PATTERN_HINTS: Record<string, string> = {
   "variable name": "is not a valid name; use letters, digits and _, not starting with a digit",
   "Neon project id": 'is not a Neon project id; use the project\'s id (not its name), like "proud-fog-123456": lowercase letters, digits and "-", at most 60 characters',
   "Neon branch name": "is not a Neon branch name; it must not contain control characters such as tabs or line breaks",
+  command: "is not a one-line command; it must not contain line breaks, tabs or other control characters",
   "Fly app name": 'is not a Fly app name; use lowercase letters, digits and "-", at most 63 characters and not starting with "-", like "acme-preview-db"',
 };
 

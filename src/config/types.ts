@@ -24,6 +24,20 @@ export interface PreviewConfig {
   trigger: { labels: string[]; branches: string[]; drafts: boolean };
   forks: "approve" | "off" | "trusted";
   database?: DatabaseConfig;
+  hooks: HooksConfig;
+}
+
+/** `hooks` of .preview.yml: commands run in machines of the preview's app (docs/hooks.md). */
+export interface HooksConfig {
+  /** Fly's `release_command`, before each deploy's machines start. */
+  release?: string;
+  /** Once per preview, after its first deploy that is up. */
+  postdeploy?: string;
+  /** Before the preview's app is destroyed, best effort. */
+  predestroy?: string;
+  /** Per hook, as written ("10m"). */
+  timeout: string;
+  timeoutMs: number;
 }
 
 /**

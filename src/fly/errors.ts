@@ -6,6 +6,7 @@ export type FlyErrorKind =
   | "no_token"
   | "build"
   | "health"
+  | "release"
   | "config"
   | "cancelled"
   | "unknown";
@@ -50,6 +51,8 @@ export function reasonFor(kind: FlyErrorKind, exitCode?: number): string {
       return "The Docker build failed";
     case "health":
       return "The app did not pass its health checks in time";
+    case "release":
+      return "The release command failed, so the deploy stopped before any machine was updated";
     case "config":
       return "flyctl rejected the deploy configuration";
     case "cancelled":
@@ -84,6 +87,8 @@ const RULES: Array<[FlyErrorKind, RegExp]> = [
     /no access token available|You must be authenticated|not authorized|unauthorized|token validation error|\b401\b/i,
   ],
   ["build", /failed to fetch an image or build from source/i],
+  // machines_deploymachinesapp.go: "release command failed - aborting deployment. <why>".
+  ["release", /^Error: release command failed - aborting deployment/m],
   ["health", /timeout reached waiting for health checks/i],
   [
     "config",

@@ -13,6 +13,11 @@ export interface FlyTomlInput {
   cpus: number;
   cpuKind: string;
   env?: Record<string, string>;
+  /**
+   * `hooks.release` of .preview.yml and its time limit: `[deploy] release_command` and
+   * `release_command_timeout` (a Go duration), in place of the repository's own.
+   */
+  release?: { command: string; timeout: string };
   /** Text of the repository's own fly.toml, used as the starting point. */
   base?: string;
   /**
@@ -99,6 +104,11 @@ export function renderFlyToml(input: FlyTomlInput): string {
     primary_region: input.region,
     build: { ...(base.build as Table | undefined), dockerfile: input.dockerfile },
     env: { ...(base.env as Table | undefined), PREVIEW: "true", ...input.env },
+    // .preview.yml's release hook wins over the repository's release_command: the
+    // preview's own settings live in .preview.yml, and its timeout goes with it.
+    ...(input.release
+      ? { deploy: { ...(base.deploy as Table | undefined), release_command: input.release.command, release_command_timeout: input.release.timeout } }
+      : {}),
     http_service: {
       ...(base.http_service as Table | undefined),
       internal_port: input.port,

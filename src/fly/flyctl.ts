@@ -63,6 +63,33 @@ export interface PostgresAttachOptions {
   signal?: AbortSignal;
 }
 
+/** A command run once in a machine of its own, of an app's current release. */
+export interface OneOffOptions {
+  app: string;
+  /**
+   * One line, passed to flyctl as one argument: the machine's SSH server splits it into
+   * words (quotes group them) and runs it without a shell.
+   */
+  command: string;
+  /** Where the machine runs (`--region`); Fly picks one near flyctl when unset. */
+  region?: string;
+  memoryMb?: number;
+  cpus?: number;
+  cpuKind?: string;
+  /** Aborting stops flyctl and rejects with a FlyError of kind "cancelled". */
+  signal?: AbortSignal;
+  /** Each output line, already redacted, as it streams. */
+  onLine?: (line: string, stream: "stdout" | "stderr") => void;
+}
+
+export interface OneOffResult {
+  /** The command's own exit code: 0 when it succeeded. */
+  exitCode: number;
+  /** The last lines flyctl and the command printed, redacted. */
+  tail: string[];
+  durationMs: number;
+}
+
 export interface FlyApp {
   name: string;
   org: string;
@@ -78,6 +105,13 @@ interface RunOptions {
   secretsIn?: (line: string) => string[];
   /** The command brings up flyctl's WireGuard agent, which is stopped again before HOME goes. */
   stopsAgent?: boolean;
+  /** Never retried: the command may have done its work before flyctl failed (a hook). */
+  once?: boolean;
+  /**
+   * Run in the run's own empty HOME, so flyctl finds no fly.toml in its working directory
+   * (it would read one as the app's config) and reads the app's deployed config instead.
+   */
+  inHome?: boolean;
 }
 
 interface RunOutput {
@@ -298,6 +332,34 @@ export class Flyctl {
     return tail;
   }
 
+  /**
+   * Runs `command` once in a new machine of `app` (flyctl v0.4.87 `console --command`,
+   * internal/command/console/console.go): a machine of the app's current release image,
+   * with the config of that release (its [env], the deploy's --env values, PRIMARY_REGION)
+   * and, like every machine of the app, its secrets; its own init is `/bin/sleep inf`
+   * (appconfig ToConsoleMachineConfig), auto-destroyed once flyctl stops it. flyctl reaches
+   * it over SSH through its WireGuard agent and runs the command with a pseudo-terminal
+   * (console.go passes allocPTY true), so stdout and stderr arrive together. A command that
+   * exits non-zero fails flyctl with `ssh shell: Process exited with status N`
+   * (ssh/io.go, x/crypto/ssh's ExitError): that N is the result's exit code. Never retried.
+   */
+  async runOneOff(opts: OneOffOptions): Promise<OneOffResult> {
+    const started = Date.now();
+    const args = ["console", "-a", opts.app, "--command", opts.command];
+    if (opts.region) args.push("--region", opts.region);
+    if (opts.memoryMb !== undefined) args.push("--vm-memory", String(opts.memoryMb));
+    if (opts.cpus !== undefined) args.push("--vm-cpus", String(opts.cpus));
+    if (opts.cpuKind) args.push("--vm-cpu-kind", opts.cpuKind);
+    try {
+      const { tail } = await this.run(args, { signal: opts.signal, onLine: opts.onLine, once: true, stopsAgent: true, inHome: true });
+      return { exitCode: 0, tail, durationMs: Date.now() - started };
+    } catch (error) {
+      const status = error instanceof FlyError ? /^ssh shell: Process exited with status (\d+)$/.exec(error.detail ?? "") : null;
+      if (!status) throw error;
+      return { exitCode: Number(status[1]), tail: (error as FlyError).tail, durationMs: Date.now() - started };
+    }
+  }
+
   /** The organization owning an app, or undefined when our token cannot see the app. */
   private async appOrg(name: string): Promise<string | undefined> {
     try {
@@ -315,7 +377,8 @@ export class Flyctl {
       this.opts.onCall?.(commandName(args), "no_token");
       throw new FlyError("no_token", reasonFor("no_token"));
     }
-    const { attempts, baseDelayMs } = this.retry;
+    const { baseDelayMs } = this.retry;
+    const attempts = opts.once ? 1 : this.retry.attempts;
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.runOnce(args, opts);
@@ -361,7 +424,7 @@ export class Flyctl {
     // ~/.fly, and nothing one preview's flyctl leaves there may reach the next.
     const home = await mkdtemp(join(tmpdir(), "fly-preview-home-"));
     try {
-      return await this.spawn(args, opts, home);
+      return await this.spawn(args, opts.inHome ? { ...opts, cwd: home } : opts, home);
     } finally {
       if (opts.stopsAgent) await this.stopAgent(home);
       await rm(home, { recursive: true, force: true, maxRetries: 3 });
@@ -412,7 +475,7 @@ export class Flyctl {
         lines.on("line", (raw) => {
           if (name === "stdout") stdout.push(raw);
           for (const secret of opts.secretsIn?.(raw) ?? []) this.redactor.add(secret);
-          const line = this.redactor.redact(raw);
+          const line = this.redactor.redact(plainText(raw));
           tail.push(line);
           if (tail.length > TAIL_LINES) tail.shift();
           opts.onLine?.(line, name);
@@ -509,6 +572,13 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
   } catch {
     // The whole group has already exited.
   }
+}
+
+// flyctl colours some lines even without a terminal (a release command's log lines carry
+// aurora's faint timestamps), and a command run with a pseudo-terminal may too: the check
+// run and the logs show text, so escape sequences and stray carriage returns go.
+function plainText(line: string): string {
+  return line.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "").replace(/\r+$/, "");
 }
 
 /**

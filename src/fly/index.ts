@@ -6,6 +6,8 @@ export {
   type DeployResult,
   type FlyApp,
   type FlyctlOptions,
+  type OneOffOptions,
+  type OneOffResult,
   type PostgresAttachOptions,
 } from "./flyctl.js";
 export { flyTomlProblems, FlyTomlRefused, renderFlyToml, type FlyTomlInput, type FlyTomlProblem } from "./fly-toml.js";

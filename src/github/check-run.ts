@@ -1,9 +1,9 @@
 import type { SlashCommandName } from "../model/slash-commands.js";
 import { codeBlock, codeSpan, fitLine, fitText, formatClock, formatDuration, githubLength, inline, shortSha } from "./markdown.js";
 import type { Octokit, RepoRef } from "./octokit.js";
-import type { DatabaseShown } from "../model/pull-request.js";
+import type { DatabaseShown, HookShown } from "../model/pull-request.js";
 import { CONFIG_PATH } from "../model/config-file.js";
-import { databaseLine } from "./messages.js";
+import { databaseLine, hookLine } from "./messages.js";
 
 export const CHECK_NAME = "Fly Preview";
 // GitHub's limits on a check run (docs.github.com/rest/checks/runs): past them it
@@ -78,6 +78,8 @@ export interface RunReport {
   generatedDockerfile?: GeneratedDockerfileShown;
   /** The Dockerfile generator's failure: the build context it ran in, and its last lines. */
   generatorFailure?: { context: string; output: string[] };
+  /** The postdeploy hook, when it ran in this run, with the last lines it printed (redacted). */
+  hook?: HookShown & { tail: string[] };
 }
 
 /** A Dockerfile generated for a build, as the check run shows it. */
@@ -122,6 +124,10 @@ function reportText(r: RunReport): string | undefined {
   const tail = r.tail.slice(-TAIL_LINES).map((line) => fitLine(line, FLYCTL_LINE_MAX));
   if (tail.length) {
     parts.push(`<details><summary>flyctl output (last ${tail.length} lines)</summary>`, "", codeBlock(tail.join("\n")), "", "</details>");
+  }
+  const hookTail = (r.hook?.tail ?? []).slice(-TAIL_LINES).map((line) => fitLine(line, FLYCTL_LINE_MAX));
+  if (r.hook && hookTail.length) {
+    parts.push("", `<details><summary>${r.hook.name} output (last ${hookTail.length} lines)</summary>`, "", codeBlock(hookTail.join("\n")), "", "</details>");
   }
   if (!parts.length) return undefined;
   return fitText(parts.join("\n"), OUTPUT_MAX, { rest: "the server logs every flyctl line at LOG_LEVEL=debug" });
@@ -196,6 +202,7 @@ function facts(r: RunReport): string[] {
     ...(r.secretsWithheld ? ["Secrets were withheld: pull requests from forks get them only under `forks: trusted`."] : []),
     ...(r.database ? [`**Database:** ${databaseLine(r.database)}`] : []),
     ...(r.generatedDockerfile ? [`**Dockerfile:** generated with ${r.generatedDockerfile.generator}; the repository has none (see below).`] : []),
+    ...(r.hook ? [hookLine(r.hook, codeSpan, inline)] : []),
   ];
 }
 
@@ -203,6 +210,23 @@ export function successOutput(v: RunReport & { url: string }): CheckOutput {
   return {
     title: "Preview ready",
     summary: [`**URL:** ${inline(v.url)}`, ...facts(v)].join("\n"),
+    text: reportText(v),
+  };
+}
+
+/**
+ * The deploy is up, but its postdeploy hook failed: the check run fails (the preview is
+ * not seeded), while the deployment stays a success (the app serves).
+ */
+export function postdeployFailedOutput(v: RunReport & { url: string; hook: HookShown & { tail: string[] } }): CheckOutput {
+  return {
+    title: "Preview up, but postdeploy failed",
+    summary: [
+      `The preview is up at ${inline(v.url)}, but not seeded: its postdeploy hook failed. It runs again after the next deploy; \`/preview redeploy --fresh\` runs it now.`,
+      "",
+      `**URL:** ${inline(v.url)}`,
+      ...facts(v),
+    ].join("\n"),
     text: reportText(v),
   };
 }

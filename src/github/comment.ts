@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
-import type { CostShown, DatabaseShown, DestroyReason, PreviewStatus } from "../model/pull-request.js";
-import { costLine, databaseLine } from "./messages.js";
-import { fitText, formatTime, inline, shortSha } from "./markdown.js";
+import type { CostShown, DatabaseShown, DestroyReason, HookShown, PreviewStatus } from "../model/pull-request.js";
+import { costLine, databaseLine, hookLine } from "./messages.js";
+import { codeSpan, fitText, formatTime, inline, shortSha } from "./markdown.js";
 import { httpStatus, type Octokit, type RepoRef } from "./octokit.js";
 
 // The hidden marker that finds our one comment among all of a PR's comments.
@@ -38,6 +38,8 @@ export interface CommentView {
   generatedDockerfile?: boolean;
   /** The TTL that expired, as written in .preview.yml (e.g. "7d"). */
   ttl?: string;
+  /** A hook that failed: postdeploy on a ready preview, predestroy on a destroyed one. */
+  hook?: HookShown;
   updatedAt: number;
 }
 
@@ -71,6 +73,18 @@ function destroyedNote(view: CommentView): string {
   }
 }
 
+/** What a failed hook left behind: a preview up but not seeded, or a cleanup that did not run. */
+function hookNote(view: CommentView): string | undefined {
+  const hook = view.hook;
+  if (!hook || hook.ok) return undefined;
+  const line = hookLine(hook, codeSpan, inline);
+  if (hook.name === "postdeploy" && view.status === "ready") {
+    return `The preview is up at its URL, but not seeded: ${line}. It runs again after the next deploy; \`/preview redeploy --fresh\` runs it now.`;
+  }
+  if (hook.name === "predestroy" && view.status === "destroyed") return `The cleanup before the destroy failed: ${line}. The app was destroyed anyway.`;
+  return undefined;
+}
+
 function explanation(view: CommentView): string | undefined {
   switch (view.status) {
     case "failed":
@@ -102,9 +116,12 @@ export function renderComment(view: CommentView): string {
   if (view.cost && view.status === "ready") rows.push(["Cost", costLine(view.cost)]);
   rows.push(["Updated", formatTime(view.updatedAt)]);
 
-  const lines = [COMMENT_MARKER, `### ${HEADLINES[view.status]}`, ""];
+  const note = hookNote(view);
+  const headline = note && view.status === "ready" ? "⚠️ Preview up, but postdeploy failed" : HEADLINES[view.status];
+  const lines = [COMMENT_MARKER, `### ${headline}`, ""];
   const why = explanation(view);
   if (why) lines.push(why, "");
+  if (note) lines.push(note, "");
   if (view.servingSha && view.url && view.status !== "destroyed" && view.servingSha !== view.sha) {
     lines.push(`The previous deploy (\`${shortSha(view.servingSha)}\`) is still serving.`, "");
   }

@@ -1,6 +1,6 @@
 import { CONFIG_PATH } from "../model/config-file.js";
-import type { CostShown, DatabaseShown, DestroyReason } from "../model/pull-request.js";
-import { formatClock, formatMoney, formatTtl, shortSha } from "./markdown.js";
+import type { CostShown, DatabaseShown, DestroyReason, HookShown } from "../model/pull-request.js";
+import { formatClock, formatDuration, formatMoney, formatTtl, shortSha } from "./markdown.js";
 
 // The one-line reasons a run gives people: in the comment, the check run, the
 // deployment's description and the row's last_error (`fly-preview status`). Runs pick
@@ -175,4 +175,46 @@ export function costLine(cost: CostShown): string {
     `([Fly's ${cost.region} prices](${encodeURI(cost.source)}) of ${cost.date}). ` +
     "Idle, it stops by itself (auto-stop) and costs nothing for compute until the next request."
   );
+}
+
+/** A hook named with its command, for plain one-line reasons: `postdeploy (npm run seed)`. */
+function hookLabel(hook: Pick<HookShown, "name" | "command">): string {
+  return `${hook.name} (${hook.command.length > 120 ? `${hook.command.slice(0, 119)}…` : hook.command})`;
+}
+
+// A failed hook's `reason` says what happened to it; `hookFailure` and `hookLine` name the hook.
+
+/** The hook's command ran and exited non-zero. */
+export function hookExitReason(exitCode: number): string {
+  return `exited with code ${exitCode}`;
+}
+
+/** `timeout`: hooks.timeout as written in .preview.yml. */
+export function hookTimeoutReason(timeout: string): string {
+  return `took longer than hooks.timeout (${timeout}) in ${CONFIG_PATH} and was stopped`;
+}
+
+/** flyctl could not run the hook at all (no machine, the app gone): its own words, redacted. */
+export function hookNotRunReason(detail: string): string {
+  return `could not run: ${detail}`;
+}
+
+/** A failed hook in one plain line (the row's last_error, the logs). */
+export function hookFailure(hook: HookShown): string {
+  return `${hookLabel(hook)} ${hook.reason ?? "failed"}`;
+}
+
+/** A release command (hooks.release or fly.toml's) failed: flyctl's own words, redacted. */
+export function releaseFailedReason(command: string | undefined, detail: string | undefined): string {
+  const which = command ? `The release command (${command})` : "The release command ([deploy] release_command)";
+  return `${which} failed${detail ? ` (${detail})` : ""}: the deploy stopped before any machine was updated, and the previous deploy keeps serving`;
+}
+
+/**
+ * One markdown line on a hook that ran: "postdeploy (`npm run seed`) ran in 14s", or how it
+ * failed. `code` renders the command as code, `text` escapes the reason.
+ */
+export function hookLine(hook: HookShown, code: (text: string) => string, text: (text: string) => string): string {
+  const took = formatDuration(hook.durationMs);
+  return hook.ok ? `${hook.name} (${code(hook.command)}) ran in ${took}` : `${hook.name} (${code(hook.command)}) ${text(hook.reason ?? "failed")} (after ${took})`;
 }

@@ -57,6 +57,7 @@ export class Metrics {
   private readonly rateLimitPauses: Counter;
   private readonly githubWrites: Counter;
   private readonly commands: Counter;
+  private readonly hooks: Counter;
   private readonly webhookToFlyctl: Histogram;
   private readonly sourceDownload: Histogram;
   private readonly build: Histogram;
@@ -97,6 +98,7 @@ export class Metrics {
       perInstallation(["surface", "result"]),
     );
     this.commands = counter("fly_preview_commands_total", "Commands (/preview …, check run buttons) carried out, by name and outcome.", perInstallation(["command", "outcome"]));
+    this.hooks = counter("fly_preview_hook_runs_total", "Hooks of .preview.yml run in a one-off machine (postdeploy, predestroy), by result: ok, failed (non-zero exit), timeout, error (flyctl could not run it).", perInstallation(["hook", "result"]));
     this.webhookToFlyctl = seconds(
       "fly_preview_webhook_to_flyctl_seconds",
       "From the desire (webhook or command) to flyctl deploy starting, waits for a slot or a retry included.",
@@ -181,6 +183,10 @@ export class Metrics {
 
   destroyEnded(result: DestroyResult, installationId?: number): void {
     this.destroys.inc(this.labels({ result }, installationId));
+  }
+
+  hookRan(hook: "postdeploy" | "predestroy", result: "ok" | "failed" | "timeout" | "error", installationId?: number): void {
+    this.hooks.inc(this.labels({ hook, result }, installationId));
   }
 
   flyctlCall(command: string, result: string): void {

@@ -68,3 +68,14 @@ export interface DatabaseShown {
   /** A fork's Neon branch: the parent's schema, none of its data. */
   schemaOnly?: boolean;
 }
+
+/** A hook of .preview.yml that ran (postdeploy, predestroy), as people are shown it. */
+export interface HookShown {
+  name: "postdeploy" | "predestroy";
+  /** As written in .preview.yml. */
+  command: string;
+  ok: boolean;
+  durationMs: number;
+  /** One line: why it failed (its exit code, its timeout, flyctl's error). */
+  reason?: string;
+}

@@ -6,6 +6,7 @@ import type { PreviewConfig } from "../config/index.js";
 import { estimateCost, FlyError, type DeployResult } from "../fly/index.js";
 import {
   failureOutput,
+  postdeployFailedOutput,
   retryingOutput,
   startedOutput,
   successOutput,
@@ -18,6 +19,8 @@ import {
   buildTimeoutReason,
   flyFailingReason,
   databaseFailingReason,
+  hookFailure,
+  releaseFailedReason,
   lastAttemptReason,
   maxRunReason,
   missingFileReason,
@@ -41,6 +44,7 @@ import type { WantedCheck, WantedDeployment } from "./surfaces.js";
 import { DatabaseError } from "../database/errors.js";
 import type { DatabaseShown } from "../model/pull-request.js";
 import { ensureDatabase, resetDatabase } from "./database.js";
+import { hookSpec, runHook, type HookRun } from "./hooks.js";
 
 // The name of the generated fly.toml inside the extracted source. It never replaces
 // the repository's own fly.toml, which we only read.
@@ -71,6 +75,10 @@ export async function deploy(run: Run, planned: { config: PreviewConfig } & Depl
   // The Dockerfile generated for a repository without one, or why none could be.
   let generated: GeneratedDockerfileShown | undefined;
   let generatorFailure: DockerfileGenerationFailed["suggest"];
+  // hooks.postdeploy runs once per app: after its first deploy that is up, and again after
+  // a database reset or `/preview redeploy --fresh` (docs/hooks.md).
+  let postdeployDue = preview.postdeploy_at === null;
+  let hook: HookRun | undefined;
   const report = () => ({
     appName: app,
     sha,
@@ -82,6 +90,7 @@ export async function deploy(run: Run, planned: { config: PreviewConfig } & Depl
     database,
     generatedDockerfile: generated,
     generatorFailure,
+    hook,
   });
   // The comment says so too, on the outcomes that follow a build with it.
   const builtWith = () => (generated ? { generatedDockerfile: true } : {});
@@ -127,7 +136,9 @@ export async function deploy(run: Run, planned: { config: PreviewConfig } & Depl
       // of this run does not reset twice.
       if (preview.reset_db === 1) {
         const reset = await resetDatabase(deps, preview, config.database, config.forks === "trusted");
-        await run.save({ reset_db: 0 });
+        // The data is the parent's again: postdeploy seeds it once more.
+        await run.save({ reset_db: 0, postdeploy_at: null });
+        postdeployDue = true;
         log.info({ provider: reset.provider, name: reset.name }, "database reset");
       }
       // Before the deploy (the app exists by now, for Fly Postgres to attach to): its URL
@@ -207,8 +218,8 @@ export async function deploy(run: Run, planned: { config: PreviewConfig } & Depl
 
     let result: DeployResult | undefined;
     // The registry already holds this commit's image (a redeploy, or a run resumed
-    // after a crash): release it again without building.
-    const imageOnly = preview.image_sha === sha && preview.app_created ? await withoutSource() : undefined;
+    // after a crash): release it again without building, unless `--fresh` asked for a build.
+    const imageOnly = preview.image_sha === sha && preview.app_created && !preview.fresh ? await withoutSource() : undefined;
     let started = clock();
     if (imageOnly) {
       try {
@@ -225,7 +236,13 @@ export async function deploy(run: Run, planned: { config: PreviewConfig } & Depl
       result = await flyDeploy(source, fly.build);
     }
     await phaseSaved;
-    await run.save({ image_sha: sha });
+    // `--fresh` is done once built: a retry of this run may release this image, and postdeploy is due.
+    if (preview.fresh && !reusedImage) {
+      await run.save({ image_sha: sha, fresh: 0, postdeploy_at: null });
+      postdeployDue = true;
+    } else {
+      await run.save({ image_sha: sha });
+    }
     tail = result.tail;
     timings.deployMs = clock() - started;
     const url = (result.url ?? fly.url).replace(/\/$/, "");
@@ -239,23 +256,41 @@ export async function deploy(run: Run, planned: { config: PreviewConfig } & Depl
     timings.healthMs = health.durationMs;
     if (!health.ok) throw new DeployFailure(unhealthyReason(config.health, health.lastProblem));
 
+    const region = fly.toml.region;
+    // What runs before this app is destroyed: this deploy's predestroy (it fits the image now serving).
+    const predestroy = config.hooks.predestroy ? JSON.stringify(hookSpec(config.hooks.predestroy, config, region)) : null;
+    if (config.hooks.postdeploy && postdeployDue) {
+      hook = await runHook({ flyctl, metrics: deps.metrics, installationId: preview.installation_id }, app, "postdeploy", hookSpec(config.hooks.postdeploy, config, region), runLimit.signal);
+      log.info({ hook: "postdeploy", ok: hook.ok, durationMs: hook.durationMs, reason: hook.reason }, "postdeploy ran");
+      // Recorded only once it succeeded: a crash or a failure leaves it due for the next deploy that is up.
+      if (hook.ok) await run.save({ postdeploy_at: clock() });
+    }
     // What the machine costs while it runs: the comment says it, `fly-preview list` totals it.
     const machine = { cpuKind: config.resources.cpu_kind, cpus: config.resources.cpus, memoryMb: config.resources.memoryMb };
     const cost = estimateCost(deps.settings.prices, machine);
-    const ready = { status: "ready" as const, sha, url, database, cost, ...builtWith() };
-    await end({ conclusion: "success", output: successOutput({ ...report(), url }) }, { state: "success", environmentUrl: url }, ready);
-    timer?.ended("success", timings);
-    log.info({ sha, url, timings }, "preview ready");
-    return {
-      status: "ready",
+    const ready = {
+      status: "ready" as const,
       status_at: clock(),
       deployed_sha: sha,
       url,
-      last_error: null,
+      predestroy_hook: predestroy,
       machine_cpu_kind: machine.cpuKind,
       machine_cpus: machine.cpus,
       machine_memory_mb: machine.memoryMb,
     };
+    const comment = { status: "ready" as const, sha, url, database, cost, ...builtWith() };
+    if (hook && !hook.ok) {
+      // The app serves (the deployment succeeded), but it is not seeded: the check run fails and says so.
+      const reason = hookFailure(hook);
+      await end({ conclusion: "failure", output: postdeployFailedOutput({ ...report(), url, hook }) }, { state: "success", environmentUrl: url }, { ...comment, hook });
+      timer?.ended("success", timings);
+      log.warn({ sha, url, reason }, "preview ready, but postdeploy failed");
+      return { ...ready, last_error: reason };
+    }
+    await end({ conclusion: "success", output: successOutput({ ...report(), url }) }, { state: "success", environmentUrl: url }, comment);
+    timer?.ended("success", timings);
+    log.info({ sha, url, timings }, "preview ready");
+    return { ...ready, last_error: null };
   } catch (error) {
     // Shutting down or a lost lease: leave every surface as it is for whoever runs this next.
     if (signal.aborted && !(signal.reason instanceof Superseded)) throw signal.reason;
@@ -280,6 +315,7 @@ export async function deploy(run: Run, planned: { config: PreviewConfig } & Depl
     if (error instanceof DockerfileGenerationFailed && error.suggest) {
       generatorFailure = { ...error.suggest, output: error.suggest.output.map(redact) };
     }
+    if (error instanceof FlyError && error.kind === "release") reason = releaseFailedReason(config.hooks.release, error.detail && redact(error.detail.replace(/^release command failed - aborting deployment\. /, "")));
     // Fly.io's API or builder down after flyctl's own quick retries: an outage of
     // minutes, which the pool's schedule rides out without anyone pushing again.
     const passing = (error instanceof FlyError && error.kind === "transient") || (error instanceof DatabaseError && error.transient);

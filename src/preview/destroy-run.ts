@@ -2,10 +2,12 @@ import type { Logger } from "probot";
 import type { Flyctl } from "../fly/index.js";
 import { supersededOutput } from "../github/check-run.js";
 import { formatTtl } from "../github/markdown.js";
-import { destroyedDescription, destroyFailedError, destroyFailedReason } from "../github/messages.js";
+import { destroyedDescription, destroyFailedError, destroyFailedReason, hookFailure } from "../github/messages.js";
+import type { HookShown } from "../model/pull-request.js";
 import type { Preview, PreviewPatch } from "../store/store.js";
 import { DEFAULT_TTL_MS } from "./reaper.js";
 import { dropDatabase } from "./database.js";
+import { readHookSpec, runHook } from "./hooks.js";
 import { describe, endOpenChecks, offerFreedSlot, type Run } from "./run.js";
 
 /**
@@ -25,6 +27,7 @@ export async function destroy(run: Run, untriggered?: { reason: string; remedy: 
     await finish({ status: "destroyed", status_at: clock() });
     return;
   }
+  const predestroy = await runPredestroy(run);
   try {
     if (preview.app_created) {
       const outcome = await flyctl.destroyApp(preview.app_name);
@@ -62,10 +65,42 @@ export async function destroy(run: Run, untriggered?: { reason: string; remedy: 
       ttl: formatTtl(preview.config_ttl_ms ?? DEFAULT_TTL_MS),
       reason: untriggered?.reason,
       remedy: untriggered?.remedy,
+      hook: predestroy,
     },
   });
-  await finish({ status: "destroyed", last_error: null, ...untriggered?.patch, status_at: clock(), app_created: 0, url: null, image_sha: null });
+  // A preview that comes back gets a new app: its postdeploy runs again there.
+  await finish({ status: "destroyed", last_error: null, ...untriggered?.patch, status_at: clock(), app_created: 0, url: null, image_sha: null, postdeploy_at: null, predestroy_hook: null });
   await offerFreedSlot(deps.store, preview.installation_id);
+}
+
+/**
+ * The predestroy hook the last deploy that was up remembered, before its app goes: best
+ * effort, under its timeout. Its failure is logged and shown in the final comment, and
+ * never stops the destroy. Forgotten once it ran, so a destroy retried after Fly.io
+ * failed does not run it twice. Nothing runs for an app never created or never up.
+ */
+async function runPredestroy(run: Run): Promise<HookShown | undefined> {
+  const { preview, flyctl, log, deps, signal } = run;
+  const spec = readHookSpec(preview.predestroy_hook);
+  if (!spec || !preview.app_created) return undefined;
+  // The hook may print the repository's secrets (it runs with them): hidden like the deploy's.
+  if (deps.secrets) {
+    try {
+      const names = (await deps.secrets.list(preview.owner, preview.repo)).map((s) => s.name);
+      const { values } = await deps.secrets.resolve(preview.owner, preview.repo, names);
+      for (const value of Object.values(values)) flyctl.redactor.add(value);
+    } catch (error) {
+      // Without the values its output cannot be shown safely: the hook does not run.
+      log.warn({ reason: describe(error) }, "predestroy skipped: the repository's secrets could not be read to hide them");
+      return { name: "predestroy", command: spec.command, ok: false, durationMs: 0, reason: "did not run: the repository's secrets could not be read" };
+    }
+  }
+  const hook = await runHook({ flyctl, metrics: deps.metrics, installationId: preview.installation_id }, preview.app_name, "predestroy", spec, signal);
+  if (hook.ok) log.info({ hook: "predestroy", durationMs: hook.durationMs }, "predestroy ran");
+  else log.warn({ hook: "predestroy", reason: hookFailure(hook), tail: hook.tail }, "predestroy failed: destroying the app anyway");
+  await run.save({ predestroy_hook: null });
+  const { tail: _tail, ...shown } = hook;
+  return shown;
 }
 
 /**
@@ -87,5 +122,6 @@ export async function quietDestroy(
     await finish({ status: "failed", status_at: clock(), last_error: destroyFailedError(reason) });
     return;
   }
-  await finish({ status: "destroyed", status_at: clock(), app_created: 0, url: null, image_sha: null, last_error: null });
+  // No predestroy here: the repository is gone for the App, and nobody would see its outcome.
+  await finish({ status: "destroyed", status_at: clock(), app_created: 0, url: null, image_sha: null, last_error: null, postdeploy_at: null, predestroy_hook: null });
 }

@@ -47,6 +47,7 @@ export function flyFor(app: string, config: PreviewConfig, settings: FlySettings
     cpus: resources.cpus,
     cpuKind: resources.cpu_kind,
     basePath: config.fly_toml,
+    ...(config.hooks.release ? { release: { command: config.hooks.release, timeout: goDuration(config.hooks.timeoutMs) } } : {}),
   };
   const machine = { app, env: interpolate(config.env, vars), memoryMb: resources.memoryMb, cpus: toml.cpus, cpuKind: toml.cpuKind };
   // The registry keeps each build's image under this label: a later run for the same commit releases it again.
@@ -57,6 +58,17 @@ export function flyFor(app: string, config: PreviewConfig, settings: FlySettings
     toml,
     url: vars.PREVIEW_URL,
   };
+}
+
+/**
+ * A duration as Go's time.ParseDuration reads it (flyctl's fly.Duration in fly.toml): our
+ * `d` unit is not one of Go's, so the longest unit written is the hour.
+ */
+export function goDuration(ms: number): string {
+  if (ms % 3_600_000 === 0 && ms > 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0 && ms > 0) return `${ms / 60_000}m`;
+  if (ms % 1000 === 0) return `${ms / 1000}s`;
+  return `${ms}ms`;
 }
 
 // The fly.toml takes none of the ${…} variables (env and build args go to flyctl as

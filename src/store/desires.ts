@@ -93,6 +93,7 @@ export async function desireDeploy(s: StoreContext, pr: PullRequestInfo, command
             command_comment_id: command.commentId ?? null,
             ...(command.approvedSha ? { approved_sha: command.approvedSha } : {}),
             ...(command.resetDb ? { reset_db: 1 } : {}),
+            ...(command.fresh ? { fresh: 1 } : {}),
           }
         : { desired_by: null };
       if (!row) {

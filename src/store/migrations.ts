@@ -224,6 +224,16 @@ export const migrationsFor = (dialect: Dialect): Record<string, Migration> => {
       await db.schema.alterTable("previews").addColumn("reset_db", "integer", (c) => c.notNull().defaultTo(0)).execute();
     },
   },
+  "0012_hooks": {
+    async up(db: Kysely<any>) {
+      // `/preview redeploy --fresh`: build from source without the registry's image, then postdeploy again.
+      await db.schema.alterTable("previews").addColumn("fresh", "integer", (c) => c.notNull().defaultTo(0)).execute();
+      // When hooks.postdeploy last succeeded for this app; null: it runs after the next deploy that is up.
+      await db.schema.alterTable("previews").addColumn("postdeploy_at", "bigint").execute();
+      // The predestroy hook of the last deploy that was up (JSON), run before the app is destroyed.
+      await db.schema.alterTable("previews").addColumn("predestroy_hook", "text").execute();
+    },
+  },
   "0014_machine_size": {
     async up(db: Kysely<any>) {
       // The size of the machine the last successful deploy runs on: what `fly-preview

@@ -57,6 +57,12 @@ export interface PreviewsTable {
   machine_cpu_kind: "shared" | "performance" | null;
   machine_cpus: number | null;
   machine_memory_mb: number | null;
+  /** `/preview redeploy --fresh` asked: the next deploy builds from source, then runs postdeploy again; cleared once built. */
+  fresh: Generated<number>;
+  /** When hooks.postdeploy last succeeded on this app; null: due after the next deploy that is up (docs/hooks.md). */
+  postdeploy_at: number | null;
+  /** The predestroy hook of the last deploy that was up, as JSON (src/preview/hooks.ts); run before the app is destroyed. */
+  predestroy_hook: string | null;
 
   // Set by `/preview destroy`: pushes do not bring the preview back, `/preview redeploy` does.
   paused: Generated<number>;

@@ -38,6 +38,8 @@ export interface CommandDesire {
   approvedSha?: string;
   /** `/preview reset-db`: the run resets the preview's database before it deploys. */
   resetDb?: boolean;
+  /** `/preview redeploy --fresh`: build without the registry's image, and run postdeploy again. */
+  fresh?: boolean;
 }
 
 /** Why a destroy is desired, and who asked when a person did. */

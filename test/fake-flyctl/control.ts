@@ -8,7 +8,29 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 /** `psql_unreachable`: only for `ssh console`, psql cannot reach the cluster's primary (exit 2). */
-export type FailureKind = "transient" | "build" | "health" | "auth" | "not_found" | "timeout" | "psql_unreachable";
+/** `launch`: only for `console`, Fly cannot launch the one-off machine. */
+export type FailureKind = "transient" | "build" | "health" | "auth" | "not_found" | "timeout" | "psql_unreachable" | "launch";
+
+/** What a command run in a machine of the app (a release command, `console --command`) does. */
+export interface CommandScript {
+  /** Lines it prints. */
+  output?: string[];
+  /** Its exit code; default 0. */
+  exitCode?: number;
+  /** How long it runs after printing. */
+  delayMs?: number;
+}
+
+/** One `console --command` run: the one-off machine it made. */
+export interface OneOffRun {
+  app: string;
+  machine: string;
+  command: string;
+  image: string;
+  env: Record<string, string>;
+  region: string;
+  guest: { cpu_kind: string; cpus: number; memory_mb: number };
+}
 
 /** One scripted outcome; an empty object means "behave normally this time". */
 export interface Scripted {
@@ -35,6 +57,10 @@ export interface Behavior {
   attach?: Scripted[];
   detach?: Scripted[];
   ssh?: Scripted[];
+  /** `console` (a command in a one-off machine). */
+  console?: Scripted[];
+  /** What each command run in a machine of an app does, by its command line; unscripted ones print nothing and succeed. */
+  commands?: Record<string, CommandScript>;
   /** The version `flyctl version` reports instead of 0.4.87. */
   version?: string;
   deployDelayMs?: number;
@@ -72,6 +98,7 @@ export interface Call {
 export interface Deployment {
   at: string;
   image: string;
+  region?: string;
   imageLabel?: string;
   workdir: string;
   config: string;
@@ -91,7 +118,13 @@ export interface Machine {
   name: string;
   state: string;
   region: string;
-  config: { image: string; guest: { cpu_kind: string; cpus: number; memory_mb: number }; metadata?: Record<string, string> };
+  config: {
+    image: string;
+    guest: { cpu_kind: string; cpus: number; memory_mb: number };
+    metadata?: Record<string, string>;
+    env?: Record<string, string>;
+    init?: { exec?: string[] };
+  };
   checks: Array<{ name: string; status: string; output?: string }>;
   created_at?: string;
 }
@@ -149,6 +182,8 @@ export interface FakeFly {
   stateDir: string;
   calls(): Call[];
   apps(): Record<string, App>;
+  /** Every `console --command` run, in order. */
+  oneOffRuns(): OneOffRun[];
   /** Replaces behavior.json and restarts every scripted queue from its first entry. */
   setBehavior(behavior: Behavior): void;
   /** Adds an app directly; an org outside `orgs` makes it another Fly account's app. */
@@ -240,6 +275,7 @@ export async function createFakeFly(opts: { orgs?: string[] } = {}): Promise<Fak
       return calls;
     },
     apps: () => read<Record<string, App>>("apps.json", {}),
+    oneOffRuns: () => read<OneOffRun[]>("one-off.json", []),
     setBehavior(behavior) {
       write("behavior.json", behavior);
       write("cursor.json", {});
