@@ -220,6 +220,7 @@ describe("fly-preview gc", () => {
     orphans: [{ app: "pr-4-acme-web", repo: "acme/web", number: 4, reason: "its pull request was closed" }],
     retried: [{ app: "pr-12-globex-shop", repo: "globex/shop", number: 12 }],
     expired: [{ app: "pr-9-acme-api", repo: "acme/api", number: 9, idleMs: (8 * 24 + 2) * 3_600_000 }],
+    reminded: [{ app: "pr-5-acme-api", repo: "acme/api", number: 5, expiresAt: Date.UTC(2026, 11, 9, 14) }],
     databases: [{ provider: "neon", home: "proud-fog-123456", name: "preview/pr-4", repo: "acme/web", number: 4 }],
   };
 
@@ -237,6 +238,7 @@ describe("fly-preview gc", () => {
       "destroyed orphaned app pr-4-acme-web (acme/web#4): its pull request was closed
       retrying the failed destroy of globex/shop#12 (app pr-12-globex-shop)
       expired acme/api#9 (app pr-9-acme-api), idle for 8d 2h
+      reminded acme/api#5 (app pr-5-acme-api) that it expires at 2026-12-09T14:00:00Z
       dropped Neon branch preview/pr-4 of project proud-fog-123456 (acme/web#4): its preview is destroyed
       the running fly-preview server carries out the destroys asked for
       "
@@ -256,6 +258,7 @@ describe("fly-preview gc", () => {
       "would destroy orphaned app pr-4-acme-web (acme/web#4): its pull request was closed
       would retry the failed destroy of globex/shop#12 (app pr-12-globex-shop)
       would expire acme/api#9 (app pr-9-acme-api), idle for 8d 2h
+      would remind acme/api#5 (app pr-5-acme-api) that it expires at 2026-12-09T14:00:00Z
       would drop Neon branch preview/pr-4 of project proud-fog-123456 (acme/web#4): its preview is destroyed
       dry run: nothing was changed
       "
@@ -274,7 +277,7 @@ describe("fly-preview gc", () => {
   });
 
   it("says when there is nothing to clean up", async () => {
-    const reap: CliDeps["reap"] = async () => ({ orphans: [], retried: [], expired: [], databases: [] });
+    const reap: CliDeps["reap"] = async () => ({ orphans: [], retried: [], expired: [], reminded: [], databases: [] });
     expect(await cli(["gc"], { deps: { reap } })).toEqual({ code: 0, stdout: "nothing to clean up\n", stderr: "" });
   });
 

@@ -95,6 +95,7 @@ function complete(raw: ValidConfig): PreviewConfig {
     secrets: raw.secrets,
     ttl: raw.ttl,
     ttlMs: parseDuration(raw.ttl),
+    notify: raw.notify,
     trigger: raw.trigger,
     forks: raw.forks,
   };
