@@ -60,10 +60,12 @@ async function seed(): Promise<void> {
     now += 60_000;
   };
   await store.desireDeploy(pr());
-  await run({ status: "ready", deployed_sha: SHA, url: "https://pr-7-acme-web.fly.dev", check_run_id: 501, comment_id: 601 });
+  // Deployed at T0 with `ttl: 2d`: it expires two days later.
+  await run({ status: "ready", deployed_sha: SHA, url: "https://pr-7-acme-web.fly.dev", check_run_id: 501, comment_id: 601, app_created: 1, config_ttl_ms: 2 * 86_400_000 });
 
   await store.desireDeploy(pr({ repo: "api", number: 3, appName: "pr-3-acme-api" }));
-  await run({ status: "failed", last_error: "The image failed to build:\nnpm ERR! missing script: build" });
+  await run({ status: "failed", last_error: "The image failed to build:\nnpm ERR! missing script: build", app_created: 1 });
+  await store.pin((await store.get("acme", "api", 3))!.id, "maintainer-mo");
 
   await store.desireDeploy(pr({ owner: "globex", repo: "shop", number: 12, appName: "pr-12-globex-shop" }));
   await run({ status: "ready", deployed_sha: "fedcba9876543210fedcba9876543210fedcba98", url: "https://pr-12-globex-shop.fly.dev" });
@@ -79,10 +81,10 @@ describe("fly-preview list", () => {
     expect(stderr).toBe("");
     expect(code).toBe(0);
     expect(stdout).toMatchInlineSnapshot(`
-      "PREVIEW         APP                STATUS          COMMIT   URL                                DATABASE  UPDATED               LAST ERROR
-      globex/shop#12  pr-12-globex-shop  destroy failed  fedcba9  https://pr-12-globex-shop.fly.dev  -         2025-01-15T09:33:00Z  flyctl apps destroy: 503 Service Unavailable
-      acme/api#3      pr-3-acme-api      failed          -        -                                  -         2025-01-15T09:31:00Z  The image failed to build: npm ERR! missing script: build
-      acme/web#7      pr-7-acme-web      ready           0123456  https://pr-7-acme-web.fly.dev      -         2025-01-15T09:30:00Z
+      "PREVIEW         APP                STATUS          COMMIT   URL                                DATABASE  EXPIRES                  UPDATED               LAST ERROR
+      globex/shop#12  pr-12-globex-shop  destroy failed  fedcba9  https://pr-12-globex-shop.fly.dev  -         -                        2025-01-15T09:33:00Z  flyctl apps destroy: 503 Service Unavailable
+      acme/api#3      pr-3-acme-api      failed          -        -                                  -         pinned by maintainer-mo  2025-01-15T09:31:00Z  The image failed to build: npm ERR! missing script: build
+      acme/web#7      pr-7-acme-web      ready           0123456  https://pr-7-acme-web.fly.dev      -         2025-01-17T09:30:00Z     2025-01-15T09:30:00Z
       "
     `);
   });
@@ -102,9 +104,16 @@ describe("fly-preview list", () => {
       deployedSha: "fedcba9876543210fedcba9876543210fedcba98",
       url: "https://pr-12-globex-shop.fly.dev",
       lastError: "flyctl apps destroy: 503 Service Unavailable",
+      pinnedBy: null,
+      expiresAt: null,
       updatedAt: "2025-01-15T09:33:00Z",
       database: null,
     });
+    expect(previews.map((p: { pinnedBy: string | null; expiresAt: string | null }) => [p.pinnedBy, p.expiresAt])).toEqual([
+      [null, null],
+      ["maintainer-mo", null],
+      [null, "2025-01-17T09:30:00Z"],
+    ]);
   });
 
   it("narrows to one repository with --repo", async () => {
@@ -144,6 +153,7 @@ describe("fly-preview status", () => {
       deployment: none
       last error: none
       lease:      none
+      expires:    2025-01-17T09:30:00Z, the ttl (2d) after the last push or redeploy
       paused:     no
       updated:    2025-01-15T09:30:00Z
       "
@@ -268,9 +278,12 @@ describe("fly-preview gc", () => {
   it("with --dry-run and no Fly token shows what the store knows and says what it could not check", async () => {
     await seed();
     const run = await cli(["gc", "--dry-run"]);
+    // The seed is long past acme/web#7's `ttl: 2d`, and acme/api#3's default 7d; but #3 is pinned.
     expect(run).toEqual({
       code: 1,
-      stdout: "would retry the failed destroy of globex/shop#12 (app pr-12-globex-shop)\ndry run: nothing was changed\n",
+      stdout: expect.stringMatching(
+        /^would retry the failed destroy of globex\/shop#12 \(app pr-12-globex-shop\)\nwould expire acme\/web#7 \(app pr-7-acme-web\), idle for \d+d \d+h\ndry run: nothing was changed\n$/,
+      ),
       stderr: "fly-preview: could not list Fly apps (FLY_API_TOKEN is not set on the fly-preview server): orphaned apps not checked\n",
     });
     expect((await cli(["status", "globex/shop#12", "--json"])).stdout).toContain('"desiredGeneration": 2');

@@ -1,6 +1,6 @@
 import { parseRepository } from "./args.js";
 import type { Command } from "./command.js";
-import { isoTime, previewJson, previewName, statusLabel, table } from "./format.js";
+import { expiryCell, isoTime, previewJson, previewName, statusLabel, table } from "./format.js";
 
 const ERROR_WIDTH = 80;
 
@@ -39,10 +39,11 @@ export const list: Command = {
       p.deployed_sha?.slice(0, 7) ?? "-",
       p.url ?? "-",
       databases.get(p.id) ?? "-",
+      expiryCell(p),
       isoTime(p.updated_at),
       oneLine(p.last_error),
     ]);
-    for (const line of table(["PREVIEW", "APP", "STATUS", "COMMIT", "URL", "DATABASE", "UPDATED", "LAST ERROR"], rows)) ctx.print(line);
+    for (const line of table(["PREVIEW", "APP", "STATUS", "COMMIT", "URL", "DATABASE", "EXPIRES", "UPDATED", "LAST ERROR"], rows)) ctx.print(line);
   },
 };
 

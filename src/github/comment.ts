@@ -108,6 +108,8 @@ export function expiryLine(expiry: Expiry): string {
       return `📌 Pinned by ${inline("@" + expiry.by)}: does not expire while the pull request is open (\`/preview unpin\` lets it expire again).`;
     case "extended":
       return `Expires ${formatDay(expiry.at)}, extended by ${inline("@" + expiry.by)} with \`/preview extend ${formatTtl(expiry.ms)}\`.`;
+    case "unpinned":
+      return `Expires ${formatDay(expiry.at)}, ${spellDuration(expiry.ttlMs)} after ${inline("@" + expiry.by)} unpinned it (\`ttl\` in .preview.yml).`;
     case "ttl":
       return `Expires ${formatDay(expiry.at)}, ${spellDuration(expiry.ttlMs)} after the last push or redeploy (\`ttl\` in .preview.yml).`;
   }

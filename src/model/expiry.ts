@@ -9,7 +9,11 @@ export interface ExpiryFacts {
   desired_at: number;
   /** `/preview pin`: who pinned it; it does not expire while the pull request is open. */
   pinned_by: string | null;
-  /** `/preview extend`: the expiry it asked for, who asked and by how much. */
+  /**
+   * `/preview extend`: the expiry it asked for, who asked and by how much. Also written by
+   * `/preview unpin`, with no `extended_ms`: a fresh TTL from the unpin, so a preview pinned
+   * for longer than its TTL is not destroyed at the next pass without a reminder.
+   */
   extended_until: number | null;
   extended_by: string | null;
   extended_ms: number | null;
@@ -20,7 +24,9 @@ export type Expiry =
   /** `ttlMs` after the last activity. */
   | { kind: "ttl"; at: number; ttlMs: number }
   /** Later than the TTL would have it, because `by` extended it by `ms`. */
-  | { kind: "extended"; at: number; by: string; ms: number };
+  | { kind: "extended"; at: number; by: string; ms: number }
+  /** `ttlMs` after `by` unpinned it, later than the TTL from the last activity. */
+  | { kind: "unpinned"; at: number; by: string; ttlMs: number };
 
 const DAY_MS = 86_400_000;
 
@@ -32,7 +38,9 @@ export function expiryOf(row: ExpiryFacts, ttlMs: number): Expiry {
   if (row.pinned_by !== null) return { kind: "pinned", by: row.pinned_by };
   const byTtl = (row.activity_at ?? row.desired_at) + ttlMs;
   if (row.extended_until !== null && row.extended_until > byTtl) {
-    return { kind: "extended", at: row.extended_until, by: row.extended_by ?? "someone", ms: row.extended_ms ?? 0 };
+    const by = row.extended_by ?? "someone";
+    if (row.extended_ms === null) return { kind: "unpinned", at: row.extended_until, by, ttlMs };
+    return { kind: "extended", at: row.extended_until, by, ms: row.extended_ms };
   }
   return { kind: "ttl", at: byTtl, ttlMs };
 }

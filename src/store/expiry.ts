@@ -9,8 +9,18 @@ export async function pin(s: StoreContext, id: number, by: string): Promise<void
   await s.db.updateTable("previews").set({ pinned_by: by, pinned_at: s.clock() }).where("id", "=", id).execute();
 }
 
-export async function unpin(s: StoreContext, id: number): Promise<void> {
-  await s.db.updateTable("previews").set({ pinned_by: null, pinned_at: null }).where("id", "=", id).execute();
+/**
+ * Unpinned, the preview expires again; with `fresh`, not before `fresh.until` (a fresh
+ * TTL from the unpin, see src/model/expiry.ts). Without, an extension asked for before
+ * the pin, later than that, still holds.
+ */
+export async function unpin(s: StoreContext, id: number, fresh?: { until: number; by: string }): Promise<void> {
+  const extension = fresh ? { extended_until: fresh.until, extended_by: fresh.by, extended_ms: null } : {};
+  await s.db
+    .updateTable("previews")
+    .set({ pinned_by: null, pinned_at: null, ...extension })
+    .where("id", "=", id)
+    .execute();
 }
 
 export async function extend(s: StoreContext, id: number, extension: { until: number; by: string; ms: number }): Promise<void> {

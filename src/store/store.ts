@@ -73,7 +73,7 @@ export class Store {
 
   // Pins, extensions and reminders of a preview's expiry (expiry.ts).
   pin(id: number, by: string) { return expiry.pin(this.s, id, by); }
-  unpin(id: number) { return expiry.unpin(this.s, id); }
+  unpin(id: number, fresh?: { until: number; by: string }) { return expiry.unpin(this.s, id, fresh); }
   extend(id: number, extension: { until: number; by: string; ms: number }) { return expiry.extend(this.s, id, extension); }
   remind(id: number, at: number) { return expiry.remind(this.s, id, at); }
 
