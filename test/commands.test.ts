@@ -195,6 +195,7 @@ describe("slash-commands", () => {
     expect(body).toContain("**Preview:** ready");
     expect(body).toContain(`https://${APP}.fly.dev`);
     expect(body).toContain(sha(1).slice(0, 7));
+    expect(body).toMatch(/Expires \w+ \d+ at \d\d:\d\d UTC, 7 days after the last push or redeploy/);
     expect(world.reactionsTo(id)).toEqual(["eyes", "rocket"]);
   });
 
