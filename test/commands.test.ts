@@ -526,6 +526,9 @@ describe("pin, unpin and extend", () => {
     await say("/preview destroy", WRITER);
     await until("destroyed", async () => (await world.settled()).status === "destroyed");
     expect((await row()).pinned_by).toBeNull();
+    // A destroyed preview has no expiry to show.
+    expect(sticky().body).toContain("🗑️ Preview destroyed");
     expect(sticky().body).not.toContain("Pinned");
+    expect(sticky().body).not.toContain("Expires ");
   });
 });
