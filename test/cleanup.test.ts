@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { formatDay } from "../src/github/markdown.js";
 import { reap } from "../src/preview/reaper.js";
 import { APP_REMOVED_OUTCOME } from "../src/store/store.js";
 import { DOCKERFILE, issueComment, load, prInfo, pullRequest, REPO, sha, startWorld, until, type World } from "./harness.js";
@@ -103,6 +104,97 @@ describe("expiry", () => {
 
     await world.deliver(pullRequest("synchronize", { sha: sha(2) }));
     await until("back", async () => (await world.settled()).status === "ready");
+  });
+});
+
+describe("the reminder before expiry", () => {
+  const DAY = 86_400_000;
+  const HOUR = 3_600_000;
+  let offset = 0;
+  const clock = () => Date.now() + offset;
+  const reapNow = () => reap({ store: world.store, flyctl: world.flyctl, log: world.probot.log, clock }, { dryRun: false });
+  const notices = () => world.comments(`${REPO}#2`).filter((c) => c.body.includes("<!-- fly-preview notice:"));
+  const edits = () => world.gh.requests.filter((r) => r.method === "PATCH" && r.path.includes("/issues/comments/")).length;
+  const mo = async (text: string) => {
+    world.gh.setPermission(REPO, WRITER, "write");
+    await world.deliverEvent("issue_comment", issueComment(text, { user: WRITER }));
+    await world.commandsDone();
+  };
+  /** `ttl: 2d`: the reminder is due in the ttl's last tenth, 4.8 hours before. */
+  async function twoDayPreview(extra = "") {
+    offset = 0;
+    world = await startWorld({ clock });
+    for (const n of [1, 2]) world.commit(sha(n), { Dockerfile: DOCKERFILE, ".preview.yml": `ttl: 2d\n${extra}` });
+    return open(2);
+  }
+
+  it("edits the sticky comment once, a day or the ttl's last tenth before; again for a new expiry after an extension", async () => {
+    const { activity_at } = await twoDayPreview();
+    const expiry = activity_at! + 2 * DAY;
+    offset = 1 * DAY;
+    expect((await reapNow()).reminded).toEqual([]);
+
+    offset = 2 * DAY - 2 * HOUR;
+    expect((await reapNow()).reminded).toEqual([{ app: app(2), repo: REPO, number: 2, expiresAt: expiry }]);
+    const before = edits();
+    await until("the reminder in the sticky comment", async () => (await world.settled()) && sticky(2).body.includes("⏰"));
+    expect(sticky(2).body).toContain("⏰ This preview expires in about 2 hours: push, or comment `/preview extend 1d` or `/preview pin`, to keep it.");
+    expect(edits()).toBe(before + 1);
+    expect(world.comments(`${REPO}#2`)).toHaveLength(1);
+    expect((await world.store.get("Codertocat", "Hello-World", 2))!.reminded_for).toBe(expiry);
+
+    // Once per expiry.
+    offset += HOUR;
+    expect((await reapNow()).reminded).toEqual([]);
+
+    // An extension is a new expiry: the reminder goes until that one is near.
+    await mo("/preview extend 1d");
+    await until("the reminder gone", async () => (await world.settled()) && !sticky(2).body.includes("⏰"));
+    offset = 3 * DAY - 3 * HOUR;
+    expect((await reapNow()).reminded.map((r) => r.expiresAt)).toEqual([expiry + DAY]);
+    await until("the second reminder", async () => (await world.settled()) && sticky(2).body.includes("⏰ This preview expires in about 3 hours"));
+    expect(world.comments(`${REPO}#2`)).toHaveLength(1);
+  });
+
+  it("with notify: comment, posts a comment of its own instead, once, and again after a push sets a new expiry", async () => {
+    const { activity_at } = await twoDayPreview("notify: comment\n");
+    const expiry = activity_at! + 2 * DAY;
+    offset = 2 * DAY - 2 * HOUR;
+    expect((await reapNow()).reminded).toHaveLength(1);
+    await until("the notice", async () => (await world.settled()) && notices().length === 1);
+    expect(notices()[0].body).toBe(
+      `<!-- fly-preview notice:${expiry} -->\n` +
+        `⏰ The preview of this pull request ([https://${app(2)}.fly.dev](https://${app(2)}.fly.dev)) expires ${formatDay(expiry)}, in about 2 hours: ` +
+        "push, or comment `/preview extend 1d` or `/preview pin`, to keep it.",
+    );
+    expect(sticky(2).body).not.toContain("⏰");
+    expect((await reapNow()).reminded).toEqual([]);
+
+    // The same notice sent again (a process that died before recording it sent) finds the first.
+    const row = await world.settled();
+    expect(await world.store.surfaceWrites.again(row.id, "notice")).toBe(true);
+    await until("the notice resent", async () => (await world.store.surfaceWrites.pending(row.id)) === 0);
+    expect(notices()).toHaveLength(1);
+
+    world.gh.setPull(REPO, 2, { headSha: sha(2) });
+    await world.deliver(pullRequest("synchronize", { sha: sha(2) }));
+    const pushed = await until("the push deployed", async () => {
+      const r = await world.settled();
+      return r.deployed_sha === sha(2) ? r : undefined;
+    });
+    offset += 2 * DAY - HOUR;
+    expect((await reapNow()).reminded.map((r) => r.expiresAt)).toEqual([pushed.activity_at! + 2 * DAY]);
+    await until("the second notice", async () => (await world.settled()) && notices().length === 2);
+  });
+
+  it("a notice whose expiry moved before it was sent is not posted", async () => {
+    const { activity_at } = await twoDayPreview("notify: comment\n");
+    offset = 2 * DAY - 2 * HOUR;
+    // Wanted for an expiry that is no longer the preview's (as if a push came first).
+    const row = await world.settled();
+    await world.store.surfaceWrites.want({ previewId: row.id, installationId: 1, generation: row.desired_generation, surface: "notice", state: JSON.stringify({ expiresAt: activity_at! + DAY }), final: true });
+    await until("the notice handled", async () => (await world.store.surfaceWrites.pending(row.id)) === 0);
+    expect(notices()).toEqual([]);
   });
 });
 

@@ -55,7 +55,7 @@ const pr = (over: Partial<PullRequestInfo> = {}) => prInfo({ headSha: SHA, ...ov
  * destroy. With `running`, the ready one's Fly app is recorded as created (the reaper
  * would expire it, its activity being long past), so both it and the failed destroy's app are priced.
  */
-async function seed(options: { running?: boolean } = {}): Promise<void> {
+async function seed(): Promise<void> {
   let now = T0;
   const store = await openStore(databaseUrl, () => now);
   const run = async (patch: Parameters<Store["finish"]>[3]) => {
@@ -64,11 +64,13 @@ async function seed(options: { running?: boolean } = {}): Promise<void> {
     now += 60_000;
   };
   await store.desireDeploy(pr());
+  // Deployed at T0 with `ttl: 2d`: it expires two days later.
   const small = { machine_cpu_kind: "shared", machine_cpus: 1, machine_memory_mb: 512 } as const;
-  await run({ status: "ready", deployed_sha: SHA, url: "https://pr-7-acme-web.fly.dev", check_run_id: 501, comment_id: 601, app_created: options.running ? 1 : 0, ...small });
+  await run({ status: "ready", deployed_sha: SHA, url: "https://pr-7-acme-web.fly.dev", check_run_id: 501, comment_id: 601, app_created: 1, config_ttl_ms: 2 * 86_400_000, ...small });
 
   await store.desireDeploy(pr({ repo: "api", number: 3, appName: "pr-3-acme-api" }));
-  await run({ status: "failed", last_error: "The image failed to build:\nnpm ERR! missing script: build" });
+  await run({ status: "failed", last_error: "The image failed to build:\nnpm ERR! missing script: build", app_created: 1 });
+  await store.pin((await store.get("acme", "api", 3))!.id, "maintainer-mo");
 
   await store.desireDeploy(pr({ owner: "globex", repo: "shop", number: 12, appName: "pr-12-globex-shop", installationId: 2 }));
   const large = { machine_cpu_kind: "performance", machine_cpus: 1, machine_memory_mb: 2048 } as const;
@@ -80,15 +82,15 @@ async function seed(options: { running?: boolean } = {}): Promise<void> {
 
 describe("fly-preview list", () => {
   it("shows every preview as a table, newest first, with a failed destroy plain to see", async () => {
-    await seed({ running: true });
+    await seed();
     const { code, stdout, stderr } = await cli(["list"]);
     expect(stderr).toBe("");
     expect(code).toBe(0);
     expect(stdout).toMatchInlineSnapshot(`
-      "PREVIEW         APP                STATUS          COMMIT   URL                                DATABASE  COST/MONTH  UPDATED               LAST ERROR
-      globex/shop#12  pr-12-globex-shop  destroy failed  fedcba9  https://pr-12-globex-shop.fly.dev  -         $32.19      2025-01-15T09:33:00Z  flyctl apps destroy: 503 Service Unavailable
-      acme/api#3      pr-3-acme-api      failed          -        -                                  -         -           2025-01-15T09:31:00Z  The image failed to build: npm ERR! missing script: build
-      acme/web#7      pr-7-acme-web      ready           0123456  https://pr-7-acme-web.fly.dev      -         $3.32       2025-01-15T09:30:00Z
+      "PREVIEW         APP                STATUS          COMMIT   URL                                DATABASE  EXPIRES                  COST/MONTH  UPDATED               LAST ERROR
+      globex/shop#12  pr-12-globex-shop  destroy failed  fedcba9  https://pr-12-globex-shop.fly.dev  -         -                        $32.19      2025-01-15T09:33:00Z  flyctl apps destroy: 503 Service Unavailable
+      acme/api#3      pr-3-acme-api      failed          -        -                                  -         pinned by maintainer-mo  -           2025-01-15T09:31:00Z  The image failed to build: npm ERR! missing script: build
+      acme/web#7      pr-7-acme-web      ready           0123456  https://pr-7-acme-web.fly.dev      -         2025-01-17T09:30:00Z     $3.32       2025-01-15T09:30:00Z
       2 running: about $0.049 an hour, $35.51 a month if always on (Fly's iad prices of 2026-06-07); idle machines stop and cost nothing for compute
       installation 1: 1 running: about $0.0045 an hour, $3.32 a month if always on (Fly's iad prices of 2026-06-07); idle machines stop and cost nothing for compute
       installation 2: 1 running: about $0.044 an hour, $32.19 a month if always on (Fly's iad prices of 2026-06-07); idle machines stop and cost nothing for compute
@@ -97,7 +99,7 @@ describe("fly-preview list", () => {
   });
 
   it("prints JSON with --json", async () => {
-    await seed({ running: true });
+    await seed();
     const { code, stdout } = await cli(["list", "--json"]);
     expect(code).toBe(0);
     const previews = JSON.parse(stdout);
@@ -111,15 +113,22 @@ describe("fly-preview list", () => {
       deployedSha: "fedcba9876543210fedcba9876543210fedcba98",
       url: "https://pr-12-globex-shop.fly.dev",
       lastError: "flyctl apps destroy: 503 Service Unavailable",
+      pinnedBy: null,
+      expiresAt: null,
       updatedAt: "2025-01-15T09:33:00Z",
       database: null,
       costPerMonth: 32.19,
     });
     expect(previews.map((p: { costPerMonth: number | null }) => p.costPerMonth)).toEqual([32.19, null, 3.32]);
+    expect(previews.map((p: { pinnedBy: string | null; expiresAt: string | null }) => [p.pinnedBy, p.expiresAt])).toEqual([
+      [null, null],
+      ["maintainer-mo", null],
+      [null, "2025-01-17T09:30:00Z"],
+    ]);
   });
 
   it("prices with the operator's table (PREVIEW_PRICES) and totals what runs", async () => {
-    await seed({ running: true });
+    await seed();
     const table = JSON.parse(readFileSync(new URL("../prices/fly-prices.json", import.meta.url), "utf8"));
     const path = join(dir, "prices.json");
     writeFileSync(path, JSON.stringify({ ...table, date: "2027-01-01", region: "ams", presets: table.presets.map((p: { per_month: number }) => ({ ...p, per_month: p.per_month * 2 })) }));
@@ -179,6 +188,7 @@ describe("fly-preview status", () => {
       deployment: none
       last error: none
       lease:      none
+      expires:    2025-01-17T09:30:00Z, the ttl (2d) after the last push or redeploy
       paused:     no
       updated:    2025-01-15T09:30:00Z
       "
@@ -255,6 +265,7 @@ describe("fly-preview gc", () => {
     orphans: [{ app: "pr-4-acme-web", repo: "acme/web", number: 4, reason: "its pull request was closed" }],
     retried: [{ app: "pr-12-globex-shop", repo: "globex/shop", number: 12 }],
     expired: [{ app: "pr-9-acme-api", repo: "acme/api", number: 9, idleMs: (8 * 24 + 2) * 3_600_000 }],
+    reminded: [{ app: "pr-5-acme-api", repo: "acme/api", number: 5, expiresAt: Date.UTC(2026, 11, 9, 14) }],
     databases: [{ provider: "neon", home: "proud-fog-123456", name: "preview/pr-4", repo: "acme/web", number: 4 }],
   };
 
@@ -272,6 +283,7 @@ describe("fly-preview gc", () => {
       "destroyed orphaned app pr-4-acme-web (acme/web#4): its pull request was closed
       retrying the failed destroy of globex/shop#12 (app pr-12-globex-shop)
       expired acme/api#9 (app pr-9-acme-api), idle for 8d 2h
+      reminded acme/api#5 (app pr-5-acme-api) that it expires at 2026-12-09T14:00:00Z
       dropped Neon branch preview/pr-4 of project proud-fog-123456 (acme/web#4): its preview is destroyed
       the running fly-preview server carries out the destroys asked for
       "
@@ -291,6 +303,7 @@ describe("fly-preview gc", () => {
       "would destroy orphaned app pr-4-acme-web (acme/web#4): its pull request was closed
       would retry the failed destroy of globex/shop#12 (app pr-12-globex-shop)
       would expire acme/api#9 (app pr-9-acme-api), idle for 8d 2h
+      would remind acme/api#5 (app pr-5-acme-api) that it expires at 2026-12-09T14:00:00Z
       would drop Neon branch preview/pr-4 of project proud-fog-123456 (acme/web#4): its preview is destroyed
       dry run: nothing was changed
       "
@@ -300,16 +313,19 @@ describe("fly-preview gc", () => {
   it("with --dry-run and no Fly token shows what the store knows and says what it could not check", async () => {
     await seed();
     const run = await cli(["gc", "--dry-run"]);
+    // The seed is long past acme/web#7's `ttl: 2d`, and acme/api#3's default 7d; but #3 is pinned.
     expect(run).toEqual({
       code: 1,
-      stdout: "would retry the failed destroy of globex/shop#12 (app pr-12-globex-shop)\ndry run: nothing was changed\n",
+      stdout: expect.stringMatching(
+        /^would retry the failed destroy of globex\/shop#12 \(app pr-12-globex-shop\)\nwould expire acme\/web#7 \(app pr-7-acme-web\), idle for \d+d \d+h\ndry run: nothing was changed\n$/,
+      ),
       stderr: "fly-preview: could not list Fly apps (FLY_API_TOKEN is not set on the fly-preview server): orphaned apps not checked\n",
     });
     expect((await cli(["status", "globex/shop#12", "--json"])).stdout).toContain('"desiredGeneration": 2');
   });
 
   it("says when there is nothing to clean up", async () => {
-    const reap: CliDeps["reap"] = async () => ({ orphans: [], retried: [], expired: [], databases: [] });
+    const reap: CliDeps["reap"] = async () => ({ orphans: [], retried: [], expired: [], reminded: [], databases: [] });
     expect(await cli(["gc"], { deps: { reap } })).toEqual({ code: 0, stdout: "nothing to clean up\n", stderr: "" });
   });
 

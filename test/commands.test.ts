@@ -1,6 +1,9 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { parseCommand } from "../src/commands/parse.js";
+import { formatDay } from "../src/github/markdown.js";
 import { RunPool } from "../src/preview/pool.js";
+import { reap } from "../src/preview/reaper.js";
+import { openStore } from "../src/store/store.js";
 import { checkRun, DOCKERFILE, issueComment, PREVIEW_YML, pullRequest, REPO, sha, startWorld, until, type World, type WorldOptions } from "./harness.js";
 
 let world: World;
@@ -192,6 +195,7 @@ describe("slash-commands", () => {
     expect(body).toContain("**Preview:** ready");
     expect(body).toContain(`https://${APP}.fly.dev`);
     expect(body).toContain(sha(1).slice(0, 7));
+    expect(body).toMatch(/Expires \w+ \d+ at \d\d:\d\d UTC, 7 days after the last push or redeploy/);
     expect(world.reactionsTo(id)).toEqual(["eyes", "rocket"]);
   });
 
@@ -403,5 +407,128 @@ describe("commands when GitHub fails", () => {
 
     expect(pullGets()).toHaveLength(1);
     expect(replies()).toHaveLength(1);
+  });
+});
+
+describe("pin, unpin and extend", () => {
+  const DAY = 86_400_000;
+  let offset = 0;
+  const clock = () => Date.now() + offset;
+  const reapNow = () => reap({ store: world.store, flyctl: world.flyctl, log: world.probot.log, clock }, { dryRun: false });
+  const row = async () => (await world.store.get("Codertocat", "Hello-World", 2))!;
+  /** What a store opened afresh on the same database reads: what a restarted server would. */
+  const afterRestart = async () => {
+    const reopened = await openStore(world.settings.databaseUrl);
+    try {
+      return (await reopened.get("Codertocat", "Hello-World", 2))!;
+    } finally {
+      await reopened.close();
+    }
+  };
+  const stickySays = (text: string) => until(`the sticky comment to say ${text}`, async () => (await world.settled()) && sticky().body.includes(text));
+
+  it("a writer's /preview pin is recorded and survives a restart, the comment says who pinned it, and the reaper never expires it", async () => {
+    offset = 0;
+    await readyWorld(undefined, { clock });
+    const before = sticky().body;
+    expect(before).toMatch(/Expires \w+ \d+ at \d\d:\d\d UTC, 7 days after the last push or redeploy \(`ttl` in \.preview\.yml\)\./);
+
+    const id = await say("/preview pin", WRITER);
+    await stickySays(`📌 Pinned by @\u200b${WRITER}: does not expire while the pull request is open`);
+    expect(sticky().body).not.toContain("Expires ");
+    expect(world.reactionsTo(id)).toEqual(["eyes", "rocket"]);
+    expect(replies()).toEqual([]);
+    expect(await afterRestart()).toMatchObject({ pinned_by: WRITER, pinned_at: expect.any(Number) });
+
+    offset = 30 * DAY;
+    expect(await reapNow()).toMatchObject({ expired: [], reminded: [] });
+    // A pinned preview has nothing to extend.
+    await say("/preview extend 1d", WRITER);
+    expect(replies().at(-1)?.body).toContain("📌 Pinned by");
+    expect((await row()).extended_until).toBeNull();
+  });
+
+  it("/preview unpin lets it expire again, a full ttl after the unpin at the earliest", async () => {
+    offset = 0;
+    await readyWorld(undefined, { clock });
+    await say("/preview pin", WRITER);
+    await stickySays("📌 Pinned by");
+    offset = 30 * DAY;
+    const id = await say("/preview unpin", WRITER);
+    await stickySays(`7 days after @\u200b${WRITER} unpinned it`);
+    expect(world.reactionsTo(id)).toEqual(["eyes", "rocket"]);
+    const unpinned = await afterRestart();
+    expect(unpinned).toMatchObject({ pinned_by: null, extended_by: WRITER, extended_ms: null });
+    // A fresh ttl from the unpin (give or take the time the command took).
+    expect(Math.abs(unpinned.extended_until! - (clock() + 7 * DAY))).toBeLessThan(60_000);
+
+    expect((await reapNow()).expired).toEqual([]);
+    offset += 7 * DAY + 60_000;
+    expect((await reapNow()).expired.map((e) => e.app)).toEqual([APP]);
+  });
+
+  it("a writer's /preview extend 3d moves the expiry out from the current one; the reaper keeps it until then", async () => {
+    offset = 0;
+    await readyWorld(undefined, { clock });
+    const { activity_at } = await row();
+    const until = activity_at! + 10 * DAY;
+
+    const id = await say("/preview extend 3d", WRITER);
+    await stickySays(`Expires ${formatDay(until)}, extended by @\u200b${WRITER} with \`/preview extend 3d\`.`);
+    expect(world.reactionsTo(id)).toEqual(["eyes", "rocket"]);
+    expect(await afterRestart()).toMatchObject({ extended_until: until, extended_by: WRITER, extended_ms: 3 * DAY });
+
+    offset = 9 * DAY;
+    expect((await reapNow()).expired).toEqual([]);
+    offset = until - Date.now() + 60_000;
+    expect((await reapNow()).expired.map((e) => e.app)).toEqual([APP]);
+  });
+
+  it("refuses an extension past 4 × ttl from now, naming the latest expiry and the longest extension that fits", async () => {
+    offset = 0;
+    await readyWorld(undefined, { clock });
+    const id = await say("/preview extend 25d", WRITER);
+    expect(world.reactionsTo(id)).toEqual(["eyes", "confused"]);
+    const reply = replies().at(-1)!.body;
+    expect(reply).toContain("may be kept at most 4 × `ttl` (28d) from now");
+    expect(reply).toContain("The most it can be extended by now is `/preview extend 21d`.");
+    expect((await row()).extended_until).toBeNull();
+
+    // The longest that fits is accepted.
+    const fits = await say("/preview extend 21d", WRITER);
+    expect(world.reactionsTo(fits)).toEqual(["eyes", "rocket"]);
+    expect((await row()).extended_ms).toBe(21 * DAY);
+  });
+
+  it.each(["/preview extend", "/preview extend soon", "/preview extend 0d"])("%s, with no duration, is refused saying how to write one", async (text) => {
+    offset = 0;
+    await readyWorld(undefined, { clock });
+    const id = await say(text, WRITER);
+    expect(world.reactionsTo(id)).toEqual(["eyes", "confused"]);
+    expect(replies().at(-1)?.body).toContain("`/preview extend 3d`");
+    expect((await row()).extended_until).toBeNull();
+  });
+
+  it.each(["/preview pin", "/preview unpin", "/preview extend 1d"])("%s from a reader is refused, and nothing is recorded", async (text) => {
+    offset = 0;
+    await readyWorld(undefined, { clock });
+    if (text === "/preview unpin") await say("/preview pin", WRITER);
+    const id = await say(text, READER);
+    expect(world.reactionsTo(id)).toEqual(["eyes", "confused"]);
+    expect(replies().at(-1)?.body).toContain("only people with write access");
+    expect(await row()).toMatchObject({ pinned_by: text === "/preview unpin" ? WRITER : null, extended_until: null });
+  });
+
+  it("a destroy forgets the pin: a preview deployed again starts afresh", async () => {
+    offset = 0;
+    await readyWorld(undefined, { clock });
+    await say("/preview pin", WRITER);
+    await say("/preview destroy", WRITER);
+    await until("destroyed", async () => (await world.settled()).status === "destroyed");
+    expect((await row()).pinned_by).toBeNull();
+    // A destroyed preview has no expiry to show.
+    expect(sticky().body).toContain("🗑️ Preview destroyed");
+    expect(sticky().body).not.toContain("Pinned");
+    expect(sticky().body).not.toContain("Expires ");
   });
 });

@@ -53,6 +53,7 @@ const FIELDS = {
   secrets: "required",
   ttl: "required",
   ttlMs: { derivedFrom: "ttl" },
+  notify: "required",
   max_previews: "optional",
   trigger: { labels: "required", branches: "required", drafts: "required" },
   forks: "required",

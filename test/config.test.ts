@@ -39,6 +39,7 @@ const DEFAULTS: PreviewConfig = {
   resources: { memory: "256mb", memoryMb: 256, cpus: 1, cpu_kind: "shared" },
   ttl: "7d",
   ttlMs: 7 * 86_400_000,
+  notify: "edit",
   trigger: { labels: [], branches: [], drafts: false },
   forks: "approve",
   hooks: { timeout: "10m", timeoutMs: 600_000 },
@@ -67,6 +68,7 @@ resources:
   cpus: 2
   cpu_kind: performance
 ttl: 7d
+notify: comment
 max_previews: 5
 secrets: [DATABASE_URL]
 forks: trusted
@@ -95,6 +97,7 @@ hooks:
       resources: { memory: "2gb", memoryMb: 2048, cpus: 2, cpu_kind: "performance" },
       ttl: "7d",
       ttlMs: 7 * 86_400_000,
+      notify: "comment",
       max_previews: 5,
       trigger: { labels: ["preview"], branches: ["main", "release/**"], drafts: true },
       forks: "trusted",
@@ -176,6 +179,12 @@ describe("an invalid .preview.yml", () => {
         line: 3,
         column: 3,
       },
+    ]);
+  });
+
+  it("refuses a `notify` other than edit or comment, on its line, naming both", () => {
+    expect(problems("notify: email\n")).toEqual([
+      { path: "notify", message: 'notify: "email" is not allowed; use one of "edit", "comment"', line: 1, column: 9 },
     ]);
   });
 

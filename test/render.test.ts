@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { failureOutput, invalidConfigOutput, successOutput, supersededOutput } from "../src/github/check-run.js";
-import { bodyHash, COMMENT_STATUSES, renderComment } from "../src/github/comment.js";
-import { codeBlock, codeSpan, githubLength, inline } from "../src/github/markdown.js";
+import { bodyHash, COMMENT_MARKER, COMMENT_STATUSES, renderComment, renderNotice } from "../src/github/comment.js";
+import { aboutDuration, codeBlock, codeSpan, githubLength, inline } from "../src/github/markdown.js";
 
 const base = {
   appName: "pr-7-acme-web",
@@ -225,5 +225,59 @@ describe("a generated Dockerfile on its surfaces", () => {
     expect(codeSpan("web")).toBe("`web`");
     expect(codeSpan("a`b")).toBe("``a`b``");
     expect(codeSpan("`x")).toBe("`` `x ``");
+  });
+});
+
+describe("the comment's expiry line", () => {
+  const DAY = 86_400_000;
+  const at = Date.UTC(2026, 11, 9, 14, 0);
+  const ready = { ...base, status: "ready" as const, url: "https://pr-7-acme-web.fly.dev" };
+
+  it("says when a preview expires by its ttl, below the table", () => {
+    const body = renderComment({ ...ready, expiry: { kind: "ttl", at, ttlMs: 7 * DAY } });
+    expect(body).toContain("| **Updated** | 2026-11-25 12:30 UTC |\n\nExpires Dec 9 at 14:00 UTC, 7 days after the last push or redeploy (`ttl` in .preview.yml).");
+    expect(renderComment({ ...ready, expiry: { kind: "ttl", at, ttlMs: DAY } })).toContain("1 day after the last push");
+    expect(renderComment({ ...ready, expiry: { kind: "ttl", at, ttlMs: 90 * 60_000 } })).toContain("90 minutes after the last push");
+  });
+
+  it("says who extended it, with the command they used, and who pinned it, as text that mentions nobody", () => {
+    expect(renderComment({ ...ready, expiry: { kind: "extended", at: Date.UTC(2026, 11, 12, 14), by: "bob", ms: 3 * DAY } })).toContain(
+      "Expires Dec 12 at 14:00 UTC, extended by @\u200bbob with `/preview extend 3d`.",
+    );
+    expect(renderComment({ ...ready, expiry: { kind: "pinned", by: "alice" } })).toContain(
+      "📌 Pinned by @\u200balice: does not expire while the pull request is open (`/preview unpin` lets it expire again).",
+    );
+    expect(renderComment({ ...ready, expiry: { kind: "unpinned", at, by: "alice", ttlMs: 7 * DAY } })).toContain(
+      "Expires Dec 9 at 14:00 UTC, 7 days after @\u200balice unpinned it (`ttl` in .preview.yml).",
+    );
+    // A login is GitHub's to choose, but markdown in one must not reach the comment.
+    expect(renderComment({ ...ready, expiry: { kind: "pinned", by: "a_b*[x](y)" } })).toContain("@\u200ba_b\\*\\[x\\]\\(y\\)");
+  });
+
+  it("carries the reminder above the table, and changes the body's hash when it appears", () => {
+    const plain = renderComment({ ...ready, expiry: { kind: "ttl", at, ttlMs: 7 * DAY } });
+    const reminded = renderComment({ ...ready, expiry: { kind: "ttl", at, ttlMs: 7 * DAY }, reminder: { leftMs: DAY - 60_000, extendBy: "1d" } });
+    expect(reminded).toContain(
+      "### ✅ Preview ready\n\n⏰ This preview expires in about 24 hours: push, or comment `/preview extend 1d` or `/preview pin`, to keep it.\n\n| | |",
+    );
+    expect(bodyHash(reminded)).not.toBe(bodyHash(plain));
+  });
+
+  it("rounds what is left as people would say it", () => {
+    expect(aboutDuration(23.6 * 3_600_000)).toBe("about 24 hours");
+    expect(aboutDuration(50 * 60_000)).toBe("about an hour");
+    expect(aboutDuration(6 * 60_000)).toBe("about 6 minutes");
+    expect(aboutDuration(10_000)).toBe("about a minute");
+  });
+
+  it("as a comment of its own, carries a marker of its expiry, the link and the same advice", () => {
+    const notice = renderNotice({ at, leftMs: 3 * 3_600_000, extendBy: "1d", url: "https://pr-7-acme-web.fly.dev" });
+    expect(notice).toBe(
+      `<!-- fly-preview notice:${at} -->\n` +
+        "⏰ The preview of this pull request ([https://pr-7-acme-web.fly.dev](https://pr-7-acme-web.fly.dev)) expires Dec 9 at 14:00 UTC, in about 3 hours: " +
+        "push, or comment `/preview extend 1d` or `/preview pin`, to keep it.",
+    );
+    // Not the sticky comment's marker: the sticky comment is never looked up as this one.
+    expect(notice).not.toContain(COMMENT_MARKER);
   });
 });

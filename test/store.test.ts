@@ -164,6 +164,43 @@ describe.each(DIALECTS)("the store on $dialect", (database) => {
     });
   });
 
+  describe("pins, extensions and reminders", () => {
+    it("records who pinned and extended, one reminder per expiry, and a destroy forgets them", async () => {
+      await store.desireDeploy(pr());
+      const { id } = (await store.get("acme", "web", 7))!;
+      await store.pin(id, "alice");
+      await store.extend(id, { until: 5_000_000, by: "bob", ms: 3_000_000 });
+      expect(await store.get("acme", "web", 7)).toMatchObject({ pinned_by: "alice", pinned_at: 1_000_000, extended_until: 5_000_000, extended_by: "bob", extended_ms: 3_000_000 });
+      // Without a fresh ttl, an extension asked for before the pin still holds.
+      await store.unpin(id);
+      expect(await store.get("acme", "web", 7)).toMatchObject({ pinned_by: null, pinned_at: null, extended_until: 5_000_000 });
+
+      expect(await store.remind(id, 5_000_000)).toBe(true);
+      expect(await store.remind(id, 5_000_000)).toBe(false);
+      expect(await store.remind(id, 6_000_000)).toBe(true);
+
+      await store.pin(id, "alice");
+      await store.desireDestroy("acme", "web", 7);
+      expect(await store.get("acme", "web", 7)).toMatchObject({ pinned_by: null, extended_until: null, extended_by: null, reminded_for: null });
+    });
+
+    it("sends a surface's last state again, at a new version, and only a surface that has one", async () => {
+      await store.desireDeploy(pr());
+      const { id } = (await store.get("acme", "web", 7))!;
+      expect(await store.surfaceWrites.again(id, "comment")).toBe(false);
+      await store.surfaceWrites.want({ previewId: id, installationId: 1, generation: 1, surface: "comment", state: '{"status":"ready"}', final: true });
+      const first = (await store.surfaceWrites.get(id, "comment"))!;
+      expect(await store.surfaceWrites.claim(first, "me", now + 1000)).toBe(true);
+      await store.surfaceWrites.sent(first, "me");
+      expect(await store.surfaceWrites.pending(id)).toBe(0);
+
+      now += 500;
+      expect(await store.surfaceWrites.again(id, "comment")).toBe(true);
+      expect(await store.surfaceWrites.get(id, "comment")).toMatchObject({ state: '{"status":"ready"}', version: 2, sent_version: 1, pending_since: 1_000_500 });
+      expect(await store.surfaceWrites.pending(id)).toBe(1);
+    });
+  });
+
   describe("recorded commands", () => {
     const command = {
       installation_id: 1,

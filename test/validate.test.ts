@@ -70,6 +70,7 @@ describe("fly-preview validate, on a valid file", () => {
         cpus: 1
         cpu_kind: shared
       ttl: 7d
+      notify: edit
       trigger:
         labels: []
         branches: []

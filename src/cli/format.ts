@@ -1,3 +1,5 @@
+import { DEFAULT_TTL_MS } from "../config/index.js";
+import { expiryOf, type Expiry } from "../model/expiry.js";
 import type { Preview } from "../store/store.js";
 
 /** Columns padded to their widest cell; the last one is not padded, so it may be long. */
@@ -49,6 +51,26 @@ export function previewJson(p: Preview) {
     deployedSha: p.deployed_sha,
     url: p.url,
     lastError: p.last_error,
+    pinnedBy: p.pinned_by,
+    expiresAt: expiryJson(p),
     updatedAt: isoTime(p.updated_at),
   };
+}
+
+/** When the preview expires and why; undefined while it has no app to expire (src/model/expiry.ts). */
+export function expiryOfPreview(p: Preview): Expiry | undefined {
+  if (p.desired_action !== "deploy" || p.app_created !== 1) return undefined;
+  return expiryOf(p, p.config_ttl_ms ?? DEFAULT_TTL_MS);
+}
+
+/** The list's EXPIRES cell: a time, `pinned by LOGIN`, or `-` for a preview with no app. */
+export function expiryCell(p: Preview): string {
+  const expiry = expiryOfPreview(p);
+  if (!expiry) return "-";
+  return expiry.kind === "pinned" ? `pinned by ${expiry.by}` : isoTime(expiry.at);
+}
+
+function expiryJson(p: Preview): string | null {
+  const expiry = expiryOfPreview(p);
+  return expiry && expiry.kind !== "pinned" ? isoTime(expiry.at) : null;
 }

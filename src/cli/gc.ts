@@ -2,7 +2,7 @@ import { Flyctl } from "../fly/index.js";
 import { SecretStore } from "../secrets/index.js";
 import type { ReapReport } from "../preview/reaper.js";
 import { CliError, type Command, type Context } from "./command.js";
-import { duration } from "./format.js";
+import { duration, isoTime } from "./format.js";
 
 export const gc: Command = {
   name: "gc",
@@ -32,8 +32,8 @@ export const gc: Command = {
 };
 
 function printReport(report: ReapReport, dryRun: boolean, ctx: Context): void {
-  const { orphans, retried, expired, databases } = report;
-  if (orphans.length + retried.length + expired.length + databases.length === 0) {
+  const { orphans, retried, expired, reminded, databases } = report;
+  if (orphans.length + retried.length + expired.length + reminded.length + databases.length === 0) {
     ctx.print(report.orphansUnchecked ? "no failed destroy to retry, no idle preview to expire" : "nothing to clean up");
     return;
   }
@@ -45,6 +45,9 @@ function printReport(report: ReapReport, dryRun: boolean, ctx: Context): void {
   }
   for (const e of expired) {
     ctx.print(`${dryRun ? "would expire" : "expired"} ${e.repo}#${e.number} (app ${e.app}), idle for ${duration(e.idleMs)}`);
+  }
+  for (const r of reminded) {
+    ctx.print(`${dryRun ? "would remind" : "reminded"} ${r.repo}#${r.number} (app ${r.app}) that it expires at ${isoTime(r.expiresAt)}`);
   }
   for (const d of databases) {
     const what = d.provider === "neon" ? `Neon branch ${d.name} of project ${d.home}` : `database ${d.name} on Fly Postgres cluster ${d.home}`;

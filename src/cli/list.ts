@@ -4,7 +4,7 @@ import type { CostShown } from "../model/pull-request.js";
 import type { Preview } from "../store/store.js";
 import { parseRepository } from "./args.js";
 import type { Command } from "./command.js";
-import { isoTime, previewJson, previewName, statusLabel, table } from "./format.js";
+import { expiryCell, isoTime, previewJson, previewName, statusLabel, table } from "./format.js";
 
 const ERROR_WIDTH = 80;
 
@@ -51,11 +51,12 @@ export const list: Command = {
       p.deployed_sha?.slice(0, 7) ?? "-",
       p.url ?? "-",
       databases.get(p.id) ?? "-",
+      expiryCell(p),
       costs.get(p.id) ? formatMoney(costs.get(p.id)!.perMonth, prices.currency) : "-",
       isoTime(p.updated_at),
       oneLine(p.last_error),
     ]);
-    for (const line of table(["PREVIEW", "APP", "STATUS", "COMMIT", "URL", "DATABASE", "COST/MONTH", "UPDATED", "LAST ERROR"], rows)) ctx.print(line);
+    for (const line of table(["PREVIEW", "APP", "STATUS", "COMMIT", "URL", "DATABASE", "EXPIRES", "COST/MONTH", "UPDATED", "LAST ERROR"], rows)) ctx.print(line);
     // The total, and each installation's when the server serves several: a GitHub App's
     // installations are usually separate teams, each with its own bill to watch.
     const money = (amount: number) => formatMoney(amount, prices.currency);

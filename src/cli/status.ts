@@ -1,7 +1,8 @@
+import { formatTtl } from "../github/markdown.js";
 import type { DatabaseRow, Preview } from "../store/store.js";
 import { parsePullRequest } from "./args.js";
 import { CliError, type Command } from "./command.js";
-import { isoTime, previewJson, previewName, statusLabel } from "./format.js";
+import { expiryOfPreview, isoTime, previewJson, previewName, statusLabel } from "./format.js";
 
 export const status: Command = {
   name: "status",
@@ -58,9 +59,26 @@ function describe(p: Preview, database: DatabaseRow | undefined): Array<[string,
     ["deployment", p.deployment_id === null ? "none" : String(p.deployment_id)],
     ["last error", p.last_error ?? "none"],
     ["lease", p.lease_owner ? `${p.lease_owner} until ${isoTime(p.lease_expires_at ?? 0)}` : "none"],
+    ["expires", expiryText(p)],
     ["paused", p.paused ? `yes, destroyed by ${p.destroyed_by ?? "a command"}: pushes do not redeploy it until /preview redeploy` : "no"],
     ["updated", isoTime(p.updated_at)],
   ];
+}
+
+/** When it expires and why, in the comment's terms. */
+function expiryText(p: Preview): string {
+  const expiry = expiryOfPreview(p);
+  if (!expiry) return "no app to expire";
+  switch (expiry.kind) {
+    case "pinned":
+      return `never while the pull request is open: pinned by ${expiry.by}${p.pinned_at === null ? "" : ` at ${isoTime(p.pinned_at)}`}`;
+    case "extended":
+      return `${isoTime(expiry.at)}, extended by ${expiry.by} (by ${formatTtl(expiry.ms)})`;
+    case "unpinned":
+      return `${isoTime(expiry.at)}, the ttl after ${expiry.by} unpinned it`;
+    case "ttl":
+      return `${isoTime(expiry.at)}, the ttl (${formatTtl(expiry.ttlMs)}) after the last push or redeploy`;
+  }
 }
 
 function statusJson(p: Preview) {
@@ -81,6 +99,10 @@ function statusJson(p: Preview) {
     deploymentId: p.deployment_id,
     paused: p.paused === 1,
     destroyedBy: p.destroyed_by,
+    pinnedAt: p.pinned_at === null ? null : isoTime(p.pinned_at),
+    extendedUntil: p.extended_until === null ? null : isoTime(p.extended_until),
+    extendedBy: p.extended_by,
+    remindedFor: p.reminded_for === null ? null : isoTime(p.reminded_for),
     leaseOwner: p.lease_owner,
     leaseExpiresAt: p.lease_expires_at === null ? null : isoTime(p.lease_expires_at),
     createdAt: isoTime(p.created_at),

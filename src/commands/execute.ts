@@ -1,9 +1,10 @@
 import type { Logger } from "probot";
-import { loadPreviewConfig } from "../config/index.js";
-import { fitComment, react, type Reaction } from "../github/comment.js";
-import { inline, shortSha } from "../github/markdown.js";
+import { DEFAULT_TTL_MS, loadPreviewConfig, parseDuration } from "../config/index.js";
+import { expiryLine, fitComment, react, type Reaction } from "../github/comment.js";
+import { formatDay, formatTtl, inline, shortSha } from "../github/markdown.js";
 import { httpStatus, installationGone, type Octokit } from "../github/octokit.js";
 import { pullRequestFromApi } from "../github/pull-request.js";
+import { EXTEND_CAP_TTLS, expiryOf, extendCap, type Expiry } from "../model/expiry.js";
 import { isSlashCommandName, SLASH_COMMAND_NAMES, type SlashCommandName } from "../model/slash-commands.js";
 import type { CommandName } from "../store/schema.js";
 import { APP_REMOVED_OUTCOME, type Command, type Preview, type PullRequestInfo, type Store } from "../store/store.js";
@@ -16,6 +17,7 @@ export interface CommandDeps {
   log: Logger;
   /** The docs/ folder replies link to. */
   docsUrl: string;
+  clock?: () => number;
 }
 
 interface Run {
@@ -25,6 +27,7 @@ interface Run {
   pr: PullRequestInfo & { open: boolean };
   preview: Preview | undefined;
   docsUrl: string;
+  clock: () => number;
   reply(body: string): Promise<void>;
 }
 
@@ -108,6 +111,63 @@ export const SLASH_COMMANDS: Record<SlashCommandName, CommandSpec> = {
       return { result: "pending", note: `approved ${shortSha(seen)}` };
     },
   },
+  pin: {
+    summary: "keep the preview while the pull request is open: it does not expire (`/preview unpin` undoes it)",
+    needsWrite: true,
+    async execute({ command, store, pr, preview, reply }) {
+      if (!pr.open) return { result: "refused", note: "the pull request is closed" };
+      if (!isLive(preview)) return noPreview(preview, reply, "pin");
+      if (preview.pinned_by) return { result: "done", note: `already pinned by ${preview.pinned_by}` };
+      await store.pin(preview.id, command.sender);
+      await showExpiry(store, preview);
+      return { result: "done", note: "pinned" };
+    },
+  },
+  unpin: {
+    summary: "let a pinned preview expire again, `ttl` after the unpin at the earliest",
+    needsWrite: true,
+    async execute({ command, store, preview, clock }) {
+      if (!preview?.pinned_by) return { result: "done", note: "not pinned" };
+      const ttlMs = ttlOf(preview);
+      // Pinned for longer than its TTL, it would expire at the next pass, unwarned: it gets a fresh TTL.
+      const fresh = clock() + ttlMs;
+      const unpinned = expiryAt(expiryOf({ ...preview, pinned_by: null }, ttlMs));
+      await store.unpin(preview.id, unpinned < fresh ? { until: fresh, by: command.sender } : undefined);
+      await showExpiry(store, preview);
+      return { result: "done", note: "unpinned" };
+    },
+  },
+  extend: {
+    summary: `push the preview's expiry out, like \`/preview extend 3d\` (at most ${EXTEND_CAP_TTLS} × \`ttl\` from now)`,
+    needsWrite: true,
+    async execute({ command, store, pr, preview, reply, clock }) {
+      if (!pr.open) return { result: "refused", note: "the pull request is closed" };
+      const ms = extensionOf(command.text);
+      if (ms === undefined) {
+        await reply("`/preview extend` needs how long, as `ttl` in `.preview.yml` takes it: a whole number and a unit, like `/preview extend 3d` or `/preview extend 12h`.");
+        return { result: "refused", note: "no duration" };
+      }
+      if (!isLive(preview)) return noPreview(preview, reply, "extend");
+      const ttlMs = ttlOf(preview);
+      const expiry = expiryOf(preview, ttlMs);
+      if (expiry.kind === "pinned") {
+        await reply(`${expiryLine(expiry)} Nothing to extend.`);
+        return { result: "refused", note: "pinned" };
+      }
+      const now = clock();
+      // From the current expiry; one the reaper has not acted on yet counts from now.
+      const from = Math.max(expiry.at, now);
+      const until = from + ms;
+      const cap = extendCap(ttlMs, now);
+      if (until > cap) {
+        await reply(overCapReply(until, cap, ttlMs, from));
+        return { result: "refused", note: "past the cap of 4 × ttl" };
+      }
+      await store.extend(preview.id, { until, by: command.sender, ms });
+      await showExpiry(store, preview);
+      return { result: "done", note: `extended to ${new Date(until).toISOString()}` };
+    },
+  },
   status: {
     summary: "show the preview's state, URL, commit and last error",
     needsWrite: false,
@@ -125,6 +185,51 @@ export const SLASH_COMMANDS: Record<SlashCommandName, CommandSpec> = {
     },
   },
 };
+
+function ttlOf(preview: Preview): number {
+  return preview.config_ttl_ms ?? DEFAULT_TTL_MS;
+}
+
+function expiryAt(expiry: Expiry): number {
+  return expiry.kind === "pinned" ? Number.POSITIVE_INFINITY : expiry.at;
+}
+
+/** The duration after `/preview extend`, as `ttl` takes it; undefined when there is none, or it is not one. */
+function extensionOf(text: string): number | undefined {
+  const word = /^\/preview\s+extend\s+(\S+)/i.exec(text)?.[1];
+  if (!word) return undefined;
+  try {
+    const ms = parseDuration(word.toLowerCase());
+    return ms > 0 ? ms : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Only a preview that exists (or is on its way) has an expiry to pin or extend. */
+function isLive(preview: Preview | undefined): preview is Preview {
+  return preview !== undefined && preview.desired_action === "deploy" && preview.status !== "none" && preview.status !== "skipped";
+}
+
+async function noPreview(preview: Preview | undefined, reply: Run["reply"], name: "pin" | "extend"): Promise<Outcome> {
+  const back = preview?.desired_action === "destroy" ? " It was destroyed: `/preview redeploy` brings it back." : "";
+  await reply(`There is no preview to ${name}.${back}`);
+  return { result: "refused", note: "no preview" };
+}
+
+/** The sticky comment again: its expiry line is rendered from the row, which just changed. */
+async function showExpiry(store: Store, preview: Preview): Promise<void> {
+  await store.surfaceWrites.again(preview.id, "comment");
+}
+
+function overCapReply(until: number, cap: number, ttlMs: number, from: number): string {
+  const room = Math.floor((cap - from) / 3_600_000) * 3_600_000;
+  const most = room > 0 ? ` The most it can be extended by now is \`/preview extend ${formatTtl(room)}\`.` : "";
+  return (
+    `That would keep the preview until ${formatDay(until)}, but it may be kept at most ${EXTEND_CAP_TTLS} × \`ttl\` ` +
+    `(${formatTtl(EXTEND_CAP_TTLS * ttlMs)}) from now: until ${formatDay(cap)}.${most} \`/preview pin\` keeps it while the pull request is open.`
+  );
+}
 
 export function renderHelp(docsUrl: string, intro = "fly-preview commands (comment one on this pull request):"): string {
   return [
@@ -149,6 +254,7 @@ export function renderStatus(preview: Preview | undefined): string {
   if (preview.deployed_sha) lines.push(`**Commit:** \`${shortSha(preview.deployed_sha)}\``);
   lines.push(`**App:** \`${preview.app_name}\``);
   if (preview.last_error) lines.push(`**Last error:** ${inline(preview.last_error)}`);
+  if (preview.desired_action === "deploy" && preview.app_created === 1) lines.push(expiryLine(expiryOf(preview, ttlOf(preview))));
   if (preview.paused) lines.push("Destroyed by command: pushes do not bring it back; `/preview redeploy` does.");
   return lines.join("\n");
 }
@@ -239,7 +345,8 @@ async function carryOut(command: Command, deps: CommandDeps, octokit: Octokit, r
     return { result: "refused", note: "no write access" };
   }
   const preview = await deps.store.get(command.owner, command.repo, command.number);
-  const outcome = await spec.execute({ command, octokit, store: deps.store, pr, preview, reply, docsUrl: deps.docsUrl });
+  const clock = deps.clock ?? Date.now;
+  const outcome = await spec.execute({ command, octokit, store: deps.store, pr, preview, reply, docsUrl: deps.docsUrl, clock });
   if (outcome.result === "pending") deps.wake();
   return outcome;
 }

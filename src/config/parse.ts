@@ -100,6 +100,7 @@ function complete(raw: ValidConfig, dockerfileNamed: boolean): PreviewConfig {
     secrets: raw.secrets,
     ttl: raw.ttl,
     ttlMs: parseDuration(raw.ttl),
+    notify: raw.notify,
     trigger: raw.trigger,
     forks: raw.forks,
     hooks: { ...raw.hooks, timeoutMs: parseDuration(raw.hooks.timeout) },

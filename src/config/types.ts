@@ -20,6 +20,8 @@ export interface PreviewConfig {
   secrets: string[];
   ttl: string;
   ttlMs: number;
+  /** How the reminder before expiry is given: an edit of the sticky comment, or a new comment. */
+  notify: "edit" | "comment";
   max_previews?: number;
   trigger: { labels: string[]; branches: string[]; drafts: boolean };
   forks: "approve" | "off" | "trusted";

@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
+import type { Expiry } from "../model/expiry.js";
 import type { CostShown, DatabaseShown, DestroyReason, HookShown, PreviewStatus } from "../model/pull-request.js";
 import { costLine, databaseLine, hookLine } from "./messages.js";
-import { codeSpan, fitText, formatTime, inline, shortSha } from "./markdown.js";
+import { aboutDuration, codeSpan, fitText, formatDay, formatTime, formatTtl, inline, shortSha, spellDuration } from "./markdown.js";
 import { httpStatus, type Octokit, type RepoRef } from "./octokit.js";
 
 // The hidden marker that finds our one comment among all of a PR's comments.
@@ -40,7 +41,18 @@ export interface CommentView {
   ttl?: string;
   /** A hook that failed: postdeploy on a ready preview, predestroy on a destroyed one. */
   hook?: HookShown;
+  /** When the preview expires and why: only while it exists (src/model/expiry.ts). */
+  expiry?: Expiry;
+  /** The reminder before expiry, when it is due and given by an edit. */
+  reminder?: ExpiryReminder;
   updatedAt: number;
+}
+
+export interface ExpiryReminder {
+  /** How long is left until the expiry. */
+  leftMs: number;
+  /** The extension to suggest, as the command takes it ("1d"). */
+  extendBy: string;
 }
 
 const HEADLINES: Record<CommentView["status"], string> = {
@@ -107,6 +119,40 @@ function explanation(view: CommentView): string | undefined {
   }
 }
 
+/** The comment's line on expiry: when, and why then. */
+export function expiryLine(expiry: Expiry): string {
+  switch (expiry.kind) {
+    case "pinned":
+      return `📌 Pinned by ${inline("@" + expiry.by)}: does not expire while the pull request is open (\`/preview unpin\` lets it expire again).`;
+    case "extended":
+      return `Expires ${formatDay(expiry.at)}, extended by ${inline("@" + expiry.by)} with \`/preview extend ${formatTtl(expiry.ms)}\`.`;
+    case "unpinned":
+      return `Expires ${formatDay(expiry.at)}, ${spellDuration(expiry.ttlMs)} after ${inline("@" + expiry.by)} unpinned it (\`ttl\` in .preview.yml).`;
+    case "ttl":
+      return `Expires ${formatDay(expiry.at)}, ${spellDuration(expiry.ttlMs)} after the last push or redeploy (\`ttl\` in .preview.yml).`;
+  }
+}
+
+function keepIt(reminder: ExpiryReminder): string {
+  return `push, or comment \`/preview extend ${reminder.extendBy}\` or \`/preview pin\`, to keep it.`;
+}
+
+/** The reminder, in the sticky comment. */
+export function reminderLine(reminder: ExpiryReminder): string {
+  return `⏰ This preview expires in ${aboutDuration(reminder.leftMs)}: ${keepIt(reminder)}`;
+}
+
+/** The hidden marker of the reminder for the expiry `at`: a retried post finds it instead of posting twice. */
+export function noticeMarker(at: number): string {
+  return `<!-- fly-preview notice:${at} -->`;
+}
+
+/** The reminder as a comment of its own (`notify: comment`), which notifies the pull request's participants. */
+export function renderNotice(notice: ExpiryReminder & { at: number; url?: string }): string {
+  const preview = notice.url ? `The preview of this pull request ([${inline(notice.url)}](${encodeURI(notice.url)}))` : "The preview of this pull request";
+  return [noticeMarker(notice.at), `⏰ ${preview} expires ${formatDay(notice.at)}, in ${aboutDuration(notice.leftMs)}: ${keepIt(notice)}`].join("\n");
+}
+
 export function renderComment(view: CommentView): string {
   const rows: Array<[string, string]> = [];
   if (view.url && view.status !== "destroyed") rows.push(["URL", `[${inline(view.url)}](${encodeURI(view.url)})`]);
@@ -128,7 +174,9 @@ export function renderComment(view: CommentView): string {
   if (view.generatedDockerfile && view.status !== "destroyed") {
     lines.push("Built with a generated Dockerfile: the repository has none. The check run shows it and how to commit it.", "");
   }
+  if (view.reminder) lines.push(reminderLine(view.reminder), "");
   lines.push("| | |", "|---|---|", ...rows.map(([k, v]) => `| **${k}** | ${v} |`));
+  if (view.expiry) lines.push("", expiryLine(view.expiry));
   if (view.checkRunUrl) lines.push("", `[Details in the check run](${encodeURI(view.checkRunUrl)})`);
   return lines.join("\n");
 }
@@ -143,7 +191,7 @@ export function bodyHash(body: string): string {
  * hold the same marker (a copy of fly-preview, a fork of it): editing it fails with
  * 403, and adopting it would fail every run on the PR.
  */
-async function findComment(octokit: Octokit, where: RepoRef & { number: number }, appId: number): Promise<number | undefined> {
+async function findComment(octokit: Octokit, where: RepoRef & { number: number }, appId: number, marker = COMMENT_MARKER): Promise<number | undefined> {
   const iterator = octokit.paginate.iterator(octokit.rest.issues.listComments, {
     owner: where.owner,
     repo: where.repo,
@@ -151,7 +199,7 @@ async function findComment(octokit: Octokit, where: RepoRef & { number: number }
     per_page: 100,
   });
   for await (const page of iterator) {
-    const found = page.data.find((c) => c.body?.includes(COMMENT_MARKER) && c.performed_via_github_app?.id === appId);
+    const found = page.data.find((c) => c.body?.includes(marker) && c.performed_via_github_app?.id === appId);
     if (found) return found.id;
   }
   return undefined;
@@ -186,6 +234,15 @@ export async function upsertComment(
     body,
   });
   return created.data.id;
+}
+
+/**
+ * Posts a comment once: unless this App already wrote one holding `marker` (a post that
+ * reached GitHub before the process died, or before its success was recorded).
+ */
+export async function postOnce(octokit: Octokit, where: RepoRef & { number: number; appId: number }, marker: string, text: string): Promise<void> {
+  if (await findComment(octokit, where, where.appId, marker)) return;
+  await octokit.rest.issues.createComment({ owner: where.owner, repo: where.repo, issue_number: where.number, body: fitComment(text) });
 }
 
 export type Reaction = "eyes" | "rocket" | "confused";

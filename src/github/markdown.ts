@@ -52,6 +52,30 @@ export function formatClock(ms: number): string {
   return `${new Date(ms).toISOString().slice(11, 16)} UTC`;
 }
 
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+/** A moment in the coming days, as people say it: "Dec 9 at 14:00 UTC". */
+export function formatDay(ms: number): string {
+  const date = new Date(ms);
+  return `${MONTHS[date.getUTCMonth()]} ${date.getUTCDate()} at ${formatClock(ms)}`;
+}
+
+/** A whole duration in words: "7 days", "1 hour", "90 minutes". */
+export function spellDuration(ms: number): string {
+  for (const [unit, size] of [["day", 86_400_000], ["hour", 3_600_000], ["minute", 60_000]] as const) {
+    if (ms >= size && ms % size === 0) return `${ms / size} ${unit}${ms === size ? "" : "s"}`;
+  }
+  return formatDuration(ms);
+}
+
+/** Roughly how long is left: "about 23 hours", "about an hour", "about 6 minutes". */
+export function aboutDuration(ms: number): string {
+  const minutes = Math.max(1, Math.round(ms / 60_000));
+  if (minutes >= 90) return `about ${Math.round(minutes / 60)} hours`;
+  if (minutes >= 45) return "about an hour";
+  return minutes === 1 ? "about a minute" : `about ${minutes} minutes`;
+}
+
 /** A TTL as people write it: "7d", "12h", "30m". */
 export function formatTtl(ms: number): string {
   for (const [unit, size] of [["d", 86_400_000], ["h", 3_600_000], ["m", 60_000]] as const) {

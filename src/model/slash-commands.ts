@@ -4,7 +4,7 @@
  * its entry in `SLASH_COMMANDS` (src/commands/execute.ts), whose type wants one entry per
  * name; docs/commands.md is checked against that table.
  */
-export const SLASH_COMMAND_NAMES = ["redeploy", "destroy", "reset-db", "approve", "status", "help"] as const;
+export const SLASH_COMMAND_NAMES = ["redeploy", "destroy", "reset-db", "approve", "pin", "unpin", "extend", "status", "help"] as const;
 
 export type SlashCommandName = (typeof SLASH_COMMAND_NAMES)[number];
 

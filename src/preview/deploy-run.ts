@@ -85,7 +85,7 @@ async function carryOut(run: Run, decided: Plan, configRef: string): Promise<voi
   }
 
   const { config } = decided;
-  const remembered = { config_ttl_ms: config.ttlMs };
+  const remembered = { config_ttl_ms: config.ttlMs, notify_comment: config.notify === "comment" ? 1 : 0 };
   switch (decided.kind) {
     case "skip": {
       log.info({ reason: decided.reason }, "trigger rules skip this pull request");

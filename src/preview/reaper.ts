@@ -1,9 +1,11 @@
 import { DEFAULT_TTL_MS } from "../config/index.js";
 import type { Flyctl } from "../fly/index.js";
+import { expiryOf, reminderLeadMs } from "../model/expiry.js";
 import type { SecretStore } from "../secrets/index.js";
 import type { Settings } from "../settings.js";
 import type { Preview, Store } from "../store/store.js";
 import { dropDatabase } from "./database.js";
+import { wantedWrite } from "./surfaces.js";
 
 export interface ReaperDeps {
   store: Store;
@@ -20,8 +22,10 @@ export interface ReapReport {
   orphans: Array<{ app: string; repo: string; number: number; reason: string }>;
   /** Previews whose destroy failed earlier: asked for again. */
   retried: Array<{ app: string; repo: string; number: number }>;
-  /** Previews idle past their TTL: destroy asked for. */
+  /** Previews past their expiry (TTL or extension; pinned ones never): destroy asked for. */
   expired: Array<{ app: string; repo: string; number: number; idleMs: number }>;
+  /** Previews whose expiry is near: reminded (or, dry, would be), once per expiry. */
+  reminded: Array<{ app: string; repo: string; number: number; expiresAt: number }>;
   /** Databases fly-preview made whose preview is gone: dropped (or, dry, would be). */
   databases: Array<{ provider: string; home: string; name: string; repo: string; number: number; outcome?: "dropped" | "absent" | "failed" }>;
   /** A dry run that could not list the Fly apps: why, and so orphans were not looked for. */
@@ -42,7 +46,7 @@ const where = (row: Preview) => ({ app: row.app_name, repo: `${row.owner}/${row.
  */
 export async function reap(deps: ReaperDeps, options: { dryRun: boolean }): Promise<ReapReport> {
   const now = (deps.clock ?? Date.now)();
-  const report: ReapReport = { orphans: [], retried: [], expired: [], databases: [] };
+  const report: ReapReport = { orphans: [], retried: [], expired: [], reminded: [], databases: [] };
   const rows = await deps.store.list();
 
   for (const row of rows) {
@@ -51,10 +55,15 @@ export async function reap(deps: ReaperDeps, options: { dryRun: boolean }): Prom
       report.retried.push(where(row));
       if (!options.dryRun) await deps.store.redesire(row.id);
     } else if (row.desired_action === "deploy" && row.app_created === 1) {
-      const idleMs = now - (row.activity_at ?? row.desired_at);
-      if (idleMs > (row.config_ttl_ms ?? DEFAULT_TTL_MS)) {
-        report.expired.push({ ...where(row), idleMs });
+      const ttlMs = row.config_ttl_ms ?? DEFAULT_TTL_MS;
+      const expiry = expiryOf(row, ttlMs);
+      if (expiry.kind === "pinned") continue;
+      if (now > expiry.at) {
+        report.expired.push({ ...where(row), idleMs: now - (row.activity_at ?? row.desired_at) });
         if (!options.dryRun) await deps.store.desireDestroy(row.owner, row.repo, row.number, { reason: "expired" });
+      } else if (now >= expiry.at - reminderLeadMs(ttlMs) && row.reminded_for !== expiry.at) {
+        report.reminded.push({ ...where(row), expiresAt: expiry.at });
+        if (!options.dryRun) await remind(deps.store, row, expiry.at);
       }
     }
   }
@@ -101,8 +110,20 @@ export async function reap(deps: ReaperDeps, options: { dryRun: boolean }): Prom
       deps.log.warn({ ...where(row), provider: database.provider, name: database.name, reason: deps.flyctl.redactor.redact((error as Error).message) }, "left-over database not dropped: the next pass tries again");
     }
   }
-  if (report.orphans.length || report.retried.length || report.expired.length || report.databases.length) {
-    deps.log.info({ dryRun: options.dryRun, orphans: report.orphans.length, retried: report.retried.length, expired: report.expired.length }, "reaper pass");
+  if (report.orphans.length || report.retried.length || report.expired.length || report.reminded.length || report.databases.length) {
+    const counts = { orphans: report.orphans.length, retried: report.retried.length, expired: report.expired.length, reminded: report.reminded.length };
+    deps.log.info({ dryRun: options.dryRun, ...counts }, "reaper pass");
   }
   return report;
+}
+
+/**
+ * The reminder before the expiry `at`, once: the sticky comment sent again (its reminder
+ * line comes from the row), or under `notify: comment` a comment of its own. Both go
+ * through the write queue: the reaper writes nothing to GitHub itself.
+ */
+async function remind(store: Store, row: Preview, at: number): Promise<void> {
+  if (!(await store.remind(row.id, at))) return;
+  if (row.notify_comment) await store.surfaceWrites.want(wantedWrite(row, row.desired_generation, { surface: "notice", state: { expiresAt: at } }));
+  else await store.surfaceWrites.again(row.id, "comment");
 }

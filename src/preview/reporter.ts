@@ -1,4 +1,5 @@
-import { bodyHash, renderComment, upsertComment, type CommentView } from "../github/comment.js";
+import { DEFAULT_TTL_MS } from "../config/index.js";
+import { bodyHash, noticeMarker, postOnce, renderComment, renderNotice, upsertComment, type CommentView, type ExpiryReminder } from "../github/comment.js";
 import {
   completeCheckRun,
   createCheckRun,
@@ -9,11 +10,20 @@ import {
   type CheckOutput,
 } from "../github/check-run.js";
 import { createDeployment, findDeployment, setDeploymentState, type DeploymentState } from "../github/deployment.js";
+import { formatTtl } from "../github/markdown.js";
 import type { Octokit } from "../github/octokit.js";
+import { expiryOf, type Expiry } from "../model/expiry.js";
 import type { Preview, Store, SurfaceIds } from "../store/store.js";
 
 /** What a run wants the sticky comment to say; the rest is filled in when it is sent. */
-export type WantedComment = Omit<CommentView, "appName" | "headRef" | "updatedAt" | "checkRunUrl">;
+export type WantedComment = Omit<CommentView, "appName" | "headRef" | "updatedAt" | "checkRunUrl" | "expiry" | "reminder">;
+
+/** The reminder before expiry as a comment of its own (`notify: comment`): the expiry it is about. */
+export interface WantedNotice {
+  expiresAt: number;
+}
+
+const DAY_MS = 86_400_000;
 
 /** The store's record of the commits whose check run may still be in progress. */
 export type OpenCheckRuns = Pick<Store, "openCheckRun" | "openCheckRuns" | "checkRunEnded">;
@@ -152,9 +162,46 @@ export class Reporter {
     });
   }
 
+  /**
+   * The preview's expiry, from its row as it is now (so a pin, an extension or a push
+   * since the state was wanted shows): only while it has an app the reaper would expire.
+   */
+  private expiry(): Expiry | undefined {
+    if (this.preview.desired_action !== "deploy" || this.preview.app_created !== 1) return undefined;
+    return expiryOf(this.preview, this.ttlMs);
+  }
+
+  private get ttlMs(): number {
+    return this.preview.config_ttl_ms ?? DEFAULT_TTL_MS;
+  }
+
+  /** The reminder the reaper recorded for the current expiry, while that expiry is ahead. */
+  private reminder(expiry: Expiry | undefined): (ExpiryReminder & { at: number }) | undefined {
+    if (!expiry || expiry.kind === "pinned" || this.preview.reminded_for !== expiry.at) return undefined;
+    const leftMs = expiry.at - this.clock();
+    if (leftMs <= 0) return undefined;
+    // An extension by the TTL (a day at most) passes the reminder, and stays within the cap.
+    return { at: expiry.at, leftMs, extendBy: formatTtl(Math.min(this.ttlMs, DAY_MS)) };
+  }
+
+  /**
+   * The reminder as a comment of its own, posted once. Not at all when the expiry it is
+   * about has moved since (a push, an extension, a pin): the sticky comment says what is true.
+   */
+  async notice(notice: WantedNotice): Promise<void> {
+    const reminder = this.reminder(this.expiry());
+    if (!reminder || reminder.at !== notice.expiresAt) return;
+    const where = { ...this.repo, number: this.preview.number, appId: this.appId };
+    await postOnce(this.octokit, where, noticeMarker(reminder.at), renderNotice({ ...reminder, url: this.preview.url ?? undefined }));
+  }
+
   async comment(view: WantedComment): Promise<void> {
+    const expiry = view.status === "destroyed" || view.status === "blocked" ? undefined : this.expiry();
     const body = renderComment({
       ...view,
+      expiry,
+      // With `notify: comment` the reminder is a comment of its own, not an edit.
+      reminder: this.preview.notify_comment ? undefined : this.reminder(expiry),
       appName: this.preview.app_name,
       headRef: this.preview.head_ref,
       // The check run of the commit the comment is about; another commit's would mislead.

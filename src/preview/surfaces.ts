@@ -1,6 +1,8 @@
 import type { CheckAction, CheckConclusion, CheckOutput } from "../github/check-run.js";
 import type { DeploymentState } from "../github/deployment.js";
-import type { Reporter, WantedComment } from "./reporter.js";
+import type { Preview } from "../store/store.js";
+import type { WantedWrite } from "../store/surface-writes.js";
+import type { Reporter, WantedComment, WantedNotice } from "./reporter.js";
 
 /**
  * What a run wants one GitHub surface of its preview to show. These are data, not
@@ -11,7 +13,9 @@ import type { Reporter, WantedComment } from "./reporter.js";
 export type Wanted =
   | { surface: "check"; state: WantedCheck }
   | { surface: "deployment"; state: WantedDeployment }
-  | { surface: "comment"; state: WantedComment };
+  | { surface: "comment"; state: WantedComment }
+  /** A comment of its own, posted once: the reminder before expiry under `notify: comment`. */
+  | { surface: "notice"; state: WantedNotice };
 
 export interface WantedCheck {
   sha: string;
@@ -35,7 +39,10 @@ export interface WantedDeployment {
   description?: string;
 }
 
-/** The queue's key of a surface: one check run per commit, one deployment and one comment per pull request. */
+/**
+ * The queue's key of a surface: one check run per commit, one deployment, one sticky
+ * comment and one notice per pull request (a newer notice replaces one not sent yet).
+ */
 export function surfaceKey(wanted: Wanted): string {
   return wanted.surface === "check" ? `check:${wanted.state.sha}` : wanted.surface;
 }
@@ -49,12 +56,26 @@ export function isFinal(wanted: Wanted): boolean {
       return wanted.state.state !== "pending";
     case "comment":
       return wanted.state.status !== "building";
+    case "notice":
+      return true;
   }
+}
+
+/** The write queue's row for what a surface of `preview` should show, for the run of `generation`. */
+export function wantedWrite(preview: Preview, generation: number, wanted: Wanted): WantedWrite {
+  return {
+    previewId: preview.id,
+    installationId: preview.installation_id,
+    generation,
+    surface: surfaceKey(wanted),
+    state: JSON.stringify(wanted.state),
+    final: isFinal(wanted),
+  };
 }
 
 export function parseWanted(surface: string, state: string): Wanted {
   const kind = surface.startsWith("check:") ? "check" : surface;
-  if (kind !== "check" && kind !== "deployment" && kind !== "comment") throw new Error(`unknown surface "${surface}"`);
+  if (kind !== "check" && kind !== "deployment" && kind !== "comment" && kind !== "notice") throw new Error(`unknown surface "${surface}"`);
   return { surface: kind, state: JSON.parse(state) } as Wanted;
 }
 
@@ -77,5 +98,8 @@ export async function sendWanted(reporter: Reporter, wanted: Wanted): Promise<vo
     }
     case "comment":
       await reporter.comment(wanted.state);
+      return;
+    case "notice":
+      await reporter.notice(wanted.state);
   }
 }

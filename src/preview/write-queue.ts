@@ -6,7 +6,7 @@ import type { Metrics } from "../metrics/metrics.js";
 import type { Preview, Store } from "../store/store.js";
 import type { SurfaceWriteRow } from "../store/surface-writes.js";
 import { Reporter } from "./reporter.js";
-import { isFinal, parseWanted, sendWanted, surfaceKey, type Wanted } from "./surfaces.js";
+import { parseWanted, sendWanted, wantedWrite, type Wanted } from "./surfaces.js";
 
 export interface WriteQueueOptions {
   store: Store;
@@ -77,14 +77,7 @@ export class WriteQueue {
 
   /** Records what a surface of `preview` should show, for the run of `generation`, and wakes its lane. */
   async want(preview: Preview, generation: number, wanted: Wanted): Promise<void> {
-    await this.options.store.surfaceWrites.want({
-      previewId: preview.id,
-      installationId: preview.installation_id,
-      generation,
-      surface: surfaceKey(wanted),
-      state: JSON.stringify(wanted.state),
-      final: isFinal(wanted),
-    });
+    await this.options.store.surfaceWrites.want(wantedWrite(preview, generation, wanted));
     this.kick(preview.installation_id);
   }
 

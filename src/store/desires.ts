@@ -203,6 +203,13 @@ export async function desireDestroy(
         desired_by: why.by ?? null,
         command_comment_id: why.commentId ?? null,
         quiet: why.reason === "uninstalled" ? 1 : 0,
+        // A pin or an extension is about this preview: one deployed again later starts afresh.
+        pinned_by: null,
+        pinned_at: null,
+        extended_until: null,
+        extended_by: null,
+        extended_ms: null,
+        reminded_for: null,
       })
       .where("id", "=", row.id)
       .execute();

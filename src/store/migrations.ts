@@ -234,6 +234,25 @@ export const migrationsFor = (dialect: Dialect): Record<string, Migration> => {
       await db.schema.alterTable("previews").addColumn("predestroy_hook", "text").execute();
     },
   },
+  "0013_expiry": {
+    async up(db: Kysely<any>) {
+      // What people asked about a preview's expiry (`/preview pin`, `/preview extend`),
+      // the expiry a reminder was last sent for (one per expiry), and whether
+      // .preview.yml wants that reminder as a new comment (`notify: comment`), remembered
+      // at deploy like the TTL: the reaper reads no .preview.yml. One column per
+      // statement: SQLite adds one at a time.
+      const columns: Array<[string, "text" | "bigint"]> = [
+        ["pinned_by", "text"],
+        ["pinned_at", "bigint"],
+        ["extended_until", "bigint"],
+        ["extended_by", "text"],
+        ["extended_ms", "bigint"],
+        ["reminded_for", "bigint"],
+      ];
+      for (const [name, type] of columns) await db.schema.alterTable("previews").addColumn(name, type).execute();
+      await db.schema.alterTable("previews").addColumn("notify_comment", "integer", (c) => c.notNull().defaultTo(0)).execute();
+    },
+  },
   "0014_machine_size": {
     async up(db: Kysely<any>) {
       // The size of the machine the last successful deploy runs on: what `fly-preview

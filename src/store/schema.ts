@@ -79,6 +79,18 @@ export interface PreviewsTable {
   approved_sha: string | null;
   // The last push or command: the TTL counts from here.
   activity_at: number | null;
+  // `/preview pin`: who pinned it, and when. A pinned preview does not expire while its
+  // pull request is open (src/model/expiry.ts).
+  pinned_by: string | null;
+  pinned_at: number | null;
+  // `/preview extend`: the expiry asked for, who asked and by how much (the last extension).
+  extended_until: number | null;
+  extended_by: string | null;
+  extended_ms: number | null;
+  // The expiry the reminder was sent for: one reminder per expiry.
+  reminded_for: number | null;
+  // `notify: comment` in .preview.yml, remembered at deploy: the reminder is a new comment.
+  notify_comment: Generated<number>;
   // Destroy without writing to GitHub: the installation or repository was removed.
   quiet: Generated<number>;
   destroy_reason: DestroyReason | null;

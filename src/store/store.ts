@@ -3,6 +3,7 @@ import type { PullRequestInfo } from "../model/pull-request.js";
 import * as commands from "./commands.js";
 import * as deliveries from "./deliveries.js";
 import * as desires from "./desires.js";
+import * as expiry from "./expiry.js";
 import * as leases from "./leases.js";
 import type { Dialect } from "./migrations.js";
 import { connect } from "./open.js";
@@ -69,6 +70,12 @@ export class Store {
   desireDestroy(owner: string, repo: string, number: number, why?: DestroyWhy) { return desires.desireDestroy(this.s, owner, repo, number, why); }
   appRemoved(scope: Scope) { return desires.appRemoved(this.s, scope); }
   redesire(id: number) { return desires.redesire(this.s, id); }
+
+  // Pins, extensions and reminders of a preview's expiry (expiry.ts).
+  pin(id: number, by: string) { return expiry.pin(this.s, id, by); }
+  unpin(id: number, fresh?: { until: number; by: string }) { return expiry.unpin(this.s, id, fresh); }
+  extend(id: number, extension: { until: number; by: string; ms: number }) { return expiry.extend(this.s, id, extension); }
+  remind(id: number, at: number) { return expiry.remind(this.s, id, at); }
 
   // The worker's lease on a preview (leases.ts).
   claim(worker: string, leaseMs: number, settleMs: number) { return leases.claim(this.s, worker, leaseMs, settleMs); }

@@ -64,6 +64,28 @@ export class SurfaceWrites {
       .execute();
   }
 
+  /**
+   * Sends a surface's last wanted state again: its row becomes pending at a new version,
+   * unchanged. For what the sender renders from the preview's row rather than from the
+   * state (the sticky comment's expiry line), after that row changed. False when the
+   * surface never had a state (nothing to say it again with).
+   */
+  async again(previewId: number, surface: string): Promise<boolean> {
+    const now = this.clock();
+    const result = await this.db
+      .updateTable("surface_writes")
+      .set((eb) => ({
+        version: eb("version", "+", 1),
+        pending_since: sql<number>`case when sent_version = version then ${now} else pending_since end`,
+        attempts: 0,
+        retry_at: null,
+      }))
+      .where("preview_id", "=", previewId)
+      .where("surface", "=", surface)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
   async get(previewId: number, surface: string): Promise<SurfaceWriteRow | undefined> {
     return this.db.selectFrom("surface_writes").selectAll().where("preview_id", "=", previewId).where("surface", "=", surface).executeTakeFirst();
   }
