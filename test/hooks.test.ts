@@ -179,6 +179,26 @@ describe("postdeploy", () => {
     // flyctl was stopped (SIGTERM), not left running.
     const [call] = consoles();
     expect(call.signal).toBe("SIGTERM");
+    // Nor its machine: flyctl stopped midway leaves it running `sleep inf`; it is found by
+    // its process group and destroyed.
+    const destroyed = world.fly.calls().filter((c) => c.argv[0] === "machines" && c.argv[1] === "destroy");
+    expect(destroyed).toHaveLength(1);
+    expect(destroyed[0].argv).toEqual(["machines", "destroy", expect.stringMatching(/^148e/), "-a", APP, "--force"]);
+    const machines = world.fly.apps()[APP].machines;
+    expect(machines.filter((m) => (m.config as { metadata?: Record<string, string> }).metadata?.fly_process_group === "fly_app_console")).toEqual([]);
+    expect(machines.length).toBeGreaterThan(0);
+  });
+
+  it("past hooks.timeout, a machine that cannot be destroyed is named in the reason", async () => {
+    await hooksWorld(CONFIG.replace("hooks:\n", "hooks:\n  timeout: 1s\n"), { [SEED]: { delayMs: 60_000 } });
+    world.fly.setBehavior({ commands: { [SEED]: { delayMs: 60_000 } }, machines: [{ fail: "auth" }] });
+    await world.deliver(pullRequest("opened", { sha: sha(1) }));
+    const row = await world.settled();
+    expect(row.status).toBe("ready");
+    expect(row.last_error).toBe(
+      `postdeploy (${SEED}) took longer than hooks.timeout (1s) in .preview.yml and was stopped; its machine could not be destroyed (You must be authenticated to view this.) and runs until the preview is destroyed`,
+    );
+    expect(world.fly.apps()[APP].machines.some((m) => (m.config as { metadata?: Record<string, string> }).metadata?.fly_process_group === "fly_app_console")).toBe(true);
   });
 
   it("one Fly cannot start a machine for fails with flyctl's words", async () => {

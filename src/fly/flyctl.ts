@@ -360,6 +360,20 @@ export class Flyctl {
     }
   }
 
+  /**
+   * Destroys the app's console machines (fly_process_group `fly_app_console`, set by
+   * appconfig ToConsoleMachineConfig) still there: a `flyctl console` stopped midway (a
+   * hook past its timeout) cannot stop its machine, which would run `sleep inf`, billed,
+   * until the app is destroyed. Returns the ids destroyed.
+   */
+  async destroyConsoleMachines(app: string): Promise<string[]> {
+    const { stdout } = await this.run(["machines", "list", "-a", app, "--json"]);
+    const machines = JSON.parse(stdout) as Array<{ id: string; state: string; config?: { metadata?: Record<string, string> } }>;
+    const left = machines.filter((m) => m.config?.metadata?.fly_process_group === "fly_app_console" && !["destroying", "destroyed"].includes(m.state));
+    for (const machine of left) await this.run(["machines", "destroy", machine.id, "-a", app, "--force"]);
+    return left.map((m) => m.id);
+  }
+
   /** The organization owning an app, or undefined when our token cannot see the app. */
   private async appOrg(name: string): Promise<string | undefined> {
     try {

@@ -194,6 +194,11 @@ export function hookTimeoutReason(timeout: string): string {
   return `took longer than hooks.timeout (${timeout}) in ${CONFIG_PATH} and was stopped`;
 }
 
+/** After a hook's timeout, its one-off machine could not be destroyed (flyctl's words, redacted). */
+export function hookMachineLeftReason(detail: string): string {
+  return `; its machine could not be destroyed (${detail}) and runs until the preview is destroyed`;
+}
+
 /** flyctl could not run the hook at all (no machine, the app gone): its own words, redacted. */
 export function hookNotRunReason(detail: string): string {
   return `could not run: ${detail}`;

@@ -1,6 +1,6 @@
 import type { PreviewConfig } from "../config/index.js";
 import { FlyError, type Flyctl } from "../fly/index.js";
-import { hookExitReason, hookNotRunReason, hookTimeoutReason } from "../github/messages.js";
+import { hookExitReason, hookMachineLeftReason, hookNotRunReason, hookTimeoutReason } from "../github/messages.js";
 import type { Metrics } from "../metrics/metrics.js";
 import type { HookShown } from "../model/pull-request.js";
 import { deadline, LimitExceeded } from "./limits.js";
@@ -76,7 +76,14 @@ export async function runHook(
     if (signal.aborted) throw signal.reason;
     const durationMs = Date.now() - started;
     const tail = error instanceof FlyError ? error.tail : [];
-    if (limit.signal.reason instanceof LimitExceeded) return ended("timeout", { ok: false, durationMs, tail, reason: limit.signal.reason.message });
+    if (limit.signal.reason instanceof LimitExceeded) {
+      // flyctl, stopped, leaves its console machine running: destroy it, or say it is left.
+      const left = await deps.flyctl.destroyConsoleMachines(app).then(
+        () => "",
+        (cleanup: unknown) => hookMachineLeftReason(deps.flyctl.redactor.redact(cleanup instanceof FlyError ? (cleanup.detail ?? cleanup.reason) : String(cleanup))),
+      );
+      return ended("timeout", { ok: false, durationMs, tail, reason: limit.signal.reason.message + left });
+    }
     const detail = error instanceof FlyError ? (error.detail ?? error.reason) : String(error);
     return ended("error", { ok: false, durationMs, tail, reason: hookNotRunReason(deps.flyctl.redactor.redact(detail)) });
   } finally {
