@@ -1,10 +1,10 @@
 // `npm run bench`: its parts one after another, each in a process of its own so
-// neither's servers, timers or deadline touch the other's. BENCH_PART=ack or
-// BENCH_PART=lifecycle runs only that one.
+// neither's servers, timers or deadline touch the other's. BENCH_PART=ack,
+// BENCH_PART=lifecycle or BENCH_PART=dockerfile runs only that one.
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
-const PARTS = { ack: "./webhook-ack.ts", lifecycle: "./lifecycle.ts" } as const;
+const PARTS = { ack: "./webhook-ack.ts", lifecycle: "./lifecycle.ts", dockerfile: "./dockerfile.ts" } as const;
 type Part = keyof typeof PARTS;
 
 const chosen = process.env.BENCH_PART;
