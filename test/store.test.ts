@@ -164,6 +164,40 @@ describe.each(DIALECTS)("the store on $dialect", (database) => {
     });
   });
 
+  describe("the rows of several apps of one pull request", () => {
+    // What an `apps:` block needs of the store (docs/monorepos.md): rows keyed by app
+    // beside the pull request's own, which webhooks and commands keep addressing alone.
+    const addApp = async (app: string) => {
+      const own = (await store.get("acme", "web", 7))!;
+      await store.db
+        .insertInto("previews")
+        .values({ ...own, id: undefined, app_key: app, app_name: `pr-7-${app}-acme-web`, desired_generation: 1, observed_generation: 0 } as never)
+        .execute();
+    };
+
+    it("keeps one row per app, the pull request's own found without an app key", async () => {
+      await store.desireDeploy(pr());
+      await addApp("api");
+      await addApp("web");
+      expect((await store.get("acme", "web", 7))!.app_key).toBe("");
+      expect((await store.get("acme", "web", 7, "api"))!.app_name).toBe("pr-7-api-acme-web");
+      expect((await store.appsOf("acme", "web", 7)).map((r) => r.app_key)).toEqual(["api", "web"]);
+      await expect(addApp("api")).rejects.toThrow(/unique|UNIQUE|duplicate/);
+    });
+
+    it("lets webhooks, rechecks and destroys address the pull request's own row only", async () => {
+      await store.desireDeployOnce("d1", pr());
+      await addApp("api");
+      expect(await store.desireDeployOnce("d2", pr({ headSha: "b".repeat(40) }))).toEqual({ changed: true });
+      expect(await store.desireDeploy(pr({ headSha: "c".repeat(40) }))).toEqual({ changed: true });
+      expect(await store.recheck("acme", "web", 7)).toEqual({ changed: true });
+      expect(await store.desireDestroy("acme", "web", 7)).toEqual({ changed: true });
+      expect(await store.get("acme", "web", 7)).toMatchObject({ desired_action: "destroy", desired_generation: 5 });
+      // The app's row is as it was made: its desires come from the pull request's run.
+      expect(await store.get("acme", "web", 7, "api")).toMatchObject({ desired_action: "deploy", desired_sha: "a".repeat(40), desired_generation: 1 });
+    });
+  });
+
   describe("pins, extensions and reminders", () => {
     it("records who pinned and extended, one reminder per expiry, and a destroy forgets them", async () => {
       await store.desireDeploy(pr());
@@ -334,6 +368,49 @@ describe.each(DIALECTS.filter((d) => d.dialect === "postgres"))("a stuck webhook
       await pool.end();
       await store.close();
       await created.drop();
+    }
+  });
+});
+
+describe("upgrading a store to rows per app", () => {
+  it("keeps every row, each now the pull request's own, and lets an app's row join it", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "fly-preview-upgrade-"));
+    try {
+      const file = join(dir, "old.db");
+      const db = new Kysely<any>({ dialect: new SqliteDialect({ database: new SQLite(file) }) });
+      const all = migrationsFor("sqlite");
+      const before = Object.fromEntries(Object.entries(all).filter(([name]) => name < "0015"));
+      await new Migrator({ db, provider: { getMigrations: async () => before } }).migrateToLatest();
+      const row = { installation_id: 1, owner: "acme", head_ref: "f", base_ref: "main", desired_action: "deploy", desired_generation: 2 };
+      const times = { desired_at: 1, status: "ready", status_at: 1, created_at: 1, updated_at: 1 };
+      await db
+        .insertInto("previews")
+        .values([
+          { ...row, ...times, repo: "web", number: 7, app_name: "pr-7-acme-web", head_sha: "b".repeat(40), url: "https://pr-7-acme-web.fly.dev", pinned_by: "mo" },
+          { ...row, ...times, repo: "api", number: 8, app_name: "pr-8-acme-api", head_sha: "c".repeat(40) },
+        ])
+        .execute();
+      await db.destroy();
+
+      const upgraded = await openStore(`file:${file}`);
+      expect(await upgraded.get("acme", "web", 7)).toMatchObject({ id: 1, app_key: "", url: "https://pr-7-acme-web.fly.dev", pinned_by: "mo" });
+      expect(await upgraded.get("acme", "api", 8)).toMatchObject({ id: 2, app_key: "" });
+      // Ids keep counting where they were.
+      await upgraded.desireDeploy(prInfo({ repo: "shop", number: 9, appName: "pr-9-acme-shop" }));
+      expect((await upgraded.get("acme", "shop", 9))!.id).toBe(3);
+      await upgraded.db
+        .insertInto("previews")
+        .values({ ...(await upgraded.get("acme", "web", 7))!, id: undefined, app_key: "api", app_name: "pr-7-api-acme-web" } as never)
+        .execute();
+      expect((await upgraded.appsOf("acme", "web", 7)).map((r) => r.app_name)).toEqual(["pr-7-api-acme-web"]);
+      // The claim index came back with the table.
+      expect(await upgraded.db.selectFrom("previews").select("id").where("desired_generation", ">", 0).execute()).toHaveLength(4);
+      await upgraded.close();
+      const check = new SQLite(file);
+      expect(check.prepare("select name from sqlite_master where type = 'index' and tbl_name = 'previews' and name = 'previews_pending'").all()).toHaveLength(1);
+      check.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });

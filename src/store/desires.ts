@@ -85,6 +85,7 @@ export async function desireDeploy(s: StoreContext, pr: PullRequestInfo, command
         .where("owner", "=", pr.owner)
         .where("repo", "=", pr.repo)
         .where("number", "=", pr.number)
+      .where("app_key", "=", "")
         .$call((q) => lockRow(s.dialect, q))
         .executeTakeFirst();
       const asked = command
@@ -154,6 +155,7 @@ export async function recheck(s: StoreContext, owner: string, repo: string, numb
     .where("owner", "=", owner)
     .where("repo", "=", repo)
     .where("number", "=", number)
+    .where("app_key", "=", "")
     .where("desired_action", "=", "deploy")
     .where("paused", "=", 0)
     .where((eb) => eb.or([eb("status", "not in", ["none", "skipped"]), eb("app_created", "=", 1)]))
@@ -181,6 +183,7 @@ export async function desireDestroy(
       .where("owner", "=", owner)
       .where("repo", "=", repo)
       .where("number", "=", number)
+      .where("app_key", "=", "")
       .$call((q) => lockRow(s.dialect, q))
       .executeTakeFirst();
     if (!row) return { changed: false };

@@ -1,4 +1,4 @@
-import { Kysely, Migrator, type ColumnDefinitionBuilder, type Migration } from "kysely";
+import { Kysely, Migrator, sql, type ColumnDefinitionBuilder, type Migration } from "kysely";
 
 export type Dialect = "sqlite" | "postgres";
 
@@ -260,6 +260,33 @@ export const migrationsFor = (dialect: Dialect): Record<string, Migration> => {
       await db.schema.alterTable("previews").addColumn("machine_cpu_kind", "text").execute();
       await db.schema.alterTable("previews").addColumn("machine_cpus", "integer").execute();
       await db.schema.alterTable("previews").addColumn("machine_memory_mb", "integer").execute();
+    },
+  },
+  "0015_app_key": {
+    async up(db: Kysely<any>) {
+      // Several apps per pull request (docs/monorepos.md): the pull request's own row keeps
+      // app_key "", and each app of an `apps:` block gets a row of its own, keyed by its
+      // name. So a pull request is unique by its app key too.
+      await db.schema.alterTable("previews").addColumn("app_key", "text", (c) => c.notNull().defaultTo("")).execute();
+      if (dialect === "postgres") {
+        await db.schema.alterTable("previews").dropConstraint("previews_pr").execute();
+        await db.schema.alterTable("previews").addUniqueConstraint("previews_pr", ["owner", "repo", "number", "app_key"]).execute();
+        return;
+      }
+      // SQLite cannot drop a table's constraint: the table is made again with the new one
+      // (sqlite.org/lang_altertable.html, "other kinds of table schema changes"). There are
+      // no foreign keys to it, and one index.
+      const { rows } = await sql<{ sql: string }>`select sql from sqlite_master where type = 'table' and name = 'previews'`.execute(db);
+      const old = /constraint "previews_pr" unique \("owner", "repo", "number"\)/;
+      if (!old.test(rows[0].sql)) throw new Error(`0015_app_key: the previews table's unique constraint is not the one 0001 made: ${rows[0].sql}`);
+      const created = rows[0]
+        .sql.replace(old, 'constraint "previews_pr" unique ("owner", "repo", "number", "app_key")')
+        .replace(/^create table "previews"/i, 'create table "previews_new"');
+      await sql.raw(created).execute(db);
+      await sql`insert into previews_new select * from previews`.execute(db);
+      await db.schema.dropTable("previews").execute();
+      await db.schema.alterTable("previews_new").renameTo("previews").execute();
+      await db.schema.createIndex("previews_pending").on("previews").columns(["desired_generation", "observed_generation", "lease_expires_at"]).execute();
     },
   },
   };

@@ -57,6 +57,12 @@ export interface PreviewsTable {
   machine_cpu_kind: "shared" | "performance" | null;
   machine_cpus: number | null;
   machine_memory_mb: number | null;
+  /**
+   * "": the pull request's own row, the one its webhooks and commands address. With an
+   * `apps:` block in .preview.yml, each app has a row of its own keyed by its name
+   * (docs/monorepos.md); the pull request is unique by (owner, repo, number, app_key).
+   */
+  app_key: Generated<string>;
   /** `/preview redeploy --fresh` asked: the next deploy builds from source, then runs postdeploy again; cleared once built. */
   fresh: Generated<number>;
   /** When hooks.postdeploy last succeeded on this app; null: due after the next deploy that is up (docs/hooks.md). */

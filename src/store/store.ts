@@ -55,7 +55,8 @@ export class Store {
   pruneDeliveries(olderThanMs: number) { return deliveries.pruneDeliveries(this.s, olderThanMs); }
 
   // Reading previews (previews.ts).
-  get(owner: string, repo: string, number: number) { return previews.get(this.s, owner, repo, number); }
+  get(owner: string, repo: string, number: number, appKey?: string) { return previews.get(this.s, owner, repo, number, appKey); }
+  appsOf(owner: string, repo: string, number: number) { return previews.appsOf(this.s, owner, repo, number); }
   getById(id: number) { return previews.getById(this.s, id); }
   list(filter: { repo?: string } = {}) { return previews.list(this.s, filter); }
   sameAppName(appName: string, exceptId: number) { return previews.sameAppName(this.s, appName, exceptId); }

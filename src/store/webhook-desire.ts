@@ -35,7 +35,8 @@ const DESIRE: Record<string, string> = {
 };
 
 const ON_CONFLICT = [
-  `on conflict (owner, repo, number) do update set`,
+  // app_key "": the pull request's own row (an app of an `apps:` block has its name there).
+  `on conflict (owner, repo, number, app_key) do update set`,
   [
     ...FACTS.map((column) => `${column} = excluded.${column}`),
     ...Object.entries(DESIRE).map(([column, value]) => `${column} = case when ${CHANGED} then ${value} else previews.${column} end`),
