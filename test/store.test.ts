@@ -372,25 +372,32 @@ describe.each(DIALECTS.filter((d) => d.dialect === "postgres"))("a stuck webhook
   });
 });
 
+/**
+ * A SQLite store file migrated up to (not including) the migration named `upTo`, holding
+ * two previews (acme/web#7 and acme/api#8) with `web` and `api` added to their rows.
+ */
+async function oldStore(file: string, upTo: string, web: Record<string, unknown>, api: Record<string, unknown> = {}): Promise<void> {
+  const db = new Kysely<any>({ dialect: new SqliteDialect({ database: new SQLite(file) }) });
+  const before = Object.fromEntries(Object.entries(migrationsFor("sqlite")).filter(([name]) => name < upTo));
+  await new Migrator({ db, provider: { getMigrations: async () => before } }).migrateToLatest();
+  const row = { installation_id: 1, owner: "acme", head_ref: "f", base_ref: "main", desired_action: "deploy", desired_generation: 2 };
+  const times = { desired_at: 1, status: "ready", status_at: 1, created_at: 1, updated_at: 1 };
+  await db
+    .insertInto("previews")
+    .values([
+      { ...row, ...times, repo: "web", number: 7, app_name: "pr-7-acme-web", head_sha: "b".repeat(40), ...web },
+      { ...row, ...times, repo: "api", number: 8, app_name: "pr-8-acme-api", head_sha: "c".repeat(40), ...api },
+    ])
+    .execute();
+  await db.destroy();
+}
+
 describe("upgrading a store to rows per app", () => {
   it("keeps every row, each now the pull request's own, and lets an app's row join it", async () => {
     const dir = await mkdtemp(join(tmpdir(), "fly-preview-upgrade-"));
     try {
       const file = join(dir, "old.db");
-      const db = new Kysely<any>({ dialect: new SqliteDialect({ database: new SQLite(file) }) });
-      const all = migrationsFor("sqlite");
-      const before = Object.fromEntries(Object.entries(all).filter(([name]) => name < "0015"));
-      await new Migrator({ db, provider: { getMigrations: async () => before } }).migrateToLatest();
-      const row = { installation_id: 1, owner: "acme", head_ref: "f", base_ref: "main", desired_action: "deploy", desired_generation: 2 };
-      const times = { desired_at: 1, status: "ready", status_at: 1, created_at: 1, updated_at: 1 };
-      await db
-        .insertInto("previews")
-        .values([
-          { ...row, ...times, repo: "web", number: 7, app_name: "pr-7-acme-web", head_sha: "b".repeat(40), url: "https://pr-7-acme-web.fly.dev", pinned_by: "mo" },
-          { ...row, ...times, repo: "api", number: 8, app_name: "pr-8-acme-api", head_sha: "c".repeat(40) },
-        ])
-        .execute();
-      await db.destroy();
+      await oldStore(file, "0015", { url: "https://pr-7-acme-web.fly.dev", pinned_by: "mo" });
 
       const upgraded = await openStore(`file:${file}`);
       expect(await upgraded.get("acme", "web", 7)).toMatchObject({ id: 1, app_key: "", url: "https://pr-7-acme-web.fly.dev", pinned_by: "mo" });
@@ -420,20 +427,7 @@ describe("upgrading a store to the table of open check runs", () => {
     const dir = await mkdtemp(join(tmpdir(), "fly-preview-upgrade-"));
     try {
       const file = join(dir, "old.db");
-      const db = new Kysely<any>({ dialect: new SqliteDialect({ database: new SQLite(file) }) });
-      const all = migrationsFor("sqlite");
-      const before = Object.fromEntries(Object.entries(all).filter(([name]) => name < "0008"));
-      await new Migrator({ db, provider: { getMigrations: async () => before } }).migrateToLatest();
-      const row = { installation_id: 1, owner: "acme", head_ref: "f", base_ref: "main", desired_action: "deploy", desired_generation: 2 };
-      const times = { desired_at: 1, status: "ready", status_at: 1, created_at: 1, updated_at: 1 };
-      await db
-        .insertInto("previews")
-        .values([
-          { ...row, ...times, repo: "web", number: 7, app_name: "pr-7-acme-web", head_sha: "b".repeat(40), check_run_id: 5, check_run_sha: "a".repeat(40) },
-          { ...row, ...times, repo: "api", number: 8, app_name: "pr-8-acme-api", head_sha: "c".repeat(40) },
-        ])
-        .execute();
-      await db.destroy();
+      await oldStore(file, "0008", { check_run_id: 5, check_run_sha: "a".repeat(40) });
 
       const upgraded = await openStore(`file:${file}`);
       const web = (await upgraded.get("acme", "web", 7))!;

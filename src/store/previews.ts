@@ -4,29 +4,19 @@ import type { Preview, Scope, StoreContext, SurfaceIds } from "./types.js";
 // Reading previews, for anyone; and the one write to a preview's row that needs neither
 // a desire nor a lease: the ids of its GitHub surfaces.
 
+/** Every row of a pull request: its own (app key "") and those of the apps of its `apps:` block. */
+function rowsOf(s: StoreContext, owner: string, repo: string, number: number) {
+  return s.db.selectFrom("previews").selectAll().where("owner", "=", owner).where("repo", "=", repo).where("number", "=", number);
+}
+
 /** The pull request's own row (app key ""), or with `appKey` the row of that app of its `apps:` block. */
 export async function get(s: StoreContext, owner: string, repo: string, number: number, appKey = ""): Promise<Preview | undefined> {
-  return s.db
-    .selectFrom("previews")
-    .selectAll()
-    .where("owner", "=", owner)
-    .where("repo", "=", repo)
-    .where("number", "=", number)
-    .where("app_key", "=", appKey)
-    .executeTakeFirst();
+  return rowsOf(s, owner, repo, number).where("app_key", "=", appKey).executeTakeFirst();
 }
 
 /** The rows of the apps of a pull request's `apps:` block (not its own row), by app key. */
 export async function appsOf(s: StoreContext, owner: string, repo: string, number: number): Promise<Preview[]> {
-  return s.db
-    .selectFrom("previews")
-    .selectAll()
-    .where("owner", "=", owner)
-    .where("repo", "=", repo)
-    .where("number", "=", number)
-    .where("app_key", "!=", "")
-    .orderBy("app_key")
-    .execute();
+  return rowsOf(s, owner, repo, number).where("app_key", "!=", "").orderBy("app_key").execute();
 }
 
 export async function getById(s: StoreContext, id: number): Promise<Preview | undefined> {
