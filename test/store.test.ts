@@ -198,6 +198,57 @@ describe.each(DIALECTS)("the store on $dialect", (database) => {
     });
   });
 
+  describe("handing a pull request's desire to its apps", () => {
+    const app = (appKey: string, rebuild = true) => ({ appKey, appName: `pr-7-${appKey}-acme-web`, rebuild });
+    const own = async () => (await store.get("acme", "web", 7))!;
+    const rowOf = async (appKey: string) => (await store.get("acme", "web", 7, appKey))!;
+
+    it("makes a row for each new app, with the pull request's facts and a deploy desire", async () => {
+      await store.desireDeploy(pr({ labels: ["preview"] }));
+      expect(await store.desireApps(await own(), "a".repeat(40), [app("api"), app("web")])).toEqual({ deploy: ["api", "web"], unchanged: [], removed: [] });
+      expect(await rowOf("api")).toMatchObject({
+        app_name: "pr-7-api-acme-web",
+        installation_id: 1,
+        head_ref: "feature",
+        labels: '["preview"]',
+        desired_action: "deploy",
+        desired_sha: "a".repeat(40),
+        desired_generation: 1,
+        observed_generation: 0,
+        status: "queued",
+      });
+      // Each is claimed on its own, like any preview: the pull request's row and its two apps.
+      const claimed = [];
+      for (let i = 0; i < 3; i++) claimed.push((await store.claim(`worker-${i}`, 60_000, 0))!.preview.app_key);
+      expect(claimed.sort()).toEqual(["", "api", "web"]);
+    });
+
+    it("asks a rebuild of a new commit, leaves an untouched app alone, and only once per commit", async () => {
+      await store.desireDeploy(pr());
+      await store.desireApps(await own(), "a".repeat(40), [app("api"), app("web")]);
+      now += 1000;
+      await store.desireDeploy(pr({ headSha: "b".repeat(40) }));
+      expect(await store.desireApps(await own(), "b".repeat(40), [app("api"), app("web", false)])).toEqual({ deploy: ["api"], unchanged: ["web"], removed: [] });
+      expect(await rowOf("api")).toMatchObject({ desired_sha: "b".repeat(40), desired_generation: 2, head_sha: "b".repeat(40) });
+      expect(await rowOf("web")).toMatchObject({ desired_sha: "a".repeat(40), desired_generation: 1, head_sha: "b".repeat(40) });
+      // The same decision again (a redelivered webhook, a retried run) asks nothing new.
+      await store.desireApps(await own(), "b".repeat(40), [app("api"), app("web", false)]);
+      expect((await rowOf("api")).desired_generation).toBe(2);
+    });
+
+    it("destroys the apps no longer in apps:, and all of them with the pull request", async () => {
+      await store.desireDeploy(pr());
+      await store.desireApps(await own(), "a".repeat(40), [app("api"), app("web"), app("worker")]);
+      expect(await store.desireApps(await own(), "a".repeat(40), [app("api"), app("web")])).toEqual({ deploy: ["api", "web"], unchanged: [], removed: ["worker"] });
+      expect(await rowOf("worker")).toMatchObject({ desired_action: "destroy", destroy_reason: "removed", desired_generation: 2 });
+      expect(await store.destroyApps(await own(), { reason: "command", by: "mo" })).toEqual(["api", "web"]);
+      expect(await rowOf("api")).toMatchObject({ desired_action: "destroy", destroy_reason: "command", destroyed_by: "mo", paused: 1 });
+      // Back in apps:, a removed app gets a row's new desire.
+      expect((await store.desireApps(await own(), "a".repeat(40), [app("worker")])).deploy).toEqual(["worker"]);
+      expect(await rowOf("worker")).toMatchObject({ desired_action: "deploy", desired_generation: 3, destroy_reason: null });
+    });
+  });
+
   describe("pins, extensions and reminders", () => {
     it("records who pinned and extended, one reminder per expiry, and a destroy forgets them", async () => {
       await store.desireDeploy(pr());

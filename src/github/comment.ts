@@ -78,6 +78,8 @@ function destroyedNote(view: CommentView): string {
       return `It expired after ${inline(view.ttl ?? "its TTL")} without a push or a command. Push, or comment \`/preview redeploy\`, to bring it back.`;
     case "operator":
       return "An operator destroyed it. Pushes do not bring it back: comment `/preview redeploy` to deploy it again.";
+    case "removed":
+      return "Its app is no longer in the `apps:` block of `.preview.yml`, so its Fly app was destroyed.";
     case "trigger":
       return `The pull request no longer matches the trigger rules in \`.preview.yml\`: ${inline(view.reason ?? "")}. ${inline(view.remedy ?? "")}`;
     default:

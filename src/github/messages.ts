@@ -154,6 +154,7 @@ export function destroyFailedError(reason: string): string {
 export function destroyedDescription(why: DestroyReason): string {
   if (why === "closed") return "Pull request closed";
   if (why === "trigger") return "Preview destroyed: the trigger rules no longer match";
+  if (why === "removed") return "Preview destroyed: the app is no longer in .preview.yml";
   return `Preview destroyed (${why})`;
 }
 

@@ -24,7 +24,8 @@ export type DesiredAction = "deploy" | "destroy";
 /** Why a preview is (to be) destroyed; the sticky comment says it. */
 // `trigger`: the trigger rules no longer let the preview through (a label removed, back
 // to draft); the row keeps its deploy desire and deploys again when they do.
-export type DestroyReason = "closed" | "command" | "expired" | "uninstalled" | "operator" | "trigger";
+/** Why a preview was destroyed; "removed": its app left the `apps:` block of .preview.yml. */
+export type DestroyReason = "closed" | "command" | "expired" | "uninstalled" | "operator" | "trigger" | "removed";
 
 // What the sticky comment and logs call the state of a preview.
 export type PreviewStatus =

@@ -192,32 +192,34 @@ export async function desireDestroy(
       if (why.by) await trx.updateTable("previews").set({ ...paused, destroyed_by: why.by }).where("id", "=", row.id).execute();
       return { changed: false };
     }
-    await trx
-      .updateTable("previews")
-      .set({
-        desired_action: "destroy",
-        desired_sha: null,
-        desired_generation: row.desired_generation + 1,
-        desired_at: now,
-        updated_at: now,
-        ...paused,
-        destroy_reason: why.reason,
-        destroyed_by: why.by ?? null,
-        desired_by: why.by ?? null,
-        command_comment_id: why.commentId ?? null,
-        quiet: why.reason === "uninstalled" ? 1 : 0,
-        // A pin or an extension is about this preview: one deployed again later starts afresh.
-        pinned_by: null,
-        pinned_at: null,
-        extended_until: null,
-        extended_by: null,
-        extended_ms: null,
-        reminded_for: null,
-      })
-      .where("id", "=", row.id)
+    await trx.updateTable("previews").set(destroyDesire(row.desired_generation, why, now)).where("id", "=", row.id)
       .execute();
     return { changed: true };
   });
+}
+
+/** The columns of a desire "destroyed", over a row at `generation`; `desireDestroy` says when. */
+export function destroyDesire(generation: number, why: DestroyWhy, now: number) {
+  return {
+    desired_action: "destroy" as const,
+    desired_sha: null,
+    desired_generation: generation + 1,
+    desired_at: now,
+    updated_at: now,
+    ...(why.reason === "command" || why.reason === "operator" ? { paused: 1 } : {}),
+    destroy_reason: why.reason,
+    destroyed_by: why.by ?? null,
+    desired_by: why.by ?? null,
+    command_comment_id: why.commentId ?? null,
+    quiet: why.reason === "uninstalled" ? 1 : 0,
+    // A pin or an extension is about this preview: one deployed again later starts afresh.
+    pinned_by: null,
+    pinned_at: null,
+    extended_until: null,
+    extended_by: null,
+    extended_ms: null,
+    reminded_for: null,
+  };
 }
 
 /**

@@ -1,5 +1,7 @@
 import { sql, type Kysely } from "kysely";
 import type { PullRequestInfo } from "../model/pull-request.js";
+import * as apps from "./apps.js";
+import type { WantedApp } from "./apps.js";
 import * as commands from "./commands.js";
 import * as deliveries from "./deliveries.js";
 import * as desires from "./desires.js";
@@ -12,7 +14,7 @@ import * as databases from "./preview-databases.js";
 import * as previews from "./previews.js";
 import type { Database } from "./schema.js";
 import { SurfaceWrites } from "./surface-writes.js";
-import type { CommandDesire, DestroyWhy, NewCommand, PreviewPatch, Scope, StoreContext, SurfaceIds } from "./types.js";
+import type { CommandDesire, DestroyWhy, NewCommand, Preview, PreviewPatch, Scope, StoreContext, SurfaceIds } from "./types.js";
 import type { WebhookDesires } from "./webhook-desire.js";
 import * as writePace from "./write-pace.js";
 
@@ -21,6 +23,7 @@ import * as writePace from "./write-pace.js";
 // to it, with the database, the dialect and the clock.
 
 export type { PullRequestInfo } from "../model/pull-request.js";
+export type { AppsDesired, WantedApp } from "./apps.js";
 export { APP_REMOVED_OUTCOME } from "./commands.js";
 export { inspectDatabase, type DatabaseInspection } from "./open.js";
 export type { DatabaseKey, DatabaseProvider, DatabaseRow } from "./preview-databases.js";
@@ -57,6 +60,8 @@ export class Store {
   // Reading previews (previews.ts).
   get(owner: string, repo: string, number: number, appKey?: string) { return previews.get(this.s, owner, repo, number, appKey); }
   appsOf(owner: string, repo: string, number: number) { return previews.appsOf(this.s, owner, repo, number); }
+  desireApps(pr: Preview, sha: string, wanted: WantedApp[]) { return apps.desireApps(this.s, pr, sha, wanted); }
+  destroyApps(pr: Preview, why: DestroyWhy) { return apps.destroyApps(this.s, pr, why); }
   getById(id: number) { return previews.getById(this.s, id); }
   list(filter: { repo?: string } = {}) { return previews.list(this.s, filter); }
   sameAppName(appName: string, exceptId: number) { return previews.sameAppName(this.s, appName, exceptId); }

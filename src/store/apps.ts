@@ -1,0 +1,134 @@
+import { destroyDesire } from "./desires.js";
+import type { DestroyWhy, Preview, StoreContext } from "./types.js";
+
+// The rows of the apps of a pull request's `apps:` block (docs/monorepos.md). Webhooks
+// and commands address the pull request's own row (app key ""); its run reads
+// .preview.yml and hands each app its desire here. Each app's row is then an ordinary
+// preview: claimed, run, retried and reaped on its own.
+
+/** One app of the `apps:` block, as the pull request's run decided for this commit. */
+export interface WantedApp {
+  /** The app's name in `apps:`. */
+  appKey: string;
+  /** Its Fly app: pr-{number}-{app}-{owner}-{repo}. */
+  appName: string;
+  /** False: its `paths` were not touched since its last deploy, so it is left as it is. */
+  rebuild: boolean;
+}
+
+/** What `desireApps` changed, by app key. */
+export interface AppsDesired {
+  /** New rows, and rows given a new deploy desire. */
+  deploy: string[];
+  /** Rows left as they are: an app whose paths the push did not touch. */
+  unchanged: string[];
+  /** Apps no longer in `apps:`: asked to be destroyed. */
+  removed: string[];
+}
+
+/**
+ * Hands the pull request's deploy desire (its own row `pr`, at `sha`) to its apps: an app
+ * without a row gets one; an app to rebuild a deploy desire for `sha` unless it has one;
+ * an app whose row is no longer in `apps:` a destroy desire (reason "removed"). Every row
+ * learns the pull request's facts (head, labels) either way. One transaction.
+ */
+export async function desireApps(s: StoreContext, pr: Preview, sha: string, apps: WantedApp[]): Promise<AppsDesired> {
+  return s.db.transaction().execute(async (trx) => {
+    const now = s.clock();
+    const rows = await trx
+      .selectFrom("previews")
+      .selectAll()
+      .where("owner", "=", pr.owner)
+      .where("repo", "=", pr.repo)
+      .where("number", "=", pr.number)
+      .where("app_key", "!=", "")
+      .execute();
+    const facts = {
+      installation_id: pr.installation_id,
+      head_sha: pr.head_sha,
+      head_ref: pr.head_ref,
+      base_ref: pr.base_ref,
+      draft: pr.draft,
+      labels: pr.labels,
+      fork: pr.fork,
+      approved_sha: pr.approved_sha,
+      // The reaper reads these of each row: the pull request's run remembered them from .preview.yml.
+      config_ttl_ms: pr.config_ttl_ms,
+      notify_comment: pr.notify_comment,
+      updated_at: now,
+    };
+    const desire = {
+      desired_action: "deploy" as const,
+      desired_sha: sha,
+      desired_at: now,
+      activity_at: now,
+      destroy_reason: null,
+      destroyed_by: null,
+      desired_by: pr.desired_by,
+      paused: 0,
+      quiet: 0,
+    };
+    const done: AppsDesired = { deploy: [], unchanged: [], removed: [] };
+    for (const app of apps) {
+      const row = rows.find((r) => r.app_key === app.appKey);
+      if (!row) {
+        await trx
+          .insertInto("previews")
+          .values({
+            ...facts,
+            ...desire,
+            owner: pr.owner,
+            repo: pr.repo,
+            number: pr.number,
+            app_key: app.appKey,
+            app_name: app.appName,
+            desired_generation: 1,
+            observed_generation: 0,
+            status: "queued",
+            status_at: now,
+            created_at: now,
+          })
+          .execute();
+        done.deploy.push(app.appKey);
+        continue;
+      }
+      const wantsIt = row.desired_action === "deploy" && row.desired_sha === sha && row.status !== "destroyed";
+      if (app.rebuild && !wantsIt) {
+        await trx
+          .updateTable("previews")
+          .set({ ...facts, ...desire, desired_generation: row.desired_generation + 1 })
+          .where("id", "=", row.id)
+          .execute();
+        done.deploy.push(app.appKey);
+      } else {
+        await trx.updateTable("previews").set(facts).where("id", "=", row.id).execute();
+        (app.rebuild ? done.deploy : done.unchanged).push(app.appKey);
+      }
+    }
+    const removed: DestroyWhy = { reason: "removed" };
+    for (const row of rows) {
+      if (apps.some((a) => a.appKey === row.app_key) || row.desired_action === "destroy") continue;
+      await trx.updateTable("previews").set(destroyDesire(row.desired_generation, removed, now)).where("id", "=", row.id).execute();
+      done.removed.push(row.app_key);
+    }
+    return done;
+  });
+}
+
+/** Passes the pull request's destroy on to each of its apps that still wants to be deployed. */
+export async function destroyApps(s: StoreContext, pr: Preview, why: DestroyWhy): Promise<string[]> {
+  return s.db.transaction().execute(async (trx) => {
+    const now = s.clock();
+    const rows = await trx
+      .selectFrom("previews")
+      .select(["id", "app_key", "desired_generation"])
+      .where("owner", "=", pr.owner)
+      .where("repo", "=", pr.repo)
+      .where("number", "=", pr.number)
+      .where("app_key", "!=", "")
+      .where("desired_action", "=", "deploy")
+      .execute();
+    for (const row of rows) await trx.updateTable("previews").set(destroyDesire(row.desired_generation, why, now)).where("id", "=", row.id).execute();
+    return rows.map((r) => r.app_key);
+  });
+}
