@@ -125,7 +125,8 @@ describe.skipIf(!TEST_DATABASE_URL)("several processes on PostgreSQL", () => {
         const p = await store.get("Codertocat", "Hello-World", 7);
         return p?.status === "ready" && (await store.surfaceWrites.pending()) === 0 ? p : undefined;
       },
-      60_000,
+      // Seconds when the machine is quiet; a CI run sharing it with other test runs once took longer than a minute.
+      150_000,
     );
 
     expect(row.deployed_sha).toBe(sha(7));
@@ -133,5 +134,5 @@ describe.skipIf(!TEST_DATABASE_URL)("several processes on PostgreSQL", () => {
     expect(gh.checkRuns).toHaveLength(1);
     expect(gh.checkRuns[0].conclusion).toBe("success");
     expect(Object.keys(fly.apps())).toEqual(["pr-7-codertocat-hello-world"]);
-  }, 90_000);
+  }, 200_000);
 });
