@@ -2,7 +2,7 @@
 // answering with the shapes GitHub uses. Reached through GHE_HOST/GHE_PROTOCOL (base
 // URL http://127.0.0.1:PORT/api/v3), so it serves in-process tests and child
 // processes alike.
-import { createPublicKey, verify, type KeyObject } from "node:crypto";
+import { createHash, createPublicKey, verify, type KeyObject } from "node:crypto";
 import { mkdtemp, mkdir, rm, writeFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -88,8 +88,11 @@ export interface FakeGitHub {
   setDefaultBranch(repo: string, branch: string): void;
   /** A user's permission on a repository: admin, write, read or none (default read). */
   setPermission(repo: string, user: string, permission: "admin" | "maintain" | "write" | "triage" | "read" | "none"): void;
-  /** The files of `owner/repo` at commit `sha`. */
-  setCommit(repo: string, sha: string, files: Record<string, string>): void;
+  /**
+   * The files of `owner/repo` at commit `sha`, and optionally its parents: `[]` for a
+   * root commit; left out, its history is unknown (see the compare endpoint).
+   */
+  setCommit(repo: string, sha: string, files: Record<string, string>, parents?: string[]): void;
   /** A comment already on `owner/repo#number`, written through another App (or by a person, with `by: null`). */
   seedComment(issue: string, body: string, by: AppRef | null): Comment;
   /**
@@ -192,6 +195,7 @@ function commentProblem(body: any): { message: string; errors: unknown[]; docume
  */
 export async function startFakeGitHub(app: AppRef = { id: 1, slug: "fly-preview" }): Promise<FakeGitHub> {
   const commits = new Map<string, Record<string, string>>();
+  const parentsOf = new Map<string, string[]>();
   const failures: Array<{ method: string; prefix: string; status: number; count: number; message?: string; headers?: Record<string, string> }> = [];
   const delays: Array<{ method: string; prefix: string; ms: number; count: number }> = [];
   const removedInstallations = new Set<string>();
@@ -260,6 +264,142 @@ export async function startFakeGitHub(app: AppRef = { id: 1, slug: "fly-preview"
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  }
+
+  // "Compare two commits" (docs.github.com/rest/commits/commits#compare-two-commits):
+  // BASE...HEAD between commits set with setCommit, as GitHub answers it: the files
+  // changed from the merge base of the two to HEAD, the commits HEAD has that BASE has
+  // not, and where HEAD stands ("ahead", "behind", "diverged", "identical").
+  // The fake's limits, on purpose:
+  // - the history is what setCommit's `parents` say. Two commits whose relation it
+  //   cannot find while a walk met a commit whose parents were never set are answered
+  //   as if BASE were HEAD's parent ("ahead" by 1, files diffed from BASE), which is what
+  //   a test that sets no parents means; with every parent known and no common
+  //   ancestor, GitHub's 404 "No common ancestor between …";
+  // - the merge base is the first common ancestor of a breadth-first walk from HEAD
+  //   (git's for the histories tests draw), renames are found only for identical
+  //   content (git also pairs similar files), and additions/deletions count lines
+  //   roughly; BASE and HEAD are full SHAs (GitHub also takes refs and short SHAs).
+  const COMPARE_DOCS = "https://docs.github.com/rest/commits/commits#compare-two-commits";
+  // GitHub lists at most 300 changed files and leaves the rest out silently; without a
+  // page parameter, the newest 250 commits.
+  const COMPARE_FILES_MAX = 300;
+  const COMPARE_COMMITS_MAX = 250;
+
+  /** `sha` and its ancestors through known parents, nearest first; `unknown` when a parent list was never set. */
+  function ancestry(repo: string, sha: string): { order: string[]; unknown: boolean } {
+    const order: string[] = [];
+    const seen = new Set<string>();
+    const queue = [sha];
+    let unknown = false;
+    while (queue.length > 0) {
+      const commit = queue.shift()!;
+      if (seen.has(commit)) continue;
+      seen.add(commit);
+      order.push(commit);
+      const parents = parentsOf.get(`${repo}@${commit}`);
+      if (parents) queue.push(...parents);
+      else unknown = true;
+    }
+    return { order, unknown };
+  }
+
+  const blobSha = (content: string) => createHash("sha1").update(`blob ${Buffer.byteLength(content)}\0`).update(content).digest("hex");
+  const lineCount = (content: string) => (content === "" ? 0 : content.replace(/\n$/, "").split("\n").length);
+
+  function diffEntries(repo: string, from: Record<string, string>, to: Record<string, string>, head: string) {
+    const entry = (filename: string, status: string, content: string, extra: Record<string, unknown> = {}) => ({
+      sha: blobSha(content),
+      filename,
+      status,
+      blob_url: `${base}/${repo}/blob/${head}/${filename}`,
+      raw_url: `${base}/${repo}/raw/${head}/${filename}`,
+      contents_url: `${base}/api/v3/repos/${repo}/contents/${filename}?ref=${head}`,
+      ...extra,
+    });
+    const lines = (added: number, deleted: number) => ({ additions: added, deletions: deleted, changes: added + deleted });
+    const removed = Object.keys(from).filter((name) => !(name in to));
+    const entries = [];
+    for (const name of Object.keys(to)) {
+      if (!(name in from)) {
+        const renamedFrom = removed.findIndex((old) => from[old] === to[name]);
+        if (renamedFrom >= 0) {
+          const [old] = removed.splice(renamedFrom, 1);
+          entries.push(entry(name, "renamed", to[name], { previous_filename: old, ...lines(0, 0) }));
+        } else entries.push(entry(name, "added", to[name], lines(lineCount(to[name]), 0)));
+      } else if (from[name] !== to[name]) {
+        entries.push(entry(name, "modified", to[name], lines(lineCount(to[name]), lineCount(from[name]))));
+      }
+    }
+    for (const name of removed) entries.push(entry(name, "removed", from[name], lines(0, lineCount(from[name]))));
+    return entries.sort((a, b) => (a.filename < b.filename ? -1 : a.filename > b.filename ? 1 : 0));
+  }
+
+  function compare(res: ServerResponse, url: URL, repo: string, basehead: string) {
+    const [baseSha, headSha, extra] = basehead.split("...");
+    if (!baseSha || !headSha || extra !== undefined || !commits.has(`${repo}@${baseSha}`) || !commits.has(`${repo}@${headSha}`)) {
+      return json(res, 404, { message: "Not Found", documentation_url: COMPARE_DOCS, status: "404" });
+    }
+    const ahead = ancestry(repo, headSha);
+    const behind = ancestry(repo, baseSha);
+    const inBase = new Set(behind.order);
+    const inHead = new Set(ahead.order);
+    let status: "identical" | "ahead" | "behind" | "diverged";
+    let mergeBase: string;
+    let aheadCommits = ahead.order.filter((c) => !inBase.has(c));
+    let behindCommits = behind.order.filter((c) => !inHead.has(c));
+    const common = ahead.order.find((c) => inBase.has(c));
+    if (baseSha === headSha) [status, mergeBase] = ["identical", baseSha];
+    else if (inHead.has(baseSha)) [status, mergeBase] = ["ahead", baseSha];
+    else if (inBase.has(headSha)) [status, mergeBase] = ["behind", headSha];
+    else if (common !== undefined) [status, mergeBase] = ["diverged", common];
+    else if (ahead.unknown || behind.unknown) {
+      [status, mergeBase] = ["ahead", baseSha];
+      [aheadCommits, behindCommits] = [[headSha], []];
+    } else {
+      return json(res, 404, { message: `No common ancestor between ${baseSha} and ${headSha}.`, documentation_url: COMPARE_DOCS, status: "404" });
+    }
+    const commitJson = (sha: string) => ({
+      sha,
+      url: `${base}/api/v3/repos/${repo}/commits/${sha}`,
+      html_url: `${base}/${repo}/commit/${sha}`,
+      commit: { message: `commit ${sha}` },
+      parents: (parentsOf.get(`${repo}@${sha}`) ?? []).map((p) => ({ sha: p, url: `${base}/api/v3/repos/${repo}/commits/${p}` })),
+    });
+    // Oldest first, as GitHub lists them.
+    const listed = [...aheadCommits].reverse();
+    const paged = url.searchParams.has("per_page") || url.searchParams.has("page");
+    const perPage = Math.min(100, Number(url.searchParams.get("per_page") ?? 30));
+    const page = Number(url.searchParams.get("page") ?? 1);
+    const headers: Record<string, string> = {};
+    if (paged && page * perPage < listed.length) {
+      const next = new URL(url);
+      next.searchParams.set("page", String(page + 1));
+      headers.link = `<${next}>; rel="next"`;
+    }
+    const shown = paged ? listed.slice((page - 1) * perPage, page * perPage) : listed.slice(-COMPARE_COMMITS_MAX);
+    const files = diffEntries(repo, commits.get(`${repo}@${mergeBase}`)!, commits.get(`${repo}@${headSha}`)!, headSha).slice(0, COMPARE_FILES_MAX);
+    return json(
+      res,
+      200,
+      {
+        url: `${base}/api/v3/repos/${repo}/compare/${basehead}`,
+        html_url: `${base}/${repo}/compare/${basehead}`,
+        permalink_url: `${base}/${repo}/compare/${basehead}`,
+        diff_url: `${base}/${repo}/compare/${basehead}.diff`,
+        patch_url: `${base}/${repo}/compare/${basehead}.patch`,
+        base_commit: commitJson(baseSha),
+        merge_base_commit: commitJson(mergeBase),
+        status,
+        ahead_by: aheadCommits.length,
+        behind_by: behindCommits.length,
+        total_commits: aheadCommits.length,
+        commits: shown.map(commitJson),
+        // The files come on the first page only.
+        ...(page === 1 ? { files } : {}),
+      },
+      headers,
+    );
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse, body: any) {
@@ -397,6 +537,9 @@ export async function startFakeGitHub(app: AppRef = { id: 1, slug: "fly-preview"
       const shown = runs.slice((page - 1) * perPage, page * perPage).map((r) => ({ ...r, html_url: `${base}/${repo}/runs/${r.id}` }));
       return json(res, 200, { total_count: runs.length, check_runs: shown }, headers);
     }
+    if (method === "GET" && (m = path.match(/^\/api\/v3\/repos\/([^/]+)\/([^/]+)\/compare\/(.+)$/))) {
+      return compare(res, url, `${m[1]}/${m[2]}`, decodeURIComponent(m[3]));
+    }
     if (method === "POST" && (m = path.match(/^\/api\/v3\/repos\/([^/]+)\/([^/]+)\/deployments$/))) {
       const deployment: Deployment = { id: nextId++, repo: `${m[1]}/${m[2]}`, ...body, performed_via_github_app: app, statuses: [] };
       state.deployments.push(deployment);
@@ -505,8 +648,12 @@ export async function startFakeGitHub(app: AppRef = { id: 1, slug: "fly-preview"
       state.comments.push(comment);
       return comment;
     },
-    setCommit(repo, sha, files) {
+    setCommit(repo, sha, files, parents) {
+      const unknownParent = parents?.find((p) => !commits.has(`${repo}@${p}`));
+      if (unknownParent) throw new Error(`fake GitHub: set the parent ${unknownParent} of ${sha} first`);
       commits.set(`${repo}@${sha}`, files);
+      if (parents) parentsOf.set(`${repo}@${sha}`, parents);
+      else parentsOf.delete(`${repo}@${sha}`);
     },
     failNext(method, prefix, status, count = 1, answer = {}) {
       failures.push({ method, prefix, status, count, ...answer });
