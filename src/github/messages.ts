@@ -168,13 +168,24 @@ export function databaseLine(db: DatabaseShown): string {
 
 /** What the preview's machine costs, and that it costs nothing for compute while stopped. */
 export function costLine(cost: CostShown): string {
+  return `${costFigures(cost)} (${costSource(cost)}). ${idleCost("it")}`;
+}
+
+/** That a stopped machine costs nothing for compute, said of `subject` ("it", "an app"). */
+export function idleCost(subject: string): string {
+  return `Idle, ${subject} stops by itself (auto-stop) and costs nothing for compute until the next request.`;
+}
+
+/** A machine's size and price: "`shared-cpu-1x`, 256 MB: about $0.0027 an hour, $1.94 a month if always on". */
+export function costFigures(cost: CostShown): string {
   const memory = cost.memoryMb % 1024 === 0 ? `${cost.memoryMb / 1024} GB` : `${cost.memoryMb} MB`;
   const money = (amount: number) => formatMoney(amount, cost.currency);
-  return (
-    `\`${cost.preset}\`, ${memory}: about ${money(cost.perHour)} an hour, ${money(cost.perMonth)} a month if always on ` +
-    `([Fly's ${cost.region} prices](${encodeURI(cost.source)}) of ${cost.date}). ` +
-    "Idle, it stops by itself (auto-stop) and costs nothing for compute until the next request."
-  );
+  return `\`${cost.preset}\`, ${memory}: about ${money(cost.perHour)} an hour, ${money(cost.perMonth)} a month if always on`;
+}
+
+/** Where a price was read: "[Fly's iad prices](…) of 2026-11-01". */
+export function costSource(cost: CostShown): string {
+  return `[Fly's ${cost.region} prices](${encodeURI(cost.source)}) of ${cost.date}`;
 }
 
 /** A hook named with its command, for plain one-line reasons: `postdeploy (npm run seed)`. */
