@@ -1,6 +1,6 @@
 import { CONFIG_PATH } from "../model/config-file.js";
 import type { CostShown, DatabaseShown, DestroyReason, HookShown } from "../model/pull-request.js";
-import { formatClock, formatDuration, formatMoney, formatTtl, shortSha } from "./markdown.js";
+import { codeSpan, fitLine, formatClock, formatDuration, formatMoney, formatTtl, shortSha } from "./markdown.js";
 
 // The one-line reasons a run gives people: in the comment, the check run, the
 // deployment's description and the row's last_error (`fly-preview status`). Runs pick
@@ -233,4 +233,32 @@ export function releaseFailedReason(command: string | undefined, detail: string 
 export function hookLine(hook: HookShown, code: (text: string) => string, text: (text: string) => string): string {
   const took = formatDuration(hook.durationMs);
   return hook.ok ? `${hook.name} (${code(hook.command)}) ran in ${took}` : `${hook.name} (${code(hook.command)}) ${text(hook.reason ?? "failed")} (after ${took})`;
+}
+
+// Replies to a command that names an app (`/preview redeploy api`) in a way that cannot
+// be carried out. The word is the commenter's: shown in code, and cut, so a long or
+// hostile one cannot bloat or break the reply.
+const WORD_SHOWN_MAX = 60;
+
+function word(text: string): string {
+  return codeSpan(fitLine(text, WORD_SHOWN_MAX));
+}
+
+/** The word after `/preview NAME` cannot be an app's name (`apps:` in .preview.yml). */
+export function notAnAppNameReply(command: string, written: string): string {
+  return (
+    `${word(written)} is not an app's name: apps are named under \`apps:\` in \`${CONFIG_PATH}\`, with lowercase letters, digits and hyphens, ` +
+    `starting with a letter, like \`/preview ${command} api\`. Without a name, \`/preview ${command}\` acts on every app.`
+  );
+}
+
+/** More than one word after `/preview NAME` that could be an app's. */
+export function oneAppReply(command: string): string {
+  return `\`/preview ${command}\` takes one app at a time, like \`/preview ${command} api\`; without a name it acts on every app.`;
+}
+
+/** The app a command names is not one of the pull request's (`apps` are the ones it has). */
+export function unknownAppReply(command: string, app: string, apps: string[]): string {
+  const have = apps.length ? `its apps are ${apps.map(word).join(", ")}` : "it has no apps yet";
+  return `This pull request has no app ${word(app)} (\`apps:\` in \`${CONFIG_PATH}\`): ${have}. Nothing was done; \`/preview ${command}\` alone acts on every app.`;
 }
