@@ -152,7 +152,7 @@ export function noticeMarker(at: number): string {
 
 /** The reminder as a comment of its own (`notify: comment`), which notifies the pull request's participants. */
 export function renderNotice(notice: ExpiryReminder & { at: number; url?: string }): string {
-  const preview = notice.url ? `The preview of this pull request ([${inline(notice.url)}](${encodeURI(notice.url)}))` : "The preview of this pull request";
+  const preview = notice.url ? `The preview of this pull request (${urlLink(notice.url)})` : "The preview of this pull request";
   return [noticeMarker(notice.at), `⏰ ${preview} expires ${formatDay(notice.at)}, in ${aboutDuration(notice.leftMs)}: ${keepIt(notice)}`].join("\n");
 }
 
