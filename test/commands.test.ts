@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { parseCommand } from "../src/commands/parse.js";
+import { parseCommand, parseCommandWords } from "../src/commands/parse.js";
+import { unknownAppReply } from "../src/github/messages.js";
 import { formatDay } from "../src/github/markdown.js";
 import { RunPool } from "../src/preview/pool.js";
 import { reap } from "../src/preview/reaper.js";
@@ -53,6 +54,64 @@ describe("parsing a comment", () => {
     expect(parseCommand("/previewing is fun")).toBeUndefined();
     expect(parseCommand("> /preview destroy\n\nwhy did you do that?")).toBeUndefined();
     expect(parseCommand("```\n/preview destroy\n```")).toBeUndefined();
+  });
+});
+
+describe("the words of a command: the app it names, and the rest", () => {
+  const words = (body: string) => parseCommandWords(parseCommand(body)!.text);
+
+  it("reads an app's name after redeploy and destroy, in any case and beside options in any place", () => {
+    expect(words("/preview redeploy api")).toEqual({ name: "redeploy", app: "api", args: [] });
+    expect(words("/Preview  Destroy   Web ")).toEqual({ name: "destroy", app: "web", args: [] });
+    expect(words("/preview redeploy api --fresh")).toEqual({ name: "redeploy", app: "api", args: ["--fresh"] });
+    expect(words("/preview redeploy --fresh web-2")).toEqual({ name: "redeploy", app: "web-2", args: ["--fresh"] });
+  });
+
+  it("without a name, acts on every app: no app, and the options as they were", () => {
+    expect(words("/preview redeploy")).toEqual({ name: "redeploy", args: [] });
+    expect(words("/preview redeploy --fresh")).toEqual({ name: "redeploy", args: ["--fresh"] });
+    expect(words("/preview destroy")).toEqual({ name: "destroy", args: [] });
+    expect(words("/preview")).toEqual({ name: "help", args: [] });
+  });
+
+  it("reads no app after the commands about the whole pull request: extend keeps its duration", () => {
+    expect(words("/preview extend 3d")).toEqual({ name: "extend", args: ["3d"] });
+    expect(words("/preview extend api 3d")).toEqual({ name: "extend", args: ["api", "3d"] });
+    expect(words("/preview pin web")).toEqual({ name: "pin", args: ["web"] });
+    expect(words("/preview approve")).toEqual({ name: "approve", args: [] });
+    expect(words("/preview launch web")).toEqual({ name: "unknown", args: ["web"] });
+  });
+
+  it("refuses a word that cannot be an app's name, saying what one looks like, and keeps the words", () => {
+    const bad = words("/preview destroy web_api --fresh");
+    expect(bad).toMatchObject({ name: "destroy", args: ["web_api", "--fresh"] });
+    expect(bad.app).toBeUndefined();
+    expect(bad.refusal).toBe(
+      "`web_api` is not an app's name: apps are named under `apps:` in `.preview.yml`, with lowercase letters, digits and hyphens, " +
+        "starting with a letter, like `/preview destroy api`. Without a name, `/preview destroy` acts on every app.",
+    );
+    // A duration, a number, a hyphen at the end: none is an app's name.
+    for (const word of ["3d", "42", "web-", "a--b", "x".repeat(31)]) expect(words(`/preview redeploy ${word}`).refusal).toContain("is not an app's name");
+    expect(words(`/preview redeploy ${"x".repeat(30)}`).app).toBe("x".repeat(30));
+  });
+
+  it("refuses two apps at once rather than acting on one of them", () => {
+    const two = words("/preview destroy api web");
+    expect(two).toMatchObject({ name: "destroy", app: "api", args: ["web"] });
+    expect(two.refusal).toBe("`/preview destroy` takes one app at a time, like `/preview destroy api`; without a name it acts on every app.");
+  });
+
+  it("shows a hostile word in code, cut short, in the refusal", () => {
+    const refusal = words("/preview redeploy `@team<img>[x](http://evil)" + "y".repeat(500)).refusal!;
+    expect(refusal.startsWith("`` `@team<img>[x](http://evil)yyy")).toBe(true);
+    expect(refusal).toContain("y… `` is not an app's name");
+    expect(refusal.length).toBeLessThan(400);
+  });
+
+  it("names the apps a pull request has when a command names another", () => {
+    expect(unknownAppReply("redeploy", "apy", ["api", "web"])).toBe(
+      "This pull request has no app `apy` (`apps:` in `.preview.yml`): its apps are `api`, `web`. Nothing was done; `/preview redeploy` alone acts on every app.",
+    );
   });
 });
 

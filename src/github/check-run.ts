@@ -3,9 +3,26 @@ import { codeBlock, codeSpan, fitLine, fitText, formatClock, formatDuration, git
 import type { Octokit, RepoRef } from "./octokit.js";
 import type { DatabaseShown, HookShown } from "../model/pull-request.js";
 import { CONFIG_PATH } from "../model/config-file.js";
+import { isAppKey } from "../model/app-name.js";
 import { databaseLine, hookLine } from "./messages.js";
 
 export const CHECK_NAME = "Fly Preview";
+const APP_SEPARATOR = " / ";
+
+/**
+ * The name of a check run: "Fly Preview" for a pull request's one app, "Fly Preview / web"
+ * for one of several (`apps:` in .preview.yml). GitHub lists a commit's check runs by
+ * name, so each app of a commit gets its own line on the pull request, and finding one
+ * app's run never finds another's.
+ */
+export function checkRunName(app?: string): string {
+  return app ? `${CHECK_NAME}${APP_SEPARATOR}${app}` : CHECK_NAME;
+}
+
+/** Whether a check run's name is one `checkRunName` gives. */
+export function isCheckRunName(name: string): boolean {
+  return name === CHECK_NAME || (name.startsWith(CHECK_NAME + APP_SEPARATOR) && isAppKey(name.slice(CHECK_NAME.length + APP_SEPARATOR.length)));
+}
 // GitHub's limits on a check run (docs.github.com/rest/checks/runs): past them it
 // answers 422 and the check run is never shown.
 const TITLE_MAX = 255;
@@ -41,6 +58,9 @@ export interface CheckAction {
 }
 
 // The buttons of a Fly Preview check run; they come back as check_run.requested_action.
+// One app's check run of several has the same ones: its `external_id` is that app's
+// preview row, which says which app a button is about (an identifier, at most 20
+// characters, has no room for an app's name).
 export const CHECK_ACTIONS: CheckAction[] = [
   { label: "Redeploy", description: "Deploy this pull request again", identifier: "redeploy" },
   { label: "Destroy", description: "Destroy this preview now", identifier: "destroy" },
@@ -331,10 +351,13 @@ async function sendMoreAnnotations(octokit: Octokit, where: RepoRef & { id: numb
   }
 }
 
-/** Creates the check run of a commit: in progress, or already finished when `conclusion` is given. */
+/**
+ * Creates the check run of a commit: in progress, or already finished when `conclusion`
+ * is given. `app` is the app's name when the pull request has several (`checkRunName`).
+ */
 export async function createCheckRun(
   octokit: Octokit,
-  where: RepoRef & { sha: string; externalId: string },
+  where: RepoRef & { sha: string; externalId: string; app?: string },
   output: CheckOutput,
   conclusion?: CheckConclusion,
   actions: CheckAction[] = CHECK_ACTIONS,
@@ -344,7 +367,7 @@ export async function createCheckRun(
   const { data } = await octokit.rest.checks.create({
     owner: where.owner,
     repo: where.repo,
-    name: CHECK_NAME,
+    name: checkRunName(where.app),
     head_sha: where.sha,
     external_id: where.externalId,
     ...(conclusion ? { status: "completed", conclusion, completed_at: now } : { status: "in_progress", started_at: now }),
@@ -393,18 +416,19 @@ export async function completeCheckRun(
  * Our check runs of a commit that have not completed (with `completed`, all of them),
  * newest first: a process that died between creating one and saving its id finds it
  * again by name and `external_id`. `filter: "all"`, since GitHub's default ("latest")
- * shows only the newest run of a name.
+ * shows only the newest run of a name. With `app`, that app's runs (`checkRunName`);
+ * its preview row, and so `external_id`, is its own too.
  */
 export async function findOpenCheckRuns(
   octokit: Octokit,
-  where: RepoRef & { sha: string; externalId: string; appId: number },
+  where: RepoRef & { sha: string; externalId: string; appId: number; app?: string },
   completed = false,
 ): Promise<Array<{ id: number; url: string }>> {
   const runs = await octokit.paginate(octokit.rest.checks.listForRef, {
     owner: where.owner,
     repo: where.repo,
     ref: where.sha,
-    check_name: CHECK_NAME,
+    check_name: checkRunName(where.app),
     // Another App's run of the same name (a second installation of fly-preview, say)
     // is not ours to end, and GitHub would refuse the update anyway.
     app_id: where.appId,

@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
 import type { Expiry } from "../model/expiry.js";
 import type { CostShown, DatabaseShown, DestroyReason, HookShown, PreviewStatus } from "../model/pull-request.js";
-import { costLine, databaseLine, hookLine } from "./messages.js";
-import { aboutDuration, codeSpan, fitText, formatDay, formatTime, formatTtl, inline, shortSha, spellDuration } from "./markdown.js";
+import { costFigures, costLine, costSource, databaseLine, hookLine, idleCost } from "./messages.js";
+import { aboutDuration, codeSpan, fitLine, fitText, formatDay, formatDuration, formatTime, formatTtl, inline, shortSha, spellDuration } from "./markdown.js";
 import { httpStatus, type Octokit, type RepoRef } from "./octokit.js";
 
 // The hidden marker that finds our one comment among all of a PR's comments.
@@ -70,7 +70,10 @@ const HEADLINES: Record<CommentView["status"], string> = {
 /** Every state the comment can show. */
 export const COMMENT_STATUSES = Object.keys(HEADLINES) as Array<CommentView["status"]>;
 
-function destroyedNote(view: CommentView): string {
+/** What the comment says about a state of the whole preview: the facts its explanation reads. */
+type StateFacts = Pick<CommentView, "status" | "sha" | "reason" | "remedy" | "destroyReason" | "destroyedBy" | "ttl">;
+
+function destroyedNote(view: Omit<StateFacts, "status" | "sha">): string {
   switch (view.destroyReason) {
     case "command":
       return `Destroyed by ${inline("@" + (view.destroyedBy ?? "someone"))} with \`/preview destroy\`. Pushes do not bring it back: comment \`/preview redeploy\` to deploy it again.`;
@@ -99,7 +102,7 @@ function hookNote(view: CommentView): string | undefined {
   return undefined;
 }
 
-function explanation(view: CommentView): string | undefined {
+function explanation(view: StateFacts): string | undefined {
   switch (view.status) {
     case "failed":
       return view.reason ? `**Reason:** ${inline(view.reason)}` : undefined;
@@ -151,18 +154,35 @@ export function noticeMarker(at: number): string {
 
 /** The reminder as a comment of its own (`notify: comment`), which notifies the pull request's participants. */
 export function renderNotice(notice: ExpiryReminder & { at: number; url?: string }): string {
-  const preview = notice.url ? `The preview of this pull request ([${inline(notice.url)}](${encodeURI(notice.url)}))` : "The preview of this pull request";
+  const preview = notice.url ? `The preview of this pull request (${urlLink(notice.url)})` : "The preview of this pull request";
   return [noticeMarker(notice.at), `⏰ ${preview} expires ${formatDay(notice.at)}, in ${aboutDuration(notice.leftMs)}: ${keepIt(notice)}`].join("\n");
+}
+
+/** A link whose text is the URL itself. */
+function urlLink(url: string): string {
+  return `[${inline(url)}](${encodeURI(url)})`;
+}
+
+function stillServing(sha: string): string {
+  return `The previous deploy (\`${shortSha(sha)}\`) is still serving.`;
+}
+
+function commitCell(sha: string, headRef: string): string {
+  return `\`${shortSha(sha)}\` on ${inline(headRef)}`;
+}
+
+/** The table of facts, its **Updated** row last (bodyHash skips that row). */
+function factsTable(rows: Array<[string, string]>, updatedAt: number): string[] {
+  return ["| | |", "|---|---|", ...[...rows, ["Updated", formatTime(updatedAt)]].map(([k, v]) => `| **${k}** | ${v} |`)];
 }
 
 export function renderComment(view: CommentView): string {
   const rows: Array<[string, string]> = [];
-  if (view.url && view.status !== "destroyed") rows.push(["URL", `[${inline(view.url)}](${encodeURI(view.url)})`]);
-  rows.push(["Commit", `\`${shortSha(view.sha)}\` on ${inline(view.headRef)}`]);
+  if (view.url && view.status !== "destroyed") rows.push(["URL", urlLink(view.url)]);
+  rows.push(["Commit", commitCell(view.sha, view.headRef)]);
   rows.push(["App", `\`${view.appName}\``]);
   if (view.database && view.status !== "destroyed") rows.push(["Database", databaseLine(view.database)]);
   if (view.cost && view.status === "ready") rows.push(["Cost", costLine(view.cost)]);
-  rows.push(["Updated", formatTime(view.updatedAt)]);
 
   const note = hookNote(view);
   const headline = note && view.status === "ready" ? "⚠️ Preview up, but postdeploy failed" : HEADLINES[view.status];
@@ -171,16 +191,176 @@ export function renderComment(view: CommentView): string {
   if (why) lines.push(why, "");
   if (note) lines.push(note, "");
   if (view.servingSha && view.url && view.status !== "destroyed" && view.servingSha !== view.sha) {
-    lines.push(`The previous deploy (\`${shortSha(view.servingSha)}\`) is still serving.`, "");
+    lines.push(stillServing(view.servingSha), "");
   }
   if (view.generatedDockerfile && view.status !== "destroyed") {
     lines.push("Built with a generated Dockerfile: the repository has none. The check run shows it and how to commit it.", "");
   }
   if (view.reminder) lines.push(reminderLine(view.reminder), "");
-  lines.push("| | |", "|---|---|", ...rows.map(([k, v]) => `| **${k}** | ${v} |`));
+  lines.push(...factsTable(rows, view.updatedAt));
   if (view.expiry) lines.push("", expiryLine(view.expiry));
   if (view.checkRunUrl) lines.push("", `[Details in the check run](${encodeURI(view.checkRunUrl)})`);
   return lines.join("\n");
+}
+
+/** The state of one app of several: a preview's, or "unchanged" (not rebuilt: the push touched none of its `paths`). */
+export type AppState = CommentView["status"] | "unchanged";
+
+/** One app's row in the comment of a pull request with several apps (`apps:` in .preview.yml). */
+export interface AppRowView {
+  /** Its name under `apps:`. */
+  name: string;
+  /** Its Fly app. */
+  appName: string;
+  status: AppState;
+  url?: string;
+  /** The commit it serves, or the one its state is about. */
+  sha: string;
+  /** What still serves at url when its newest deploy failed. */
+  servingSha?: string;
+  /** How long its build and deploy took, when it was built. */
+  buildMs?: number;
+  /** One line: why it failed. */
+  reason?: string;
+  /** Its own check run, `Fly Preview / NAME`. */
+  checkRunUrl?: string;
+  /** What its machine costs while it runs, when the price table knows its size. */
+  cost?: CostShown;
+  /** It was built with a Dockerfile fly-preview generated, the repository having none. */
+  generatedDockerfile?: boolean;
+}
+
+/** The one sticky comment of a pull request with several apps: the pull request's facts and a row per app. */
+export interface AppsCommentView
+  extends Pick<CommentView, "sha" | "headRef" | "reason" | "remedy" | "destroyReason" | "destroyedBy" | "ttl" | "database" | "expiry" | "reminder" | "updatedAt"> {
+  /**
+   * The state of the whole pull request, when one speaks for every app: a gate before
+   * any app deploys (an invalid .preview.yml, a fork waiting for approval, a full limit)
+   * or its destroy. Without it the headline sums up the apps' states. `sha` is the
+   * pull request's head; `reason` and the rest are about this state.
+   */
+  status?: CommentView["status"];
+  apps: AppRowView[];
+}
+
+const APP_STATES: Record<AppState, string> = {
+  queued: "⏳ Queued",
+  building: "🔨 Building",
+  ready: "✅ Ready",
+  unchanged: "✅ Unchanged",
+  failed: "❌ Failed",
+  superseded: "⏭️ Superseded",
+  awaiting_approval: "⏸️ Waiting for approval",
+  blocked: "🚫 Not deployed",
+  limited: "⏳ Waiting for a free slot",
+  destroyed: "🗑️ Destroyed",
+};
+
+/** Every state an app's row can show. */
+export const APP_STATES_SHOWN = Object.keys(APP_STATES) as AppState[];
+
+// A failure's reason is one line of flyctl's; a longer one is cut, so one app's
+// reason cannot push the other apps' rows out of the comment.
+const APP_REASON_MAX = 1_000;
+
+const running = (app: AppRowView) => app.status === "ready" || app.status === "unchanged";
+
+/** "2 apps", "1 app". */
+function apps(n: number): string {
+  return `${n} ${n === 1 ? "app" : "apps"}`;
+}
+
+/**
+ * The apps' states summed up: a failure first (it needs someone), then builds in
+ * progress, then apps waiting. Apps being destroyed (removed from `apps:`) do not
+ * count; undefined when every app is destroyed.
+ */
+function appsHeadline(rows: AppRowView[]): string | undefined {
+  const counted = rows.filter((app) => app.status !== "destroyed");
+  if (!counted.length) return undefined;
+  const of = (k: number) => `${k} of ${apps(counted.length)}`;
+  const failed = counted.filter((app) => app.status === "failed").length;
+  if (failed) return `❌ ${of(failed)} failed`;
+  const building = counted.filter((app) => app.status === "building").length;
+  if (building) return `🔨 Building preview (${of(building)})`;
+  const waiting = counted.filter((app) => !running(app)).length;
+  if (waiting) return `⏳ Preview queued (${of(waiting)})`;
+  return `✅ Preview ready (${apps(counted.length)})`;
+}
+
+/** Inline code inside a table cell: GitHub splits cells at a `|` even inside code, unless escaped. */
+function cellCode(text: string): string {
+  return codeSpan(text).replace(/\|/g, "\\|");
+}
+
+function appsTable(rows: AppRowView[], destroyed: boolean): string[] {
+  // Prices come from one table (src/fly/prices.ts), so one source line serves every app.
+  const prices = destroyed ? undefined : rows.find((app) => app.cost && running(app))?.cost;
+  const withCost = prices !== undefined;
+  const header = ["App", "State", "URL", "Commit", "Build time", ...(withCost ? ["Cost"] : []), "Fly app"];
+  const cells = (app: AppRowView) => {
+    const state = APP_STATES[app.status];
+    const gone = destroyed || app.status === "destroyed";
+    return [
+      `**${inline(app.name)}**`,
+      app.checkRunUrl ? `[${state}](${encodeURI(app.checkRunUrl)})` : state,
+      app.url && !gone ? urlLink(app.url) : "—",
+      `\`${shortSha(app.sha)}\``,
+      app.buildMs === undefined ? "—" : formatDuration(app.buildMs),
+      ...(withCost ? [app.cost && running(app) ? costFigures(app.cost) : "—"] : []),
+      cellCode(app.appName),
+    ];
+  };
+  const line = (values: string[]) => `| ${values.join(" | ")} |`;
+  return [
+    line(header),
+    line(header.map(() => "---")),
+    ...rows.map((app) => line(cells(app))),
+    ...(prices ? ["", `Costs from ${costSource(prices)}. ${idleCost("an app")}`] : []),
+  ];
+}
+
+/** A line for each app that needs one: why it failed, that it was not rebuilt, that its Dockerfile was generated. */
+function appNotes(rows: AppRowView[]): string[] {
+  return rows.flatMap((app) => {
+    const name = `**${inline(app.name)}**`;
+    const notes: string[] = [];
+    if (app.status === "failed") {
+      notes.push(`- ❌ ${name} failed: ${inline(fitLine(app.reason ?? "no reason was given", APP_REASON_MAX))}`);
+      if (app.servingSha && app.url && app.servingSha !== app.sha) notes.push(`  - ${stillServing(app.servingSha)}`);
+    }
+    if (app.status === "unchanged") {
+      notes.push(`- ${name} is unchanged: not rebuilt, as the push touched none of its \`paths\` in \`.preview.yml\`.`);
+    }
+    if (app.generatedDockerfile && app.status !== "destroyed") {
+      notes.push(`- ${name} was built with a generated Dockerfile: the repository has none for it. Its check run shows it and how to commit it.`);
+    }
+    return notes;
+  });
+}
+
+/**
+ * The one sticky comment of a pull request with several apps: a headline over all of
+ * them, a row per app, a line per app that failed (and why), and the pull request's
+ * facts. Cut to what GitHub takes, however many apps and however long their reasons.
+ */
+export function renderAppsComment(view: AppsCommentView): string {
+  const summary = appsHeadline(view.apps);
+  // No app left (all destroyed) is a destroyed preview; none yet is one still queued.
+  const status = view.status ?? (summary ? undefined : view.apps.length ? "destroyed" : "queued");
+  const destroyed = status === "destroyed";
+  const lines = [COMMENT_MARKER, `### ${status ? HEADLINES[status] : summary}`, ""];
+  const why = status && explanation({ ...view, status });
+  if (why) lines.push(why, "");
+  if (view.reminder) lines.push(reminderLine(view.reminder), "");
+  if (view.apps.length) lines.push(...appsTable(view.apps, destroyed), "");
+  const notes = destroyed ? [] : appNotes(view.apps);
+  if (notes.length) lines.push(...notes, "");
+  const rows: Array<[string, string]> = [["Commit", commitCell(view.sha, view.headRef)]];
+  if (view.database && !destroyed) rows.push(["Database", databaseLine(view.database)]);
+  lines.push(...factsTable(rows, view.updatedAt));
+  if (view.expiry) lines.push("", expiryLine(view.expiry));
+  return fitComment(lines.join("\n"));
 }
 
 /** A hash of what the reader sees, so an edit that changes nothing visible is skipped. */

@@ -1,6 +1,6 @@
 import { CONFIG_PATH } from "../model/config-file.js";
 import type { CostShown, DatabaseShown, DestroyReason, HookShown } from "../model/pull-request.js";
-import { formatClock, formatDuration, formatMoney, formatTtl, shortSha } from "./markdown.js";
+import { codeSpan, fitLine, formatClock, formatDuration, formatMoney, formatTtl, shortSha } from "./markdown.js";
 
 // The one-line reasons a run gives people: in the comment, the check run, the
 // deployment's description and the row's last_error (`fly-preview status`). Runs pick
@@ -169,13 +169,24 @@ export function databaseLine(db: DatabaseShown): string {
 
 /** What the preview's machine costs, and that it costs nothing for compute while stopped. */
 export function costLine(cost: CostShown): string {
+  return `${costFigures(cost)} (${costSource(cost)}). ${idleCost("it")}`;
+}
+
+/** That a stopped machine costs nothing for compute, said of `subject` ("it", "an app"). */
+export function idleCost(subject: string): string {
+  return `Idle, ${subject} stops by itself (auto-stop) and costs nothing for compute until the next request.`;
+}
+
+/** A machine's size and price: "`shared-cpu-1x`, 256 MB: about $0.0027 an hour, $1.94 a month if always on". */
+export function costFigures(cost: CostShown): string {
   const memory = cost.memoryMb % 1024 === 0 ? `${cost.memoryMb / 1024} GB` : `${cost.memoryMb} MB`;
   const money = (amount: number) => formatMoney(amount, cost.currency);
-  return (
-    `\`${cost.preset}\`, ${memory}: about ${money(cost.perHour)} an hour, ${money(cost.perMonth)} a month if always on ` +
-    `([Fly's ${cost.region} prices](${encodeURI(cost.source)}) of ${cost.date}). ` +
-    "Idle, it stops by itself (auto-stop) and costs nothing for compute until the next request."
-  );
+  return `\`${cost.preset}\`, ${memory}: about ${money(cost.perHour)} an hour, ${money(cost.perMonth)} a month if always on`;
+}
+
+/** Where a price was read: "[Fly's iad prices](…) of 2026-11-01". */
+export function costSource(cost: CostShown): string {
+  return `[Fly's ${cost.region} prices](${encodeURI(cost.source)}) of ${cost.date}`;
 }
 
 /** A hook named with its command, for plain one-line reasons: `postdeploy (npm run seed)`. */
@@ -223,4 +234,32 @@ export function releaseFailedReason(command: string | undefined, detail: string 
 export function hookLine(hook: HookShown, code: (text: string) => string, text: (text: string) => string): string {
   const took = formatDuration(hook.durationMs);
   return hook.ok ? `${hook.name} (${code(hook.command)}) ran in ${took}` : `${hook.name} (${code(hook.command)}) ${text(hook.reason ?? "failed")} (after ${took})`;
+}
+
+// Replies to a command that names an app (`/preview redeploy api`) in a way that cannot
+// be carried out. The word is the commenter's: shown in code, and cut, so a long or
+// hostile one cannot bloat or break the reply.
+const WORD_SHOWN_MAX = 60;
+
+function word(text: string): string {
+  return codeSpan(fitLine(text, WORD_SHOWN_MAX));
+}
+
+/** The word after `/preview NAME` cannot be an app's name (`apps:` in .preview.yml). */
+export function notAnAppNameReply(command: string, written: string): string {
+  return (
+    `${word(written)} is not an app's name: apps are named under \`apps:\` in \`${CONFIG_PATH}\`, with lowercase letters, digits and hyphens, ` +
+    `starting with a letter, like \`/preview ${command} api\`. Without a name, \`/preview ${command}\` acts on every app.`
+  );
+}
+
+/** More than one word after `/preview NAME` that could be an app's. */
+export function oneAppReply(command: string): string {
+  return `\`/preview ${command}\` takes one app at a time, like \`/preview ${command} api\`; without a name it acts on every app.`;
+}
+
+/** The app a command names is not one of the pull request's (`apps` are the ones it has). */
+export function unknownAppReply(command: string, app: string, apps: string[]): string {
+  const have = apps.length ? `its apps are ${apps.map(word).join(", ")}` : "it has no apps yet";
+  return `This pull request has no app ${word(app)} (\`apps:\` in \`${CONFIG_PATH}\`): ${have}. Nothing was done; \`/preview ${command}\` alone acts on every app.`;
 }

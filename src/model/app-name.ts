@@ -26,3 +26,14 @@ function slug(text: string): string {
     .replace(/-{2,}/g, "-")
     .replace(/^-|-$/g, "");
 }
+
+// The name of one app under `apps:` in .preview.yml ("web", "api"): lowercase letters,
+// digits and single hyphens, starting with a letter. It goes into the Fly app name, the
+// check run's name and the deployment's environment as it is; starting with a letter
+// keeps it apart from a duration (`3d`) and a flag (`--fresh`) in a command.
+const APP_KEY = /^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$/;
+export const APP_KEY_MAX = 30;
+
+export function isAppKey(word: string): boolean {
+  return word.length <= APP_KEY_MAX && APP_KEY.test(word);
+}

@@ -13,3 +13,12 @@ const NAMES: ReadonlySet<string> = new Set(SLASH_COMMAND_NAMES);
 export function isSlashCommandName(word: string): word is SlashCommandName {
   return NAMES.has(word);
 }
+
+// The commands that may name one app of several (`/preview redeploy api`): an app's own
+// preview can be built again or destroyed alone. The rest are about the whole pull
+// request (its approval, its expiry, its one database), and read no app's name.
+const TAKES_APP: ReadonlySet<SlashCommandName> = new Set<SlashCommandName>(["redeploy", "destroy"]);
+
+export function takesApp(name: SlashCommandName): boolean {
+  return TAKES_APP.has(name);
+}
