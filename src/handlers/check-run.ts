@@ -1,5 +1,5 @@
 import type { Context, Probot } from "probot";
-import { APPROVE_ACTION, CHECK_ACTIONS, CHECK_NAME } from "../github/check-run.js";
+import { APPROVE_ACTION, CHECK_ACTIONS, isCheckRunName } from "../github/check-run.js";
 import type { SlashCommandName } from "../model/slash-commands.js";
 import type { CommandSource } from "../store/schema.js";
 import { handle } from "./outcomes.js";
@@ -19,7 +19,7 @@ const BUTTONS = [...CHECK_ACTIONS, APPROVE_ACTION];
 export function registerCheckRunHandlers(app: Probot, deps: HandlerDeps): void {
   const record = async (context: CheckRunContext, name: SlashCommandName, source: CommandSource) => {
     const { check_run: run, repository, sender } = context.payload;
-    if (run.name !== CHECK_NAME || sender.type === "Bot") return "ignored";
+    if (!isCheckRunName(run.name) || sender.type === "Bot") return "ignored";
     const installation = (context.payload as { installation?: { id: number } }).installation;
     const preview = run.external_id ? await deps.store.getById(Number(run.external_id)) : undefined;
     if (!installation || !preview || preview.owner !== repository.owner.login || preview.repo !== repository.name) {

@@ -4,8 +4,8 @@ import { installationGone } from "../github/octokit.js";
 import type { Claim, Preview, PreviewPatch } from "../store/store.js";
 import { deployDesire } from "./deploy-run.js";
 import { destroy, quietDestroy } from "./destroy-run.js";
-import { endOpenChecks, offerFreedSlot, type Attempt, type Run, type RunDeps } from "./run.js";
-import type { Wanted, WantedDeployment } from "./surfaces.js";
+import { endOpenChecks, offerFreedSlot, resendPullRequestComment, showFor, type Attempt, type Run, type RunDeps } from "./run.js";
+import type { WantedDeployment } from "./surfaces.js";
 
 // One claimed desire, carried out: a deploy (deploy-run.ts, which plans with plan.ts and
 // does the Fly work in deploy-steps.ts) or a destroy (destroy-run.ts). What the pool
@@ -47,8 +47,10 @@ export async function reconcile(
         log.warn({ err: error }, "could not react to the command"),
       );
     }
+    // An app's outcome is in its pull request's comment, which reads it from the row just saved.
+    if (preview.app_key !== "") await resendPullRequestComment(preview, deps);
   };
-  const show = (wanted: Wanted) => deps.writes.want(preview, generation, wanted);
+  const show = showFor(preview, generation, deps);
   const run: Run = { preview, sha: preview.desired_sha ?? preview.head_sha, octokit, show, generation, save, finish, signal, deps, flyctl, log, clock, attempt };
 
   try {
@@ -75,7 +77,7 @@ export async function reconcile(
 export async function reportGivenUp(preview: Preview, generation: number, deps: RunDeps, reason: string): Promise<void> {
   const sha = preview.desired_sha ?? preview.head_sha;
   if (preview.quiet) return;
-  const show = (wanted: Wanted) => deps.writes.want(preview, generation, wanted);
+  const show = showFor(preview, generation, deps);
   const deploying = preview.desired_action === "deploy";
   const failed = { conclusion: "failure" as const, output: failureOutput({ appName: preview.app_name, sha, timings: {}, tail: [], reason }) };
   const writes = deps.store.surfaceWrites;

@@ -1,5 +1,16 @@
 import { DEFAULT_TTL_MS } from "../config/index.js";
-import { bodyHash, noticeMarker, postOnce, renderComment, renderNotice, upsertComment, type CommentView, type ExpiryReminder } from "../github/comment.js";
+import {
+  bodyHash,
+  noticeMarker,
+  postOnce,
+  renderAppsComment,
+  renderComment,
+  renderNotice,
+  upsertComment,
+  type AppRowView,
+  type CommentView,
+  type ExpiryReminder,
+} from "../github/comment.js";
 import {
   completeCheckRun,
   createCheckRun,
@@ -28,6 +39,9 @@ const DAY_MS = 86_400_000;
 /** The store's record of the commits whose check run may still be in progress. */
 export type OpenCheckRuns = Pick<Store, "openCheckRun" | "openCheckRuns" | "checkRunEnded">;
 
+/** What the reporter reads of the store: the open check runs, and a pull request's apps (`apps:`) for its comment. */
+export type ReporterStore = OpenCheckRuns & Pick<Store, "appsOf">;
+
 /**
  * The three GitHub surfaces of one preview (sticky comment, check run, deployment),
  * written by the write queue. It remembers ids in the store as soon as GitHub returns
@@ -47,13 +61,18 @@ export class Reporter {
     private readonly save: (patch: SurfaceIds) => Promise<void>,
     private readonly clock: () => number,
     private readonly appId: number,
-    private readonly checks: OpenCheckRuns,
+    private readonly checks: ReporterStore,
   ) {
     this.checkRunUrl = preview.check_run_url ?? undefined;
   }
 
   private get repo() {
     return { owner: this.preview.owner, repo: this.preview.repo };
+  }
+
+  /** The app of an `apps:` block this row deploys: its check run and deployment are named after it. */
+  private get app(): string | undefined {
+    return this.preview.app_key || undefined;
   }
 
   private async remember(patch: SurfaceIds): Promise<void> {
@@ -70,7 +89,7 @@ export class Reporter {
       await this.rememberCheck(known, sha);
       return;
     }
-    const run = await createCheckRun(this.octokit, { ...this.repo, sha, externalId: String(this.preview.id) }, output);
+    const run = await createCheckRun(this.octokit, { ...this.repo, sha, externalId: String(this.preview.id), app: this.app }, output);
     this.checkRunUrl = run.url;
     await this.rememberCheck(run.id, sha);
   }
@@ -94,7 +113,7 @@ export class Reporter {
       await completeCheckRun(this.octokit, { ...this.repo, id: known }, conclusion, output, actions);
       await this.rememberCheck(known, sha);
     } else {
-      const where = { ...this.repo, sha, externalId: String(this.preview.id) };
+      const where = { ...this.repo, sha, externalId: String(this.preview.id), app: this.app };
       const run = await createCheckRun(this.octokit, where, output, conclusion, actions);
       this.checkRunUrl = run.url;
       await this.rememberCheck(run.id, sha);
@@ -110,7 +129,7 @@ export class Reporter {
    */
   async endOpenCheck(sha: string, conclusion: CheckConclusion, output: CheckOutput): Promise<void> {
     if (!(await this.checks.openCheckRuns(this.preview.id)).includes(sha)) return;
-    const open = await findOpenCheckRuns(this.octokit, { ...this.repo, sha, externalId: String(this.preview.id), appId: this.appId });
+    const open = await findOpenCheckRuns(this.octokit, { ...this.repo, sha, externalId: String(this.preview.id), appId: this.appId, app: this.app });
     for (const run of open) await completeCheckRun(this.octokit, { ...this.repo, id: run.id }, conclusion, output);
     await this.checks.checkRunEnded(this.preview.id, sha);
   }
@@ -124,7 +143,7 @@ export class Reporter {
    * GitHub has one in progress (with `completed`, or completed: it may have been created so).
    */
   private async createdBeforeCrash(sha: string, completed = false): Promise<number | undefined> {
-    const [newest] = await findOpenCheckRuns(this.octokit, { ...this.repo, sha, externalId: String(this.preview.id), appId: this.appId }, completed);
+    const [newest] = await findOpenCheckRuns(this.octokit, { ...this.repo, sha, externalId: String(this.preview.id), appId: this.appId, app: this.app }, completed);
     if (newest) this.checkRunUrl = newest.url;
     return newest?.id;
   }
@@ -138,7 +157,7 @@ export class Reporter {
    */
   async startDeployment(sha: string): Promise<void> {
     if (this.preview.deployment_id && this.preview.deployment_sha === sha) return;
-    const where = { ...this.repo, sha, number: this.preview.number };
+    const where = { ...this.repo, sha, number: this.preview.number, app: this.app };
     const id = (await findDeployment(this.octokit, { ...where, appId: this.appId })) ?? (await createDeployment(this.octokit, where));
     await this.remember({ deployment_id: id, deployment_sha: sha });
   }
@@ -197,7 +216,21 @@ export class Reporter {
 
   async comment(view: WantedComment): Promise<void> {
     const expiry = view.status === "destroyed" || view.status === "blocked" ? undefined : this.expiry();
-    const body = renderComment({
+    // A pull request with several apps: its one comment is a row per app, read from the
+    // apps' own rows now, so it is as new as the last app's run.
+    const apps = this.preview.app_key === "" ? await this.checks.appsOf(this.preview.owner, this.preview.repo, this.preview.number) : [];
+    const body = apps.length
+      ? renderAppsComment({
+          ...view,
+          // A gate before any app (invalid config, approval, a full limit) or the destroy speaks for all; otherwise the apps do.
+          status: view.status === "building" || view.status === "ready" ? undefined : view.status,
+          headRef: this.preview.head_ref,
+          expiry,
+          reminder: this.preview.notify_comment ? undefined : this.reminder(expiry),
+          apps: apps.map((app) => appRow(app, view.sha)),
+          updatedAt: this.clock(),
+        })
+      : renderComment({
       ...view,
       expiry,
       // With `notify: comment` the reminder is a comment of its own, not an edit.
@@ -214,4 +247,29 @@ export class Reporter {
     const id = await upsertComment(this.octokit, where, this.preview.comment_id, body);
     await this.remember({ comment_id: id, comment_body_hash: hash });
   }
+}
+
+/**
+ * An app's row in its pull request's comment, from the app's own preview row. `head` is
+ * the commit the pull request deploys: an app at rest on an older commit was left alone
+ * (its `paths` untouched), so it shows "unchanged".
+ */
+function appRow(app: Preview, head: string): AppRowView {
+  const settled = app.desired_generation === app.observed_generation;
+  let status: AppRowView["status"];
+  if (app.status === "building" || app.status === "deploying") status = "building";
+  // A new desire not taken up yet, or one the trigger rules held back.
+  else if ((!settled && app.desired_action === "deploy") || app.status === "none" || app.status === "skipped") status = "queued";
+  else if (app.status === "ready" && app.deployed_sha !== head) status = "unchanged";
+  else status = app.status;
+  return {
+    name: app.app_key,
+    appName: app.app_name,
+    status: app.desired_action === "destroy" && settled ? "destroyed" : status,
+    url: app.url ?? undefined,
+    sha: app.deployed_sha ?? app.desired_sha ?? app.head_sha,
+    servingSha: app.status === "failed" ? (app.deployed_sha ?? undefined) : undefined,
+    reason: app.status === "failed" ? (app.last_error ?? undefined) : undefined,
+    checkRunUrl: app.check_run_url ?? undefined,
+  };
 }

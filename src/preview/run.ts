@@ -31,7 +31,7 @@ export interface ReconcileDeps {
 }
 
 /** A run's deps: the pool adds its write queue, where runs say what GitHub should show. */
-export type RunDeps = ReconcileDeps & { writes: Pick<WriteQueue, "want"> };
+export type RunDeps = ReconcileDeps & { writes: Pick<WriteQueue, "want" | "resend"> };
 
 /** Where a run stands in the pool's schedule of attempts at one desire. */
 export interface Attempt {
@@ -109,6 +109,23 @@ export async function endOpenChecks(
     const how = end(sha);
     if (how) await show({ surface: "check", state: { sha, ...how, ifOpen: true } });
   }
+}
+
+/**
+ * Where a run's wants go. An app of an `apps:` block has no comment of its own: its pull
+ * request's comment is sent again, and renders every app's row from the store.
+ */
+export function showFor(preview: Preview, generation: number, deps: RunDeps): (wanted: Wanted) => Promise<void> {
+  return async (wanted) => {
+    if (wanted.surface === "comment" && preview.app_key !== "") await resendPullRequestComment(preview, deps);
+    else await deps.writes.want(preview, generation, wanted);
+  };
+}
+
+/** The comment of the pull request an app belongs to, sent again with what the store says now. */
+export async function resendPullRequestComment(app: Preview, deps: RunDeps): Promise<void> {
+  const pr = await deps.store.get(app.owner, app.repo, app.number);
+  if (pr) await deps.writes.resend(pr, "comment");
 }
 
 /** A slot freed: previews waiting for one try again (the first to run takes it). */

@@ -82,6 +82,14 @@ export class WriteQueue {
   }
 
   /**
+   * Sends a surface's last state again (it renders what the store says now): a pull
+   * request's comment when one of its apps changed. Nothing when it never had a state.
+   */
+  async resend(preview: Preview, surface: "comment"): Promise<void> {
+    if (await this.options.store.surfaceWrites.again(preview.id, surface)) this.kick(preview.installation_id);
+  }
+
+  /**
    * Stops sending. A write under way is aborted (one waiting for its slot is never sent;
    * one in flight may or may not have reached GitHub, and the next sender adopts what it
    * created). What is left stays in the store.
