@@ -28,9 +28,18 @@ export interface FullLimit {
   /** Previews running in that scope, besides this one. */
   active: number;
   max: number;
+  /** Fly apps this pull request needs (several with `apps:`); 1 when absent. */
+  need?: number;
 }
 
 export function fullLimitReason(limit: FullLimit): string {
+  if ((limit.need ?? 1) > 1) {
+    const where = limit.scope === "repository" ? `max_previews: ${limit.max} in ${CONFIG_PATH}` : `PREVIEW_MAX_PER_INSTALLATION=${limit.max}`;
+    return (
+      `This pull request's ${limit.need} apps do not all fit: ${limit.active} of ${limit.max} Fly apps are running (${where}), and it deploys whole or not at all. ` +
+      "Close a pull request, or comment `/preview destroy` on one, to free slots: this preview then deploys by itself."
+    );
+  }
   const free = "Close a pull request, or comment `/preview destroy` on one, to free a slot: this preview then deploys by itself.";
   return limit.scope === "repository"
     ? `This repository already has ${limit.active} previews running, its limit (max_previews: ${limit.max} in ${CONFIG_PATH}). ${free}`

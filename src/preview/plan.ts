@@ -35,6 +35,11 @@ export interface PlanInput {
    * PREVIEW_MAX_PER_INSTALLATION).
    */
   active: { repository?: number; installation?: number };
+  /**
+   * Fly apps this deploy would start: 1, or for a pull request with `apps:` those of its
+   * apps that hold no slot yet. It waits whole rather than start some of them.
+   */
+  need?: number;
   /** The text of the fly.toml .preview.yml names (`fly_toml`) at the commit; undefined when it names none or the file is missing. */
   repoFlyToml?: string;
 }
@@ -132,12 +137,13 @@ export function plan(input: PlanInput): Plan {
 /** The limit this preview would break by starting, or undefined when a slot is free. */
 function fullLimit(config: PreviewConfig, input: PlanInput): FullLimit | undefined {
   const { repository = 0, installation = 0 } = input.active;
-  if (config.max_previews !== undefined && repository >= config.max_previews) {
-    return { scope: "repository", active: repository, max: config.max_previews };
+  const need = input.need ?? 1;
+  if (config.max_previews !== undefined && repository + need > config.max_previews) {
+    return { scope: "repository", active: repository, max: config.max_previews, need };
   }
   const perInstallation = input.settings.maxPerInstallation;
-  if (perInstallation !== undefined && installation >= perInstallation) {
-    return { scope: "installation", active: installation, max: perInstallation };
+  if (perInstallation !== undefined && installation + need > perInstallation) {
+    return { scope: "installation", active: installation, max: perInstallation, need };
   }
   return undefined;
 }
