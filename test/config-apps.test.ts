@@ -8,6 +8,8 @@ import {
   type ConfigProblem,
   type PreviewConfig,
 } from "../src/config/index.js";
+import { renderFieldDocs } from "../src/config/docs.js";
+import { APP_FIELDS, REPOSITORY_FIELDS, previewSchema } from "../src/config/schema.js";
 import { appName } from "../src/model/app-name.js";
 
 // Several apps per pull request (issue 15): the `apps:` block of .preview.yml.
@@ -328,5 +330,20 @@ describe("paths", () => {
 
   it("read ./ at the start as the repository root", () => {
     expect(changeRebuilds(["./services/api/**"], ["services/api/x.ts"])).toBe(true);
+  });
+});
+
+describe("the schema, on which field is whose", () => {
+  it("names the repository's fields in the description of apps, which editors show", () => {
+    const description = previewSchema.properties?.apps?.description ?? "";
+    for (const field of REPOSITORY_FIELDS) expect(description, field).toContain(`\`${field}\``);
+  });
+
+  it("lists each app's fields in the reference, linked to their top-level sections, and describes paths there", () => {
+    const docs = renderFieldDocs(previewSchema);
+    const [, fields] = /### `apps\.NAME`\n[\s\S]*?- Fields: (.*)/.exec(docs) ?? [];
+    expect(fields).toBe([...APP_FIELDS.map((field) => `[\`${field}\`](#${field})`), "[`paths`](#appsnamepaths)"].join(", "));
+    expect(docs).toContain("### `apps.NAME.paths`");
+    expect(docs).not.toContain("### `apps.NAME.port`");
   });
 });
