@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import {
   changeRebuilds,
@@ -203,10 +204,10 @@ apps:
   });
 
   it("points each path pattern that cannot work at its own place", () => {
-    expect(problems('apps:\n  api:\n    paths:\n      - "!services/web/**"\n      - /services/api/**\n      - services/../../x/**\n      - "services/{api"\n      - ""\n      - 7\n')).toEqual([
+    expect(problems('apps:\n  api:\n    paths:\n      - "!services/web/**"\n      - /services/api/**\n      - services/../x/**\n      - "services/{api"\n      - ""\n      - 7\n')).toEqual([
       '4: apps.api.paths[0]: "!services/web/**" excludes files, which paths cannot: list the files whose changes rebuild the app, like "services/api/**"',
       '5: apps.api.paths[1]: "/services/api/**" is an absolute path; write it relative to the repository root, like "services/api/**"',
-      '6: apps.api.paths[2]: "services/../../x/**" uses "..", which no file of the repository\'s changes matches; write it relative to the repository root, like "services/api/**"',
+      '6: apps.api.paths[2]: "services/../x/**" uses "..", which no changed file\'s path has; write it relative to the repository root, like "services/api/**"',
       '7: apps.api.paths[3]: "services/{api" is not a glob picomatch can read (an unclosed "{" or "["?); it would match no file',
       "8: apps.api.paths[4]: must not be empty",
       '9: apps.api.paths[5]: must be a string; put the value in quotes, like - "7" (got 7)',
@@ -345,5 +346,27 @@ describe("the schema, on which field is whose", () => {
     expect(fields).toBe([...APP_FIELDS.map((field) => `[\`${field}\`](#${field})`), "[`paths`](#appsnamepaths)"].join(", "));
     expect(docs).toContain("### `apps.NAME.paths`");
     expect(docs).not.toContain("### `apps.NAME.port`");
+  });
+});
+
+describe("docs/monorepos.md", () => {
+  const docs = readFileSync(new URL("../docs/monorepos.md", import.meta.url), "utf8");
+
+  it("has a worked example that is valid, and reads as the text says", () => {
+    const [, example] = /## A worked example\n\n```yaml\n([\s\S]*?)```/.exec(docs) ?? [];
+    const [api, web, worker] = apps(example);
+    expect([api.name, web.name, worker.name]).toEqual(["api", "web", "worker"]);
+    expect(worker.paths).toBeUndefined();
+    expect(web.config).toMatchObject({ ttl: "3d", trigger: { labels: ["preview"] } });
+    const resolved = resolveAppUrls([api, web, worker], { owner: "acme", repo: "shop", number: 42 });
+    if (!resolved.ok) throw new Error(JSON.stringify(resolved.problems));
+    expect(resolved.apps[1].config.env.API_URL).toBe("https://pr-42-api-acme-shop.fly.dev");
+    expect(resolved.apps[2].config.env.API_URL).toBe("https://pr-42-api-acme-shop.fly.dev");
+    for (const app of ["api", "web", "worker"]) expect(docs).toContain(`\`${appName("acme", "shop", 42, app)}\``);
+  });
+
+  it("shows the problems an invalid file really gets", () => {
+    const [, file, output] = /A file that mixes them up[\s\S]*?```text\n([\s\S]*?)```\n\n```text\n([\s\S]*?)```/.exec(docs) ?? [];
+    expect(problems(file.replace(/^\d+ {2}/gm, "")).map((line) => `- line ${line}\n`).join("")).toBe(output);
   });
 });

@@ -1,4 +1,3 @@
-import { posix } from "node:path";
 import picomatch from "picomatch";
 import { appName, appUrl } from "../model/app-name.js";
 import { appReferenceProblems, replaceAppReferences, type AppReferenceProblem } from "./interpolate.js";
@@ -23,8 +22,9 @@ export function pathPatternProblem(pattern: string): string | undefined {
   if (/^([A-Za-z]:)?[\\/]/.test(pattern)) {
     return `${quoted} is an absolute path; write it relative to the repository root, like "services/api/**"`;
   }
-  if (posix.normalize(pattern).split("/").includes("..")) {
-    return `${quoted} uses "..", which no file of the repository's changes matches; write it relative to the repository root, like "services/api/**"`;
+  // Not normalised away: picomatch matches the glob as written, and GitHub lists changed files without "..".
+  if (pattern.split("/").includes("..")) {
+    return `${quoted} uses "..", which no changed file's path has; write it relative to the repository root, like "services/api/**"`;
   }
   // picomatch compiles a glob it cannot read (an unclosed "{") to a pattern that matches nothing.
   if (picomatch.makeRe(pattern, MATCH_OPTIONS).source === "$^") {
