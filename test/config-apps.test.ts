@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { describe, expect, it } from "vitest";
 import {
   changeRebuilds,
@@ -10,10 +11,15 @@ import {
   type PreviewConfig,
 } from "../src/config/index.js";
 import { renderFieldDocs } from "../src/config/docs.js";
+import { compileGlob } from "../src/config/glob.js";
 import { APP_FIELDS, REPOSITORY_FIELDS, previewSchema } from "../src/config/schema.js";
 import { appName } from "../src/model/app-name.js";
 
 // Several apps per pull request (issue 15): the `apps:` block of .preview.yml.
+
+// The reference for the globs of `paths` (installed with the project's dependencies), loaded
+// untyped: only its matcher is used, to hold src/config/glob.ts to the syntax users know.
+const picomatch = createRequire(import.meta.url)("picomatch") as (glob: string, options: { dot: boolean }) => (path: string) => boolean;
 
 function parsed(text: string): { config: PreviewConfig; apps?: AppConfig[] } {
   const result = parsePreviewConfig(text);
@@ -208,7 +214,7 @@ apps:
       '4: apps.api.paths[0]: "!services/web/**" excludes files, which paths cannot: list the files whose changes rebuild the app, like "services/api/**"',
       '5: apps.api.paths[1]: "/services/api/**" is an absolute path; write it relative to the repository root, like "services/api/**"',
       '6: apps.api.paths[2]: "services/../x/**" uses "..", which no changed file\'s path has; write it relative to the repository root, like "services/api/**"',
-      '7: apps.api.paths[3]: "services/{api" is not a glob picomatch can read (an unclosed "{" or "["?); it would match no file',
+      '7: apps.api.paths[3]: "services/{api" has a "{" without its "}"',
       "8: apps.api.paths[4]: must not be empty",
       '9: apps.api.paths[5]: must be a string; put the value in quotes, like - "7" (got 7)',
     ]);
@@ -331,6 +337,51 @@ describe("paths", () => {
 
   it("read ./ at the start as the repository root", () => {
     expect(changeRebuilds(["./services/api/**"], ["services/api/x.ts"])).toBe(true);
+  });
+
+  const matches = (glob: string, path: string) => {
+    const compiled = compileGlob(glob);
+    if (!compiled.ok) throw new Error(compiled.problem);
+    return compiled.matches(path);
+  };
+
+  it("read *, **, ?, sets and braces as picomatch does, names starting with a dot included", () => {
+    const globs = ["services/api/**", "**/*.ts", "src/*.{ts,tsx}", "a/**/b", "**", "*", "a/*/c", "?at.md", "[ch]at.md", "[^c]at.md", "[a-c]*/x", "{a,b/{c,d}}/**", "a*b*c", "**/.env*", "docs/**/*.md", "x/**/**/y"];
+    const files = ["services/api/index.ts", "services/api", "services/apix/a", "src/a.ts", "src/a.tsx", "src/a.js", "src/deep/a.ts", "a/b", "a/x/y/b", "a/b/c", "a/bb/c", "cat.md", "hat.md", "bat.md", "at.md", "b/x", "d/x", "a/z", "b/c/z", "b/d/q/r", "b/e/z", "abc", "aXbYc", "ab/c", ".env", "web/.env.local", "docs/a.md", "docs/x/.hidden/b.md", "x/y", "x/1/2/y", ".github/workflows/ci.yml"];
+    for (const glob of globs) {
+      const reference = picomatch(glob, { dot: true });
+      for (const file of files) expect(matches(glob, file), `${glob} ${file}`).toBe(reference(file));
+    }
+  });
+
+  it("match every other character as itself, as a Next.js route group needs", () => {
+    expect(matches("app/(shop)/**", "app/(shop)/cart/page.tsx")).toBe(true);
+    expect(matches("app/(shop)/**", "app/shop/cart/page.tsx")).toBe(false);
+    expect(matches("a+(b|c)", "a+(b|c)")).toBe(true);
+    expect(matches("a\\*b", "a*b")).toBe(true);
+    expect(matches("a\\*b", "axb")).toBe(false);
+    expect(matches("{a}", "{a}")).toBe(true);
+    // As in a shell and in .gitignore (picomatch reads it otherwise).
+    expect(matches("[!c]at.md", "hat.md")).toBe(true);
+    expect(matches("[!c]at.md", "cat.md")).toBe(false);
+  });
+
+  it("refuse a glob that names no file or stands for too many", () => {
+    expect(compileGlob("a/[bc")).toEqual({ ok: false, problem: 'has a "[" without its "]"' });
+    expect(compileGlob("./")).toEqual({ ok: false, problem: "names no file" });
+    expect(compileGlob("{a,b}{c,d}{e,f}{g,h}{i,j}{k,l}{m,n}")).toEqual({ ok: false, problem: "stands for more than 64 globs through its {…}; list fewer" });
+  });
+
+  it("match in time proportional to the glob and the path, not exponential in them, as a RegExp can be", () => {
+    // Each of these takes picomatch's RegExp longer than a minute.
+    const hostile: Array<[string, string]> = [
+      [`${"*a".repeat(12)}b`, "a".repeat(40)],
+      [`${Array(30).fill("*a*").join("/")}/b`, `${Array(30).fill("a".repeat(60)).join("/")}/c`],
+      [`${"**/".repeat(200)}${"*a".repeat(200)}b`, `${"a/".repeat(500)}${"a".repeat(1000)}`],
+    ];
+    const started = performance.now();
+    for (const [glob, path] of hostile) expect(matches(glob, path)).toBe(false);
+    expect(performance.now() - started).toBeLessThan(2000);
   });
 });
 

@@ -1,16 +1,13 @@
-import picomatch from "picomatch";
 import { appName, appUrl } from "../model/app-name.js";
+import { compileGlob } from "./glob.js";
 import { appReferenceProblems, replaceAppReferences, type AppReferenceProblem } from "./interpolate.js";
 import type { AppConfig } from "./types.js";
 
-// How `paths` globs read: picomatch syntax over the repository's POSIX paths (as GitHub's
-// compare lists them), and `services/api/**` covers services/api/.env and .github too.
-const MATCH_OPTIONS = { dot: true } as const;
-
 /**
- * What is wrong with one glob of an app's `paths`, or undefined. Kept in code like the
- * repository paths of parse.ts: each rule gets a sentence, and a glob that could never
- * match a file of the repository would silently stop the app from ever rebuilding.
+ * What is wrong with one glob of an app's `paths` (syntax: src/config/glob.ts), or
+ * undefined. Kept in code like the repository paths of parse.ts: each rule gets a
+ * sentence, and a glob that could never match a file of the repository would silently stop
+ * the app from ever rebuilding.
  */
 export function pathPatternProblem(pattern: string): string | undefined {
   const quoted = JSON.stringify(pattern);
@@ -22,15 +19,12 @@ export function pathPatternProblem(pattern: string): string | undefined {
   if (/^([A-Za-z]:)?[\\/]/.test(pattern)) {
     return `${quoted} is an absolute path; write it relative to the repository root, like "services/api/**"`;
   }
-  // Not normalised away: picomatch matches the glob as written, and GitHub lists changed files without "..".
+  // Not normalised away: a glob matches as written, and GitHub lists changed files without "..".
   if (pattern.split("/").includes("..")) {
     return `${quoted} uses "..", which no changed file's path has; write it relative to the repository root, like "services/api/**"`;
   }
-  // picomatch compiles a glob it cannot read (an unclosed "{") to a pattern that matches nothing.
-  if (picomatch.makeRe(pattern, MATCH_OPTIONS).source === "$^") {
-    return `${quoted} is not a glob picomatch can read (an unclosed "{" or "["?); it would match no file`;
-  }
-  return undefined;
+  const compiled = compileGlob(pattern);
+  return compiled.ok ? undefined : `${quoted} ${compiled.problem}`;
 }
 
 /**
@@ -40,8 +34,12 @@ export function pathPatternProblem(pattern: string): string | undefined {
  */
 export function changeRebuilds(paths: readonly string[] | undefined, changed: readonly string[]): boolean {
   if (paths === undefined) return true;
-  const matches = picomatch([...paths], MATCH_OPTIONS);
-  return changed.some((file) => matches(file));
+  const globs = paths.map((path) => {
+    const compiled = compileGlob(path);
+    // Parsing refuses such a glob; one that reaches here anyway rebuilds rather than skipping a change.
+    return compiled.ok ? compiled.matches : () => true;
+  });
+  return changed.some((file) => globs.some((matches) => matches(file)));
 }
 
 /** The pull request whose apps are named. */

@@ -89,7 +89,7 @@ export interface AppConfig {
   /** The app's key under `apps:`: lowercase letters, digits and "-", at most 20 characters. */
   name: string;
   config: PreviewConfig;
-  /** Globs (picomatch) whose changes rebuild the app; undefined: it rebuilds on every push. */
+  /** Globs (src/config/glob.ts) of the files whose changes rebuild the app; undefined: it rebuilds on every push. */
   paths?: string[];
 }
 
