@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { appName } from "../src/model/app-name.js";
+import { appName, appUrl } from "../src/model/app-name.js";
 
 const FLY_NAME = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/;
 
@@ -40,5 +40,41 @@ describe("preview app names", () => {
   it("refuse something that is not a pull request number", () => {
     expect(() => appName("acme", "web", 0)).toThrow(RangeError);
     expect(() => appName("acme", "web", 1.5)).toThrow(RangeError);
+  });
+});
+
+describe("app names of one app among several of a pull request (apps: in .preview.yml)", () => {
+  it("name each app pr-{number}-{app}-{owner}-{repo}, leaving names without an app as they were", () => {
+    expect(appName("acme", "shop", 42, "api")).toBe("pr-42-api-acme-shop");
+    expect(appName("acme", "shop", 42, "web")).toBe("pr-42-web-acme-shop");
+    expect(appName("Acme_Corp", "My.Shop", 7, "web-v2")).toBe("pr-7-web-v2-acme-corp-my-shop");
+    expect(appName("acme", "shop", 42)).toBe("pr-42-acme-shop");
+    expect(appName("acme", "shop", 42, undefined)).toBe("pr-42-acme-shop");
+  });
+
+  it("keep each app's long name within 63 characters, the app whole, with a hash of its own", () => {
+    const owner = "a-very-long-organisation-name";
+    const repo = "an-even-longer-repository-name-for-the-app";
+    const apps = ["api", "web", "worker", "a-twenty-char-name-1", "a-twenty-char-name-2"];
+    const names = apps.map((app) => appName(owner, repo, 123456, app));
+    for (const [index, name] of names.entries()) {
+      expect(name.length, name).toBeLessThanOrEqual(63);
+      expect(name, name).toMatch(FLY_NAME);
+      expect(name, name).not.toMatch(/--/);
+      expect(name, name).toMatch(new RegExp(`^pr-123456-${apps[index]}-a-very-long-.*-[0-9a-f]{6}$`));
+    }
+    // The hash covers the app: no two apps of a pull request share one.
+    expect(new Set(names.map((name) => name.slice(-6))).size).toBe(apps.length);
+    expect(names).not.toContain(appName(owner, repo, 123456));
+    expect(appName(owner.toUpperCase(), repo, 123456, "api")).toBe(names[0]);
+  });
+
+  it("refuse an app name with nothing a Fly name can keep", () => {
+    expect(() => appName("acme", "shop", 1, "")).toThrow(RangeError);
+    expect(() => appName("acme", "shop", 1, "--")).toThrow(RangeError);
+  });
+
+  it("give the URL Fly serves an app at", () => {
+    expect(appUrl(appName("acme", "shop", 42, "api"))).toBe("https://pr-42-api-acme-shop.fly.dev");
   });
 });

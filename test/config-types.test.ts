@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parsePreviewConfig, type PreviewConfig } from "../src/config/index.js";
-import { previewSchema, resolveRef, type JsonSchema } from "../src/config/schema.js";
+import { APP_FIELDS, REPOSITORY_FIELDS, previewSchema, resolveRef, type JsonSchema } from "../src/config/schema.js";
 import { DEFAULT_TTL_MS } from "../src/preview/reaper.js";
 
 // PreviewConfig (src/config/types.ts) is written by hand beside the schema
@@ -139,7 +139,20 @@ function parsed(text: string): PreviewConfig {
 
 describe("PreviewConfig and the schema of .preview.yml", () => {
   it("have the same fields, optional exactly where the schema gives no default", () => {
-    expect(mismatches(FIELDS, previewSchema, "")).toEqual([]);
+    // `apps` is no field of one app's config: parsing returns the apps beside it (ConfigResult.apps).
+    const { apps: _apps, ...properties } = previewSchema.properties ?? {};
+    expect(mismatches(FIELDS, { ...previewSchema, properties }, "")).toEqual([]);
+  });
+
+  it("an app of apps: takes the top-level fields of one app, by reference, and paths; the rest are the repository's", () => {
+    const app = previewSchema.$defs?.app?.properties ?? {};
+    const references = Object.entries(app).filter(([name]) => name !== "paths");
+    expect(references.map(([name, field]) => [name, field])).toEqual(references.map(([name]) => [name, { $ref: `#/properties/${name}` }]));
+    expect(Object.keys(app)).toEqual([...APP_FIELDS, "paths"]);
+    expect(REPOSITORY_FIELDS).toEqual(["ttl", "notify", "max_previews", "trigger", "forks", "database"]);
+    // Every field of PreviewConfig the file gives is one app's or the repository's, and none is both.
+    const given = Object.entries(FIELDS).filter(([, field]) => !isDerived(field)).map(([name]) => name);
+    expect([...APP_FIELDS, ...REPOSITORY_FIELDS].sort()).toEqual(given.sort());
   });
 
   it("an empty .preview.yml parses to every field that is not optional, and no other", () => {

@@ -155,6 +155,99 @@ describe("fly-preview validate, on a valid file", () => {
   });
 });
 
+describe("fly-preview validate, on a file with apps:", () => {
+  const text = `ttl: 3d
+forks: off
+apps:
+  api:
+    dockerfile: services/api/Dockerfile
+    context: services/api
+    paths: [services/api/**, packages/shared/**]
+    region: cdg
+  web:
+    dockerfile: apps/web/Dockerfile
+    port: 3000
+    env:
+      API_URL: \${apps.api.url}/v1
+  worker:
+    fly_toml: services/worker/fly.toml
+`;
+
+  /** The output's part for each app: its configuration and its fly.toml, by app name. */
+  function appSections(stdout: string): Map<string, { header: string[]; config: string; flyToml: string }> {
+    const [, ...parts] = stdout.split("\n\n# App ");
+    return new Map(
+      parts.map((part) => {
+        const [config, flyToml] = part.split("\n\n");
+        const lines = `# App ${config}`.split("\n");
+        const header = lines.filter((line) => line.startsWith("#"));
+        return [lines[0].slice("# App ".length).split(",")[0], { header, config: lines.filter((line) => !line.startsWith("#")).join("\n"), flyToml }];
+      }),
+    );
+  }
+
+  it("prints each app's configuration, its repository's fields copied in, and the fly.toml of its own Fly app", async () => {
+    checkout({
+      ".preview.yml": text,
+      "services/api/Dockerfile": "FROM scratch\n",
+      "apps/web/Dockerfile": "FROM scratch\n",
+      Dockerfile: "FROM scratch\n",
+      "services/worker/fly.toml": 'kill_signal = "SIGINT"\n',
+    });
+    const file = join(dir, ".preview.yml");
+    const run = await validate(file);
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(0);
+    expect(run.stdout.split("\n")[0]).toBe(`# ${file} is valid. It has 3 apps, api, web, worker, each previewed as a Fly app of its own.`);
+
+    const printed = appSections(run.stdout);
+    expect([...printed.keys()]).toEqual(["api", "web", "worker"]);
+    const server = parsePreviewConfig(text);
+    if (!server.ok || !server.apps) throw new Error("the server would refuse this file, or read one app");
+    for (const app of server.apps) {
+      const { header, config, flyToml } = printed.get(app.name)!;
+      expect(header[0]).toBe(`# App ${app.name}, Fly app pr-1-${app.name}-owner-repo. With every default filled in and the repository's fields copied in, it reads:`);
+      // Each app's part is a file of one app that reads as the server reads that app.
+      expect(parsePreviewConfig(config)).toEqual({ ok: true, config: app.config });
+      expect(parseToml(flyToml)).toMatchObject({ app: `pr-1-${app.name}-owner-repo` });
+    }
+    expect(printed.get("api")!.header[1]).toBe("# paths (a push changing none of these files does not rebuild it): services/api/**, packages/shared/**");
+    expect(printed.get("web")!.header.slice(1, 3)).toEqual([
+      "# no paths: every push rebuilds it",
+      "# ${apps.api.url} is https://pr-1-api-owner-repo.fly.dev for pull request 1 of owner/repo",
+    ]);
+    expect(parseToml(printed.get("api")!.flyToml)).toMatchObject({ primary_region: "cdg", build: { dockerfile: "services/api/Dockerfile" } });
+    expect(parseToml(printed.get("web")!.flyToml)).toMatchObject({ http_service: { internal_port: 3000 } });
+    expect(parseToml(printed.get("worker")!.flyToml)).toMatchObject({ kill_signal: "SIGINT", build: { dockerfile: "Dockerfile" } });
+    expect(printed.get("api")!.config).toContain("ttl: 3d\n");
+    expect(printed.get("worker")!.config).toContain("forks: off\n");
+  });
+
+  it("names the app whose files are missing", async () => {
+    checkout({ ".preview.yml": text, "apps/web/Dockerfile": "FROM scratch\n", "requirements.txt": "flask\n" });
+    const file = join(dir, ".preview.yml");
+    const run = await validate(file);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe("");
+    const lines = run.stderr.split("\n");
+    expect(lines[0]).toBe(`${file}: apps.api.dockerfile: "services/api/Dockerfile" does not exist (no file at ${join(dir, "services/api/Dockerfile")})`);
+    expect(lines[1]).toBe(`${file}: apps.worker.fly_toml: "services/worker/fly.toml" does not exist (no file at ${join(dir, "services/worker/fly.toml")})`);
+    expect(lines[2]).toMatch(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: apps\\.worker: dockerfile: "Dockerfile" does not exist in the repository`));
+    expect(lines[3]).toBe("fly-preview: 3 problems: a pull request would get a failed check run and no preview");
+  });
+
+  it("prints the problems of apps: on their lines, as the server's check run annotates them", async () => {
+    checkout({ ".preview.yml": "port: 3000\napps:\n  web:\n    env:\n      API_URL: ${apps.api.url}\n", Dockerfile: "FROM scratch\n" });
+    const file = join(dir, ".preview.yml");
+    const run = await validate(file);
+    expect(run.code).toBe(1);
+    expect(run.stderr.split("\n").slice(0, 2)).toEqual([
+      `${file}:1:1: port: with apps:, each app has its own port; move it under the apps that need it, like apps.web.port`,
+      `${file}:5:16: apps.web.env.API_URL: \${apps.api.url} names no app: there is no "api" under apps:; the apps are web`,
+    ]);
+  });
+});
+
 describe("fly-preview validate, on an invalid file", () => {
   // Each problem as PATH:LINE:COLUMN: MESSAGE, with the message the server's check run shows.
   const cases: Array<[string, string, string[]]> = [

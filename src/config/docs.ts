@@ -31,21 +31,47 @@ interface Surrounding {
 /** Markdown reference of every field in the schema, in schema order. */
 export function renderFieldDocs(schema: JsonSchema): string {
   const sections: string[] = [];
-  const visit = (section: JsonSchema, parents: string[], surrounding: Surrounding | undefined) => {
+  // `at` is where a field's example goes in a file: `path`, with each map's NAME an example key.
+  const visit = (section: JsonSchema, parents: string[], at: string[], surrounding: Surrounding | undefined) => {
     for (const [name, own] of Object.entries(section.properties ?? {})) {
+      // An app's field that is the top-level one (`$ref: #/properties/port`) is described there, once.
+      if (own.$ref === `#/properties/${name}` && parents.length > 0) continue;
       const path = [...parents, name];
+      const examplePath = [...at, name];
       const field = resolveRef(own, schema);
       const required = section.required?.includes(name) ?? false;
-      sections.push(renderField(path, field, own, schema, required, field.properties ? undefined : surrounding));
+      sections.push(renderField({ path, examplePath }, field, own, schema, required, field.properties ? undefined : surrounding));
       const example = field.examples?.[0];
-      if (field.properties) visit(field, path, isMapping(example) ? { path, example } : surrounding);
+      if (field.properties) visit(field, path, examplePath, isMapping(example) ? { path: examplePath, example } : surrounding);
+      const entry = isMapping(field.additionalProperties) ? resolveRef(field.additionalProperties, schema) : undefined;
+      if (entry?.properties) {
+        // A map of named blocks (`apps`): one section for the block, then its own fields.
+        const key = isMapping(example) ? Object.keys(example)[0] : undefined;
+        const entryPath = [...path, "NAME"];
+        sections.push(renderEntry(entryPath, entry));
+        visit(entry, entryPath, [...examplePath, key ?? "NAME"], undefined);
+      }
     }
   };
-  visit(schema, [], undefined);
+  visit(schema, [], [], undefined);
   return sections.join("\n\n");
 }
 
-function renderField(path: string[], field: JsonSchema, own: JsonSchema, root: JsonSchema, required: boolean, surrounding: Surrounding | undefined): string {
+/** The block each NAME of a map holds: its description and its fields, those described elsewhere linked there. */
+function renderEntry(path: string[], entry: JsonSchema): string {
+  const fields = Object.entries(entry.properties ?? {}).map(([name, own]) =>
+    own.$ref === `#/properties/${name}` ? `[\`${name}\`](#${name})` : `[\`${name}\`](#${anchor([...path, name])})`,
+  );
+  return [`### \`${path.join(".")}\``, "", entry.description ?? "", "", `- Fields: ${fields.join(", ")}`].join("\n");
+}
+
+/** GitHub's anchor of a heading `### \`a.b\``: lowercase, without the dots and backticks. */
+function anchor(path: string[]): string {
+  return path.join("").toLowerCase();
+}
+
+function renderField(where: { path: string[]; examplePath: string[] }, field: JsonSchema, own: JsonSchema, root: JsonSchema, required: boolean, surrounding: Surrounding | undefined): string {
+  const { path, examplePath } = where;
   const lines = [`### \`${path.join(".")}\``, ""];
   lines.push(own.description ?? "");
   // A shared definition (a path, a duration) states its rules once, for every field using it.
@@ -59,7 +85,7 @@ function renderField(path: string[], field: JsonSchema, own: JsonSchema, root: J
   if (field.maxDuration) lines.push(`- At most: \`${field.maxDuration}\``);
   const example = field.examples?.[0];
   if (example !== undefined) {
-    const file = surrounding ? nest(surrounding.path, withValue(surrounding.example, path.slice(surrounding.path.length), example)) : nest(path, example);
+    const file = surrounding ? nest(surrounding.path, withValue(surrounding.example, examplePath.slice(surrounding.path.length), example)) : nest(examplePath, example);
     lines.push("", "```yaml", stringify(file).trimEnd(), "```");
   }
   return lines.join("\n");
@@ -79,7 +105,7 @@ function typeOf(field: JsonSchema, root: JsonSchema): string {
       return `list of ${item?.title ?? item?.type ?? "value"}s`;
     }
     case "object":
-      return field.properties ? "mapping with the fields below" : (field.title ?? "mapping");
+      return field.properties || isMapping(field.additionalProperties) ? "mapping with the fields below" : (field.title ?? "mapping");
     case "string":
       return field.title ? `${field.title} (string)` : "string";
     default:

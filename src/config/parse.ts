@@ -1,9 +1,19 @@
 import { posix } from "node:path";
 import type { ErrorObject } from "ajv";
 import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, type Document, type Node } from "yaml";
-import { previewSchema, validatePreview, type JsonSchema } from "./schema.js";
-import { PREVIEW_VARIABLES } from "./interpolate.js";
-import { CONFIG_PATH, type ConfigProblem, type ConfigResult, type DatabaseConfig, type FlyPostgresDatabase, type NeonDatabase, type PreviewConfig } from "./types.js";
+import { APP_FIELDS, REPOSITORY_FIELDS, previewSchema, resolveRef, validatePreview, type JsonSchema } from "./schema.js";
+import { PREVIEW_VARIABLES, appReferenceProblems, type AppValues } from "./interpolate.js";
+import { pathPatternProblem } from "./apps.js";
+import {
+  CONFIG_PATH,
+  type AppConfig,
+  type ConfigProblem,
+  type ConfigResult,
+  type DatabaseConfig,
+  type FlyPostgresDatabase,
+  type NeonDatabase,
+  type PreviewConfig,
+} from "./types.js";
 import { parseDuration, parseMemoryMb } from "./units.js";
 
 type Plain = Record<string, unknown>;
@@ -57,28 +67,109 @@ export function parsePreviewConfig(text: string): ConfigResult {
   }
 
   dropEmptyFields(data, previewSchema);
+  const problems: ConfigProblem[] = [];
+  // With `apps:`, the fields of one app are written under each app; one left at the top
+  // level is reported on its own line, and taken out so its value is not judged as well.
+  const apps = data.apps !== undefined ? appBlocks(data) : undefined;
+  if (apps) {
+    for (const field of APP_FIELDS) {
+      if (!Object.hasOwn(data, field)) continue;
+      problems.push(misplacedAppField(field, Object.keys(apps), locator));
+      delete data[field];
+    }
+  }
   // Before ajv fills in the default: a Dockerfile the file names must exist, while a
   // missing default one may be generated (src/preview/dockerfile.ts).
-  const dockerfileNamed = data.dockerfile !== undefined;
-  const problems: ConfigProblem[] = [];
+  const dockerfileNamed = (fields: Plain) => fields.dockerfile !== undefined;
+  const namedPerApp = new Map(Object.entries(apps ?? {}).map(([name, block]) => [name, dockerfileNamed(block)]));
+  const namedAtTop = dockerfileNamed(data);
   if (!validatePreview(data)) {
     for (const error of validatePreview.errors ?? []) {
       const problem = explain(error, data, locator);
       if (problem) problems.push(problem);
     }
   }
-  for (const field of PATH_FIELDS) {
-    const value = data[field];
-    if (typeof value !== "string") continue;
-    const message = repoPathProblem(value);
-    if (message) problems.push({ path: field, message: `${field}: ${message}`, ...locator.at([field], "value") });
+  // Each app's fields are where the checks below look: the top level, or each block under apps:.
+  const places: Array<{ fields: Plain; at: string[] }> = apps ? Object.entries(apps).map(([name, block]) => ({ fields: block, at: ["apps", name] })) : [{ fields: data, at: [] }];
+  for (const { fields, at } of places) {
+    problems.push(...repoPathProblems(fields, at, locator));
+    problems.push(...pathPatternProblems(fields, at, locator));
   }
-  problems.push(...databaseEnvProblems(data, locator));
+  problems.push(...databaseEnvProblems(data, places, locator));
+  if (apps) problems.push(...referenceProblems(apps, locator));
   if (problems.length > 0) {
     problems.sort((a, b) => a.line - b.line || a.column - b.column);
     return { ok: false, problems };
   }
-  return { ok: true, config: complete(data as unknown as ValidConfig, dockerfileNamed) };
+  if (!apps) return { ok: true, config: complete(data as unknown as ValidConfig, namedAtTop) };
+  const repository = Object.fromEntries(REPOSITORY_FIELDS.filter((field) => data[field] !== undefined).map((field) => [field, data[field]]));
+  const configs = Object.entries(apps).map(([name, block]): AppConfig => {
+    const { paths, ...fields } = block;
+    // A copy each: the repository-wide sections (trigger, database) are shared by no two apps' configs.
+    const config = complete(structuredClone({ ...repository, ...fields }) as unknown as ValidConfig, namedPerApp.get(name) ?? false);
+    return paths === undefined ? { name, config } : { name, config, paths: paths as string[] };
+  });
+  return { ok: true, config: configs[0].config, apps: configs };
+}
+
+/**
+ * The blocks of `apps:`, by name, in the file's order; an app written with nothing after
+ * its name (`worker:`) is an app with every default. Undefined when `apps` is not a
+ * mapping: ajv's type error says so, and the file is judged as one app meanwhile.
+ */
+function appBlocks(data: Plain): Record<string, Plain> | undefined {
+  if (!isPlainObject(data.apps)) return undefined;
+  const appSchema = previewSchema.$defs?.app ?? {};
+  for (const [name, block] of Object.entries(data.apps)) {
+    if (block === null) data.apps[name] = {};
+    else if (isPlainObject(block)) dropEmptyFields(block, appSchema);
+  }
+  return data.apps as Record<string, Plain>;
+}
+
+function misplacedAppField(field: string, apps: string[], locator: Locator): ConfigProblem {
+  const example = /^[a-z][a-z0-9-]*$/.test(apps[0] ?? "") ? apps[0] : "NAME";
+  return {
+    path: field,
+    message: `${field}: with apps:, each app has its own ${field}; move it under the apps that need it, like apps.${example}.${field}`,
+    ...locator.at([field], "key"),
+  };
+}
+
+function repoPathProblems(fields: Plain, at: string[], locator: Locator): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  for (const field of PATH_FIELDS) {
+    const value = fields[field];
+    if (typeof value !== "string") continue;
+    const message = repoPathProblem(value);
+    const path = [...at, field].join(".");
+    if (message) problems.push({ path, message: `${path}: ${message}`, ...locator.at([...at, field], "value") });
+  }
+  return problems;
+}
+
+function pathPatternProblems(fields: Plain, at: string[], locator: Locator): ConfigProblem[] {
+  if (!Array.isArray(fields.paths)) return [];
+  const problems: ConfigProblem[] = [];
+  for (const [index, pattern] of fields.paths.entries()) {
+    if (typeof pattern !== "string") continue;
+    const message = pathPatternProblem(pattern);
+    const path = `${[...at, "paths"].join(".")}[${index}]`;
+    if (message) problems.push({ path, message: `${path}: ${message}`, ...locator.at([...at, "paths", String(index)], "value") });
+  }
+  return problems;
+}
+
+/** The wrong `${apps.…}` of the apps' env and build_args, each on the line of its value. */
+function referenceProblems(apps: Record<string, Plain>, locator: Locator): ConfigProblem[] {
+  // Only the values that are strings: ajv reports the others.
+  const strings = (map: unknown): Record<string, string> =>
+    isPlainObject(map) ? Object.fromEntries(Object.entries(map).filter((entry): entry is [string, string] => typeof entry[1] === "string")) : {};
+  const values = Object.entries(apps).map(([name, block]): AppValues => ({ name, env: strings(block.env), build_args: strings(block.build_args) }));
+  return appReferenceProblems(values).map((problem) => {
+    const segments = ["apps", problem.app, problem.field, problem.key];
+    return { path: segments.join("."), message: problem.message, ...locator.at(segments, "value") };
+  });
 }
 
 function complete(raw: ValidConfig, dockerfileNamed: boolean): PreviewConfig {
@@ -120,8 +211,9 @@ function completeDatabase(raw: NonNullable<ValidConfig["database"]>): DatabaseCo
  * The variable `database.env` names must be the preview's one source of that variable: a
  * name `env` or `secrets` also sets would give the preview two values, and which one wins
  * is not something a user should have to know. Cross-field, so no schema keyword says it.
+ * With `apps:`, every app gets the database's variable, so no app may set it.
  */
-function databaseEnvProblems(data: Plain, locator: Locator): ConfigProblem[] {
+function databaseEnvProblems(data: Plain, places: Array<{ fields: Plain; at: string[] }>, locator: Locator): ConfigProblem[] {
   const database = data.database;
   if (!isPlainObject(database) || typeof database.env !== "string") return [];
   const name = database.env;
@@ -137,14 +229,18 @@ function databaseEnvProblems(data: Plain, locator: Locator): ConfigProblem[] {
     problems.push(problem(`is the name of one of fly-preview's placeholders (${placeholders}); a variable of that name would be mistaken for it: use another name, like DATABASE_URL`));
   }
   const rename = written ? "give database.env another name" : "set database.env to another name";
-  if (isPlainObject(data.env) && Object.hasOwn(data.env, name)) {
-    const { line } = locator.at(["env", name], "key");
-    problems.push(problem(`is also set by env (line ${line}); the preview would get two values for it: ${rename}, or remove it from env`));
-  }
-  const secret = Array.isArray(data.secrets) ? data.secrets.indexOf(name) : -1;
-  if (secret !== -1) {
-    const { line } = locator.at(["secrets", String(secret)], "value");
-    problems.push(problem(`is also listed in secrets (line ${line}); the preview would get two values for it: ${rename}, or remove it from secrets`));
+  for (const { fields, at } of places) {
+    const env = [...at, "env"].join(".");
+    const secrets = [...at, "secrets"].join(".");
+    if (isPlainObject(fields.env) && Object.hasOwn(fields.env, name)) {
+      const { line } = locator.at([...at, "env", name], "key");
+      problems.push(problem(`is also set by ${env} (line ${line}); the preview would get two values for it: ${rename}, or remove it from ${env}`));
+    }
+    const secret = Array.isArray(fields.secrets) ? fields.secrets.indexOf(name) : -1;
+    if (secret !== -1) {
+      const { line } = locator.at([...at, "secrets", String(secret)], "value");
+      problems.push(problem(`is also listed in ${secrets} (line ${line}); the preview would get two values for it: ${rename}, or remove it from ${secrets}`));
+    }
   }
   return problems;
 }
@@ -174,8 +270,9 @@ function normalisePath(value: string): string {
  */
 function dropEmptyFields(data: Plain, schema: JsonSchema): void {
   for (const [key, value] of Object.entries(data)) {
-    const field = schema.properties?.[key];
-    if (!field) continue;
+    const own = schema.properties?.[key];
+    if (!own) continue;
+    const field = resolveRef(own);
     if (value === null && field.required?.length) data[key] = {};
     else if (value === null) delete data[key];
     else if (isPlainObject(value) && field.properties) dropEmptyFields(value, field);
@@ -190,9 +287,20 @@ function explain(error: ErrorObject, data: Plain, locator: Locator): ConfigProbl
   if (error.keyword === "additionalProperties") {
     const key = String((error.params as { additionalProperty: string }).additionalProperty);
     const where = segments.length > 0 ? ` in ${displayPath(data, segments)}` : "";
-    const allowed = Object.keys(parentSchema.properties ?? {});
-    const guess = closest(key, allowed);
-    const hint = guess ? ` (did you mean "${guess}"?)` : `; fields allowed here: ${allowed.join(", ")}`;
+    const inApp = segments.length === 2 && segments[0] === "apps";
+    const here = { path: displayPath(data, [...segments, key]), ...locator.at([...segments, key], "key") };
+    if (inApp && REPOSITORY_FIELDS.includes(key)) {
+      return { ...here, message: `${here.path}: ${key} applies to the whole repository, not to one app; write it once at the top level of the file` };
+    }
+    if (segments.length === 0 && key === "paths") {
+      return { ...here, message: "paths: only an app under apps: has paths (the files that rebuild it); a file without apps: rebuilds its one app on every push" };
+    }
+    // With apps:, the fields of an app are no longer allowed at the top level (each is reported as misplaced).
+    const appFieldsMoved = segments.length === 0 && data.apps !== undefined;
+    const allowed = Object.keys(parentSchema.properties ?? {}).filter((name) => !(appFieldsMoved && APP_FIELDS.includes(name)));
+    const guess = closest(key, Object.keys(parentSchema.properties ?? {}));
+    const moved = guess !== undefined && appFieldsMoved && APP_FIELDS.includes(guess);
+    const hint = guess ? ` (did you mean "${guess}"?${moved ? " With apps:, it goes under each app" : ""})` : `; fields allowed here: ${allowed.join(", ")}`;
     return { path: displayPath(data, [...segments, key]), message: `unknown field "${key}"${where}${hint}`, ...locator.at([...segments, key], "key") };
   }
   // ajv reports a bad map key twice: once as the name's pattern (with propertyName set), once as
@@ -201,11 +309,8 @@ function explain(error: ErrorObject, data: Plain, locator: Locator): ConfigProbl
   if (error.propertyName !== undefined) {
     const name = error.propertyName;
     const path = displayPath(data, [...segments, name]);
-    return {
-      path,
-      message: `${displayPath(data, segments)}: "${name}" is not a valid name; use letters, digits and _, not starting with a digit`,
-      ...locator.at([...segments, name], "key"),
-    };
+    const hint = PATTERN_HINTS[parentSchema.title ?? ""] ?? "is not a valid name; use letters, digits and _, not starting with a digit";
+    return { path, message: `${displayPath(data, segments)}: "${name}" ${hint}`, ...locator.at([...segments, name], "key") };
   }
 
   // A section that takes exactly one of several fields (database: neon or fly_postgres).
@@ -231,7 +336,8 @@ function describeFailure(error: ErrorObject, schema: JsonSchema, value: unknown,
   switch (error.keyword) {
     case "type":
       // `ttl: 7` reads as a number; saying what a duration looks like helps more than "must be a string".
-      if (schema.type === "string" && schema.title && PATTERN_HINTS[schema.title] && typeof value === "number") {
+      // A number is a fine file name, though (`- 7` in paths): quoting it is the fix there.
+      if (schema.type === "string" && schema.title && schema.title !== "path pattern" && PATTERN_HINTS[schema.title] && typeof value === "number") {
         return `${JSON.stringify(String(value))} ${PATTERN_HINTS[schema.title]}`;
       }
       return value === null ? expected(schema, value, key) : `${expected(schema, value, key)} (got ${describeValue(value)})`;
@@ -246,6 +352,10 @@ function describeFailure(error: ErrorObject, schema: JsonSchema, value: unknown,
       return "must not be empty";
     case "maxLength":
       return `is too long; at most ${schema.maxLength} characters`;
+    case "minItems":
+      return key === "paths" ? "must list at least one path; leave paths out to rebuild the app on every push" : `must list at least ${schema.minItems}`;
+    case "minProperties":
+      return key === "apps" ? "must name at least one app, like apps: {web: {port: 3000}}; leave apps out for a single app" : `must have at least ${schema.minProperties} fields`;
     case "required": {
       const missing = String((error.params as { missingProperty: string }).missingProperty);
       const example = schema.properties?.[missing]?.examples?.[0];
@@ -269,6 +379,8 @@ const PATTERN_HINTS: Record<string, string> = {
   "Neon project id": 'is not a Neon project id; use the project\'s id (not its name), like "proud-fog-123456": lowercase letters, digits and "-", at most 60 characters',
   "Neon branch name": "is not a Neon branch name; it must not contain control characters such as tabs or line breaks",
   command: "is not a one-line command; it must not contain line breaks, tabs or other control characters",
+  "app name": 'is not an app name; use lowercase letters, digits and "-", starting with a letter, at most 20 characters, like "api" or "web-admin"',
+  "path pattern": "is not a path pattern; it must not contain line breaks, tabs or other control characters",
   "Fly app name": 'is not a Fly app name; use lowercase letters, digits and "-", at most 63 characters and not starting with "-", like "acme-preview-db"',
 };
 

@@ -17,6 +17,9 @@ export interface JsonSchema {
   required?: string[];
   oneOf?: JsonSchema[];
   additionalProperties?: boolean | JsonSchema;
+  minProperties?: number;
+  minItems?: number;
+  uniqueItems?: boolean;
   propertyNames?: JsonSchema;
   items?: JsonSchema;
   enum?: unknown[];
@@ -45,6 +48,34 @@ export function schemaDefault(field: string): unknown {
 /** How long a preview may sit idle when .preview.yml does not say (the schema's default for `ttl`). */
 export const DEFAULT_TTL_MS = parseDuration(String(schemaDefault("ttl")));
 
+/**
+ * The fields each app of `apps:` takes that a file without `apps:` takes at its top level
+ * (`$defs.app` refers to them as `#/properties/NAME`): with `apps:`, these belong under
+ * each app and nowhere else. The schema is what says which field is whose.
+ */
+export const APP_FIELDS: readonly string[] = Object.entries(previewSchema.$defs?.app?.properties ?? {})
+  .filter(([name, field]) => field.$ref === `#/properties/${name}`)
+  .map(([name]) => name);
+
+/** The fields of the whole repository, written once at the top level with `apps:` or without. */
+export const REPOSITORY_FIELDS: readonly string[] = Object.keys(previewSchema.properties ?? {}).filter((name) => name !== "apps" && !APP_FIELDS.includes(name));
+
+/**
+ * The schema ajv compiles: the published one with each app field of `$defs.app` written
+ * out in full rather than referred to. Filling in defaults, ajv ignores a `default` at the
+ * root of a `$ref`'s target (and strict mode refuses the schema over it); written out, an
+ * app's fields get their defaults exactly as the top-level ones do. Editors read the
+ * published schema, where the field is described once.
+ */
+function withAppFieldsInline(schema: JsonSchema): JsonSchema {
+  const app = schema.$defs?.app;
+  if (!app?.properties) throw new Error("preview.schema.json: $defs.app has no properties");
+  const properties = Object.fromEntries(
+    Object.entries(app.properties).map(([name, field]) => [name, APP_FIELDS.includes(name) ? structuredClone(schema.properties?.[name] ?? {}) : field]),
+  );
+  return { ...schema, $defs: { ...schema.$defs, app: { ...app, properties } } };
+}
+
 // useDefaults fills in every field the user left out (objects default to {} so their own
 // fields get defaults too); verbose keeps the failing schema on each error so messages
 // can name the allowed values.
@@ -55,14 +86,17 @@ ajv.addKeyword({
   // A value that is not a duration at all is the type's or the pattern's to report.
   validate: (max: string, value: unknown) => typeof value !== "string" || !DURATION.test(value) || parseDuration(value) <= parseDuration(max),
 });
-export const validatePreview = ajv.compile(previewSchema);
+export const validatePreview = ajv.compile(withAppFieldsInline(previewSchema));
 
-/** The schema a `$ref` points at, with the referring schema's own keywords on top. */
+/**
+ * The schema a `$ref` points at (`#/$defs/NAME`, or `#/properties/NAME` for an app's
+ * field), itself resolved, with the referring schema's own keywords on top.
+ */
 export function resolveRef(schema: JsonSchema, root: JsonSchema = previewSchema): JsonSchema {
   if (!schema.$ref) return schema;
-  const name = schema.$ref.replace(/^#\/\$defs\//, "");
-  const target = root.$defs?.[name];
+  const [, section, name] = /^#\/(\$defs|properties)\/([^/]+)$/.exec(schema.$ref) ?? [];
+  const target = section === "$defs" ? root.$defs?.[name] : section === "properties" ? root.properties?.[name] : undefined;
   if (!target) throw new Error(`preview.schema.json: unresolved $ref ${schema.$ref}`);
   const { $ref: _ref, ...own } = schema;
-  return { ...target, ...own };
+  return { ...resolveRef(target, root), ...own };
 }

@@ -77,7 +77,31 @@ export interface ConfigProblem {
   column: number;
 }
 
-export type ConfigResult = { ok: true; config: PreviewConfig } | { ok: false; problems: ConfigProblem[] };
+/**
+ * One app of a .preview.yml with `apps:` (a monorepo's web, api, worker previewed together).
+ * `config` is the app's effective configuration: its own fields with their defaults, and the
+ * repository-wide fields (`ttl`, `notify`, `max_previews`, `trigger`, `forks`, `database`)
+ * copied in, so code written for one app reads it unchanged. `${apps.NAME.url}` in its `env`
+ * and `build_args` is left as written: `resolveAppUrls` replaces it once the pull request is
+ * known.
+ */
+export interface AppConfig {
+  /** The app's key under `apps:`: lowercase letters, digits and "-", at most 20 characters. */
+  name: string;
+  config: PreviewConfig;
+  /** Globs (src/config/glob.ts) of the files whose changes rebuild the app; undefined: it rebuilds on every push. */
+  paths?: string[];
+}
+
+/**
+ * A valid file's configuration. Without `apps:` (every file written before them), `config`
+ * is the one app and `apps` is undefined. With `apps:`, `apps` lists every app in the order
+ * the file declares them, and `config` is the first one's (`apps[0].config`, the very same
+ * object): its repository-wide fields are the file's, the same in every app, so code that
+ * reads only those (trigger rules, forks, limits, ttl) may keep reading `config`; anything
+ * that deploys must switch on `apps`, or it would preview the first app alone.
+ */
+export type ConfigResult = { ok: true; config: PreviewConfig; apps?: AppConfig[] } | { ok: false; problems: ConfigProblem[] };
 
 /** Where a repository opts in: the file's presence at the pull request's head commit. */
 export { CONFIG_PATH } from "../model/config-file.js";

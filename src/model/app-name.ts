@@ -5,18 +5,29 @@ const MAX_LENGTH = 63;
 const HASH_LENGTH = 6;
 
 /**
- * The Fly app name of one pull request's preview: "pr-{number}-{owner}-{repo}".
+ * The Fly app name of one pull request's preview: "pr-{number}-{owner}-{repo}", or, for
+ * one app of a repository whose .preview.yml has `apps:`, "pr-{number}-{app}-{owner}-{repo}"
+ * (the app first, so it survives the cut below: app names are at most 20 characters).
  * Names too long for Fly are cut and end in a short hash of the full identity, so two
- * repositories sharing a long prefix still get different apps. The hash is taken over the
- * lowercased identity because GitHub treats owner and repository names case-insensitively.
+ * repositories sharing a long prefix, or two apps of one pull request, still get different
+ * apps. The hash is taken over the lowercased identity because GitHub treats owner and
+ * repository names case-insensitively.
  */
-export function appName(owner: string, repo: string, prNumber: number): string {
+export function appName(owner: string, repo: string, prNumber: number, app?: string): string {
   if (!Number.isInteger(prNumber) || prNumber < 1) throw new RangeError(`not a pull request number: ${prNumber}`);
-  const name = slug(`pr-${prNumber}-${owner}-${repo}`);
+  if (app !== undefined && slug(app) === "") throw new RangeError(`not an app name: ${JSON.stringify(app)}`);
+  const name = slug(app === undefined ? `pr-${prNumber}-${owner}-${repo}` : `pr-${prNumber}-${app}-${owner}-${repo}`);
   if (name.length <= MAX_LENGTH) return name;
-  const hash = createHash("sha256").update(`${owner}/${repo}#${prNumber}`.toLowerCase()).digest("hex").slice(0, HASH_LENGTH);
+  // Without an app, the identity hashed is the one names have always been hashed over, so existing previews keep their apps.
+  const identity = app === undefined ? `${owner}/${repo}#${prNumber}` : `${owner}/${repo}#${prNumber}/${app}`;
+  const hash = createHash("sha256").update(identity.toLowerCase()).digest("hex").slice(0, HASH_LENGTH);
   const head = name.slice(0, MAX_LENGTH - HASH_LENGTH - 1).replace(/-+$/, "");
   return `${head}-${hash}`;
+}
+
+/** Where Fly serves an app by default: the preview URL `${PREVIEW_URL}` and `${apps.NAME.url}` stand for. */
+export function appUrl(app: string): string {
+  return `https://${app}.fly.dev`;
 }
 
 function slug(text: string): string {

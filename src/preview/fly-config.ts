@@ -1,6 +1,7 @@
 import { interpolate, type PreviewConfig, type PreviewVars } from "../config/index.js";
 import { renderFlyToml, type DeployOptions, type FlyTomlInput } from "../fly/index.js";
 import { shortSha } from "../github/markdown.js";
+import { appUrl } from "../model/app-name.js";
 import type { Settings } from "../settings.js";
 
 /** What the mapping reads of the server's settings. */
@@ -21,10 +22,8 @@ export interface FlyDeploy {
   url: string;
 }
 
-/** Where Fly serves an app by default. */
-export function appUrl(app: string): string {
-  return `https://${app}.fly.dev`;
-}
+// Kept beside the app name (src/model/) so .preview.yml's ${apps.NAME.url} resolves to the same URL.
+export { appUrl };
 
 /** The ${…} variables of env and build_args for a pull request's commit. */
 export function previewVars(preview: { number: number; app_name: string; head_ref: string }, sha: string): PreviewVars {
