@@ -2,7 +2,6 @@
 // with a real Probot Octokit, the paths globs, and the per-app decision.
 import { ProbotOctokit } from "probot";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { pathListProblem, pathPatternProblem, touchedBy, touches } from "../src/config/paths.js";
 import { changedFiles, COMPARE_FILES_MAX, type ChangedFiles } from "../src/github/compare.js";
 import { appsToRebuild, type AppChanges } from "../src/preview/rebuild.js";
 import { startFakeGitHub, type FakeGitHub } from "./fake-github/server.js";
@@ -130,108 +129,6 @@ describe("changed files, through GitHub's compare API", () => {
     const { data } = await octokit.rest.repos.compareCommitsWithBasehead({ owner, repo, basehead: `${sha(1)}...${sha(2)}` });
     expect(data).toMatchObject({ status: "ahead", ahead_by: 1, merge_base_commit: { sha: sha(1) } });
     expect(() => gh.setCommit(REPO, sha(3), ROOT, [sha(8)])).toThrow(/set the parent/);
-  });
-});
-
-describe("paths globs", () => {
-  const api = ["services/api/**", "packages/shared/**"];
-
-  it("matches files under the listed directories, from the repository root", () => {
-    expect(touches(api, ["services/api/main.go"])).toBe(true);
-    expect(touches(api, ["packages/shared/src/deep/x.ts"])).toBe(true);
-    expect(touches(api, ["apps/web/index.ts", "README.md"])).toBe(false);
-    // Relative to the root, not anywhere: a nested services/api is another directory.
-    expect(touches(api, ["vendor/services/api/x.go"])).toBe(false);
-    expect(touches(api, ["services/apix/main.go"])).toBe(false);
-    expect(touches(api, [])).toBe(false);
-  });
-
-  it("matches dot files and dot directories", () => {
-    expect(touches(api, ["services/api/.env.example"])).toBe(true);
-    expect(touches(api, ["services/api/.config/x.yml"])).toBe(true);
-    expect(touches(["*"], [".tool-versions"])).toBe(true);
-    expect(touches(["**/*.go"], [".github/x.go"])).toBe(true);
-  });
-
-  it("matches a file at the root by its name, and only that file", () => {
-    expect(touches(["go.mod"], ["go.mod"])).toBe(true);
-    expect(touches(["go.mod"], ["services/api/go.mod", "go.sum"])).toBe(false);
-    expect(touches(["*.lock"], ["yarn.lock"])).toBe(true);
-    expect(touches(["*.lock"], ["apps/web/yarn.lock"])).toBe(false);
-    expect(touches(["**/*.lock"], ["apps/web/yarn.lock", "x"])).toBe(true);
-  });
-
-  it("takes in everything under a directory a pattern names", () => {
-    expect(touches(["services/api"], ["services/api/cmd/main.go"])).toBe(true);
-    expect(touches(["services/api/"], ["services/api/cmd/main.go"])).toBe(true);
-    expect(touches(["services/*"], ["services/worker/main.go"])).toBe(true);
-    expect(touches(["services/api"], ["services/api2/main.go"])).toBe(false);
-  });
-
-  it("knows *, ?, [sets] and ** within a path", () => {
-    expect(touches(["packages/*/src/**"], ["packages/ui/src/a.tsx"])).toBe(true);
-    expect(touches(["packages/*/src/**"], ["packages/ui/test/a.tsx"])).toBe(false);
-    expect(touches(["**/Dockerfile"], ["Dockerfile"])).toBe(true);
-    expect(touches(["**/Dockerfile"], ["a/b/c/Dockerfile"])).toBe(true);
-    expect(touches(["a/**/z.txt"], ["a/z.txt", "q"])).toBe(true);
-    expect(touches(["a/**/z.txt"], ["a/b/c/z.txt"])).toBe(true);
-    expect(touches(["v?/x"], ["v2/x"])).toBe(true);
-    expect(touches(["v?/x"], ["v10/x"])).toBe(false);
-    expect(touches(["v[0-9]/x"], ["v7/x"])).toBe(true);
-    expect(touches(["v[!0-9]/x"], ["v7/x"])).toBe(false);
-    expect(touches(["v[!0-9]/x"], ["vb/x"])).toBe(true);
-    expect(touches(["*.test.*"], ["a.test.ts"])).toBe(true);
-    // * never crosses a "/".
-    expect(touches(["services/*.go"], ["services/api/main.go"])).toBe(false);
-    // Names are case-sensitive, as in git.
-    expect(touches(["Services/**"], ["services/x"])).toBe(false);
-  });
-
-  it("excludes with !, a later entry overriding an earlier one", () => {
-    const paths = ["services/api/**", "!services/api/docs/**", "services/api/docs/openapi.yml"];
-    expect(touches(paths, ["services/api/docs/guide.md"])).toBe(false);
-    expect(touches(paths, ["services/api/docs/openapi.yml"])).toBe(true);
-    expect(touches(paths, ["services/api/docs/guide.md", "services/api/main.go"])).toBe(true);
-    expect(touchedBy(paths, ["README.md", "services/api/docs/guide.md", "services/api/main.go"])).toBe("services/api/main.go");
-    expect(touches(["!**/*.md", "docs/**"], ["docs/a.md"])).toBe(true);
-  });
-
-  it("stays fast on a pattern built to make a backtracking matcher take minutes", () => {
-    const started = performance.now();
-    // picomatch's regular expression for this took over five minutes on a 60-letter name.
-    expect(touches(["*a*a*a*a*a*a*a*a*a*a*a*a*b"], ["a".repeat(250)])).toBe(false);
-    expect(touches(["**/a*/**/a*/**/a*/**/b"], ["a/".repeat(200) + "c"])).toBe(false);
-    // Past the step budget a file counts as touched: a rebuild is always right.
-    const worst = Array.from({ length: 300 }, (_, i) => `${"a/".repeat(100)}${"a".repeat(200)}${i}`);
-    expect(touches(Array(50).fill("**/*a*a*a*a*a*a*b/**/*a*a*a*a*b"), worst)).toBe(true);
-    expect(performance.now() - started).toBeLessThan(2000);
-  });
-
-  it("refuses patterns that cannot name a file of the repository, saying what to write", () => {
-    expect(pathPatternProblem("services/api/**")).toBeUndefined();
-    expect(pathPatternProblem("!services/api/docs/**")).toBeUndefined();
-    expect(pathPatternProblem("v[0-9]/**")).toBeUndefined();
-    expect(pathPatternProblem("")).toBe("a path is empty");
-    expect(pathPatternProblem("  ")).toBe("a path is empty");
-    expect(pathPatternProblem("!")).toContain("excludes nothing");
-    expect(pathPatternProblem("/services/api/**")).toBe('"/services/api/**" starts with "/": paths are relative to the repository root, so write "services/api/**"');
-    expect(pathPatternProblem("../other/**")).toContain('"." or ".."');
-    expect(pathPatternProblem("services/../../etc")).toContain('"." or ".."');
-    expect(pathPatternProblem("./services/api")).toContain('"." or ".."');
-    expect(pathPatternProblem("services//api")).toContain('"//"');
-    expect(pathPatternProblem("services\\api\\**")).toContain('separate directories with "/"');
-    expect(pathPatternProblem("{api,web}/**")).toContain("braces");
-    expect(pathPatternProblem("services/api**")).toContain("whole name");
-    expect(pathPatternProblem("v[0-9/x")).toContain('"[" with no "]"');
-    expect(pathPatternProblem("!!x")).toContain('two "!"');
-    expect(pathPatternProblem("a\nb")).toContain("control character");
-    expect(pathPatternProblem("a/".repeat(200))).toContain("longer than 256 characters");
-  });
-
-  it("refuses a list that takes in nothing", () => {
-    expect(pathListProblem(["services/api/**", "!services/api/docs/**"])).toBeUndefined();
-    expect(pathListProblem([])).toContain("paths is empty");
-    expect(pathListProblem(["!docs/**"])).toContain('starts with "!"');
   });
 });
 

@@ -276,6 +276,20 @@ export async function startWorld(options: WorldOptions = {}) {
         return (await store.surfaceWrites.pending(row.id)) === 0 ? row : undefined;
       });
     },
+    /**
+     * A pull request with `apps:`: its own row and every app's row settled, and GitHub told
+     * of each. Returns the apps' rows by app key.
+     */
+    async settledApps(number = 2, owner = "Codertocat", repo = "Hello-World") {
+      return until(`the apps of #${number} to settle`, async () => {
+        const own = await store.get(owner, repo, number);
+        const apps = await store.appsOf(owner, repo, number);
+        const rows = own ? [own, ...apps] : [];
+        if (apps.length === 0 || rows.some((row) => row.observed_generation !== row.desired_generation || row.lease_owner !== null)) return undefined;
+        for (const row of rows) if ((await store.surfaceWrites.pending(row.id)) !== 0) return undefined;
+        return Object.fromEntries(apps.map((row) => [row.app_key, row]));
+      });
+    },
     comments(issue = `${REPO}#2`) {
       return gh.comments.filter((c) => c.issue === issue);
     },

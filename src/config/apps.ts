@@ -28,18 +28,21 @@ export function pathPatternProblem(pattern: string): string | undefined {
 }
 
 /**
- * Whether an app whose `paths` are `paths` is rebuilt by a change to the files `changed`
- * (paths relative to the repository root): always without `paths`, otherwise when one file
- * matches one of its globs.
+ * The first of the changed files `changed` (paths relative to the repository root) that one
+ * of the globs `paths` matches, or undefined: none of them rebuilds the app.
  */
-export function changeRebuilds(paths: readonly string[] | undefined, changed: readonly string[]): boolean {
-  if (paths === undefined) return true;
+export function touchedBy(paths: readonly string[], changed: readonly string[]): string | undefined {
   const globs = paths.map((path) => {
     const compiled = compileGlob(path);
     // Parsing refuses such a glob; one that reaches here anyway rebuilds rather than skipping a change.
     return compiled.ok ? compiled.matches : () => true;
   });
-  return changed.some((file) => globs.some((matches) => matches(file)));
+  return changed.find((file) => globs.some((matches) => matches(file)));
+}
+
+/** Whether a change to the files `changed` rebuilds an app whose `paths` are `paths`: always without `paths`. */
+export function changeRebuilds(paths: readonly string[] | undefined, changed: readonly string[]): boolean {
+  return paths === undefined || touchedBy(paths, changed) !== undefined;
 }
 
 /** The pull request whose apps are named. */

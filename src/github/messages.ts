@@ -159,6 +159,11 @@ export function destroyFailedError(reason: string): string {
   return `destroy: ${reason}`;
 }
 
+/** An app's row whose app left the `apps:` block of .preview.yml: the pull request's run destroys it. */
+export function appRemovedReason(app: string): string {
+  return `The app ${app} is no longer in apps: of ${CONFIG_PATH}: it is destroyed`;
+}
+
 /** The deployment's description once the preview is gone. */
 export function destroyedDescription(why: DestroyReason): string {
   if (why === "closed") return "Pull request closed";

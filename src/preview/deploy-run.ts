@@ -1,4 +1,7 @@
-import { CONFIG_PATH, loadPreviewConfig, readRepoFile, type PreviewConfig } from "../config/index.js";
+import { CONFIG_PATH, loadPreviewConfig, readRepoFile, resolveAppUrls, type AppConfig, type LoadedConfig, type PreviewConfig } from "../config/index.js";
+import { changedFiles } from "../github/compare.js";
+import { appName } from "../model/app-name.js";
+import { appsToRebuild } from "./rebuild.js";
 import {
   APPROVE_ACTION,
   awaitingApprovalOutput,
@@ -8,6 +11,7 @@ import {
   waitingForSlotOutput,
 } from "../github/check-run.js";
 import {
+  appRemovedReason,
   FORKS_OFF_REASON,
   fullLimitReason,
   invalidConfigReason,
@@ -36,6 +40,13 @@ export async function deployDesire(run: Run): Promise<void> {
   // branch: read the default branch's instead.
   const configRef = preview.fork ? await defaultBranch(run.octokit, preview) : sha;
   const loaded = await loadPreviewConfig(run.octokit, { owner: preview.owner, repo: preview.repo, ref: configRef });
+  const apps = loaded.found && loaded.ok ? loaded.apps : undefined;
+  // Several apps (docs/monorepos.md): the pull request's row hands each app its desire,
+  // and each app's row deploys it, with the app's own configuration.
+  if (preview.app_key !== "") return deployApp(run, loaded, configRef);
+  if (apps) return coordinate(run, { ...(loaded as Extract<LoadedConfig, { ok: true }>), apps }, configRef);
+  // A file that lost its `apps:`: the apps' previews go, the pull request's row deploys the one app.
+  if ((await run.deps.store.appsOf(preview.owner, preview.repo, preview.number)).length) await run.deps.store.desireApps(preview, sha, []);
   const config = loaded.found && loaded.ok ? loaded.config : undefined;
   const decided = plan({
     preview,
@@ -48,6 +59,87 @@ export async function deployDesire(run: Run): Promise<void> {
       : undefined,
   });
   await carryOut(run, decided, configRef);
+}
+
+/**
+ * The run of one app of an `apps:` block: planned and deployed like a preview of its own,
+ * with the app's configuration (its `${apps.NAME.url}` resolved). An app no longer in the
+ * file is left to the pull request's run, which destroys it.
+ */
+async function deployApp(run: Run, loaded: LoadedConfig, configRef: string): Promise<void> {
+  const { preview, sha, log, clock, finish } = run;
+  const apps = loaded.found && loaded.ok ? loaded.apps : undefined;
+  const resolved = apps && resolveAppUrls(apps, preview);
+  const app = resolved?.ok ? resolved.apps.find((a) => a.name === preview.app_key) : undefined;
+  if (!app) {
+    log.info({ app: preview.app_key }, "the app is no longer in apps: of .preview.yml: its pull request's run destroys it");
+    await finish({ status: "skipped", status_at: clock(), last_error: appRemovedReason(preview.app_key) });
+    return;
+  }
+  const decided = plan({
+    preview,
+    sha,
+    loaded: { found: true, text: "", ok: true, config: app.config },
+    settings: run.deps.settings,
+    active: await activePreviews(run, app.config),
+    repoFlyToml: app.config.fly_toml
+      ? await readRepoFile(run.octokit, { owner: preview.owner, repo: preview.repo, ref: sha, path: app.config.fly_toml })
+      : undefined,
+  });
+  await carryOut(run, decided, configRef);
+}
+
+/**
+ * The run of a pull request whose .preview.yml has `apps:`: the gates that are the pull
+ * request's (trigger rules, forks, limits counting every app) as for one app; past them,
+ * each app gets its desire (src/store/apps.ts): built again when a file under its `paths`
+ * changed since its last deploy, or on a command; left as it is otherwise. A removed app
+ * is destroyed. The apps' rows then deploy on their own, each in a run of the pool.
+ */
+async function coordinate(run: Run, loaded: Extract<LoadedConfig, { ok: true }> & { apps: AppConfig[] }, configRef: string): Promise<void> {
+  const { preview, sha, deps, log, clock } = run;
+  const { apps } = loaded;
+  const own = await deps.store.appsOf(preview.owner, preview.repo, preview.number);
+  const config = loaded.config;
+  // Apps already running hold their slots; the others must all fit, or none starts.
+  const holding = own.filter((row) => row.app_created === 1 && row.desired_action === "deploy" && apps.some((a) => a.name === row.app_key));
+  const active = await activePreviews(run, config);
+  const decided = plan({
+    preview,
+    sha,
+    loaded,
+    settings: deps.settings,
+    active: {
+      repository: active.repository === undefined ? undefined : active.repository - holding.filter((r) => r.owner === preview.owner).length,
+      installation: active.installation === undefined ? undefined : active.installation - holding.length,
+    },
+    need: apps.length - holding.length,
+  });
+  if (decided.kind !== "deploy" && decided.kind !== "stay") return carryOut(run, decided, configRef);
+
+  // A file that gained `apps:`: the pull request's own Fly app (one app before) goes.
+  if (preview.app_created) {
+    log.info({ outcome: await run.flyctl.destroyApp(preview.app_name) }, "the pull request's single app is replaced by its apps: destroyed");
+    await run.save({ app_created: 0, url: null, image_sha: null, deployed_sha: null });
+  }
+  // A command (redeploy, approve, reset-db) builds every app; a push those it touched.
+  const forced = preview.desired_by !== null;
+  const decisions = forced
+    ? undefined
+    : await appsToRebuild(
+        new Map(apps.map((a) => [a.name, { paths: a.paths, deployedSha: own.find((r) => r.app_key === a.name && r.status === "ready")?.deployed_sha ?? undefined }])),
+        sha,
+        (base, head) => changedFiles(run.octokit, { owner: preview.owner, repo: preview.repo, base, head }),
+      );
+  const wanted = apps.map((a) => ({
+    appKey: a.name,
+    appName: appName(preview.owner, preview.repo, preview.number, a.name),
+    rebuild: forced || decisions?.get(a.name)?.action !== "unchanged",
+  }));
+  const done = await deps.store.desireApps(preview, sha, wanted);
+  log.info(done, "apps handed their desires");
+  await run.show({ surface: "comment", state: { status: "building", sha } });
+  await run.finish({ config_ttl_ms: config.ttlMs, notify_comment: config.notify === "comment" ? 1 : 0, status: "ready", status_at: clock(), last_error: null, fresh: 0, reset_db: 0 });
 }
 
 /** The previews besides this one that hold a slot, counted only for the limits that are set. */

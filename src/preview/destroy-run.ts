@@ -20,6 +20,13 @@ export async function destroy(run: Run, untriggered?: { reason: string; remedy: 
   // Before anything else: a run that died may have left a check run open with nothing
   // else to show for it (no comment yet, no app).
   await endOpenChecks(preview, deps, show, (old) => ({ conclusion: "cancelled", output: supersededOutput(old, null, preview.destroyed_by) }));
+  // A pull request with several apps: each app's row destroys its own Fly app, in a run
+  // of its own; this row's comment shows them go.
+  const why = untriggered ? "trigger" : (preview.destroy_reason ?? "closed");
+  if (preview.app_key === "") {
+    const apps = await deps.store.destroyApps(preview, { reason: why, by: preview.destroyed_by ?? undefined });
+    if (apps.length) log.info({ apps }, "the pull request's apps asked to be destroyed");
+  }
   // A PR that never got a preview (no config, or skipped) has nothing to tear down
   // and nothing to say.
   const hadSurface = preview.comment_id !== null || preview.app_created === 1 || (await deps.store.surfaceWrites.get(preview.id, "comment")) !== undefined;
@@ -52,7 +59,6 @@ export async function destroy(run: Run, untriggered?: { reason: string; remedy: 
       (error) => log.warn({ provider: database.provider, name: database.name, reason: flyctl.redactor.redact(describe(error)) }, "database not dropped: the sweep tries again"),
     );
   }
-  const why = untriggered ? "trigger" : (preview.destroy_reason ?? "closed");
   await show({ surface: "deployment", state: { sha: null, state: "inactive", description: destroyedDescription(why) } });
   await show({
     surface: "comment",

@@ -1,4 +1,4 @@
-import { touchedBy } from "../config/paths.js";
+import { touchedBy } from "../config/index.js";
 import type { ChangedFiles } from "../github/compare.js";
 
 /** What decides whether a push rebuilds one app. */

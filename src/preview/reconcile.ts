@@ -27,7 +27,9 @@ export async function reconcile(
   const save = (patch: PreviewPatch) => deps.store.save(preview.id, worker, patch);
 
   if (preview.desired_action === "destroy" && preview.quiet) {
-    // The App was uninstalled from the repository: GitHub no longer answers us.
+    // The App was uninstalled from the repository: GitHub no longer answers us. The
+    // apps of an `apps:` block go the same way, each in its own run.
+    if (preview.app_key === "") await deps.store.destroyApps(preview, { reason: "uninstalled" });
     await quietDestroy(preview, flyctl, log, (patch) => deps.store.finish(preview.id, worker, generation, patch), clock);
     await offerFreedSlot(deps.store, preview.installation_id);
     return;

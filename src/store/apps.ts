@@ -67,6 +67,8 @@ export async function desireApps(s: StoreContext, pr: Preview, sha: string, apps
       desired_by: pr.desired_by,
       paused: 0,
       quiet: 0,
+      // `/preview redeploy --fresh` on the pull request: every app it builds, builds afresh.
+      fresh: pr.fresh,
     };
     const done: AppsDesired = { deploy: [], unchanged: [], removed: [] };
     for (const app of apps) {

@@ -1,0 +1,135 @@
+// Several apps per pull request (docs/monorepos.md), end to end through the real App, a
+// fake GitHub and the fake flyctl: one Fly app, check run and deployment per app, one
+// comment with a row per app, `paths` deciding what a push rebuilds.
+import { afterEach, describe, expect, it } from "vitest";
+import { DOCKERFILE, pullRequest, REPO, sha, startWorld, type World } from "./harness.js";
+
+let world: World;
+afterEach(async () => {
+  await world?.close();
+});
+
+const TWO_APPS = `apps:
+  api:
+    dockerfile: services/api/Dockerfile
+    context: services/api
+    paths: [services/api/**]
+  web:
+    dockerfile: apps/web/Dockerfile
+    context: .
+    env:
+      API_URL: \${apps.api.url}
+`;
+
+function files(extra: Record<string, string> = {}, config = TWO_APPS) {
+  return { ".preview.yml": config, "services/api/Dockerfile": DOCKERFILE, "services/api/main.js": "api v1\n", "apps/web/Dockerfile": DOCKERFILE, ...extra };
+}
+
+const API = "pr-2-api-codertocat-hello-world";
+const WEB = "pr-2-web-codertocat-hello-world";
+const appOf = (call: { argv: string[] }) => call.argv[call.argv.indexOf("-a") + 1];
+const sticky = () => world.comments().find((c) => c.body.includes("<!-- fly-preview -->"))!.body;
+
+async function open() {
+  world = await startWorld();
+  world.gh.setCommit(REPO, sha(1), files(), []);
+  world.gh.setPull(REPO, 2, { headSha: sha(1) });
+  await world.deliver(pullRequest("opened", { sha: sha(1) }));
+  return world.settledApps();
+}
+
+describe("a pull request with two apps", () => {
+  it("deploys each as a Fly app of its own, with a check run and a deployment each, and one comment with a row per app", async () => {
+    const apps = await open();
+    expect(Object.keys(apps)).toEqual(["api", "web"]);
+    expect(apps.api).toMatchObject({ app_name: API, status: "ready", deployed_sha: sha(1) });
+    expect(apps.web).toMatchObject({ app_name: WEB, status: "ready", deployed_sha: sha(1) });
+    expect(world.deploys().map(appOf).sort()).toEqual([API, WEB]);
+    // The web app learns the api's URL, known before either deployed.
+    const webDeploy = world.deploys().find((c) => appOf(c) === WEB)!;
+    expect(webDeploy.argv).toContain(`API_URL=https://${API}.fly.dev`);
+    // The pull request's own row has no Fly app: its apps have.
+    expect(Object.keys(world.fly.apps()).sort()).toEqual([API, WEB]);
+
+    expect(world.gh.checkRuns.map((r) => [r.name, r.conclusion]).sort()).toEqual([
+      ["Fly Preview / api", "success"],
+      ["Fly Preview / web", "success"],
+    ]);
+    expect(world.gh.deployments.map((d) => d.environment).sort()).toEqual(["pr-2-api", "pr-2-web"]);
+    expect(world.comments()).toHaveLength(1);
+    const body = sticky();
+    expect(body).toContain(`https://${API}.fly.dev`);
+    expect(body).toContain(`https://${WEB}.fly.dev`);
+    expect(body).toMatch(/✅ Preview ready \(2 apps\)/);
+  });
+
+  it("rebuilds on a push only the app whose paths it touched; the other shows unchanged", async () => {
+    await open();
+    const before = world.deploys().length;
+    world.gh.setCommit(REPO, sha(2), files({ "services/api/main.js": "api v2\n" }), [sha(1)]);
+    world.gh.setPull(REPO, 2, { headSha: sha(2) });
+    await world.deliver(pullRequest("synchronize", { sha: sha(2) }));
+    const apps = await world.settledApps();
+    const rebuilt = world.deploys().slice(before).map(appOf);
+    // web has no paths: it rebuilds on every push; api's paths were touched.
+    expect(rebuilt.sort()).toEqual([API, WEB]);
+
+    world.gh.setCommit(REPO, sha(3), files({ "services/api/main.js": "api v2\n", "README.md": "docs\n" }), [sha(2)]);
+    world.gh.setPull(REPO, 2, { headSha: sha(3) });
+    const again = world.deploys().length;
+    await world.deliver(pullRequest("synchronize", { sha: sha(3) }));
+    const after = await world.settledApps();
+    expect(world.deploys().slice(again).map(appOf)).toEqual([WEB]);
+    expect(after.api).toMatchObject({ status: "ready", deployed_sha: sha(2) });
+    expect(after.web).toMatchObject({ status: "ready", deployed_sha: sha(3) });
+    expect(apps.api.deployed_sha).toBe(sha(2));
+    expect(sticky()).toContain("Unchanged");
+  });
+
+  it("destroys every app when the pull request closes", async () => {
+    await open();
+    world.gh.setPull(REPO, 2, { headSha: sha(1), state: "closed" });
+    await world.deliver(pullRequest("closed", { sha: sha(1) }));
+    const apps = await world.settledApps();
+    expect(apps.api).toMatchObject({ status: "destroyed", app_created: 0 });
+    expect(apps.web).toMatchObject({ status: "destroyed", app_created: 0 });
+    expect(Object.keys(world.fly.apps())).toEqual([]);
+    expect(sticky()).toContain("🗑️ Preview destroyed");
+  });
+
+  it("destroys an app removed from apps: on the next deploy", async () => {
+    await open();
+    world.gh.setCommit(REPO, sha(2), files({}, TWO_APPS.replace(/ {4}API_URL.*\n/, "").replace(/ {2}web:[\s\S]*$/, "")), [sha(1)]);
+    world.gh.setPull(REPO, 2, { headSha: sha(2) });
+    await world.deliver(pullRequest("synchronize", { sha: sha(2) }));
+    const apps = await world.settledApps();
+    expect(apps.web).toMatchObject({ status: "destroyed", destroy_reason: "removed" });
+    expect(Object.keys(world.fly.apps())).toEqual([API]);
+  });
+
+  it("keeps one app when the other fails, and the comment says which failed and why", async () => {
+    world = await startWorld();
+    world.gh.setCommit(REPO, sha(1), files(), []);
+    world.fly.setBehavior({ deploy: [{ fail: "build" }] });
+    world.gh.setPull(REPO, 2, { headSha: sha(1) });
+    await world.deliver(pullRequest("opened", { sha: sha(1) }));
+    const apps = await world.settledApps();
+    const states = [apps.api.status, apps.web.status].sort();
+    expect(states).toEqual(["failed", "ready"]);
+    const failed = apps.api.status === "failed" ? "api" : "web";
+    expect(sticky()).toContain("1 of 2 apps failed");
+    expect(sticky()).toContain(failed);
+  });
+
+  it("counts apps against max_previews, and waits whole when they do not all fit", async () => {
+    world = await startWorld();
+    world.gh.setCommit(REPO, sha(1), files({}, `max_previews: 1\n${TWO_APPS}`), []);
+    world.gh.setPull(REPO, 2, { headSha: sha(1) });
+    await world.deliver(pullRequest("opened", { sha: sha(1) }));
+    const row = await world.settled();
+    expect(row.status).toBe("limited");
+    expect(row.last_error).toContain("2 apps do not all fit");
+    expect(await world.store.appsOf("Codertocat", "Hello-World", 2)).toEqual([]);
+    expect(world.deploys()).toEqual([]);
+  });
+});
