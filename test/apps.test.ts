@@ -2,7 +2,7 @@
 // fake GitHub and the fake flyctl: one Fly app, check run and deployment per app, one
 // comment with a row per app, `paths` deciding what a push rebuilds.
 import { afterEach, describe, expect, it } from "vitest";
-import { DOCKERFILE, pullRequest, REPO, sha, startWorld, type World } from "./harness.js";
+import { checkRun, DOCKERFILE, issueComment, pullRequest, REPO, sha, startWorld, type World } from "./harness.js";
 
 let world: World;
 afterEach(async () => {
@@ -133,3 +133,65 @@ describe("a pull request with two apps", () => {
     expect(world.deploys()).toEqual([]);
   });
 });
+
+describe("commands on one app of several", () => {
+  const WRITER = "maintainer-mo";
+  const comment = async (body: string) => {
+    world.gh.setPermission(REPO, WRITER, "write");
+    const id = Math.floor(Math.random() * 1e9);
+    await world.deliverEvent("issue_comment", issueComment(body, { user: WRITER, id }));
+    await world.commandsDone();
+    return id;
+  };
+
+  it("/preview redeploy api rebuilds that app alone; /preview redeploy all of them", async () => {
+    await open();
+    const before = world.deploys().length;
+    await comment("/preview redeploy api --fresh");
+    await world.settledApps();
+    expect(world.deploys().slice(before).map(appOf)).toEqual([API]);
+    const again = world.deploys().length;
+    await comment("/preview redeploy");
+    await world.settledApps();
+    expect(world.deploys().slice(again).map(appOf).sort()).toEqual([API, WEB]);
+  });
+
+  it("/preview destroy web destroys that app alone, and a push leaves it destroyed", async () => {
+    await open();
+    await comment("/preview destroy web");
+    const apps = await world.settledApps();
+    expect(apps.web).toMatchObject({ status: "destroyed", destroy_reason: "command", destroyed_by: WRITER, paused: 1 });
+    expect(apps.api).toMatchObject({ status: "ready", app_created: 1 });
+    expect(Object.keys(world.fly.apps())).toEqual([API]);
+
+    world.gh.setCommit(REPO, sha(2), files({ "services/api/main.js": "api v2\n" }), [sha(1)]);
+    world.gh.setPull(REPO, 2, { headSha: sha(2) });
+    await world.deliver(pullRequest("synchronize", { sha: sha(2) }));
+    const after = await world.settledApps();
+    expect(after.web.status).toBe("destroyed");
+    expect(after.api).toMatchObject({ status: "ready", deployed_sha: sha(2) });
+  });
+
+  it("a button of an app's check run acts on that app alone", async () => {
+    const apps = await open();
+    world.gh.setPermission(REPO, WRITER, "write");
+    const before = world.deploys().length;
+    const pressed = checkRun("requested_action", { previewId: apps.web.id, identifier: "redeploy", user: WRITER });
+    pressed.check_run.name = "Fly Preview / web";
+    await world.deliverEvent("check_run", pressed);
+    await world.commandsDone();
+    await world.settledApps();
+    expect(world.deploys().slice(before).map(appOf)).toEqual([WEB]);
+  });
+
+  it("refuses an app the pull request does not have, and does nothing", async () => {
+    await open();
+    const before = world.deploys().length;
+    const id = await comment("/preview destroy worker");
+    expect(world.reactionsTo(id)).toContain("confused");
+    expect(world.comments().at(-1)!.body).toContain("This pull request has no app `worker`");
+    expect(world.deploys().length).toBe(before);
+    expect(Object.keys(world.fly.apps()).sort()).toEqual([API, WEB]);
+  });
+});
+

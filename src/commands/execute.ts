@@ -5,8 +5,10 @@ import { formatDay, formatTtl, inline, shortSha } from "../github/markdown.js";
 import { httpStatus, installationGone, type Octokit } from "../github/octokit.js";
 import { pullRequestFromApi } from "../github/pull-request.js";
 import { EXTEND_CAP_TTLS, expiryOf, extendCap, type Expiry } from "../model/expiry.js";
-import { isSlashCommandName, SLASH_COMMAND_NAMES, type SlashCommandName } from "../model/slash-commands.js";
+import { unknownAppReply } from "../github/messages.js";
+import { isSlashCommandName, SLASH_COMMAND_NAMES, takesApp, type SlashCommandName } from "../model/slash-commands.js";
 import type { CommandName } from "../store/schema.js";
+import { parseCommandWords } from "./parse.js";
 import { APP_REMOVED_OUTCOME, type Command, type Preview, type PullRequestInfo, type Store } from "../store/store.js";
 
 export interface CommandDeps {
@@ -22,6 +24,8 @@ export interface CommandDeps {
 
 interface Run {
   command: Command;
+  /** The app of the pull request's `apps:` block the command names (or whose button was pressed); undefined: all of them, or a single-app preview. */
+  app?: string;
   octokit: Octokit;
   store: Store;
   pr: PullRequestInfo & { open: boolean };
@@ -55,23 +59,30 @@ export const SLASH_COMMANDS: Record<SlashCommandName, CommandSpec> = {
     summary:
       "deploy the pull request's head commit again (without a build when its image exists); `--fresh` builds it from source and runs the postdeploy hook again",
     needsWrite: true,
-    async execute({ command, store, pr }) {
+    async execute({ command, store, pr, preview, app }) {
       if (!pr.open) return { result: "refused", note: "the pull request is closed" };
       // Only a comment carries words after the command; a button or Re-run is a plain redeploy.
       const fresh = command.source === "comment" && /\s--fresh(?:\s|$)/i.test(command.text);
-      await store.desireDeploy(pr, { by: command.sender, commentId: command.comment_id ?? undefined, fresh });
+      const asked = { by: command.sender, commentId: command.comment_id ?? undefined, fresh };
+      // One app of several: that app alone, built whatever its paths say. One never deployed
+      // yet has no row: the pull request's run deploys it with the others.
+      if (app && preview && (await store.desireApp(preview, app, pr.headSha, asked))) {
+        return { result: "pending", note: `${fresh ? "fresh " : ""}redeploy of ${app} at ${shortSha(pr.headSha)} recorded` };
+      }
+      await store.desireDeploy(pr, asked);
       return { result: "pending", note: `${fresh ? "fresh " : ""}redeploy of ${shortSha(pr.headSha)} recorded` };
     },
   },
   destroy: {
     summary: "destroy the preview now; pushes do not bring it back, `/preview redeploy` does",
     needsWrite: true,
-    async execute({ command, store, pr, preview }) {
-      const { changed } = await store.desireDestroy(pr.owner, pr.repo, pr.number, {
-        reason: "command",
-        by: command.sender,
-        commentId: command.comment_id ?? undefined,
-      });
+    async execute({ command, store, pr, preview, app }) {
+      const why = { reason: "command" as const, by: command.sender, commentId: command.comment_id ?? undefined };
+      if (app) {
+        if (preview && (await store.destroyApp(preview, app, why))) return { result: "pending", note: `destroy of ${app} recorded` };
+        return { result: "done", note: `${app} is already destroyed` };
+      }
+      const { changed } = await store.desireDestroy(pr.owner, pr.repo, pr.number, why);
       if (changed) return { result: "pending", note: "destroy recorded" };
       return { result: "done", note: preview ? "already destroyed" : "there was no preview" };
     },
@@ -346,7 +357,23 @@ async function carryOut(command: Command, deps: CommandDeps, octokit: Octokit, r
   }
   const preview = await deps.store.get(command.owner, command.repo, command.number);
   const clock = deps.clock ?? Date.now;
-  const outcome = await spec.execute({ command, octokit, store: deps.store, pr, preview, reply, docsUrl: deps.docsUrl, clock });
+  // With `apps:`, redeploy and destroy may name one app (a comment's word, or the app of the
+  // check run whose button was pressed). Without, words after a command are ignored.
+  const apps = config.ok ? config.apps?.map((a) => a.name) : undefined;
+  let app: string | undefined;
+  if (apps && isSlashCommandName(command.name) && takesApp(command.name)) {
+    const words = parseCommandWords(command.text);
+    if (command.source === "comment" && words.refusal) {
+      await reply(words.refusal);
+      return { result: "refused", note: "not one app name" };
+    }
+    app = command.app_key ?? (command.source === "comment" ? words.app : undefined);
+    if (app && !apps.includes(app)) {
+      await reply(unknownAppReply(command.name, app, apps));
+      return { result: "refused", note: `no app ${app}` };
+    }
+  }
+  const outcome = await spec.execute({ command, app, octokit, store: deps.store, pr, preview, reply, docsUrl: deps.docsUrl, clock });
   if (outcome.result === "pending") deps.wake();
   return outcome;
 }

@@ -38,6 +38,8 @@ export function registerCheckRunHandlers(app: Probot, deps: HandlerDeps): void {
       sender: sender.login,
       // The button approves the commit of the check run it was pressed on.
       head_sha: name === "approve" ? run.head_sha : null,
+      // An app's check run (`Fly Preview / NAME`): its buttons act on that app alone.
+      app_key: preview.app_key || null,
     };
     if (!(await deps.store.addCommand(command, context.id))) return "duplicate";
     context.log.info({ repo: repository.full_name, pr: preview.number, command: name, sender: sender.login, source }, "command recorded");

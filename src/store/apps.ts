@@ -94,8 +94,12 @@ export async function desireApps(s: StoreContext, pr: Preview, sha: string, apps
         done.deploy.push(app.appKey);
         continue;
       }
-      const wantsIt = row.desired_action === "deploy" && row.desired_sha === sha && row.status !== "destroyed";
-      if (app.rebuild && !wantsIt) {
+      // A command on the pull request (a redeploy) deploys again what already wants this commit.
+      const wantsIt = row.desired_action === "deploy" && row.desired_sha === sha && row.status !== "destroyed" && pr.desired_by === null;
+      // An app destroyed by `/preview destroy NAME` stays so on a push; a command on the
+      // whole pull request (a redeploy) brings it back.
+      const held = row.paused === 1 && pr.desired_by === null;
+      if (app.rebuild && !wantsIt && !held) {
         await trx
           .updateTable("previews")
           .set({ ...facts, ...desire, desired_generation: row.desired_generation + 1 })
@@ -104,7 +108,7 @@ export async function desireApps(s: StoreContext, pr: Preview, sha: string, apps
         done.deploy.push(app.appKey);
       } else {
         await trx.updateTable("previews").set(facts).where("id", "=", row.id).execute();
-        (app.rebuild ? done.deploy : done.unchanged).push(app.appKey);
+        (app.rebuild && !held ? done.deploy : done.unchanged).push(app.appKey);
       }
     }
     const removed: DestroyWhy = { reason: "removed" };
@@ -134,3 +138,57 @@ export async function destroyApps(s: StoreContext, pr: Preview, why: DestroyWhy)
     return rows.map((r) => r.app_key);
   });
 }
+
+/** The row of one app of a pull request (`pr`, its own row), or undefined. */
+async function appRow(s: StoreContext, pr: Preview, appKey: string) {
+  return s.db
+    .selectFrom("previews")
+    .select(["id", "desired_generation", "desired_action"])
+    .where("owner", "=", pr.owner)
+    .where("repo", "=", pr.repo)
+    .where("number", "=", pr.number)
+    .where("app_key", "=", appKey)
+    .executeTakeFirst();
+}
+
+/** `/preview redeploy NAME` (or that app's button): deploy that app alone at `sha`, whatever its paths say. */
+export async function desireApp(
+  s: StoreContext,
+  pr: Preview,
+  appKey: string,
+  sha: string,
+  command: { by: string; commentId?: number; fresh?: boolean },
+): Promise<boolean> {
+  const row = await appRow(s, pr, appKey);
+  if (!row) return false;
+  const now = s.clock();
+  await s.db
+    .updateTable("previews")
+    .set({
+      desired_action: "deploy",
+      desired_sha: sha,
+      desired_generation: row.desired_generation + 1,
+      desired_at: now,
+      activity_at: now,
+      updated_at: now,
+      destroy_reason: null,
+      destroyed_by: null,
+      desired_by: command.by,
+      command_comment_id: command.commentId ?? null,
+      paused: 0,
+      quiet: 0,
+      fresh: command.fresh ? 1 : 0,
+    })
+    .where("id", "=", row.id)
+    .execute();
+  return true;
+}
+
+/** `/preview destroy NAME` (or that app's button): destroy that app alone; pushes leave it destroyed. False when it already is. */
+export async function destroyApp(s: StoreContext, pr: Preview, appKey: string, why: DestroyWhy): Promise<boolean> {
+  const row = await appRow(s, pr, appKey);
+  if (!row || row.desired_action === "destroy") return false;
+  await s.db.updateTable("previews").set(destroyDesire(row.desired_generation, why, s.clock())).where("id", "=", row.id).execute();
+  return true;
+}
+

@@ -289,6 +289,13 @@ export const migrationsFor = (dialect: Dialect): Record<string, Migration> => {
       await db.schema.createIndex("previews_pending").on("previews").columns(["desired_generation", "observed_generation", "lease_expires_at"]).execute();
     },
   },
+  "0016_command_app": {
+    async up(db: Kysely<any>) {
+      // The app of an `apps:` block a command acts on: the one whose check run's button was
+      // pressed. Null: the whole pull request (or the app its comment names).
+      await db.schema.alterTable("commands").addColumn("app_key", "text").execute();
+    },
+  },
   };
 };
 

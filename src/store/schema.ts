@@ -157,6 +157,8 @@ export interface CommandsTable {
   // claimed again from `retry_at`.
   attempts: Generated<number>;
   retry_at: number | null;
+  /** A button of an app's check run (`Fly Preview / NAME`): that app of the `apps:` block. */
+  app_key: string | null;
 }
 
 /**

@@ -62,6 +62,8 @@ export class Store {
   appsOf(owner: string, repo: string, number: number) { return previews.appsOf(this.s, owner, repo, number); }
   desireApps(pr: Preview, sha: string, wanted: WantedApp[]) { return apps.desireApps(this.s, pr, sha, wanted); }
   destroyApps(pr: Preview, why: DestroyWhy) { return apps.destroyApps(this.s, pr, why); }
+  desireApp(pr: Preview, appKey: string, sha: string, command: { by: string; commentId?: number; fresh?: boolean }) { return apps.desireApp(this.s, pr, appKey, sha, command); }
+  destroyApp(pr: Preview, appKey: string, why: DestroyWhy) { return apps.destroyApp(this.s, pr, appKey, why); }
   getById(id: number) { return previews.getById(this.s, id); }
   list(filter: { repo?: string } = {}) { return previews.list(this.s, filter); }
   sameAppName(appName: string, exceptId: number) { return previews.sameAppName(this.s, appName, exceptId); }
