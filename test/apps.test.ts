@@ -86,6 +86,43 @@ describe("a pull request with two apps", () => {
     expect(sticky()).toContain("Unchanged");
   });
 
+  it("on a push that leaves an app's paths alone, releases its image again when only its env changed, and rebuilds it when its block did", async () => {
+    await open();
+    // api's env changes; its paths do not.
+    const envChanged = TWO_APPS.replace("    paths: [services/api/**]\n", "    paths: [services/api/**]\n    env:\n      LOG_LEVEL: debug\n");
+    world.gh.setCommit(REPO, sha(2), files({}, envChanged), [sha(1)]);
+    world.gh.setPull(REPO, 2, { headSha: sha(2) });
+    let before = world.deploys().length;
+    await world.deliver(pullRequest("synchronize", { sha: sha(2) }));
+    let apps = await world.settledApps();
+    const release = world.deploys().slice(before).find((c) => appOf(c) === API)!;
+    // Its last image, not a build: --image names the registry's copy of the commit it serves.
+    expect(release.argv).toContain(`registry.fly.io/${API}:pr-2-${sha(1).slice(0, 7)}`);
+    expect(release.argv).toContain("LOG_LEVEL=debug");
+    expect(apps.api).toMatchObject({ status: "ready", deployed_sha: sha(1) });
+
+    // Its Dockerfile path changes: built again, at the new commit.
+    const moved = envChanged.replace("services/api/Dockerfile", "services/api/Dockerfile.preview");
+    world.gh.setCommit(REPO, sha(3), files({ "services/api/Dockerfile.preview": DOCKERFILE }, moved), [sha(2)]);
+    world.gh.setPull(REPO, 2, { headSha: sha(3) });
+    before = world.deploys().length;
+    await world.deliver(pullRequest("synchronize", { sha: sha(3) }));
+    apps = await world.settledApps();
+    const build = world.deploys().slice(before).find((c) => appOf(c) === API)!;
+    expect(build.argv.some((a) => a.startsWith("--image="))).toBe(false);
+    expect(build.argv).not.toContain("--image");
+    expect(apps.api).toMatchObject({ status: "ready", deployed_sha: sha(3) });
+
+    // Nothing of its changes: left as it is.
+    world.gh.setCommit(REPO, sha(4), files({ "services/api/Dockerfile.preview": DOCKERFILE, "README.md": "x\n" }, moved), [sha(3)]);
+    world.gh.setPull(REPO, 2, { headSha: sha(4) });
+    before = world.deploys().length;
+    await world.deliver(pullRequest("synchronize", { sha: sha(4) }));
+    apps = await world.settledApps();
+    expect(world.deploys().slice(before).map(appOf)).toEqual([WEB]);
+    expect(apps.api.deployed_sha).toBe(sha(3));
+  });
+
   it("destroys every app when the pull request closes", async () => {
     await open();
     world.gh.setPull(REPO, 2, { headSha: sha(1), state: "closed" });

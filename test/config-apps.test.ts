@@ -103,9 +103,7 @@ apps:
   it("reads three apps, one written with nothing after its name, which gets every default", () => {
     const three = apps(`
 notify: comment
-database:
-  neon:
-    project: proud-fog-123456
+max_previews: 9
 apps:
   web:
     port: 3000
@@ -120,10 +118,9 @@ apps:
   worker:
 `);
     expect(three.map((app) => app.name)).toEqual(["web", "api", "worker"]);
-    const database = { provider: "neon", neon: { project: "proud-fog-123456" }, env: "DATABASE_URL" };
-    expect(three[2].config).toEqual({ ...single(""), notify: "comment", database });
-    expect(three[1].config).toMatchObject({ region: "cdg", port: 8080, resources: { memory: "1gb", memoryMb: 1024 }, notify: "comment", database });
-    expect(three[0].config).toMatchObject({ port: 3000, notify: "comment", database, dockerfileNamed: false });
+    expect(three[2].config).toEqual({ ...single(""), notify: "comment", max_previews: 9 });
+    expect(three[1].config).toMatchObject({ region: "cdg", port: 8080, resources: { memory: "1gb", memoryMb: 1024 }, notify: "comment", max_previews: 9 });
+    expect(three[0].config).toMatchObject({ port: 3000, notify: "comment", max_previews: 9, dockerfileNamed: false });
     expect(three[0].config).not.toHaveProperty("region");
   });
 
@@ -224,6 +221,7 @@ apps:
 
   it("refuses a database variable that an app also sets, at database.env, naming the app's line", () => {
     expect(problems("database:\n  fly_postgres:\n    cluster: acme-db\n  env: PG_URL\napps:\n  api:\n    env:\n      PG_URL: x\n  web:\n    secrets: [PG_URL]\n")).toEqual([
+      "1: database: cannot be used with apps: yet (one database shared by a pull request's apps is not built); remove it, or preview a single app",
       '4: database.env: "PG_URL" is also set by apps.api.env (line 8); the preview would get two values for it: give database.env another name, or remove it from apps.api.env',
       '4: database.env: "PG_URL" is also listed in apps.web.secrets (line 10); the preview would get two values for it: give database.env another name, or remove it from apps.web.secrets',
     ]);

@@ -19,6 +19,8 @@ const preview: PlannedPreview = {
   status: "queued",
   app_created: 0,
   deployed_sha: null,
+  config_hash: null,
+  env_hash: null,
 };
 
 function loaded(yaml: string): LoadedConfig {

@@ -97,6 +97,15 @@ export function parsePreviewConfig(text: string): ConfigResult {
   }
   problems.push(...databaseEnvProblems(data, places, locator));
   if (apps) problems.push(...referenceProblems(apps, locator));
+  // One database shared by a pull request's apps is not built yet; run per app, each app
+  // would get one of its own, and a Neon branch name (preview/pr-N) would be shared by all.
+  if (apps && data.database !== undefined) {
+    problems.push({
+      path: "database",
+      message: "database: cannot be used with apps: yet (one database shared by a pull request's apps is not built); remove it, or preview a single app",
+      ...locator.at(["database"], "key"),
+    });
+  }
   if (problems.length > 0) {
     problems.sort((a, b) => a.line - b.line || a.column - b.column);
     return { ok: false, problems };

@@ -2,6 +2,8 @@ import { CONFIG_PATH, loadPreviewConfig, readRepoFile, resolveAppUrls, type AppC
 import { changedFiles } from "../github/compare.js";
 import { appName } from "../model/app-name.js";
 import { appsToRebuild } from "./rebuild.js";
+import { appHashes, unchangedPathsAction } from "./app-config.js";
+import type { PreviewPatch, WantedApp } from "../store/store.js";
 import {
   APPROVE_ACTION,
   awaitingApprovalOutput,
@@ -38,7 +40,9 @@ export async function deployDesire(run: Run): Promise<void> {
 
   // A fork's own .preview.yml is its author's to write, and so is its choice of base
   // branch: read the default branch's instead.
-  const configRef = preview.fork ? await defaultBranch(run.octokit, preview) : sha;
+  // An app of an `apps:` block may release its last image (an older commit) with its block
+  // as the pull request's head has it: an app reads the head's .preview.yml.
+  const configRef = preview.fork ? await defaultBranch(run.octokit, preview) : preview.app_key ? preview.head_sha : sha;
   const loaded = await loadPreviewConfig(run.octokit, { owner: preview.owner, repo: preview.repo, ref: configRef });
   const apps = loaded.found && loaded.ok ? loaded.apps : undefined;
   // Several apps (docs/monorepos.md): the pull request's row hands each app its desire,
@@ -76,17 +80,20 @@ async function deployApp(run: Run, loaded: LoadedConfig, configRef: string): Pro
     await finish({ status: "skipped", status_at: clock(), last_error: appRemovedReason(preview.app_key) });
     return;
   }
+  const hashes = appHashes(app.config);
   const decided = plan({
     preview,
     sha,
     loaded: { found: true, text: "", ok: true, config: app.config },
     settings: run.deps.settings,
     active: await activePreviews(run, app.config),
+    hashes,
     repoFlyToml: app.config.fly_toml
       ? await readRepoFile(run.octokit, { owner: preview.owner, repo: preview.repo, ref: sha, path: app.config.fly_toml })
       : undefined,
   });
-  await carryOut(run, decided, configRef);
+  // Remembered once the app is up: the pull request's next run compares its block with them.
+  await carryOut(run, decided, configRef, { config_hash: hashes.config, env_hash: hashes.env });
 }
 
 /**
@@ -131,11 +138,18 @@ async function coordinate(run: Run, loaded: Extract<LoadedConfig, { ok: true }> 
         sha,
         (base, head) => changedFiles(run.octokit, { owner: preview.owner, repo: preview.repo, base, head }),
       );
-  const wanted = apps.map((a) => ({
-    appKey: a.name,
-    appName: appName(preview.owner, preview.repo, preview.number, a.name),
-    rebuild: forced || decisions?.get(a.name)?.action !== "unchanged",
-  }));
+  // An app whose paths the push left alone is still built when its block changed, and its
+  // image released again when only its env did (src/preview/app-config.ts).
+  const resolved = resolveAppUrls(apps, preview);
+  const wanted = apps.map((a): WantedApp => {
+    const want = { appKey: a.name, appName: appName(preview.owner, preview.repo, preview.number, a.name) };
+    const row = own.find((r) => r.app_key === a.name);
+    const config = resolved.ok ? resolved.apps.find((r) => r.name === a.name)?.config : undefined;
+    if (forced || decisions?.get(a.name)?.action !== "unchanged" || !row || !config) return { ...want, rebuild: true };
+    const action = unchangedPathsAction(row, appHashes(config));
+    if (action === "release") return { ...want, rebuild: true, releaseAt: row.deployed_sha ?? undefined };
+    return { ...want, rebuild: action === "rebuild" };
+  });
   const done = await deps.store.desireApps(preview, sha, wanted);
   log.info(done, "apps handed their desires");
   await run.show({ surface: "comment", state: { status: "building", sha } });
@@ -152,7 +166,7 @@ async function activePreviews(run: Run, config: PreviewConfig): Promise<{ reposi
   };
 }
 
-async function carryOut(run: Run, decided: Plan, configRef: string): Promise<void> {
+async function carryOut(run: Run, decided: Plan, configRef: string, onReady: PreviewPatch = {}): Promise<void> {
   const { preview, sha, show, log, clock, finish } = run;
   const current = { url: preview.url ?? undefined, servingSha: preview.deployed_sha ?? undefined };
   const completedCheck = (conclusion: WantedCheck["conclusion"], output: WantedCheck["output"], actions?: WantedCheck["actions"]) =>
@@ -220,7 +234,9 @@ async function carryOut(run: Run, decided: Plan, configRef: string): Promise<voi
       await finish({ ...remembered, status: "failed", status_at: clock(), last_error: reason });
       return;
     }
-    case "deploy":
-      await finish({ ...(await deploy(run, decided)), ...remembered });
+    case "deploy": {
+      const deployed = await deploy(run, decided);
+      await finish({ ...deployed, ...remembered, ...(deployed.status === "ready" ? onReady : {}) });
+    }
   }
 }

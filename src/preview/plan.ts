@@ -3,6 +3,7 @@ import { FlyTomlRefused, type FlyTomlProblem } from "../fly/index.js";
 import type { FullLimit } from "../github/messages.js";
 import type { Settings } from "../settings.js";
 import type { Preview } from "../store/store.js";
+import type { AppHashes } from "./app-config.js";
 import { flyFor, flyTomlFor, previewVars, type FlyDeploy } from "./fly-config.js";
 
 /** What the plan reads of a preview's row. */
@@ -20,6 +21,8 @@ export type PlannedPreview = Pick<
   | "status"
   | "app_created"
   | "deployed_sha"
+  | "config_hash"
+  | "env_hash"
 >;
 
 /** Everything a deploy desire is judged on, read beforehand: the plan does no I/O. */
@@ -40,6 +43,11 @@ export interface PlanInput {
    * apps that hold no slot yet. It waits whole rather than start some of them.
    */
   need?: number;
+  /**
+   * An app of an `apps:` block: what its block holds now (src/preview/app-config.ts). It
+   * "stays" only when it deployed this commit with these, not when its env changed since.
+   */
+  hashes?: AppHashes;
   /** The text of the fly.toml .preview.yml names (`fly_toml`) at the commit; undefined when it names none or the file is missing. */
   repoFlyToml?: string;
 }
@@ -104,7 +112,8 @@ export function plan(input: PlanInput): Plan {
 
   // A label added or removed, or a draft toggled, judges the preview again: when it
   // already serves this commit and the rules still let it through, nothing changes.
-  if (!preview.desired_by && preview.status === "ready" && preview.app_created && preview.deployed_sha === sha) {
+  const sameConfig = !input.hashes || (preview.config_hash === input.hashes.config && preview.env_hash === input.hashes.env);
+  if (!preview.desired_by && preview.status === "ready" && preview.app_created && preview.deployed_sha === sha && sameConfig) {
     return { kind: "stay", config };
   }
 

@@ -14,6 +14,8 @@ export interface WantedApp {
   appName: string;
   /** False: its `paths` were not touched since its last deploy, so it is left as it is. */
   rebuild: boolean;
+  /** Deploy this commit instead of the pull request's: the app's last, whose image is released again with a new env. */
+  releaseAt?: string;
 }
 
 /** What `desireApps` changed, by app key. */
@@ -95,14 +97,17 @@ export async function desireApps(s: StoreContext, pr: Preview, sha: string, apps
         continue;
       }
       // A command on the pull request (a redeploy) deploys again what already wants this commit.
-      const wantsIt = row.desired_action === "deploy" && row.desired_sha === sha && row.status !== "destroyed" && pr.desired_by === null;
+      const at = app.releaseAt ?? sha;
+      // A release is asked because the app's env changed since it deployed that commit: it is
+      // asked anew, though the row's last desire named the same commit.
+      const wantsIt = row.desired_action === "deploy" && row.desired_sha === at && row.status !== "destroyed" && pr.desired_by === null && !app.releaseAt;
       // An app destroyed by `/preview destroy NAME` stays so on a push; a command on the
       // whole pull request (a redeploy) brings it back.
       const held = row.paused === 1 && pr.desired_by === null;
       if (app.rebuild && !wantsIt && !held) {
         await trx
           .updateTable("previews")
-          .set({ ...facts, ...desire, desired_generation: row.desired_generation + 1 })
+          .set({ ...facts, ...desire, desired_sha: at, desired_generation: row.desired_generation + 1 })
           .where("id", "=", row.id)
           .execute();
         done.deploy.push(app.appKey);

@@ -296,6 +296,15 @@ export const migrationsFor = (dialect: Dialect): Record<string, Migration> => {
       await db.schema.alterTable("commands").addColumn("app_key", "text").execute();
     },
   },
+  "0017_app_config_hash": {
+    async up(db: Kysely<any>) {
+      // What an app of an `apps:` block last deployed with (src/preview/app-config.ts): a
+      // push that leaves its paths alone rebuilds it when its config changed, releases its
+      // image again when only its env did, and otherwise leaves it as it is.
+      await db.schema.alterTable("previews").addColumn("config_hash", "text").execute();
+      await db.schema.alterTable("previews").addColumn("env_hash", "text").execute();
+    },
+  },
   };
 };
 

@@ -63,6 +63,9 @@ export interface PreviewsTable {
    * (docs/monorepos.md); the pull request is unique by (owner, repo, number, app_key).
    */
   app_key: Generated<string>;
+  /** An app's configuration (its env aside) and its env, hashed, as its last successful deploy had them; null otherwise. */
+  config_hash: string | null;
+  env_hash: string | null;
   /** `/preview redeploy --fresh` asked: the next deploy builds from source, then runs postdeploy again; cleared once built. */
   fresh: Generated<number>;
   /** When hooks.postdeploy last succeeded on this app; null: due after the next deploy that is up (docs/hooks.md). */
