@@ -2,6 +2,7 @@
 // fake GitHub and the fake flyctl: one Fly app, check run and deployment per app, one
 // comment with a row per app, `paths` deciding what a push rebuilds.
 import { afterEach, describe, expect, it } from "vitest";
+import { reap } from "../src/preview/reaper.js";
 import { checkRun, DOCKERFILE, issueComment, pullRequest, REPO, sha, startWorld, type World } from "./harness.js";
 
 let world: World;
@@ -171,6 +172,35 @@ describe("a pull request with two apps", () => {
   });
 });
 
+describe("a pull request with three apps", () => {
+  it("deploys all three, each knowing the others' URLs, and one comment shows them", async () => {
+    world = await startWorld();
+    const three = `${TWO_APPS}  worker:
+    dockerfile: services/worker/Dockerfile
+    context: services/worker
+    env:
+      API_URL: \${apps.api.url}
+      WEB_URL: \${apps.web.url}
+`;
+    world.gh.setCommit(REPO, sha(1), files({ "services/worker/Dockerfile": DOCKERFILE }, three), []);
+    world.gh.setPull(REPO, 2, { headSha: sha(1) });
+    await world.deliver(pullRequest("opened", { sha: sha(1) }));
+    const apps = await world.settledApps();
+    const WORKER = "pr-2-worker-codertocat-hello-world";
+    expect(Object.values(apps).map((a) => [a.app_key, a.status])).toEqual([
+      ["api", "ready"],
+      ["web", "ready"],
+      ["worker", "ready"],
+    ]);
+    const worker = world.deploys().find((c) => appOf(c) === WORKER)!;
+    expect(worker.argv).toContain(`API_URL=https://${API}.fly.dev`);
+    expect(worker.argv).toContain(`WEB_URL=https://${WEB}.fly.dev`);
+    expect(world.gh.checkRuns.map((r) => r.name).sort()).toEqual(["Fly Preview / api", "Fly Preview / web", "Fly Preview / worker"]);
+    expect(sticky()).toMatch(/✅ Preview ready \(3 apps\)/);
+    expect(sticky()).toContain(WORKER);
+  });
+});
+
 describe("commands on one app of several", () => {
   const WRITER = "maintainer-mo";
   const comment = async (body: string) => {
@@ -229,6 +259,38 @@ describe("commands on one app of several", () => {
     expect(world.comments().at(-1)!.body).toContain("This pull request has no app `worker`");
     expect(world.deploys().length).toBe(before);
     expect(Object.keys(world.fly.apps()).sort()).toEqual([API, WEB]);
+  });
+});
+
+describe("the expiry of a pull request with apps", () => {
+  it("is the pull request's: a pin keeps every app, and once it lapses every app goes", async () => {
+    let offset = 0;
+    const clock = () => Date.now() + offset;
+    world = await startWorld({ clock });
+    world.gh.setCommit(REPO, sha(1), files({}, `ttl: 2d\n${TWO_APPS}`), []);
+    world.gh.setPull(REPO, 2, { headSha: sha(1) });
+    await world.deliver(pullRequest("opened", { sha: sha(1) }));
+    await world.settledApps();
+    const reapNow = () => reap({ store: world.store, flyctl: world.flyctl, log: world.probot.log, clock }, { dryRun: false });
+
+    world.gh.setPermission(REPO, "maintainer-mo", "write");
+    await world.deliverEvent("issue_comment", issueComment("/preview pin", { user: "maintainer-mo" }));
+    await world.commandsDone();
+    await world.settledApps();
+    offset = 3 * 86_400_000;
+    expect((await reapNow()).expired).toEqual([]);
+    expect(sticky()).toContain("Pinned by @\u200bmaintainer-mo");
+
+    await world.deliverEvent("issue_comment", issueComment("/preview unpin", { user: "maintainer-mo" }));
+    await world.commandsDone();
+    offset = 6 * 86_400_000;
+    const report = await reapNow();
+    // One expiry, the pull request's, not one per app.
+    expect(report.expired.map((e) => e.number)).toEqual([2]);
+    const apps = await world.settledApps();
+    expect(apps.api).toMatchObject({ status: "destroyed", destroy_reason: "expired" });
+    expect(apps.web).toMatchObject({ status: "destroyed", destroy_reason: "expired" });
+    expect(Object.keys(world.fly.apps())).toEqual([]);
   });
 });
 

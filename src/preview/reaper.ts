@@ -48,13 +48,17 @@ export async function reap(deps: ReaperDeps, options: { dryRun: boolean }): Prom
   const now = (deps.clock ?? Date.now)();
   const report: ReapReport = { orphans: [], retried: [], expired: [], reminded: [], databases: [] };
   const rows = await deps.store.list();
+  // A pull request with `apps:` expires as one: its own row (which has no Fly app) holds its
+  // activity, pin, extension and comment, and its destroy takes every app with it.
+  const pullRequest = (row: Preview) => `${row.owner}/${row.repo}#${row.number}`;
+  const withApps = new Set(rows.filter((row) => row.app_key !== "" && row.app_created === 1 && row.desired_action === "deploy").map(pullRequest));
 
   for (const row of rows) {
     if (!settled(row)) continue;
     if (row.desired_action === "destroy" && row.status === "failed") {
       report.retried.push(where(row));
       if (!options.dryRun) await deps.store.redesire(row.id);
-    } else if (row.desired_action === "deploy" && row.app_created === 1) {
+    } else if (row.desired_action === "deploy" && row.app_key === "" && (row.app_created === 1 || withApps.has(pullRequest(row)))) {
       const ttlMs = row.config_ttl_ms ?? DEFAULT_TTL_MS;
       const expiry = expiryOf(row, ttlMs);
       if (expiry.kind === "pinned") continue;

@@ -186,7 +186,7 @@ export class Reporter {
    * since the state was wanted shows): only while it has an app the reaper would expire.
    */
   private expiry(): Expiry | undefined {
-    if (this.preview.desired_action !== "deploy" || this.preview.app_created !== 1) return undefined;
+    if (this.preview.desired_action !== "deploy") return undefined;
     return expiryOf(this.preview, this.ttlMs);
   }
 
@@ -215,10 +215,12 @@ export class Reporter {
   }
 
   async comment(view: WantedComment): Promise<void> {
-    const expiry = view.status === "destroyed" || view.status === "blocked" ? undefined : this.expiry();
     // A pull request with several apps: its one comment is a row per app, read from the
-    // apps' own rows now, so it is as new as the last app's run.
+    // apps' own rows now, so it is as new as the last app's run. Its expiry is the pull
+    // request's, while one of its apps runs.
     const apps = this.preview.app_key === "" ? await this.checks.appsOf(this.preview.owner, this.preview.repo, this.preview.number) : [];
+    const live = this.preview.app_created === 1 || apps.some((app) => app.app_created === 1 && app.desired_action === "deploy");
+    const expiry = view.status === "destroyed" || view.status === "blocked" || !live ? undefined : this.expiry();
     const body = apps.length
       ? renderAppsComment({
           ...view,

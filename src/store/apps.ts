@@ -57,6 +57,8 @@ export async function desireApps(s: StoreContext, pr: Preview, sha: string, apps
       // The reaper reads these of each row: the pull request's run remembered them from .preview.yml.
       config_ttl_ms: pr.config_ttl_ms,
       notify_comment: pr.notify_comment,
+      // A push is the pull request's activity, whichever apps it rebuilds.
+      activity_at: pr.activity_at,
       updated_at: now,
     };
     const desire = {
