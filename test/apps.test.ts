@@ -62,6 +62,13 @@ describe("a pull request with two apps", () => {
     expect(body).toContain(`https://${API}.fly.dev`);
     expect(body).toContain(`https://${WEB}.fly.dev`);
     expect(body).toMatch(/✅ Preview ready \(2 apps\)/);
+    // Each row: state, URL, commit, and how long its build and release took.
+    expect(apps.api.build_ms).toBeGreaterThan(0);
+    const apiRow = body.split("\n").find((line) => line.startsWith("| **api** |"))!;
+    expect(apiRow).toContain("`aaaaaaa`");
+    expect(apiRow).not.toContain("—");
+    // What each app's machine costs, from the price table (the default machine: shared-cpu-1x, 256 MB).
+    expect(apiRow).toContain("$2.02");
   });
 
   it("rebuilds on a push only the app whose paths it touched; the other shows unchanged", async () => {

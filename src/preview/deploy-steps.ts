@@ -274,6 +274,7 @@ export async function deploy(run: Run, planned: { config: PreviewConfig } & Depl
       deployed_sha: sha,
       url,
       predestroy_hook: predestroy,
+      build_ms: timings.deployMs ?? null,
       machine_cpu_kind: machine.cpuKind,
       machine_cpus: machine.cpus,
       machine_memory_mb: machine.memoryMb,

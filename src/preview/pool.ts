@@ -78,6 +78,7 @@ export class RunPool {
       log: deps.log.child({ name: "write-queue" }),
       clock: deps.clock,
       holdMs: deps.settings.writeSpacingMs,
+      prices: deps.settings.prices,
       retryDelaysMs: options.retryDelaysMs,
       metrics: deps.metrics,
     });

@@ -23,6 +23,7 @@ import {
 import { createDeployment, findDeployment, setDeploymentState, type DeploymentState } from "../github/deployment.js";
 import { formatTtl } from "../github/markdown.js";
 import type { Octokit } from "../github/octokit.js";
+import { estimateCost, type PriceTable } from "../fly/index.js";
 import { expiryOf, type Expiry } from "../model/expiry.js";
 import type { Preview, Store, SurfaceIds } from "../store/store.js";
 
@@ -62,6 +63,7 @@ export class Reporter {
     private readonly clock: () => number,
     private readonly appId: number,
     private readonly checks: ReporterStore,
+    private readonly prices?: PriceTable,
   ) {
     this.checkRunUrl = preview.check_run_url ?? undefined;
   }
@@ -229,7 +231,7 @@ export class Reporter {
           headRef: this.preview.head_ref,
           expiry,
           reminder: this.preview.notify_comment ? undefined : this.reminder(expiry),
-          apps: apps.map((app) => appRow(app, view.sha)),
+          apps: apps.map((app) => appRow(app, view.sha, this.prices)),
           updatedAt: this.clock(),
         })
       : renderComment({
@@ -256,7 +258,7 @@ export class Reporter {
  * the commit the pull request deploys: an app at rest on an older commit was left alone
  * (its `paths` untouched), so it shows "unchanged".
  */
-function appRow(app: Preview, head: string): AppRowView {
+function appRow(app: Preview, head: string, prices?: PriceTable): AppRowView {
   const settled = app.desired_generation === app.observed_generation;
   let status: AppRowView["status"];
   if (app.status === "building" || app.status === "deploying") status = "building";
@@ -273,5 +275,10 @@ function appRow(app: Preview, head: string): AppRowView {
     servingSha: app.status === "failed" ? (app.deployed_sha ?? undefined) : undefined,
     reason: app.status === "failed" ? (app.last_error ?? undefined) : undefined,
     checkRunUrl: app.check_run_url ?? undefined,
+    buildMs: app.build_ms ?? undefined,
+    cost:
+      prices && app.machine_cpu_kind && app.machine_cpus && app.machine_memory_mb
+        ? estimateCost(prices, { cpuKind: app.machine_cpu_kind, cpus: app.machine_cpus, memoryMb: app.machine_memory_mb })
+        : undefined,
   };
 }

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { Logger } from "probot";
+import type { PriceTable } from "../fly/index.js";
 import { installationGone, retryAfterMs, worthRetrying, type Octokit } from "../github/octokit.js";
 import type { Metrics } from "../metrics/metrics.js";
 import type { Preview, Store } from "../store/store.js";
@@ -20,6 +21,8 @@ export interface WriteQueueOptions {
    * 200 ms one never does). The write spacing: with no pace there is nothing to save.
    */
   holdMs: number;
+  /** Prices the machines of a pull request's apps in its comment (src/fly/prices.ts); none: no cost column. */
+  prices?: PriceTable;
   /** Delays before each retry of a write GitHub refused or did not answer. */
   retryDelaysMs?: readonly number[];
   /** How often the store is looked at for writes other processes left (or died with). */
@@ -183,7 +186,7 @@ export class WriteQueue {
         octokit.hook.before("request", (options) => {
           options.request = { ...options.request, signal };
         });
-        const reporter = new Reporter(octokit, preview, (ids) => store.saveSurfaceIds(preview.id, ids), this.clock, this.options.appId, store);
+        const reporter = new Reporter(octokit, preview, (ids) => store.saveSurfaceIds(preview.id, ids), this.clock, this.options.appId, store, this.options.prices);
         await sendWanted(reporter, parseWanted(row.surface, row.state));
       }
       await writes.sent(row, this.sender);

@@ -303,6 +303,8 @@ export const migrationsFor = (dialect: Dialect): Record<string, Migration> => {
       // image again when only its env did, and otherwise leaves it as it is.
       await db.schema.alterTable("previews").addColumn("config_hash", "text").execute();
       await db.schema.alterTable("previews").addColumn("env_hash", "text").execute();
+      // How long its last successful deploy's flyctl took: the apps' comment shows it.
+      await db.schema.alterTable("previews").addColumn("build_ms", "bigint").execute();
     },
   },
   };

@@ -66,6 +66,8 @@ export interface PreviewsTable {
   /** An app's configuration (its env aside) and its env, hashed, as its last successful deploy had them; null otherwise. */
   config_hash: string | null;
   env_hash: string | null;
+  /** How long the last successful deploy's flyctl ran (build and release), in ms. */
+  build_ms: number | null;
   /** `/preview redeploy --fresh` asked: the next deploy builds from source, then runs postdeploy again; cleared once built. */
   fresh: Generated<number>;
   /** When hooks.postdeploy last succeeded on this app; null: due after the next deploy that is up (docs/hooks.md). */
