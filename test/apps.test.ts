@@ -3,7 +3,8 @@
 // comment with a row per app, `paths` deciding what a push rebuilds.
 import { afterEach, describe, expect, it } from "vitest";
 import { reap } from "../src/preview/reaper.js";
-import { checkRun, DOCKERFILE, issueComment, pullRequest, REPO, sha, startWorld, type World } from "./harness.js";
+import { startFakeNeon, type FakeNeon } from "./fake-neon/server.js";
+import { checkRun, DOCKERFILE, issueComment, pullRequest, REPO, sha, startWorld, until, type World } from "./harness.js";
 
 let world: World;
 afterEach(async () => {
@@ -298,6 +299,44 @@ describe("the expiry of a pull request with apps", () => {
     expect(apps.api).toMatchObject({ status: "destroyed", destroy_reason: "expired" });
     expect(apps.web).toMatchObject({ status: "destroyed", destroy_reason: "expired" });
     expect(Object.keys(world.fly.apps())).toEqual([]);
+  });
+});
+
+describe("the database of a pull request with apps", () => {
+  let neon: FakeNeon | undefined;
+  afterEach(async () => {
+    await neon?.close();
+    neon = undefined;
+  });
+
+  it("is one Neon branch, made before any app deploys, its URL staged on each app, and deleted when the pull request closes", async () => {
+    const KEY = "neon-test-key-0123456789";
+    const PROJECT = "proud-fog-123456";
+    neon = await startFakeNeon({ keys: [KEY], operationMs: 5 });
+    neon.addProject(PROJECT, { tables: ["users"], rows: ["alice"] });
+    world = await startWorld({ env: { NEON_API_KEY: KEY, NEON_API_URL: neon.url, PREVIEW_DATABASES: `neon:${PROJECT}` } });
+    world.gh.setCommit(REPO, sha(1), files({}, `database:\n  neon:\n    project: ${PROJECT}\n${TWO_APPS}`), []);
+    world.gh.setPull(REPO, 2, { headSha: sha(1) });
+    await world.deliver(pullRequest("opened", { sha: sha(1) }));
+    await world.settledApps();
+
+    const creates = neon.requests.filter((r) => r.method === "POST" && /\/projects\/[^/]+\/branches$/.test(r.path));
+    expect(creates).toHaveLength(1);
+    expect(creates[0].at).toBeLessThan(Math.min(...world.deploys().map((c) => Date.parse(c.startedAt))));
+    expect(neon.branch(PROJECT, "preview/pr-2")).toBeDefined();
+    const apiUrl = world.fly.apps()[API].secrets.DATABASE_URL;
+    const webUrl = world.fly.apps()[WEB].secrets.DATABASE_URL;
+    expect(apiUrl).toBeDefined();
+    expect(webUrl?.digest).toBe(apiUrl.digest);
+    // Owned by the pull request's row: the apps' rows have none of their own.
+    const own = (await world.store.get("Codertocat", "Hello-World", 2))!;
+    expect((await world.store.databaseOf(own.id))?.name).toBe("preview/pr-2");
+    expect(sticky()).toContain("Neon branch `preview/pr-2`");
+
+    world.gh.setPull(REPO, 2, { headSha: sha(1), state: "closed" });
+    await world.deliver(pullRequest("closed", { sha: sha(1) }));
+    await world.settledApps();
+    await until("the branch to be deleted", () => neon!.branch(PROJECT, "preview/pr-2") === undefined);
   });
 });
 

@@ -104,6 +104,9 @@ apps:
     const three = apps(`
 notify: comment
 max_previews: 9
+database:
+  neon:
+    project: proud-fog-123456
 apps:
   web:
     port: 3000
@@ -118,9 +121,10 @@ apps:
   worker:
 `);
     expect(three.map((app) => app.name)).toEqual(["web", "api", "worker"]);
-    expect(three[2].config).toEqual({ ...single(""), notify: "comment", max_previews: 9 });
-    expect(three[1].config).toMatchObject({ region: "cdg", port: 8080, resources: { memory: "1gb", memoryMb: 1024 }, notify: "comment", max_previews: 9 });
-    expect(three[0].config).toMatchObject({ port: 3000, notify: "comment", max_previews: 9, dockerfileNamed: false });
+    const database = { provider: "neon", neon: { project: "proud-fog-123456" }, env: "DATABASE_URL" };
+    expect(three[2].config).toEqual({ ...single(""), notify: "comment", max_previews: 9, database });
+    expect(three[1].config).toMatchObject({ region: "cdg", port: 8080, resources: { memory: "1gb", memoryMb: 1024 }, notify: "comment", max_previews: 9, database });
+    expect(three[0].config).toMatchObject({ port: 3000, notify: "comment", max_previews: 9, database, dockerfileNamed: false });
     expect(three[0].config).not.toHaveProperty("region");
   });
 
@@ -221,7 +225,7 @@ apps:
 
   it("refuses a database variable that an app also sets, at database.env, naming the app's line", () => {
     expect(problems("database:\n  fly_postgres:\n    cluster: acme-db\n  env: PG_URL\napps:\n  api:\n    env:\n      PG_URL: x\n  web:\n    secrets: [PG_URL]\n")).toEqual([
-      "1: database: cannot be used with apps: yet (one database shared by a pull request's apps is not built); remove it, or preview a single app",
+      "2: database.fly_postgres cannot be used with apps: yet (its apps would each need a user on the one database); use database.neon, or preview a single app",
       '4: database.env: "PG_URL" is also set by apps.api.env (line 8); the preview would get two values for it: give database.env another name, or remove it from apps.api.env',
       '4: database.env: "PG_URL" is also listed in apps.web.secrets (line 10); the preview would get two values for it: give database.env another name, or remove it from apps.web.secrets',
     ]);

@@ -3,6 +3,9 @@ import { changedFiles } from "../github/compare.js";
 import { appName } from "../model/app-name.js";
 import { appsToRebuild } from "./rebuild.js";
 import { appHashes, unchangedPathsAction } from "./app-config.js";
+import { ensureDatabase, resetDatabase } from "./database.js";
+import { DatabaseError } from "../database/errors.js";
+import type { DatabaseShown } from "../model/pull-request.js";
 import type { PreviewPatch, WantedApp } from "../store/store.js";
 import {
   APPROVE_ACTION,
@@ -14,6 +17,8 @@ import {
 } from "../github/check-run.js";
 import {
   appRemovedReason,
+  databaseFailingReason,
+  lastAttemptReason,
   FORKS_OFF_REASON,
   fullLimitReason,
   invalidConfigReason,
@@ -150,9 +155,31 @@ async function coordinate(run: Run, loaded: Extract<LoadedConfig, { ok: true }> 
     if (action === "release") return { ...want, rebuild: true, releaseAt: row.deployed_sha ?? undefined };
     return { ...want, rebuild: action === "rebuild" };
   });
-  const done = await deps.store.desireApps(preview, sha, wanted);
+  // The apps' one database (a Neon branch), made or reset before any app deploys against
+  // it, and owned by this row: its destroy drops it, the sweep finds it.
+  let database: DatabaseShown | undefined;
+  let reseed = false;
+  if (config.database) {
+    const trusted = config.forks === "trusted";
+    try {
+      if (preview.reset_db === 1) {
+        await resetDatabase(deps, preview, config.database, trusted);
+        await run.save({ reset_db: 0 });
+        reseed = true;
+      }
+      database = (await ensureDatabase(deps, preview, config.database, trusted, run.signal)).shown;
+    } catch (error) {
+      if (!(error instanceof DatabaseError)) throw error;
+      const reason = run.flyctl.redactor.redact(error.transient ? lastAttemptReason(databaseFailingReason(error.reason), run.attempt) : error.reason);
+      log.warn({ reason }, "the apps' database could not be made");
+      await run.show({ surface: "comment", state: { status: "failed", sha, reason } });
+      await run.finish({ status: "failed", status_at: clock(), last_error: reason });
+      return;
+    }
+  }
+  const done = await deps.store.desireApps(preview, sha, wanted, { reseed });
   log.info(done, "apps handed their desires");
-  await run.show({ surface: "comment", state: { status: "building", sha } });
+  await run.show({ surface: "comment", state: { status: "building", sha, database } });
   await run.finish({ config_ttl_ms: config.ttlMs, notify_comment: config.notify === "comment" ? 1 : 0, status: "ready", status_at: clock(), last_error: null, fresh: 0, reset_db: 0 });
 }
 

@@ -19,6 +19,7 @@ import {
   buildTimeoutReason,
   flyFailingReason,
   databaseFailingReason,
+  internalErrorReason,
   hookFailure,
   releaseFailedReason,
   lastAttemptReason,
@@ -131,10 +132,14 @@ export async function deploy(run: Run, planned: { config: PreviewConfig } & Depl
       await run.save({ app_created: 1 });
     }
     if (config.database) {
+      // An app of an `apps:` block shares its pull request's database: that row's run made
+      // (and reset) it, and owns it; here it is found again for its URL.
+      const owner = preview.app_key ? await deps.store.get(preview.owner, preview.repo, preview.number) : preview;
+      if (!owner) throw new DeployFailure(internalErrorReason("the pull request's own row is gone"));
       // `/preview reset-db`: the parent's data again, then the deploy below restarts the
       // machines with it and release_command migrates it. Cleared once done, so a retry
       // of this run does not reset twice.
-      if (preview.reset_db === 1) {
+      if (preview.reset_db === 1 && !preview.app_key) {
         const reset = await resetDatabase(deps, preview, config.database, config.forks === "trusted");
         // The data is the parent's again: postdeploy seeds it once more.
         await run.save({ reset_db: 0, postdeploy_at: null });
@@ -143,7 +148,7 @@ export async function deploy(run: Run, planned: { config: PreviewConfig } & Depl
       }
       // Before the deploy (the app exists by now, for Fly Postgres to attach to): its URL
       // is staged with the other secrets, and release_command migrates it.
-      const made = await ensureDatabase(deps, preview, config.database, config.forks === "trusted", runLimit.signal);
+      const made = await ensureDatabase(deps, owner, config.database, config.forks === "trusted", runLimit.signal);
       database = made.shown;
       Object.assign(secrets, made.stage);
       log.info({ provider: made.shown.provider, name: made.shown.name }, "database ready");

@@ -34,7 +34,7 @@ export interface AppsDesired {
  * an app whose row is no longer in `apps:` a destroy desire (reason "removed"). Every row
  * learns the pull request's facts (head, labels) either way. One transaction.
  */
-export async function desireApps(s: StoreContext, pr: Preview, sha: string, apps: WantedApp[]): Promise<AppsDesired> {
+export async function desireApps(s: StoreContext, pr: Preview, sha: string, apps: WantedApp[], options: { reseed?: boolean } = {}): Promise<AppsDesired> {
   return s.db.transaction().execute(async (trx) => {
     const now = s.clock();
     const rows = await trx
@@ -73,6 +73,8 @@ export async function desireApps(s: StoreContext, pr: Preview, sha: string, apps
       quiet: 0,
       // `/preview redeploy --fresh` on the pull request: every app it builds, builds afresh.
       fresh: pr.fresh,
+      // Its database was reset: each app's postdeploy seeds it again.
+      ...(options.reseed ? { postdeploy_at: null } : {}),
     };
     const done: AppsDesired = { deploy: [], unchanged: [], removed: [] };
     for (const app of apps) {

@@ -60,7 +60,7 @@ export class Store {
   // Reading previews (previews.ts).
   get(owner: string, repo: string, number: number, appKey?: string) { return previews.get(this.s, owner, repo, number, appKey); }
   appsOf(owner: string, repo: string, number: number) { return previews.appsOf(this.s, owner, repo, number); }
-  desireApps(pr: Preview, sha: string, wanted: WantedApp[]) { return apps.desireApps(this.s, pr, sha, wanted); }
+  desireApps(pr: Preview, sha: string, wanted: WantedApp[], options?: { reseed?: boolean }) { return apps.desireApps(this.s, pr, sha, wanted, options); }
   destroyApps(pr: Preview, why: DestroyWhy) { return apps.destroyApps(this.s, pr, why); }
   desireApp(pr: Preview, appKey: string, sha: string, command: { by: string; commentId?: number; fresh?: boolean }) { return apps.desireApp(this.s, pr, appKey, sha, command); }
   destroyApp(pr: Preview, appKey: string, why: DestroyWhy) { return apps.destroyApp(this.s, pr, appKey, why); }
