@@ -78,9 +78,12 @@ describe("a server stopped mid-deploy", () => {
     expect(check.conclusion).toBe("success");
     expect(gh.checkRuns).toHaveLength(1);
     await until("the comment to say ready", () => gh.comments[0]?.body.includes("✅ Preview ready"), 10_000);
+    // The deployment's status is a write of its own, paced a second from the comment's,
+    // and may come after it: waited for, not assumed.
+    await until("the deployment to succeed", () => gh.deployments[0]?.statuses.at(-1)?.state === "success", 10_000);
     expect(gh.comments).toHaveLength(1);
     expect(gh.deployments).toHaveLength(1);
-    expect(gh.deployments[0].statuses.at(-1)?.state).toBe("success");
+    expect(gh.deployments[0].statuses.map((s) => s.state)).toEqual(["success"]);
     expect(Object.keys(fly.apps())).toEqual(["pr-2-codertocat-hello-world"]);
     expect(fly.calls().filter((c) => c.argv[0] === "deploy")).toHaveLength(2);
   }, 90_000);
