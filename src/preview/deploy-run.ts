@@ -122,7 +122,7 @@ async function coordinate(run: Run, loaded: Extract<LoadedConfig, { ok: true }> 
     loaded,
     settings: deps.settings,
     active: {
-      repository: active.repository === undefined ? undefined : active.repository - holding.filter((r) => r.owner === preview.owner).length,
+      repository: active.repository === undefined ? undefined : active.repository - holding.length,
       installation: active.installation === undefined ? undefined : active.installation - holding.length,
     },
     need: apps.length - holding.length,

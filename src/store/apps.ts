@@ -1,4 +1,5 @@
 import { destroyDesire } from "./desires.js";
+import { appRowsOf } from "./previews.js";
 import type { DestroyWhy, Preview, StoreContext } from "./types.js";
 
 // The rows of the apps of a pull request's `apps:` block (docs/monorepos.md). Webhooks
@@ -37,14 +38,7 @@ export interface AppsDesired {
 export async function desireApps(s: StoreContext, pr: Preview, sha: string, apps: WantedApp[], options: { reseed?: boolean } = {}): Promise<AppsDesired> {
   return s.db.transaction().execute(async (trx) => {
     const now = s.clock();
-    const rows = await trx
-      .selectFrom("previews")
-      .selectAll()
-      .where("owner", "=", pr.owner)
-      .where("repo", "=", pr.repo)
-      .where("number", "=", pr.number)
-      .where("app_key", "!=", "")
-      .execute();
+    const rows = await appRowsOf(trx, pr).selectAll().execute();
     const facts = {
       installation_id: pr.installation_id,
       head_sha: pr.head_sha,
@@ -134,15 +128,7 @@ export async function desireApps(s: StoreContext, pr: Preview, sha: string, apps
 export async function destroyApps(s: StoreContext, pr: Preview, why: DestroyWhy): Promise<string[]> {
   return s.db.transaction().execute(async (trx) => {
     const now = s.clock();
-    const rows = await trx
-      .selectFrom("previews")
-      .select(["id", "app_key", "desired_generation"])
-      .where("owner", "=", pr.owner)
-      .where("repo", "=", pr.repo)
-      .where("number", "=", pr.number)
-      .where("app_key", "!=", "")
-      .where("desired_action", "=", "deploy")
-      .execute();
+    const rows = await appRowsOf(trx, pr).select(["id", "app_key", "desired_generation"]).where("desired_action", "=", "deploy").execute();
     for (const row of rows) await trx.updateTable("previews").set(destroyDesire(row.desired_generation, why, now)).where("id", "=", row.id).execute();
     return rows.map((r) => r.app_key);
   });
@@ -150,14 +136,7 @@ export async function destroyApps(s: StoreContext, pr: Preview, why: DestroyWhy)
 
 /** The row of one app of a pull request (`pr`, its own row), or undefined. */
 async function appRow(s: StoreContext, pr: Preview, appKey: string) {
-  return s.db
-    .selectFrom("previews")
-    .select(["id", "desired_generation", "desired_action"])
-    .where("owner", "=", pr.owner)
-    .where("repo", "=", pr.repo)
-    .where("number", "=", pr.number)
-    .where("app_key", "=", appKey)
-    .executeTakeFirst();
+  return appRowsOf(s.db, pr).select(["id", "desired_generation", "desired_action"]).where("app_key", "=", appKey).executeTakeFirst();
 }
 
 /** `/preview redeploy NAME` (or that app's button): deploy that app alone at `sha`, whatever its paths say. */

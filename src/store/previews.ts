@@ -1,22 +1,31 @@
+import type { Kysely } from "kysely";
 import { previewsIn } from "./conditions.js";
+import type { Database } from "./schema.js";
 import type { Preview, Scope, StoreContext, SurfaceIds } from "./types.js";
 
 // Reading previews, for anyone; and the one write to a preview's row that needs neither
 // a desire nor a lease: the ids of its GitHub surfaces.
 
-/** Every row of a pull request: its own (app key "") and those of the apps of its `apps:` block. */
-function rowsOf(s: StoreContext, owner: string, repo: string, number: number) {
-  return s.db.selectFrom("previews").selectAll().where("owner", "=", owner).where("repo", "=", repo).where("number", "=", number);
+type PullRequestKey = Pick<Preview, "owner" | "repo" | "number">;
+
+/** Every row of a pull request, in `db` (a transaction or not): its own (app key "") and those of the apps of its `apps:` block. */
+function rowsOf(db: Kysely<Database>, pr: PullRequestKey) {
+  return db.selectFrom("previews").where("owner", "=", pr.owner).where("repo", "=", pr.repo).where("number", "=", pr.number);
+}
+
+/** The rows of the apps of a pull request's `apps:` block, not its own: select what you need of them. */
+export function appRowsOf(db: Kysely<Database>, pr: PullRequestKey) {
+  return rowsOf(db, pr).where("app_key", "!=", "");
 }
 
 /** The pull request's own row (app key ""), or with `appKey` the row of that app of its `apps:` block. */
 export async function get(s: StoreContext, owner: string, repo: string, number: number, appKey = ""): Promise<Preview | undefined> {
-  return rowsOf(s, owner, repo, number).where("app_key", "=", appKey).executeTakeFirst();
+  return rowsOf(s.db, { owner, repo, number }).selectAll().where("app_key", "=", appKey).executeTakeFirst();
 }
 
 /** The rows of the apps of a pull request's `apps:` block (not its own row), by app key. */
 export async function appsOf(s: StoreContext, owner: string, repo: string, number: number): Promise<Preview[]> {
-  return rowsOf(s, owner, repo, number).where("app_key", "!=", "").orderBy("app_key").execute();
+  return appRowsOf(s.db, { owner, repo, number }).selectAll().orderBy("app_key").execute();
 }
 
 export async function getById(s: StoreContext, id: number): Promise<Preview | undefined> {
