@@ -1,4 +1,4 @@
-import { estimateCost, type PriceTable } from "../fly/index.js";
+import { recordedMachineCost, type PriceTable } from "../fly/index.js";
 import { formatMoney } from "../github/markdown.js";
 import type { CostShown } from "../model/pull-request.js";
 import type { Preview } from "../store/store.js";
@@ -86,8 +86,7 @@ function oneLine(error: string | null): string {
 
 /** What the preview's machine costs always on, while its Fly app exists (a failed destroy leaves it running) and a deploy recorded its size. */
 function runningCost(p: Preview, prices: PriceTable): CostShown | undefined {
-  if (p.app_created !== 1 || !p.machine_cpu_kind || !p.machine_cpus || !p.machine_memory_mb) return undefined;
-  return estimateCost(prices, { cpuKind: p.machine_cpu_kind, cpus: p.machine_cpus, memoryMb: p.machine_memory_mb });
+  return p.app_created === 1 ? recordedMachineCost(prices, p) : undefined;
 }
 
 function round(amount: number): number {

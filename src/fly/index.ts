@@ -11,4 +11,4 @@ export {
   type PostgresAttachOptions,
 } from "./flyctl.js";
 export { flyTomlProblems, FlyTomlRefused, renderFlyToml, type FlyTomlInput, type FlyTomlProblem } from "./fly-toml.js";
-export { DEFAULT_PRICES_URL, estimateCost, readPriceTable, type MachineSize, type PriceTable } from "./prices.js";
+export { DEFAULT_PRICES_URL, estimateCost, readPriceTable, recordedMachineCost, type MachineSize, type PriceTable } from "./prices.js";

@@ -114,3 +114,13 @@ export function estimateCost(table: PriceTable, machine: MachineSize): CostShown
     source: table.source,
   };
 }
+
+/** What a preview's machine costs, from the size its last successful deploy recorded (a store row's columns); undefined before one. */
+export function recordedMachineCost(
+  table: PriceTable,
+  row: { machine_cpu_kind: MachineSize["cpuKind"] | null; machine_cpus: number | null; machine_memory_mb: number | null },
+): CostShown | undefined {
+  if (!row.machine_cpu_kind || !row.machine_cpus || !row.machine_memory_mb) return undefined;
+  return estimateCost(table, { cpuKind: row.machine_cpu_kind, cpus: row.machine_cpus, memoryMb: row.machine_memory_mb });
+}
+

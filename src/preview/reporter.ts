@@ -23,7 +23,7 @@ import {
 import { createDeployment, findDeployment, setDeploymentState, type DeploymentState } from "../github/deployment.js";
 import { formatTtl } from "../github/markdown.js";
 import type { Octokit } from "../github/octokit.js";
-import { estimateCost, type PriceTable } from "../fly/index.js";
+import { recordedMachineCost, type PriceTable } from "../fly/index.js";
 import { expiryOf, type Expiry } from "../model/expiry.js";
 import type { Preview, Store, SurfaceIds } from "../store/store.js";
 
@@ -185,7 +185,7 @@ export class Reporter {
 
   /**
    * The preview's expiry, from its row as it is now (so a pin, an extension or a push
-   * since the state was wanted shows): only while it has an app the reaper would expire.
+   * since the state was wanted shows). The comment shows it only while an app runs.
    */
   private expiry(): Expiry | undefined {
     if (this.preview.desired_action !== "deploy") return undefined;
@@ -276,9 +276,6 @@ function appRow(app: Preview, head: string, prices?: PriceTable): AppRowView {
     reason: app.status === "failed" ? (app.last_error ?? undefined) : undefined,
     checkRunUrl: app.check_run_url ?? undefined,
     buildMs: app.build_ms ?? undefined,
-    cost:
-      prices && app.machine_cpu_kind && app.machine_cpus && app.machine_memory_mb
-        ? estimateCost(prices, { cpuKind: app.machine_cpu_kind, cpus: app.machine_cpus, memoryMb: app.machine_memory_mb })
-        : undefined,
+    cost: prices && recordedMachineCost(prices, app),
   };
 }
