@@ -10,7 +10,7 @@ import { Probot, ProbotOctokit } from "probot";
 import { afterEach, describe, expect, it } from "vitest";
 import { isContentWrite } from "../bench/surfaces.js";
 import { httpStatus } from "../src/github/octokit.js";
-import { MAX_WAIT_MS, paceWrites } from "../src/github/write-pace.js";
+import { MAX_WAIT_MS, paceWrites, pauseOf } from "../src/github/write-pace.js";
 import { openStore, type Store } from "../src/store/store.js";
 import { DIALECTS, type TestDatabase } from "./databases.js";
 import { startFakeGitHub, type FakeGitHub } from "./fake-github/server.js";
@@ -157,5 +157,51 @@ describe.each(DIALECTS)("the GitHub write pace on $dialect", (database) => {
     // to the worker pool (src/preview/pool.ts, isPassing), which tries it again later.
     expect(httpStatus(error)).toBe(500);
     expect(gh.requests.filter(isContentWrite)).toEqual([]);
+  });
+});
+
+// GitHub's "Rate limits for the REST API", "Exceeding the rate limit": a rate limit is
+// answered with 403 or 429; wait `retry-after` seconds when sent, else until
+// `x-ratelimit-reset` when `x-ratelimit-remaining` is 0, else at least a minute.
+describe("how long GitHub's answer asks an installation's writes to pause", () => {
+  const answer = (status: number, headers: Record<string, string> = {}, message = "") =>
+    new Response(JSON.stringify({ message }), { status, headers: { "content-type": "application/json", ...headers } });
+
+  it("429 and 403 with retry-after: that long; 429 without: a minute", async () => {
+    expect(await pauseOf(answer(429, { "retry-after": "7" }))).toBe(7000);
+    expect(await pauseOf(answer(403, { "retry-after": "3" }))).toBe(3000);
+    expect(await pauseOf(answer(429))).toBe(60_000);
+  });
+
+  it("a spent primary limit: until its reset, and a second more", async () => {
+    const reset = Math.floor(Date.now() / 1000) + 30;
+    const pause = await pauseOf(answer(403, { "x-ratelimit-remaining": "0", "x-ratelimit-reset": String(reset) }));
+    expect(pause).toBeGreaterThan(29_000);
+    expect(pause).toBeLessThanOrEqual(31_000);
+  });
+
+  it("a 403 naming the secondary limit: a minute; any other 403, or another status, is no pause", async () => {
+    expect(await pauseOf(answer(403, {}, "You have exceeded a secondary rate limit."))).toBe(60_000);
+    expect(await pauseOf(answer(403, {}, "Resource not accessible by integration"))).toBeUndefined();
+    expect(await pauseOf(answer(502, { "retry-after": "5" }))).toBeUndefined();
+    expect(await pauseOf(answer(201))).toBeUndefined();
+  });
+
+  it("a 429 answer to one process pushes the installation's next write slot past its retry-after for every process", async () => {
+    const gh = await startFakeGitHub();
+    cleanups.push(() => gh.close());
+    const dir = await mkdtemp(join(tmpdir(), "fly-preview-pace-"));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const url = `file:${join(dir, "pace.db")}`;
+    const [one, other] = [await open(url), await open(url)];
+    gh.failNext("POST", "/api/v3/repos/Codertocat/Hello-World/check-runs", 429, 1, { message: "Too many requests", headers: { "retry-after": "20" } });
+
+    const octokit = await processOctokit(gh, one, { retry: false });
+    const error = await octokit.rest.checks.create(checkRun(1)).then(() => undefined, (e: unknown) => e);
+
+    expect(httpStatus(error)).toBe(429);
+    const wait = await other.claimWriteSlot(1, 1000, 60_000);
+    expect(wait).toBeGreaterThan(19_000);
+    expect(wait).toBeLessThanOrEqual(20_000);
   });
 });
