@@ -259,6 +259,56 @@ describe("commands on one app of several", () => {
     expect(world.deploys().slice(before).map(appOf)).toEqual([WEB]);
   });
 
+  it("/preview status lists every app, its state, URL and commit, and says why one failed", async () => {
+    world = await startWorld();
+    world.gh.setCommit(REPO, sha(1), files(), []);
+    world.fly.setBehavior({ deploy: [{ fail: "build" }] });
+    world.gh.setPull(REPO, 2, { headSha: sha(1) });
+    await world.deliver(pullRequest("opened", { sha: sha(1) }));
+    const apps = await world.settledApps();
+    const [failed, up] = apps.api.status === "failed" ? ["api", "web"] : ["web", "api"];
+    const id = await comment("/preview status");
+    expect(world.reactionsTo(id)).toEqual(["eyes", "rocket"]);
+    const body = world.comments().at(-1)!.body;
+    expect(body).toContain("**Preview:** 2 apps");
+    expect(body).toContain("| App | State | URL | Commit |");
+    expect(body).toContain(`| **${up}** | ready | https://pr-2-${up}-codertocat-hello-world.fly.dev | \`${sha(1).slice(0, 7)}\` |`);
+    expect(body).toContain(`| **${failed}** | failed | — | — |`);
+    expect(body).toMatch(new RegExp(`^\\*\\*Last error of \`${failed}\`:\\*\\* `, "m"));
+    // The pull request's expiry, once: its own row has no Fly app and is no row of the table.
+    expect(body).toMatch(/^Expires \w+ \d+ at \d\d:\d\d UTC, 7 days after the last push or redeploy/m);
+    expect(body).not.toContain("pr-2-codertocat-hello-world");
+  });
+
+  it("/preview status NAME shows that app alone, with the pull request's expiry", async () => {
+    await open();
+    const id = await comment("/preview status web");
+    expect(world.reactionsTo(id)).toEqual(["eyes", "rocket"]);
+    const body = world.comments().at(-1)!.body;
+    expect(body).toContain("**Preview of `web`:** ready");
+    expect(body).toContain(`**URL:** https://${WEB}.fly.dev`);
+    expect(body).toContain(`**App:** \`${WEB}\``);
+    expect(body).toMatch(/^Expires \w+ \d+ at \d\d:\d\d UTC, 7 days after the last push or redeploy/m);
+    expect(body).not.toContain(API);
+
+    await comment("/preview destroy web");
+    await world.settledApps();
+    await comment("/preview status web");
+    const destroyed = world.comments().at(-1)!.body;
+    expect(destroyed).toContain("**Preview of `web`:** destroyed");
+    expect(destroyed).not.toContain("Expires");
+    expect(destroyed).toContain("`/preview redeploy web` does");
+  });
+
+  it("/preview status of an app the pull request does not have gets a reply naming its apps, and 😕", async () => {
+    await open();
+    const id = await comment("/preview status worker");
+    expect(world.reactionsTo(id)).toContain("confused");
+    expect(world.comments().at(-1)!.body).toBe(
+      "This pull request has no app `worker` (`apps:` in `.preview.yml`): its apps are `api`, `web`. Nothing was done; `/preview status` alone shows every app.",
+    );
+  });
+
   it("refuses an app the pull request does not have, and does nothing", async () => {
     await open();
     const before = world.deploys().length;
