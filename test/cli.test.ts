@@ -420,6 +420,14 @@ describe("a pull request with several apps", () => {
     const json = JSON.parse((await cli(["status", "acme/shop#42", "web", "--json"])).stdout);
     expect(json).toMatchObject({ name: "web", app: "pr-42-web-acme-shop", status: "failed", checkRunId: 802, commentId: 701, expiresAt: "2025-01-18T09:40:00Z" });
     expect(json.database).toMatchObject({ provider: "neon", name: "preview/pr-42" });
+
+    // `/preview pin` pins the pull request's own row: every app shows it.
+    const store = await openStore(databaseUrl, () => T0 + 3_600_000);
+    await store.pin((await store.get("acme", "shop", 42))!.id, "maintainer-mo");
+    await store.close();
+    expect((await cli(["status", "acme/shop#42", "api"])).stdout).toMatch(/^expires: +never while the pull request is open: pinned by maintainer-mo at 2025-01-15T10:30:00Z$/m);
+    expect(JSON.parse((await cli(["status", "acme/shop#42", "api", "--json"])).stdout)).toMatchObject({ pinnedBy: "maintainer-mo", pinnedAt: "2025-01-15T10:30:00Z", expiresAt: null });
+    expect((await cli(["list"])).stdout).toMatch(/^acme\/shop#42 web +pr-42-web-acme-shop +failed +- +- +- +pinned by maintainer-mo /m);
   });
 
   it("status --json lists the apps", async () => {

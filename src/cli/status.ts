@@ -56,8 +56,8 @@ export const status: Command = {
     }
     // Its own row coordinates the apps: no commit, URL or deployment of its own, unless a Fly app of its own is still there.
     const lines = describe(own, { database: databaseText(database), expiry: expiryText(own, expiryOfPreview(own, pr.apps)) })
-      .filter(([key]) => ownApp(pr) !== null || !["app", "commit", "url", "deployment"].includes(key))
-      .map(([key, value]): [string, string] => (key === "status" && own.status === "ready" ? [key, pullRequestStatus(pr)] : [key, value]));
+      .filter(([label]) => ownApp(pr) !== null || !["app", "commit", "url", "deployment"].includes(label))
+      .map(([label, value]): [string, string] => (label === "status" && own.status === "ready" ? [label, pullRequestStatus(pr)] : [label, value]));
     lines.splice(1, 0, ["apps", `${pr.apps.map((app) => app.app_key).join(", ")}: below; \`fly-preview status ${previewName(own)} APP\` shows one`]);
     print(lines, ctx);
     ctx.print("");
@@ -157,9 +157,19 @@ function expiryText(pr: Preview, expiry: Expiry | undefined): string {
   }
 }
 
-/** An app of a pull request with several: its row in full, its expiry and pin its pull request's. */
+/** An app of a pull request with several: its row in full; its expiry, pin, extension and comment its pull request's. */
 function appStatusJson(app: Preview, pr: PullRequestRows) {
-  return { name: app.app_key, ...statusJson(app, expiryOfApp(app, pr)), pinnedBy: pr.own.pinned_by, commentId: pr.own.comment_id };
+  return { name: app.app_key, ...statusJson(app, expiryOfApp(app, pr)), pinnedBy: pr.own.pinned_by, ...expiryMoves(pr.own), commentId: pr.own.comment_id };
+}
+
+/** What moved the expiry of the row's preview: a pin, an extension, the reminder sent. */
+function expiryMoves(p: Preview) {
+  return {
+    pinnedAt: p.pinned_at === null ? null : isoTime(p.pinned_at),
+    extendedUntil: p.extended_until === null ? null : isoTime(p.extended_until),
+    extendedBy: p.extended_by,
+    remindedFor: p.reminded_for === null ? null : isoTime(p.reminded_for),
+  };
 }
 
 function statusJson(p: Preview, expiry = expiryOfPreview(p)) {
@@ -180,10 +190,7 @@ function statusJson(p: Preview, expiry = expiryOfPreview(p)) {
     deploymentId: p.deployment_id,
     paused: p.paused === 1,
     destroyedBy: p.destroyed_by,
-    pinnedAt: p.pinned_at === null ? null : isoTime(p.pinned_at),
-    extendedUntil: p.extended_until === null ? null : isoTime(p.extended_until),
-    extendedBy: p.extended_by,
-    remindedFor: p.reminded_for === null ? null : isoTime(p.reminded_for),
+    ...expiryMoves(p),
     leaseOwner: p.lease_owner,
     leaseExpiresAt: p.lease_expires_at === null ? null : isoTime(p.lease_expires_at),
     createdAt: isoTime(p.created_at),

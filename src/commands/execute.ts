@@ -293,7 +293,7 @@ export function renderAppsStatus(own: Preview, apps: Preview[]): string {
   const lines = [head, "", "| App | State | URL | Commit |", "|---|---|---|---|"];
   for (const app of apps) {
     const url = app.url && app.status !== "destroyed" ? inline(app.url) : "—";
-    lines.push(`| **${app.app_key}** | ${app.status} | ${url} | ${app.deployed_sha ? `\`${shortSha(app.deployed_sha)}\`` : "—"} |`);
+    lines.push(`| **${inline(app.app_key)}** | ${app.status} | ${url} | ${app.deployed_sha ? `\`${shortSha(app.deployed_sha)}\`` : "—"} |`);
   }
   lines.push("");
   if (own.last_error && !quiet) lines.push(`**Last error:** ${inline(own.last_error)}`);

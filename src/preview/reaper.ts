@@ -66,11 +66,12 @@ export async function reap(deps: ReaperDeps, options: { dryRun: boolean }): Prom
   const withApps = new Set(rows.filter((row) => row.app_key !== "" && row.app_created === 1 && row.desired_action === "deploy").map(pullRequest));
   // Each pull request's app rows: its own row is reported with the Fly apps they hold.
   const appRows = new Map<string, Preview[]>();
-  for (const row of rows) if (row.app_key !== "") appRows.set(pullRequest(row), [...(appRows.get(pullRequest(row)) ?? []), row]);
+  const byKey = [...rows].sort((a, b) => (a.app_key < b.app_key ? -1 : 1));
+  for (const row of byKey) if (row.app_key !== "") appRows.set(pullRequest(row), [...(appRows.get(pullRequest(row)) ?? []), row]);
   const reaped = (row: Preview): Reaped => {
     const apps = row.app_key === "" ? appRows.get(pullRequest(row)) : undefined;
     if (!apps) return where(row);
-    const holding = [row, ...apps.sort((a, b) => (a.app_key < b.app_key ? -1 : 1))].filter((r) => r.app_created === 1);
+    const holding = [row, ...apps].filter((r) => r.app_created === 1);
     return { ...where(row), apps: holding.map((r) => r.app_name) };
   };
 
