@@ -25,10 +25,13 @@ afterEach(async () => {
   await neon?.close();
 });
 
-async function neonWorld(options: { fork?: boolean } = {}) {
+async function neonWorld(options: { fork?: boolean; retryDelaysMs?: number[] } = {}) {
   neon = await startFakeNeon({ keys: [KEY], operationMs: 5 });
   neon.addProject(PROJECT, { tables: ["users"], rows: ["alice", "bob"] });
-  world = await startWorld({ env: { NEON_API_KEY: KEY, NEON_API_URL: neon.url, PREVIEW_DATABASES: `neon:${PROJECT} fly_postgres:acme-preview-db` } });
+  world = await startWorld({
+    env: { NEON_API_KEY: KEY, NEON_API_URL: neon.url, PREVIEW_DATABASES: `neon:${PROJECT} fly_postgres:acme-preview-db` },
+    ...(options.retryDelaysMs ? { pool: { retryDelaysMs: options.retryDelaysMs } } : {}),
+  });
   world.gh.setPermission(REPO, WRITER, "write");
   world.gh.setPull(REPO, 2, { headSha: sha(1) });
   for (const n of [1, 2, 3]) world.commit(sha(n), { Dockerfile: DOCKERFILE, ".preview.yml": CONFIG });
@@ -115,6 +118,25 @@ describe("a Neon branch per pull request", () => {
     expect(world.deploys()).toHaveLength(0);
     const check = await until("the failed check run", () => world.gh.checkRuns.find((c) => c.conclusion === "failure"));
     expect(check.output?.summary).toMatch(/branches limit exceeded/i);
+  });
+
+  it("Neon failing for a passing reason (503) is retried like a transient flyctl failure, and the deploy then goes through", async () => {
+    await neonWorld({ retryDelaysMs: [150, 150] });
+    neon.failNext("POST", `/projects/${PROJECT}/branches`, 503, { code: "", message: "service unavailable" });
+    await world.deliver(pullRequest("opened", { sha: sha(1) }));
+    const waiting = await until("a retry to be scheduled", async () => {
+      const row = await world.store.get("Codertocat", "Hello-World", 2);
+      return row?.retry_attempts === 1 ? row : undefined;
+    });
+    expect(waiting.status).toBe("queued");
+    expect(waiting.last_error).toMatch(/^The database provider is failing \(Neon's API failed to create the branch preview\/pr-2 \(Neon answered HTTP 503: "service unavailable"\)\.\)/);
+    expect(world.deploys()).toHaveLength(0);
+
+    const row = await world.settled();
+    expect(row).toMatchObject({ status: "ready", retry_attempts: 1 });
+    expect(neon.branch(PROJECT, BRANCH)).toBeDefined();
+    expect(world.deploys()).toHaveLength(1);
+    expect(world.gh.checkRuns.map((c) => c.conclusion)).toEqual(["success"]);
   });
 
   it("a /preview reset-db on a preview without a database says so and changes nothing", async () => {
