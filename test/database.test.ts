@@ -139,6 +139,32 @@ describe("a Neon branch per pull request", () => {
     expect(world.gh.checkRuns.map((c) => c.conclusion)).toEqual(["success"]);
   });
 
+  it("is never shared with another repository's pull request of the same number using the same project", async () => {
+    await neonWorld();
+    const OTHER = "Codertocat/Other";
+    world.commit(sha(1), { Dockerfile: DOCKERFILE, ".preview.yml": CONFIG }, OTHER);
+    world.gh.setPull(OTHER, 2, { headSha: sha(1) });
+    await world.deliver(pullRequest("opened", { sha: sha(1) }));
+    expect((await world.settled()).status).toBe("ready");
+    neon.write(PROJECT, BRANCH, "Hello-World's own row");
+
+    // Codertocat/Other#2 would be preview/pr-2 too: refused, not handed Hello-World's branch.
+    await world.deliver(pullRequest("opened", { sha: sha(1), repo: "Other" }));
+    const other = await world.settled(2, "Codertocat", "Other");
+    expect(other.status).toBe("failed");
+    expect(other.last_error).toContain(`Neon branch ${BRANCH} of project ${PROJECT} is already the database of another preview`);
+    expect(world.fly.apps()["pr-2-codertocat-other"]?.secrets.DATABASE_URL).toBeUndefined();
+
+    // The record stays Hello-World's: Other's close leaves the branch, Hello-World's deletes it.
+    await world.deliver(pullRequest("closed", { sha: sha(1), repo: "Other" }));
+    expect((await world.settled(2, "Codertocat", "Other")).status).toBe("destroyed");
+    expect(neon.branch(PROJECT, BRANCH)!.rows).toContain("Hello-World's own row");
+    await world.deliver(pullRequest("closed", { sha: sha(1) }));
+    expect((await world.settled()).status).toBe("destroyed");
+    expect(neon.branch(PROJECT, BRANCH)).toBeUndefined();
+    expect(await world.store.databasesToSweep()).toEqual([]);
+  });
+
   it("a /preview reset-db on a preview without a database says so and changes nothing", async () => {
     neon = await startFakeNeon({ keys: [KEY] });
     world = await startWorld();
