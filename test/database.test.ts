@@ -25,12 +25,13 @@ afterEach(async () => {
   await neon?.close();
 });
 
-async function neonWorld(options: { fork?: boolean; retryDelaysMs?: number[] } = {}) {
+async function neonWorld(options: { fork?: boolean; retryDelaysMs?: number[]; clock?: () => number } = {}) {
   neon = await startFakeNeon({ keys: [KEY], operationMs: 5 });
   neon.addProject(PROJECT, { tables: ["users"], rows: ["alice", "bob"] });
   world = await startWorld({
     env: { NEON_API_KEY: KEY, NEON_API_URL: neon.url, PREVIEW_DATABASES: `neon:${PROJECT} fly_postgres:acme-preview-db` },
     ...(options.retryDelaysMs ? { pool: { retryDelaysMs: options.retryDelaysMs } } : {}),
+    ...(options.clock ? { clock: options.clock } : {}),
   });
   world.gh.setPermission(REPO, WRITER, "write");
   world.gh.setPull(REPO, 2, { headSha: sha(1) });
@@ -163,6 +164,31 @@ describe("a Neon branch per pull request", () => {
     expect((await world.settled()).status).toBe("destroyed");
     expect(neon.branch(PROJECT, BRANCH)).toBeUndefined();
     expect(await world.store.databasesToSweep()).toEqual([]);
+  });
+
+  it("an expired preview loses its branch with its app, and a push brings both back, the branch copied afresh", async () => {
+    let offset = 0;
+    const clock = () => Date.now() + offset;
+    await neonWorld({ clock });
+    await world.deliver(pullRequest("opened", { sha: sha(1) }));
+    expect((await world.settled()).status).toBe("ready");
+    neon.write(PROJECT, BRANCH, "written before the expiry");
+
+    offset = 60 * 86_400_000;
+    const report = await reap(
+      { store: world.store, flyctl: world.flyctl, log: { info() {}, warn() {} }, clock, settings: { neonApiKey: KEY, neonApiUrl: neon.url, previewDatabases: [] } },
+      { dryRun: false },
+    );
+    expect(report.expired.map((e) => e.number)).toEqual([2]);
+    expect(await world.settled()).toMatchObject({ status: "destroyed", destroy_reason: "expired" });
+    expect(neon.branch(PROJECT, BRANCH)).toBeUndefined();
+    expect(world.fly.apps()[APP]).toBeUndefined();
+
+    world.gh.setPull(REPO, 2, { headSha: sha(2) });
+    await world.deliver(pullRequest("synchronize", { sha: sha(2) }));
+    expect(await world.settled()).toMatchObject({ status: "ready", deployed_sha: sha(2) });
+    expect(neon.branch(PROJECT, BRANCH)!.rows).toEqual(["alice", "bob"]);
+    expect(world.fly.apps()[APP].secrets.DATABASE_URL).toBeDefined();
   });
 
   it("a /preview reset-db on a preview without a database says so and changes nothing", async () => {
