@@ -25,36 +25,46 @@ afterEach(async () => {
   cleanups.length = 0;
 });
 
+/**
+ * The real server as a child process against a fake GitHub and the fake flyctl, for
+ * Codertocat/Hello-World#2 whose .preview.yml has `database` (a YAML block) and whose
+ * app answers health checks: `start` it (again), `deliver` the pull request's events.
+ */
+async function crashWorld(database: string, extraEnv: Record<string, string>) {
+  const gh = await startFakeGitHub();
+  const fly = await createFakeFly();
+  const dir = await mkdtemp(join(tmpdir(), "fly-preview-dbcrash-"));
+  const app = createServer((_req, res) => res.end("ok"));
+  const appUrl = `http://127.0.0.1:${await listen(app)}/`;
+  cleanups.push(() => gh.close(), () => fly.cleanup(), () => rm(dir, { recursive: true, force: true }), () => new Promise((r) => app.close(r)), () => fly.killRunning());
+  fly.setBehavior({ url: appUrl });
+  gh.setCommit(REPO, sha(1), { Dockerfile: DOCKERFILE, ".preview.yml": `health:\n  timeout: 10s\n${database}` });
+  gh.setPull(REPO, 2, { headSha: sha(1) });
+  const port = await freePort();
+  const env: Record<string, string> = { ...fakeWorldEnv({ gh, fly, port, dir, secret: SECRET, privateKey: TEST_PRIVATE_KEY }), ...extraEnv };
+  const start = async () => {
+    const server = startServerProcess(env);
+    cleanups.push(() => void server.child.kill("SIGKILL"));
+    await until("the server to answer", () => fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok).catch(() => false), 30_000);
+    return server;
+  };
+  const deliver = async (action: "opened" | "closed") => {
+    expect((await deliverSigned(port, SECRET, pullRequest(action, { sha: sha(1) }), `db-crash-${action}`)).status).toBe(200);
+  };
+  return { gh, fly, dir, appUrl, env, start, deliver };
+}
+
 describe("a server killed while its preview's Neon branch is being made", () => {
   it("leaves nothing behind once the pull request closes", async () => {
-    const gh = await startFakeGitHub();
-    const fly = await createFakeFly();
     // Neon takes 3 s to finish a create: the server dies while the driver waits for it.
     const neon = await startFakeNeon({ keys: [KEY], operationMs: 3000 });
+    cleanups.push(() => neon.close());
     neon.addProject(PROJECT, { tables: ["users"], rows: ["alice"] });
-    const dir = await mkdtemp(join(tmpdir(), "fly-preview-dbcrash-"));
-    const app = createServer((_req, res) => res.end("ok"));
-    const appPort = await listen(app);
-    cleanups.push(() => gh.close(), () => fly.cleanup(), () => neon.close(), () => rm(dir, { recursive: true, force: true }), () => new Promise((r) => app.close(r)), () => fly.killRunning());
-    fly.setBehavior({ url: `http://127.0.0.1:${appPort}/` });
-    gh.setCommit(REPO, sha(1), { Dockerfile: DOCKERFILE, ".preview.yml": `health:\n  timeout: 10s\ndatabase:\n  neon:\n    project: ${PROJECT}\n` });
-    gh.setPull(REPO, 2, { headSha: sha(1) });
-    const port = await freePort();
-    const env: Record<string, string> = {
-      ...fakeWorldEnv({ gh, fly, port, dir, secret: SECRET, privateKey: TEST_PRIVATE_KEY }),
+    const { gh, fly, env, start, deliver } = await crashWorld(`database:\n  neon:\n    project: ${PROJECT}\n`, {
       NEON_API_KEY: KEY,
       NEON_API_URL: neon.url,
       PREVIEW_DATABASES: `neon:${PROJECT}`,
-    };
-    const start = async () => {
-      const server = startServerProcess(env);
-      cleanups.push(() => void server.child.kill("SIGKILL"));
-      await until("the server to answer", () => fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok).catch(() => false), 30_000);
-      return server;
-    };
-    const deliver = async (action: "opened" | "closed") => {
-      expect((await deliverSigned(port, SECRET, pullRequest(action, { sha: sha(1) }), `db-crash-${action}`)).status).toBe(200);
-    };
+    });
 
     let server = await start();
     await deliver("opened");
@@ -85,33 +95,14 @@ describe("a server killed while its preview's Fly Postgres database is being att
     const CLUSTER = "acme-preview-db";
     const NAME = "pr_2_codertocat_hello_world";
     const APP = "pr-2-codertocat-hello-world";
-    const gh = await startFakeGitHub();
-    const fly = await createFakeFly();
-    const dir = await mkdtemp(join(tmpdir(), "fly-preview-pgcrash-"));
-    const app = createServer((_req, res) => res.end("ok"));
-    const appPort = await listen(app);
-    cleanups.push(() => gh.close(), () => fly.cleanup(), () => rm(dir, { recursive: true, force: true }), () => new Promise((r) => app.close(r)), () => fly.killRunning());
+    const { gh, fly, dir, appUrl, env, start, deliver } = await crashWorld(`database:\n  fly_postgres:\n    cluster: ${CLUSTER}\n`, {
+      PREVIEW_DATABASES: `fly_postgres:${CLUSTER}`,
+    });
     fly.createCluster(CLUSTER);
     // The attach stops after "Creating user", before the secret, while this file exists.
     const hold = join(dir, "hold-attach");
     await writeFile(hold, "");
-    fly.setBehavior({ url: `http://127.0.0.1:${appPort}/`, attach: [{ hold: "user", whileExists: hold }] });
-    gh.setCommit(REPO, sha(1), { Dockerfile: DOCKERFILE, ".preview.yml": `health:\n  timeout: 10s\ndatabase:\n  fly_postgres:\n    cluster: ${CLUSTER}\n` });
-    gh.setPull(REPO, 2, { headSha: sha(1) });
-    const port = await freePort();
-    const env: Record<string, string> = {
-      ...fakeWorldEnv({ gh, fly, port, dir, secret: SECRET, privateKey: TEST_PRIVATE_KEY }),
-      PREVIEW_DATABASES: `fly_postgres:${CLUSTER}`,
-    };
-    const start = async () => {
-      const server = startServerProcess(env);
-      cleanups.push(() => void server.child.kill("SIGKILL"));
-      await until("the server to answer", () => fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok).catch(() => false), 30_000);
-      return server;
-    };
-    const deliver = async (action: "opened" | "closed") => {
-      expect((await deliverSigned(port, SECRET, pullRequest(action, { sha: sha(1) }), `pg-crash-${action}`)).status).toBe(200);
-    };
+    fly.setBehavior({ url: appUrl, attach: [{ hold: "user", whileExists: hold }] });
 
     let server = await start();
     await deliver("opened");
