@@ -463,5 +463,30 @@ describe("the database of a pull request with apps", () => {
     await world.settledApps();
     await until("the branch to be deleted", () => neon!.branch(PROJECT, "preview/pr-2") === undefined);
   });
+
+  it("is made again later when Neon fails for a passing reason (503), like a transient flyctl failure, and the apps then deploy", async () => {
+    const KEY = "neon-test-key-0123456789";
+    const PROJECT = "proud-fog-123456";
+    neon = await startFakeNeon({ keys: [KEY], operationMs: 5 });
+    neon.addProject(PROJECT, { tables: ["users"], rows: ["alice"] });
+    neon.failNext("POST", `/projects/${PROJECT}/branches`, 503, { code: "", message: "service unavailable" });
+    world = await startWorld({ env: { NEON_API_KEY: KEY, NEON_API_URL: neon.url, PREVIEW_DATABASES: `neon:${PROJECT}` }, pool: { retryDelaysMs: [150, 150] } });
+    world.gh.setCommit(REPO, sha(1), files({}, `database:\n  neon:\n    project: ${PROJECT}\n${TWO_APPS}`), []);
+    world.gh.setPull(REPO, 2, { headSha: sha(1) });
+    await world.deliver(pullRequest("opened", { sha: sha(1) }));
+    const waiting = await until("a retry to be scheduled", async () => {
+      const row = await world.store.get("Codertocat", "Hello-World", 2);
+      return row?.retry_attempts === 1 ? row : undefined;
+    });
+    expect(waiting.status).toBe("queued");
+    expect(waiting.last_error).toMatch(/^The database provider is failing \(Neon's API failed to create the branch preview\/pr-2 /);
+    await until("the comment to say why it waits", () => world.comments().find((c) => c.body.includes("The database provider is failing")));
+
+    const apps = await world.settledApps();
+    expect(apps.api).toMatchObject({ status: "ready" });
+    expect(apps.web).toMatchObject({ status: "ready" });
+    expect(neon.branch(PROJECT, "preview/pr-2")).toBeDefined();
+    expect(world.fly.apps()[API].secrets.DATABASE_URL).toBeDefined();
+  });
 });
 

@@ -257,6 +257,53 @@ describe("fly-preview status", () => {
   });
 });
 
+describe("a preview's own database in fly-preview status and list", () => {
+  /** acme/web#7 with a Neon branch Neon confirmed; acme/api#3 with a Fly Postgres database asked for, never confirmed. */
+  async function seedDatabases(): Promise<void> {
+    await seed();
+    const store = await openStore(databaseUrl, () => T0);
+    const web = (await store.get("acme", "web", 7))!;
+    const neon = { provider: "neon", home: "proud-fog-123456", name: "preview/pr-7" } as const;
+    await store.databaseWanted(web.id, { ...neon, parent: null, secretName: "NEON_API_KEY" });
+    await store.databaseReady(neon, "main");
+    const api = (await store.get("acme", "api", 3))!;
+    await store.databaseWanted(api.id, { provider: "fly_postgres", home: "acme-preview-db", name: "pr_3_acme_api", parent: "acme-preview-db" });
+    await store.close();
+  }
+
+  it("status names where it lives, what it was copied from, and whether the provider confirmed it", async () => {
+    await seedDatabases();
+    expect((await cli(["status", "acme/web#7"])).stdout).toMatch(/^database: +Neon branch preview\/pr-7 of project proud-fog-123456, copied from main$/m);
+    expect((await cli(["status", "acme/api#3"])).stdout).toMatch(
+      /^database: +database pr_3_acme_api on Fly Postgres cluster acme-preview-db \(asked for, not confirmed\)$/m,
+    );
+    expect(JSON.parse((await cli(["status", "acme/web#7", "--json"])).stdout).database).toEqual({
+      provider: "neon",
+      home: "proud-fog-123456",
+      name: "preview/pr-7",
+      parent: "main",
+      createdAt: "2025-01-15T09:30:00Z",
+      ready: true,
+    });
+    expect(JSON.parse((await cli(["status", "globex/shop#12", "--json"])).stdout).database).toBeNull();
+  });
+
+  it("list has it in the DATABASE column and in --json", async () => {
+    await seedDatabases();
+    const lines = (await cli(["list"])).stdout.split("\n");
+    const column = (line: string | undefined) => line?.split(/ {2,}/)[5];
+    expect(column(lines.find((l) => l.startsWith("acme/web#7")))).toBe("neon:preview/pr-7");
+    expect(column(lines.find((l) => l.startsWith("acme/api#3")))).toBe("fly_postgres:acme-preview-db/pr_3_acme_api");
+    expect(column(lines.find((l) => l.startsWith("globex/shop#12")))).toBe("-");
+    const json = JSON.parse((await cli(["list", "--json"])).stdout) as Array<{ repo: string; database: string | null }>;
+    expect(json.map((p) => [p.repo, p.database])).toEqual([
+      ["globex/shop", null],
+      ["acme/api", "fly_postgres:acme-preview-db/pr_3_acme_api"],
+      ["acme/web", "neon:preview/pr-7"],
+    ]);
+  });
+});
+
 describe("fly-preview destroy", () => {
   it("records a destroy desire for the running server to carry out", async () => {
     await seed();

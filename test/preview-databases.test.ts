@@ -69,4 +69,24 @@ describe.each(DIALECTS)("the databases made for previews, on $dialect", (databas
     await destroyed(s, 4);
     expect(await s.databasesToSweep()).toHaveLength(1);
   });
+
+  it("is never handed to another preview while its holder's record is live; once dropped, it may be", async () => {
+    const s = await store(database);
+    await s.desireDeploy(helloWorldPr(5));
+    await s.desireDeploy({ ...helloWorldPr(5), repo: "Other", appName: "pr-5-codertocat-other" });
+    const holder = (await s.get("Codertocat", "Hello-World", 5))!;
+    const other = (await s.get("Codertocat", "Other", 5))!;
+    expect(await s.databaseWanted(holder.id, { ...branch(5), parent: "main" })).toBe(true);
+    // Two repositories naming the same Neon project both want preview/pr-5.
+    expect(await s.databaseWanted(other.id, { ...branch(5), parent: "staging", secretName: "OTHER_KEY" })).toBe(false);
+    expect(await s.databaseOf(holder.id)).toMatchObject({ ...branch(5), parent: "main", secretName: null });
+    expect(await s.databaseOf(other.id)).toBeUndefined();
+    // Asked again by its holder: still its own.
+    expect(await s.databaseWanted(holder.id, { ...branch(5), parent: "main" })).toBe(true);
+
+    await s.databaseDropped(branch(5));
+    expect(await s.databaseWanted(other.id, { ...branch(5), parent: "staging" })).toBe(true);
+    expect(await s.databaseOf(other.id)).toMatchObject(branch(5));
+    expect(await s.databaseOf(holder.id)).toBeUndefined();
+  });
 });

@@ -124,12 +124,12 @@ export function supersededReason(sha: string, newerSha: string): string {
   return `${shortSha(sha)} was not deployed: ${shortSha(newerSha)} superseded it and deploys next.`;
 }
 
-/** Fly.io failed for a passing reason: `detail` is its own words, already redacted. */
 /** The provider of a preview's database failing for a passing reason (a 5xx, the network). */
 export function databaseFailingReason(detail: string): string {
   return `The database provider is failing (${detail})`;
 }
 
+/** Fly.io failed for a passing reason: `detail` is its own words, already redacted. */
 export function flyFailingReason(detail: string): string {
   return `Fly.io is failing (${detail})`;
 }

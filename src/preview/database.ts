@@ -38,7 +38,14 @@ export async function ensureDatabase(deps: DatabaseDeps, preview: Preview, db: D
     const name = neonBranchName(preview.number);
     const secretName = db.neon.api_key_secret ?? null;
     const access = await neonAccess(deps, preview, db.neon.project, secretName);
-    await deps.store.databaseWanted(preview.id, { provider: "neon", home: db.neon.project, name, parent: db.neon.parent ?? null, secretName });
+    const ours = await deps.store.databaseWanted(preview.id, { provider: "neon", home: db.neon.project, name, parent: db.neon.parent ?? null, secretName });
+    if (!ours) {
+      throw new DatabaseError(
+        `Neon branch ${name} of project ${db.neon.project} is already the database of another preview: a pull request #${preview.number} ` +
+          "of another repository that uses the same Neon project. Give each repository its own Neon project (database.neon.project).",
+        false,
+      );
+    }
     const branch = await ensureNeonBranch({ ...access, name, parent: db.neon.parent, schemaOnly: preview.fork === 1 && !trusted });
     deps.flyctl.redactor.add(branch.url);
     await deps.store.databaseReady({ provider: "neon", home: db.neon.project, name }, branch.parent);
@@ -46,7 +53,10 @@ export async function ensureDatabase(deps: DatabaseDeps, preview: Preview, db: D
   }
   const { cluster } = db.fly_postgres;
   const name = flyDatabaseName(preview.app_name);
-  await deps.store.databaseWanted(preview.id, { provider: "fly_postgres", home: cluster, name, parent: cluster });
+  // The name comes from the preview's app name, which no two previews share (deploy-steps.ts refuses a taken one).
+  if (!(await deps.store.databaseWanted(preview.id, { provider: "fly_postgres", home: cluster, name, parent: cluster }))) {
+    throw new DatabaseError(`The database ${name} on the Fly Postgres cluster ${cluster} is already the database of another preview.`, false);
+  }
   await ensureFlyPostgres({ flyctl: deps.flyctl, cluster, app: preview.app_name, variable: db.env, signal });
   await deps.store.databaseReady({ provider: "fly_postgres", home: cluster, name });
   return { shown: { provider: "fly_postgres", name, parent: cluster }, stage: {} };

@@ -24,13 +24,14 @@ import {
   invalidConfigReason,
   noConfigReason,
   refusedFlyTomlReason,
+  retryNotice,
 } from "../github/messages.js";
 import { defaultBranch } from "../github/pull-request.js";
 import { deploy } from "./deploy-steps.js";
 import { destroy } from "./destroy-run.js";
 import { plan, type Plan } from "./plan.js";
 import type { WantedComment } from "./reporter.js";
-import { endOpenChecks, type Run } from "./run.js";
+import { endOpenChecks, RetryLater, type Run } from "./run.js";
 import type { WantedCheck } from "./surfaces.js";
 
 /**
@@ -170,6 +171,15 @@ async function coordinate(run: Run, loaded: Extract<LoadedConfig, { ok: true }> 
       database = (await ensureDatabase(deps, preview, config.database, trusted, run.signal)).shown;
     } catch (error) {
       if (!(error instanceof DatabaseError)) throw error;
+      // The provider failing for a passing reason (a 5xx, the network): tried again on the
+      // pool's schedule, as one app's run does (deploy-steps.ts), while attempts are left.
+      if (error.transient && run.attempt.retryInMs !== undefined) {
+        const at = clock() + run.attempt.retryInMs;
+        const problem = databaseFailingReason(run.flyctl.redactor.redact(error.reason));
+        log.warn({ reason: problem }, "the apps' database could not be made: trying again later");
+        await run.show({ surface: "comment", state: { status: "queued", sha, reason: retryNotice(problem, at, run.attempt) } });
+        throw new RetryLater(at, problem);
+      }
       const reason = run.flyctl.redactor.redact(error.transient ? lastAttemptReason(databaseFailingReason(error.reason), run.attempt) : error.reason);
       log.warn({ reason }, "the apps' database could not be made");
       await run.show({ surface: "comment", state: { status: "failed", sha, reason } });

@@ -32,16 +32,32 @@ export interface DatabaseRow extends DatabaseKey {
 
 const key = (k: DatabaseKey) => ({ provider: k.provider, home: k.home, name: k.name });
 
-/** Records that a preview's database is about to be created (or adopted): before asking the provider. */
-export async function databaseWanted(s: StoreContext, previewId: number, db: DatabaseKey & { parent: string | null; secretName?: string | null }): Promise<void> {
+/**
+ * Records that a preview's database is about to be created (or adopted): before asking the
+ * provider. False, and nothing changed, when another preview's record of that database is
+ * live: two previews never share one (two repositories naming the same Neon project would
+ * both want `preview/pr-N`), and the record, with what its sweep drops, stays its holder's.
+ */
+export async function databaseWanted(s: StoreContext, previewId: number, db: DatabaseKey & { parent: string | null; secretName?: string | null }): Promise<boolean> {
   const now = s.clock();
   await s.db
     .insertInto("preview_databases")
     .values({ ...key(db), preview_id: previewId, parent: db.parent, secret_name: db.secretName ?? null, created_at: now, ready_at: null, dropped_at: null })
     .onConflict((oc) =>
-      oc.columns(["provider", "home", "name"]).doUpdateSet({ preview_id: previewId, parent: db.parent, secret_name: db.secretName ?? null, dropped_at: null }),
+      oc
+        .columns(["provider", "home", "name"])
+        .doUpdateSet({ preview_id: previewId, parent: db.parent, secret_name: db.secretName ?? null, dropped_at: null })
+        .where((eb) => eb.or([eb("preview_databases.preview_id", "=", previewId), eb("preview_databases.dropped_at", "is not", null)])),
     )
     .execute();
+  const held = await s.db
+    .selectFrom("preview_databases")
+    .select("preview_id")
+    .where("provider", "=", db.provider)
+    .where("home", "=", db.home)
+    .where("name", "=", db.name)
+    .executeTakeFirstOrThrow();
+  return held.preview_id === previewId;
 }
 
 /** The provider confirmed the database: it exists and serves the preview (copied from `parent`, when the provider chose it). */

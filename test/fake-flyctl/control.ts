@@ -43,6 +43,9 @@ export interface Scripted {
    * before made (a crash half-way); default "start", before anything.
    */
   at?: "start" | "attachment" | "database" | "user";
+  /** `postgres attach` only: pause after that step while the file `whileExists` exists (a test kills the process there). */
+  hold?: "attachment" | "database" | "user";
+  whileExists?: string;
 }
 
 export interface Behavior {
