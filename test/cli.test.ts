@@ -127,6 +127,23 @@ describe("fly-preview list", () => {
     ]);
   });
 
+  it("shows, for an app of several with a Fly Postgres database, the pull request's database its user is on", async () => {
+    const store = await openStore(databaseUrl);
+    await store.desireDeploy(pr());
+    const own = (await store.get("acme", "web", 7))!;
+    await store.desireApps(own, SHA, [{ appKey: "api", appName: "pr-7-api-acme-web", rebuild: true }]);
+    const [api] = await store.appsOf("acme", "web", 7);
+    const shared = "pr_7_acme_web_apps__0123abcd";
+    await store.databaseWanted(own.id, { provider: "fly_postgres", home: "acme-preview-db", name: shared, parent: "acme-preview-db" });
+    await store.databaseWanted(api!.id, { provider: "fly_postgres", home: "acme-preview-db", name: "pr_7_api_acme_web", parent: "acme-preview-db", onDatabase: shared });
+    await store.close();
+    const previews = JSON.parse((await cli(["list", "--json"])).stdout) as Array<{ app: string; database: string | null }>;
+    expect(previews.map((p) => [p.app, p.database]).sort()).toEqual([
+      ["pr-7-acme-web", `fly_postgres:acme-preview-db/${shared}`],
+      ["pr-7-api-acme-web", `fly_postgres:acme-preview-db/${shared}`],
+    ]);
+  });
+
   it("prices with the operator's table (PREVIEW_PRICES) and totals what runs", async () => {
     await seed();
     const table = JSON.parse(readFileSync(new URL("../prices/fly-prices.json", import.meta.url), "utf8"));

@@ -30,7 +30,8 @@ export const list: Command = {
     const databases = new Map<number, string>();
     for (const p of previews) {
       const d = await store.databaseOf(p.id);
-      if (d) databases.set(p.id, d.provider === "neon" ? `neon:${d.name}` : `fly_postgres:${d.home}/${d.name}`);
+      // An app's user of its pull request's database: where that database lives.
+      if (d) databases.set(p.id, d.provider === "neon" ? `neon:${d.name}` : `fly_postgres:${d.home}/${d.onDatabase ?? d.name}`);
     }
     if (args.switches.has("json")) {
       const json = previews.map((p) => {
