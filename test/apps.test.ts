@@ -2,6 +2,7 @@
 // fake GitHub and the fake flyctl: one Fly app, check run and deployment per app, one
 // comment with a row per app, `paths` deciding what a push rebuilds.
 import { afterEach, describe, expect, it } from "vitest";
+import { runCli } from "../src/cli/run.js";
 import { flyDatabaseName, flySharedDatabaseName } from "../src/database/fly-postgres.js";
 import { reap } from "../src/preview/reaper.js";
 import { secretDigest } from "./fake-flyctl/control.js";
@@ -261,6 +262,56 @@ describe("commands on one app of several", () => {
     expect(world.deploys().slice(before).map(appOf)).toEqual([WEB]);
   });
 
+  it("/preview status lists every app, its state, URL and commit, and says why one failed", async () => {
+    world = await startWorld();
+    world.gh.setCommit(REPO, sha(1), files(), []);
+    world.fly.setBehavior({ deploy: [{ fail: "build" }] });
+    world.gh.setPull(REPO, 2, { headSha: sha(1) });
+    await world.deliver(pullRequest("opened", { sha: sha(1) }));
+    const apps = await world.settledApps();
+    const [failed, up] = apps.api.status === "failed" ? ["api", "web"] : ["web", "api"];
+    const id = await comment("/preview status");
+    expect(world.reactionsTo(id)).toEqual(["eyes", "rocket"]);
+    const body = world.comments().at(-1)!.body;
+    expect(body).toContain("**Preview:** 2 apps");
+    expect(body).toContain("| App | State | URL | Commit |");
+    expect(body).toContain(`| **${up}** | ready | https://pr-2-${up}-codertocat-hello-world.fly.dev | \`${sha(1).slice(0, 7)}\` |`);
+    expect(body).toContain(`| **${failed}** | failed | — | — |`);
+    expect(body).toMatch(new RegExp(`^\\*\\*Last error of \`${failed}\`:\\*\\* `, "m"));
+    // The pull request's expiry, once: its own row has no Fly app and is no row of the table.
+    expect(body).toMatch(/^Expires \w+ \d+ at \d\d:\d\d UTC, 7 days after the last push or redeploy/m);
+    expect(body).not.toContain("pr-2-codertocat-hello-world");
+  });
+
+  it("/preview status NAME shows that app alone, with the pull request's expiry", async () => {
+    await open();
+    const id = await comment("/preview status web");
+    expect(world.reactionsTo(id)).toEqual(["eyes", "rocket"]);
+    const body = world.comments().at(-1)!.body;
+    expect(body).toContain("**Preview of `web`:** ready");
+    expect(body).toContain(`**URL:** https://${WEB}.fly.dev`);
+    expect(body).toContain(`**App:** \`${WEB}\``);
+    expect(body).toMatch(/^Expires \w+ \d+ at \d\d:\d\d UTC, 7 days after the last push or redeploy/m);
+    expect(body).not.toContain(API);
+
+    await comment("/preview destroy web");
+    await world.settledApps();
+    await comment("/preview status web");
+    const destroyed = world.comments().at(-1)!.body;
+    expect(destroyed).toContain("**Preview of `web`:** destroyed");
+    expect(destroyed).not.toContain("Expires");
+    expect(destroyed).toContain("`/preview redeploy web` does");
+  });
+
+  it("/preview status of an app the pull request does not have gets a reply naming its apps, and 😕", async () => {
+    await open();
+    const id = await comment("/preview status worker");
+    expect(world.reactionsTo(id)).toContain("confused");
+    expect(world.comments().at(-1)!.body).toBe(
+      "This pull request has no app `worker` (`apps:` in `.preview.yml`): its apps are `api`, `web`. Nothing was done; `/preview status` alone shows every app.",
+    );
+  });
+
   it("refuses an app the pull request does not have, and does nothing", async () => {
     await open();
     const before = world.deploys().length;
@@ -295,12 +346,86 @@ describe("the expiry of a pull request with apps", () => {
     await world.commandsDone();
     offset = 6 * 86_400_000;
     const report = await reapNow();
-    // One expiry, the pull request's, not one per app.
-    expect(report.expired.map((e) => e.number)).toEqual([2]);
+    // One expiry, the pull request's, not one per app; named by the Fly apps it takes.
+    expect(report.expired.map((e) => [e.number, e.apps])).toEqual([[2, [API, WEB]]]);
     const apps = await world.settledApps();
     expect(apps.api).toMatchObject({ status: "destroyed", destroy_reason: "expired" });
     expect(apps.web).toMatchObject({ status: "destroyed", destroy_reason: "expired" });
     expect(Object.keys(world.fly.apps())).toEqual([]);
+  });
+});
+
+describe("the reaper, fly-preview gc and fly-preview destroy with a pull request with apps", () => {
+  // The pull request's own row's name: it never made a Fly app of it.
+  const OWN = "pr-2-codertocat-hello-world";
+  const reapNow = () => reap({ store: world.store, flyctl: world.flyctl, log: world.probot.log }, { dryRun: false });
+  const close = async () => {
+    world.gh.setPull(REPO, 2, { headSha: sha(1), state: "closed" });
+    await world.deliver(pullRequest("closed", { sha: sha(1) }));
+    return world.settledApps();
+  };
+
+  it("leave an open pull request's apps alone, and look for no Fly app of its own row", async () => {
+    await open();
+    const before = world.fly.calls().length;
+    expect(await reapNow()).toMatchObject({ orphans: [], retried: [], expired: [], reminded: [] });
+    // One list of the Fly apps: no app asked about, or destroyed, by name.
+    expect(world.fly.calls().slice(before).map((c) => c.argv.slice(0, 2))).toEqual([["apps", "list"]]);
+    expect(Object.keys(world.fly.apps()).sort()).toEqual([API, WEB]);
+  });
+
+  it("sweep an app's Fly app left behind once the pull request closed, by its own name, and never an app named like the pull request's own row", async () => {
+    await open();
+    await close();
+    // Back behind our back (a destroy Fly reported done but did not do), beside an app
+    // bearing the own row's name, which no row of fly-preview's created.
+    world.fly.seedApp(WEB, "personal");
+    world.fly.seedApp(OWN, "personal");
+    const report = await reapNow();
+    expect(report.orphans.map((o) => o.app)).toEqual([WEB]);
+    expect(Object.keys(world.fly.apps())).toEqual([OWN]);
+  });
+
+  it("retry the failed destroy of one app, named by its Fly app", async () => {
+    await open();
+    world.fly.setBehavior({ destroy: [{ fail: "auth" }] });
+    const apps = await close();
+    const failed = Object.values(apps).find((app) => app.status === "failed")!;
+    expect(Object.keys(world.fly.apps())).toEqual([failed.app_name]);
+    expect((await world.store.get("Codertocat", "Hello-World", 2))?.status).toBe("destroyed");
+
+    const report = await reapNow();
+    expect(report.retried.map((r) => [r.app, r.apps])).toEqual([[failed.app_name, undefined]]);
+    await until("the app destroyed", async () => (await world.settledApps())[failed.app_key].status === "destroyed");
+    expect(world.fly.apps()).toEqual({});
+  });
+
+  it("fly-preview destroy of the pull request destroys every app, and list then shows them destroyed", async () => {
+    await open();
+    const cli = async (argv: string[]) => {
+      let stdout = "";
+      const code = await runCli(argv, { stdout: (s) => (stdout += s), stderr: (s) => (stdout += s), stdin: async () => "", env: { DATABASE_URL: world.settings.databaseUrl } });
+      return { code, stdout };
+    };
+    expect(await cli(["destroy", "Codertocat/Hello-World#2"])).toEqual({
+      code: 0,
+      stdout: `destroy of Codertocat/Hello-World#2 (apps ${API}, ${WEB}) recorded; the running fly-preview server carries it out\n`,
+    });
+    const apps = await until("every app destroyed", async () => {
+      const rows = await world.settledApps();
+      return Object.values(rows).every((row) => row.status === "destroyed") ? rows : undefined;
+    });
+    expect(Object.values(apps).map((row) => [row.app_key, row.destroy_reason, row.paused])).toEqual([
+      ["api", "operator", 1],
+      ["web", "operator", 1],
+    ]);
+    expect(world.fly.apps()).toEqual({});
+    const list = (await cli(["list"])).stdout;
+    expect(list).toMatch(/^Codertocat\/Hello-World#2 +2 apps +destroyed /m);
+    expect(list).toMatch(new RegExp(`^Codertocat/Hello-World#2 api +${API} +destroyed `, "m"));
+    expect(list).toMatch(new RegExp(`^Codertocat/Hello-World#2 web +${WEB} +destroyed `, "m"));
+    expect(list).not.toContain(OWN);
+    expect((await cli(["destroy", "Codertocat/Hello-World#2"])).stdout).toBe("Codertocat/Hello-World#2 (no Fly app left) is already destroyed\n");
   });
 });
 
@@ -416,7 +541,6 @@ describe("a Fly Postgres database for a pull request with apps", () => {
     const own = (await world.store.get("Codertocat", "Hello-World", 2))!;
     expect(await world.store.databasesOf(own.id)).toEqual([expect.objectContaining({ name: SHARED, onDatabase: null })]);
     expect(await world.store.databasesOf(apps.api.id)).toEqual([expect.objectContaining({ name: flyDatabaseName(API), onDatabase: SHARED })]);
-
     await close();
     await nothingLeft();
   }, 60_000);

@@ -200,6 +200,9 @@ apps:
 
   it("refuses an apps: that names no app, or is not a mapping", () => {
     expect(problems("apps: {}\n")).toEqual(["1: apps: must name at least one app, like apps: {web: {port: 3000}}; leave apps out for a single app"]);
+    const eleven = Array.from({ length: 11 }, (_, i) => `  app${i}: {port: 3000}\n`).join("");
+    expect(problems(`apps:\n${eleven}`)).toEqual(["1: apps: names more than 10 apps, the most a pull request's preview can have; keep the apps a reviewer needs together"]);
+    expect(apps(`apps:\n${eleven.split("\n").slice(1).join("\n")}`)).toHaveLength(10);
     expect(problems("apps: [web, api]\n")).toEqual(['1: apps: must be a mapping of fields, written as indented "name: value" lines (got a list)']);
     expect(problems("apps:\n  web: 3000\n")).toEqual(['2: apps.web: must be a mapping of fields, written as indented "name: value" lines (got 3000)']);
   });

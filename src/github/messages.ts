@@ -263,17 +263,22 @@ function word(text: string): string {
 export function notAnAppNameReply(command: string, written: string): string {
   return (
     `${word(written)} is not an app's name: apps are named under \`apps:\` in \`${CONFIG_PATH}\`, with lowercase letters, digits and hyphens, ` +
-    `starting with a letter, like \`/preview ${command} api\`. Without a name, \`/preview ${command}\` acts on every app.`
+    `starting with a letter, like \`/preview ${command} api\`. Without a name, \`/preview ${command}\` ${withoutName(command)}.`
   );
 }
 
 /** More than one word after `/preview NAME` that could be an app's. */
 export function oneAppReply(command: string): string {
-  return `\`/preview ${command}\` takes one app at a time, like \`/preview ${command} api\`; without a name it acts on every app.`;
+  return `\`/preview ${command}\` takes one app at a time, like \`/preview ${command} api\`; without a name it ${withoutName(command)}.`;
 }
 
 /** The app a command names is not one of the pull request's (`apps` are the ones it has). */
 export function unknownAppReply(command: string, app: string, apps: string[]): string {
   const have = apps.length ? `its apps are ${apps.map(word).join(", ")}` : "it has no apps yet";
-  return `This pull request has no app ${word(app)} (\`apps:\` in \`${CONFIG_PATH}\`): ${have}. Nothing was done; \`/preview ${command}\` alone acts on every app.`;
+  return `This pull request has no app ${word(app)} (\`apps:\` in \`${CONFIG_PATH}\`): ${have}. Nothing was done; \`/preview ${command}\` alone ${withoutName(command)}.`;
+}
+
+/** What a command that may name an app does without one. */
+function withoutName(command: string): string {
+  return command === "status" ? "shows every app" : "acts on every app";
 }

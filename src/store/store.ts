@@ -119,6 +119,7 @@ export class Store {
   claimWriteSlot(installationId: number, spacingMs: number, maxWaitMs: number) {
     return writePace.claimWriteSlot(this.s, installationId, spacingMs, maxWaitMs);
   }
+  writeSlotWait(installationId: number) { return writePace.writeSlotWait(this.s, installationId); }
   pauseWrites(installationId: number, ms: number) { return writePace.pauseWrites(this.s, installationId, ms); }
 
   /**
