@@ -541,6 +541,11 @@ describe("a Fly Postgres database for a pull request with apps", () => {
     const own = (await world.store.get("Codertocat", "Hello-World", 2))!;
     expect(await world.store.databasesOf(own.id)).toEqual([expect.objectContaining({ name: SHARED, onDatabase: null })]);
     expect(await world.store.databasesOf(apps.api.id)).toEqual([expect.objectContaining({ name: flyDatabaseName(API), onDatabase: SHARED })]);
+    // `fly-preview status` of an app names the database and the app's own user of it.
+    let stdout = "";
+    await runCli(["status", "Codertocat/Hello-World#2", "api"], { stdout: (s) => (stdout += s), stderr: (s) => (stdout += s), stdin: async () => "", env: { DATABASE_URL: world.settings.databaseUrl } });
+    expect(stdout).toContain(`database ${SHARED} on Fly Postgres cluster ${CLUSTER}, the pull request's, shared by its apps; its own user ${flyDatabaseName(API)}\n`);
+
     await close();
     await nothingLeft();
   }, 60_000);
