@@ -38,7 +38,12 @@ export const status: Command = {
     const pr: PullRequestRows = { own, apps: await store.appsOf(owner, repo, number) };
     // A pull request's database is its own row's, shared by its apps.
     const database = await store.databaseOf(own.id);
-    if (key !== undefined) return showApp(pr, key, database, args.switches.has("json"), ctx);
+    if (key !== undefined) {
+      // On Fly Postgres, the app's own user of that database (src/preview/database.ts).
+      const app = pr.apps.find((a) => a.app_key === key);
+      const user = app && (await store.databasesOf(app.id)).find((d) => d.onDatabase !== null);
+      return showApp(pr, key, { database, user }, args.switches.has("json"), ctx);
+    }
     if (!pr.apps.length) {
       if (args.switches.has("json")) {
         ctx.print(JSON.stringify({ ...statusJson(own), database: database ? databaseJson(database) : null }, null, 2));
@@ -76,7 +81,7 @@ export const status: Command = {
 };
 
 /** `fly-preview status OWNER/REPO#N APP`: one app of a pull request with several, in full. */
-function showApp(pr: PullRequestRows, key: string, database: DatabaseRow | undefined, json: boolean, ctx: Context): void {
+function showApp(pr: PullRequestRows, key: string, { database, user }: { database?: DatabaseRow; user?: DatabaseRow }, json: boolean, ctx: Context): void {
   const name = previewName(pr.own);
   const app = pr.apps.find((a) => a.app_key === key);
   if (!app) {
@@ -84,10 +89,12 @@ function showApp(pr: PullRequestRows, key: string, database: DatabaseRow | undef
     throw new CliError(`${name} has no app ${key}: its apps are ${pr.apps.map((a) => a.app_key).join(", ")}`);
   }
   if (json) {
-    ctx.print(JSON.stringify({ ...appStatusJson(app, pr), database: database ? databaseJson(database) : null }, null, 2));
+    const databaseUser = user ? { name: user.name, ready: user.readyAt !== null } : null;
+    ctx.print(JSON.stringify({ ...appStatusJson(app, pr), database: database ? databaseJson(database) : null, databaseUser }, null, 2));
     return;
   }
-  const shared = database ? `${databaseText(database)}, the pull request's, shared by its apps` : "none";
+  const userText = user ? `; its own user ${user.name}${user.readyAt === null ? " (asked for, not confirmed)" : ""}` : "";
+  const shared = database ? `${databaseText(database)}, the pull request's, shared by its apps${userText}` : "none";
   const lines = describe(app, { database: shared, expiry: expiryText(pr.own, expiryOfApp(app, pr)) }).map(([key, value]): [string, string] => {
     if (key === "preview") return [key, `${name} ${app.app_key}`];
     // The pull request's one comment has a row per app.

@@ -97,16 +97,6 @@ export function parsePreviewConfig(text: string): ConfigResult {
   }
   problems.push(...databaseEnvProblems(data, places, locator));
   if (apps) problems.push(...referenceProblems(apps, locator));
-  // With apps:, the pull request's one database is shared by its apps: a Neon branch's URL
-  // can be staged on each app. A Fly Postgres attach makes a user per app on the database,
-  // which is not built yet.
-  if (apps && isPlainObject(data.database) && data.database.fly_postgres !== undefined) {
-    problems.push({
-      path: "database.fly_postgres",
-      message: "database.fly_postgres cannot be used with apps: yet (its apps would each need a user on the one database); use database.neon, or preview a single app",
-      ...locator.at(["database", "fly_postgres"], "key"),
-    });
-  }
   if (problems.length > 0) {
     problems.sort((a, b) => a.line - b.line || a.column - b.column);
     return { ok: false, problems };
