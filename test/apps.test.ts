@@ -23,6 +23,11 @@ const TWO_APPS = `apps:
       API_URL: \${apps.api.url}
 `;
 
+/** TWO_APPS with `hooks:` lines (as YAML under `hooks:`) on the api app. */
+function withApiHooks(hooks: string) {
+  return TWO_APPS.replace("    paths: [services/api/**]\n", `    paths: [services/api/**]\n    hooks:\n      ${hooks}\n`);
+}
+
 function files(extra: Record<string, string> = {}, config = TWO_APPS) {
   return { ".preview.yml": config, "services/api/Dockerfile": DOCKERFILE, "services/api/main.js": "api v1\n", "apps/web/Dockerfile": DOCKERFILE, ...extra };
 }
@@ -267,6 +272,34 @@ describe("commands on one app of several", () => {
     expect(world.comments().at(-1)!.body).toContain("This pull request has no app `worker`");
     expect(world.deploys().length).toBe(before);
     expect(Object.keys(world.fly.apps()).sort()).toEqual([API, WEB]);
+  });
+});
+
+describe("hooks of one app of several", () => {
+  it("a failed postdeploy shows in that app's row: up, seeding failed, its URL kept and its check run failed", async () => {
+    world = await startWorld();
+    world.gh.setCommit(REPO, sha(1), files({}, withApiHooks("postdeploy: npm run seed")), []);
+    world.fly.setBehavior({ commands: { "npm run seed": { exitCode: 2 } } });
+    world.gh.setPull(REPO, 2, { headSha: sha(1) });
+    await world.deliver(pullRequest("opened", { sha: sha(1) }));
+    const apps = await world.settledApps();
+    expect(apps.api).toMatchObject({ status: "ready", postdeploy_at: null });
+    expect(apps.api.last_error).toMatch(/^postdeploy \(npm run seed\) /);
+    // As for a single app: the check run fails, the deployment succeeds.
+    const check = world.gh.checkRuns.find((r) => r.name === "Fly Preview / api")!;
+    expect(check.conclusion).toBe("failure");
+    expect(check.output?.title).toBe("Preview up, but postdeploy failed");
+    const deployment = world.gh.deployments.find((d) => d.environment === "pr-2-api")!;
+    expect(deployment.statuses.at(-1)?.state).toBe("success");
+
+    const body = sticky();
+    expect(body).toMatch(/### ⚠️ Preview up, but postdeploy failed \(1 of 2 apps\)/);
+    const apiRow = body.split("\n").find((line) => line.startsWith("| **api** |"))!;
+    expect(apiRow).toMatch(new RegExp(`\\[⚠️ Up, seeding failed\\]\\(http[^)]*/runs/${check.id}\\)`));
+    expect(apiRow).toContain(`https://${API}.fly.dev`);
+    expect(body).toContain("- ⚠️ **api** is up at its URL, but not seeded: postdeploy \\(npm run seed\\) ");
+    expect(body).toContain("`/preview redeploy api --fresh` runs it now.");
+    expect(body.split("\n").find((line) => line.startsWith("| **web** |"))).toContain("✅ Ready");
   });
 });
 

@@ -81,6 +81,22 @@ describe("the sticky comment of several apps", () => {
     expect(body).toContain("- **web** is unchanged: not rebuilt, as the push touched none of its `paths` in `.preview.yml`.");
   });
 
+  it("shows an app up but not seeded (its postdeploy failed) in its row, with the reason below the table, its URL and cost kept", () => {
+    const cost = { preset: "shared-cpu-1x", memoryMb: 256, perHour: 0.0027, perMonth: 1.94, currency: "USD", region: "iad", source: "https://fly.io/docs/about/pricing/", date: "2026-11-01" };
+    const body = renderAppsComment(view([app("api", { status: "unseeded", reason: "postdeploy (npm run seed) exited with code 2", cost }), app("web", { cost })]));
+    expect(headline(body)).toBe("### ⚠️ Preview up, but postdeploy failed (1 of 2 apps)");
+    // The state links the app's check run, which has the hook's output.
+    expect(body).toContain(
+      "| **api** | [⚠️ Up, seeding failed](https://github.com/acme/shop/runs/3) | [https://pr-7-api-acme-shop.fly.dev](https://pr-7-api-acme-shop.fly.dev) | `0123456` | 1m 02s | `shared-cpu-1x`, 256 MB",
+    );
+    expect(body).toContain(
+      "- ⚠️ **api** is up at its URL, but not seeded: postdeploy \\(npm run seed\\) exited with code 2. It runs again after the app's next deploy; `/preview redeploy api --fresh` runs it now.\n",
+    );
+    expect(body.match(/^- /gm)).toHaveLength(1);
+    // A failure elsewhere still leads the headline.
+    expect(headline(renderAppsComment(view([app("api", { status: "unseeded" }), app("web", { status: "failed" })])))).toBe("### ❌ 1 of 2 apps failed");
+  });
+
   it("counts apps waiting for their turn, and leaves an app being destroyed (removed from apps:) out of the count", () => {
     const body = renderAppsComment(view([app("api"), app("web", { status: "queued" }), app("old", { status: "destroyed" })]));
     expect(headline(body)).toBe("### ⏳ Preview queued (1 of 2 apps)");
@@ -96,6 +112,7 @@ describe("the sticky comment of several apps", () => {
       "🔨 Building",
       "✅ Ready",
       "✅ Unchanged",
+      "⚠️ Up, seeding failed",
       "❌ Failed",
       "⏭️ Superseded",
       "⏸️ Waiting for approval",
