@@ -264,6 +264,63 @@ describe("commands on one app of several", () => {
     expect(world.deploys().slice(before).map(appOf)).toEqual([WEB]);
   });
 
+  it("/preview redeploy gets its 🚀 once every app it rebuilt is up, not when the apps are handed their desires", async () => {
+    await open();
+    // Builds that take a while: the pull request's run hands out the desires long before the apps are up.
+    world.fly.setBehavior({ deployDelayMs: 1_500 });
+    const before = world.deploys().length;
+    const id = await comment("/preview redeploy");
+    const atRocket = await until("🚀", async () => (world.reactionsTo(id).includes("rocket") ? world.store.appsOf("Codertocat", "Hello-World", 2) : undefined));
+    expect(atRocket.map((a) => [a.app_key, a.status, a.observed_generation === a.desired_generation])).toEqual([
+      ["api", "ready", true],
+      ["web", "ready", true],
+    ]);
+    await world.settledApps();
+    expect(world.deploys().slice(before).map(appOf).sort()).toEqual([API, WEB]);
+    expect(world.reactionsTo(id)).toEqual(["eyes", "rocket"]);
+    // Nothing failed: no reply beside the sticky comment; the command's row says what came of it.
+    expect(world.comments()).toHaveLength(1);
+    const command = await world.store.db.selectFrom("commands").select("outcome").where("comment_id", "=", id).executeTakeFirstOrThrow();
+    expect(command.outcome).toBe("done: api, web up");
+  });
+
+  it("/preview redeploy gets 😕 and a reply naming the app that failed, once every app's run has ended", async () => {
+    await open();
+    // The redeploy releases each app's image again: the first release fails its health checks.
+    world.fly.setBehavior({ deploy: [{ fail: "health" }] });
+    const id = await comment("/preview redeploy");
+    await until("😕", () => world.reactionsTo(id).includes("confused"));
+    const apps = await world.settledApps();
+    const failed = apps.api.status === "failed" ? "api" : "web";
+    const up = failed === "api" ? "web" : "api";
+    expect([apps[failed].status, apps[up].status]).toEqual(["failed", "ready"]);
+    expect(world.reactionsTo(id)).toEqual(["eyes", "confused"]);
+    const reply = await until("the reply", () => world.comments().find((c) => c.body.includes(`<!-- fly-preview command:${id} -->`)));
+    expect(reply.body).toContain("`/preview redeploy`: 1 of 2 apps is not up.");
+    expect(reply.body).toContain(`- **${failed}** failed: `);
+    expect(reply.body).not.toContain(`**${up}**`);
+    const command = await world.store.db.selectFrom("commands").select("outcome").where("comment_id", "=", id).executeTakeFirstOrThrow();
+    expect(command.outcome).toBe(`failed: ${failed} failed`);
+  });
+
+  it("/preview destroy gets its 🚀 once every app is destroyed", async () => {
+    world = await startWorld();
+    world.gh.setCommit(REPO, sha(1), files({}, withApiHooks("predestroy: ./cleanup")), []);
+    world.gh.setPull(REPO, 2, { headSha: sha(1) });
+    await world.deliver(pullRequest("opened", { sha: sha(1) }));
+    await world.settledApps();
+    // api's cleanup takes a while: its destroy ends well after the pull request's own.
+    world.fly.setBehavior({ commands: { "./cleanup": { delayMs: 1_500 } } });
+    const id = await comment("/preview destroy");
+    const atRocket = await until("🚀", async () => (world.reactionsTo(id).includes("rocket") ? world.store.appsOf("Codertocat", "Hello-World", 2) : undefined));
+    expect(atRocket.map((a) => [a.app_key, a.status])).toEqual([
+      ["api", "destroyed"],
+      ["web", "destroyed"],
+    ]);
+    expect(Object.keys(world.fly.apps())).toEqual([]);
+    expect(world.reactionsTo(id)).toEqual(["eyes", "rocket"]);
+  });
+
   it("refuses an app the pull request does not have, and does nothing", async () => {
     await open();
     const before = world.deploys().length;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { APP_STATES_SHOWN, bodyHash, COMMENT_MARKER, renderAppsComment, type AppRowView, type AppsCommentView } from "../src/github/comment.js";
+import { APP_STATES_SHOWN, bodyHash, COMMENT_MARKER, renderAppsComment, renderAppsCommandReply, type AppRowView, type AppsCommentView } from "../src/github/comment.js";
 import { githubLength } from "../src/github/markdown.js";
 
 // The sticky comment of a pull request with several apps (`apps:` in .preview.yml, issue 15).
@@ -222,5 +222,39 @@ describe("the sticky comment of several apps", () => {
     expect(a).not.toBe(b);
     expect(bodyHash(a)).toBe(bodyHash(b));
     expect(bodyHash(a)).not.toBe(bodyHash(c));
+  });
+});
+
+describe("the reply to a command on every app", () => {
+  it("names each app that did not end as asked, and why, escaped and cut", () => {
+    const body = renderAppsCommandReply({
+      commentId: 42,
+      command: "redeploy",
+      apps: [
+        { name: "api", action: "deploy", status: "failed", reason: "The Docker build failed: npm ci exited with 1 @org/team [x](http://evil)" },
+        { name: "web", action: "deploy", status: "ready" },
+        { name: "worker", action: "deploy", status: "limited", reason: "flyctl said no ".repeat(500) },
+      ],
+    });
+    const lines = body.split("\n");
+    expect(lines[0]).toBe("<!-- fly-preview command:42 -->");
+    expect(lines[1]).toBe("`/preview redeploy`: 2 of 3 apps are not up.");
+    expect(lines[3]).toBe("- **api** failed: The Docker build failed: npm ci exited with 1 @\u200borg/team \\[x\\]\\(http://evil\\)");
+    expect(lines[4].startsWith("- **worker** waits for a free slot: flyctl said no")).toBe(true);
+    expect(lines[4].endsWith("…")).toBe(true);
+    expect(body).not.toContain("**web**");
+  });
+
+  it("says which apps a destroy left, and that the reaper tries again", () => {
+    const body = renderAppsCommandReply({
+      commentId: 7,
+      command: "destroy",
+      apps: [
+        { name: "api", action: "destroy", status: "destroyed" },
+        { name: "web", action: "destroy", status: "failed", reason: "Fly.io answered 500" },
+      ],
+    });
+    expect(body).toContain("`/preview destroy`: 1 of 2 apps was not destroyed.");
+    expect(body).toContain("- **web** could not be destroyed; the reaper tries again: Fly.io answered 500");
   });
 });

@@ -375,6 +375,62 @@ export function renderAppsComment(view: AppsCommentView): string {
   return fitComment(lines.join("\n"));
 }
 
+/** One app's end, as the reply to a command on every app of a pull request tells it. */
+export interface AppCommandEnd {
+  name: string;
+  /** What the command asked of it. */
+  action: "deploy" | "destroy";
+  status: PreviewStatus;
+  /** One line: why, when its run gave one. */
+  reason?: string;
+}
+
+/** The hidden marker of the reply to the command of comment `commentId`: a retried post finds it instead of posting twice. */
+export function commandReplyMarker(commentId: number): string {
+  return `<!-- fly-preview command:${commentId} -->`;
+}
+
+/** An app's end in a few words, for an app that did not end as its command asked. */
+function appEnd(app: AppCommandEnd): string {
+  if (app.action === "destroy") return app.status === "failed" ? "could not be destroyed; the reaper tries again" : `ended ${app.status}`;
+  switch (app.status) {
+    case "failed":
+      return "failed";
+    case "limited":
+      return "waits for a free slot";
+    case "awaiting_approval":
+      return "waits for approval";
+    case "destroyed":
+      return "was destroyed";
+    case "none":
+    case "skipped":
+    case "blocked":
+      return "was not deployed";
+    default:
+      return `ended ${app.status}`;
+  }
+}
+
+/**
+ * The reply to a command on every app of a pull request (`/preview redeploy` without a
+ * name, …) once their runs ended, when not every app ended as it asked (up, or
+ * destroyed): which did not, and why. Its 😕 alone would not say which.
+ */
+export function renderAppsCommandReply(v: { commentId: number; command?: string; apps: AppCommandEnd[] }): string {
+  const wrong = v.apps.filter((app) => !(app.action === "deploy" ? app.status === "ready" : app.status === "destroyed"));
+  const command = v.command ? codeSpan(`/preview ${v.command}`) : "Your command";
+  const destroying = wrong.every((app) => app.action === "destroy");
+  const of = `${wrong.length} of ${apps(v.apps.length)}`;
+  return [
+    commandReplyMarker(v.commentId),
+    `${command}: ${of} ${destroying ? (wrong.length === 1 ? "was" : "were") + " not destroyed" : (wrong.length === 1 ? "is" : "are") + " not up"}.`,
+    "",
+    ...wrong.map((app) => `- **${inline(app.name)}** ${appEnd(app)}${app.reason ? `: ${inline(fitLine(app.reason, APP_REASON_MAX))}` : ""}`),
+    "",
+    "The preview comment shows every app; each app's check run (`Fly Preview / NAME`) has the details.",
+  ].join("\n");
+}
+
 /** A hash of what the reader sees, so an edit that changes nothing visible is skipped. */
 export function bodyHash(body: string): string {
   return createHash("sha256").update(body.replace(/\| \*\*Updated\*\* \|.*\|/, "")).digest("hex").slice(0, 16);

@@ -21,11 +21,14 @@ export async function destroy(run: Run, untriggered?: { reason: string; remedy: 
   // else to show for it (no comment yet, no app).
   await endOpenChecks(preview, deps, show, (old) => ({ conclusion: "cancelled", output: supersededOutput(old, null, preview.destroyed_by) }));
   // A pull request with several apps: each app's row destroys its own Fly app, in a run
-  // of its own; this row's comment shows them go.
+  // of its own; this row's comment shows them go, and the command that asked (if one did)
+  // is answered once they have.
   const why = untriggered ? "trigger" : (preview.destroy_reason ?? "closed");
   if (preview.app_key === "") {
-    const apps = await deps.store.destroyApps(preview, { reason: why, by: preview.destroyed_by ?? undefined });
-    if (apps.length) log.info({ apps }, "the pull request's apps asked to be destroyed");
+    const commentId = untriggered ? undefined : (preview.command_comment_id ?? undefined);
+    const passed = await deps.store.destroyApps(preview, { reason: why, by: preview.destroyed_by ?? undefined, commentId });
+    if (passed.apps.length) log.info({ apps: passed.apps }, "the pull request's apps asked to be destroyed");
+    if (passed.commandPassedOn) run.commandPassedOn();
   }
   // A PR that never got a preview (no config, or skipped) has nothing to tear down
   // and nothing to say.
