@@ -393,22 +393,28 @@ describe("the expiry of a pull request with apps", () => {
 });
 
 describe("the database of a pull request with apps", () => {
+  const PROJECT = "proud-fog-123456";
   let neon: FakeNeon | undefined;
   afterEach(async () => {
     await neon?.close();
     neon = undefined;
   });
 
-  it("is one Neon branch, made before any app deploys, its URL staged on each app, and deleted when the pull request closes", async () => {
+  /** A Neon project the server may use, and pull request 2 open with `apps` sharing a branch of it, every app up. */
+  async function openWithNeon(apps = TWO_APPS) {
     const KEY = "neon-test-key-0123456789";
-    const PROJECT = "proud-fog-123456";
     neon = await startFakeNeon({ keys: [KEY], operationMs: 5 });
     neon.addProject(PROJECT, { tables: ["users"], rows: ["alice"] });
     world = await startWorld({ env: { NEON_API_KEY: KEY, NEON_API_URL: neon.url, PREVIEW_DATABASES: `neon:${PROJECT}` } });
-    world.gh.setCommit(REPO, sha(1), files({}, `database:\n  neon:\n    project: ${PROJECT}\n${TWO_APPS}`), []);
+    world.gh.setCommit(REPO, sha(1), files({}, `database:\n  neon:\n    project: ${PROJECT}\n${apps}`), []);
     world.gh.setPull(REPO, 2, { headSha: sha(1) });
     await world.deliver(pullRequest("opened", { sha: sha(1) }));
     await world.settledApps();
+    return neon;
+  }
+
+  it("is one Neon branch, made before any app deploys, its URL staged on each app, and deleted when the pull request closes", async () => {
+    const neon = await openWithNeon();
 
     const creates = neon.requests.filter((r) => r.method === "POST" && /\/projects\/[^/]+\/branches$/.test(r.path));
     expect(creates).toHaveLength(1);
@@ -426,7 +432,25 @@ describe("the database of a pull request with apps", () => {
     world.gh.setPull(REPO, 2, { headSha: sha(1), state: "closed" });
     await world.deliver(pullRequest("closed", { sha: sha(1) }));
     await world.settledApps();
-    await until("the branch to be deleted", () => neon!.branch(PROJECT, "preview/pr-2") === undefined);
+    await until("the branch to be deleted", () => neon.branch(PROJECT, "preview/pr-2") === undefined);
+  });
+
+  it("is deleted only after every app's destroy has ended, its predestroy hook included", async () => {
+    const neon = await openWithNeon(withApiHooks("predestroy: ./export-data"));
+    // api's predestroy reads the database, and takes a while.
+    world.fly.setBehavior({ commands: { "./export-data": { delayMs: 1_500 } } });
+
+    world.gh.setPull(REPO, 2, { headSha: sha(1), state: "closed" });
+    await world.deliver(pullRequest("closed", { sha: sha(1) }));
+    await until("the branch to be deleted", () => neon.branch(PROJECT, "preview/pr-2") === undefined);
+    const deleted = neon.requests.find((r) => r.method === "DELETE" && r.path.includes("/branches/"))!;
+    const hook = world.fly.calls().find((c) => c.argv[0] === "console" && c.argv.includes("./export-data"))!;
+    const destroys = world.fly.calls().filter((c) => c.argv[0] === "apps" && c.argv[1] === "destroy");
+    expect(destroys.map((c) => c.argv[2]).sort()).toEqual([API, WEB]);
+    for (const call of [hook, ...destroys]) expect(deleted.at).toBeGreaterThanOrEqual(Date.parse(call.endedAt!));
+    const apps = await world.settledApps();
+    expect([apps.api.status, apps.web.status]).toEqual(["destroyed", "destroyed"]);
+    expect(await world.store.databasesToSweep()).toEqual([]);
   });
 });
 

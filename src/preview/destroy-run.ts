@@ -53,10 +53,15 @@ export async function destroy(run: Run, untriggered?: { reason: string; remedy: 
     await finish({ status: "failed", status_at: clock(), last_error: destroyFailedError(reason) });
     return;
   }
-  // The database goes after the app that used it. One not dropped now (its provider
-  // failing) stays recorded, and the sweep (reaper, `fly-preview gc`) drops it later.
+  // The database goes after the app that used it; a pull request's database shared by its
+  // apps, after every app's destroy has ended: until then it stays, and the last app's
+  // run to end asks this row to run again and drop it (`wakeForDatabase`). One not dropped
+  // now (its provider failing, a crash) stays recorded, and the sweep (reaper,
+  // `fly-preview gc`) drops it later, by the same rule.
   const database = await deps.store.databaseOf(preview.id);
-  if (database) {
+  const busy = database && preview.app_key === "" ? await deps.store.busyApps(preview) : [];
+  if (busy.length) log.info({ apps: busy }, "the database waits for the destroys of the apps that share it");
+  else if (database) {
     await dropDatabase(deps, preview, database).then(
       (outcome) => log.info({ provider: database.provider, name: database.name, outcome }, "database dropped"),
       (error) => log.warn({ provider: database.provider, name: database.name, reason: flyctl.redactor.redact(describe(error)) }, "database not dropped: the sweep tries again"),
@@ -79,6 +84,8 @@ export async function destroy(run: Run, untriggered?: { reason: string; remedy: 
   });
   // A preview that comes back gets a new app: its postdeploy runs again there.
   await finish({ status: "destroyed", last_error: null, ...untriggered?.patch, status_at: clock(), app_created: 0, url: null, image_sha: null, postdeploy_at: null, predestroy_hook: null });
+  // The apps may all have ended since they were counted: then this row runs once more.
+  if (busy.length && (await deps.store.wakeForDatabase(preview))) log.info("the apps' destroys ended meanwhile: this row runs again to drop their database");
   await offerFreedSlot(deps.store, preview.installation_id);
 }
 

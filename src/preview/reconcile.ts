@@ -130,15 +130,20 @@ export async function reportGivenUp(preview: Preview, generation: number, deps: 
 /**
  * An app's run ended, by itself or given up: what waits on its pull request's apps goes on.
  * The pull request's comment is sent again (it reads the row just saved); a command on the
- * whole pull request whose apps have now all ended is answered (`answerAppsCommand`).
+ * whole pull request whose apps have now all ended is answered (`answerAppsCommand`); and
+ * once every app's destroy has ended, the pull request's row is asked to drop the database
+ * they shared (src/preview/destroy-run.ts).
  */
 async function appRunEnded(app: Preview, deps: RunDeps, log: Logger): Promise<void> {
   await resendPullRequestComment(app, deps);
   // The run has ended: nothing here may make it look failed. A command left unanswered by
-  // an error stays so.
+  // an error stays so; a database left by one is the sweep's.
   try {
     for (const ended of await deps.store.endedAppsCommands(app)) {
       await answerAppsCommand(app, ended, deps, log).catch((error) => log.warn({ err: error, commentId: ended.commentId }, "could not answer the command"));
+    }
+    if (app.desired_action === "destroy" && (await deps.store.wakeForDatabase(app))) {
+      log.info("every app of the pull request is destroyed: its row drops their database");
     }
   } catch (error) {
     log.warn({ err: error }, "could not carry on what waits for the pull request's apps");

@@ -1,5 +1,5 @@
 import type { Kysely } from "kysely";
-import { lockRow } from "./conditions.js";
+import { appBusy, lockRow } from "./conditions.js";
 import { destroyDesire } from "./desires.js";
 import { appRowsOf } from "./previews.js";
 import type { Database } from "./schema.js";
@@ -220,6 +220,19 @@ export async function destroyApp(s: StoreContext, pr: Preview, appKey: string, w
 
 
 type PullRequestKey = Pick<Preview, "owner" | "repo" | "number">;
+
+/** The apps of a pull request that may still use its shared database: their destroy has not ended (`appBusy`). */
+export async function busyApps(s: StoreContext, pr: PullRequestKey): Promise<string[]> {
+  const rows = await s.db
+    .selectFrom("previews as a")
+    .select("a.app_key")
+    .where("a.owner", "=", pr.owner)
+    .where("a.repo", "=", pr.repo)
+    .where("a.number", "=", pr.number)
+    .where(appBusy)
+    .execute();
+  return rows.map((r) => r.app_key);
+}
 
 /** How one app's run ended, as a command on its whole pull request learns it. */
 export interface AppEnded {

@@ -62,6 +62,7 @@ export class Store {
   appsOf(owner: string, repo: string, number: number) { return previews.appsOf(this.s, owner, repo, number); }
   desireApps(pr: Preview, sha: string, wanted: WantedApp[], options?: { reseed?: boolean }) { return apps.desireApps(this.s, pr, sha, wanted, options); }
   destroyApps(pr: Preview, why: DestroyWhy) { return apps.destroyApps(this.s, pr, why); }
+  busyApps(pr: Pick<Preview, "owner" | "repo" | "number">) { return apps.busyApps(this.s, pr); }
   endedAppsCommands(pr: Pick<Preview, "owner" | "repo" | "number">) { return apps.endedAppsCommands(this.s, pr); }
   desireApp(pr: Preview, appKey: string, sha: string, command: { by: string; commentId?: number; fresh?: boolean }) { return apps.desireApp(this.s, pr, appKey, sha, command); }
   destroyApp(pr: Preview, appKey: string, why: DestroyWhy) { return apps.destroyApp(this.s, pr, appKey, why); }
@@ -102,6 +103,7 @@ export class Store {
   databaseDropped(db: databases.DatabaseKey) { return databases.databaseDropped(this.s, db); }
   databaseOf(previewId: number) { return databases.databaseOf(this.s, previewId); }
   databasesToSweep() { return databases.databasesToSweep(this.s); }
+  wakeForDatabase(pr: Pick<Preview, "owner" | "repo" | "number">) { return databases.wakeForDatabase(this.s, pr); }
 
   // Check runs that may still be in progress (open-check-runs.ts).
   openCheckRun(previewId: number, sha: string) { return checkRuns.openCheckRun(this.s, previewId, sha); }
