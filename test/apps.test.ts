@@ -26,6 +26,11 @@ const TWO_APPS = `apps:
       API_URL: \${apps.api.url}
 `;
 
+/** TWO_APPS with `hooks:` lines (as YAML under `hooks:`) on the api app. */
+function withApiHooks(hooks: string) {
+  return TWO_APPS.replace("    paths: [services/api/**]\n", `    paths: [services/api/**]\n    hooks:\n      ${hooks}\n`);
+}
+
 function files(extra: Record<string, string> = {}, config = TWO_APPS) {
   return { ".preview.yml": config, "services/api/Dockerfile": DOCKERFILE, "services/api/main.js": "api v1\n", "apps/web/Dockerfile": DOCKERFILE, ...extra };
 }
@@ -312,6 +317,63 @@ describe("commands on one app of several", () => {
     );
   });
 
+  it("/preview redeploy gets its 🚀 once every app it rebuilt is up, not when the apps are handed their desires", async () => {
+    await open();
+    // Builds that take a while: the pull request's run hands out the desires long before the apps are up.
+    world.fly.setBehavior({ deployDelayMs: 1_500 });
+    const before = world.deploys().length;
+    const id = await comment("/preview redeploy");
+    const atRocket = await until("🚀", async () => (world.reactionsTo(id).includes("rocket") ? world.store.appsOf("Codertocat", "Hello-World", 2) : undefined));
+    expect(atRocket.map((a) => [a.app_key, a.status, a.observed_generation === a.desired_generation])).toEqual([
+      ["api", "ready", true],
+      ["web", "ready", true],
+    ]);
+    await world.settledApps();
+    expect(world.deploys().slice(before).map(appOf).sort()).toEqual([API, WEB]);
+    expect(world.reactionsTo(id)).toEqual(["eyes", "rocket"]);
+    // Nothing failed: no reply beside the sticky comment; the command's row says what came of it.
+    expect(world.comments()).toHaveLength(1);
+    const command = await world.store.db.selectFrom("commands").select("outcome").where("comment_id", "=", id).executeTakeFirstOrThrow();
+    expect(command.outcome).toBe("done: api, web up");
+  });
+
+  it("/preview redeploy gets 😕 and a reply naming the app that failed, once every app's run has ended", async () => {
+    await open();
+    // The redeploy releases each app's image again: the first release fails its health checks.
+    world.fly.setBehavior({ deploy: [{ fail: "health" }] });
+    const id = await comment("/preview redeploy");
+    await until("😕", () => world.reactionsTo(id).includes("confused"));
+    const apps = await world.settledApps();
+    const failed = apps.api.status === "failed" ? "api" : "web";
+    const up = failed === "api" ? "web" : "api";
+    expect([apps[failed].status, apps[up].status]).toEqual(["failed", "ready"]);
+    expect(world.reactionsTo(id)).toEqual(["eyes", "confused"]);
+    const reply = await until("the reply", () => world.comments().find((c) => c.body.includes(`<!-- fly-preview command:${id} -->`)));
+    expect(reply.body).toContain("`/preview redeploy`: 1 of 2 apps is not up.");
+    expect(reply.body).toContain(`- **${failed}** failed: `);
+    expect(reply.body).not.toContain(`**${up}**`);
+    const command = await world.store.db.selectFrom("commands").select("outcome").where("comment_id", "=", id).executeTakeFirstOrThrow();
+    expect(command.outcome).toBe(`failed: ${failed} failed`);
+  });
+
+  it("/preview destroy gets its 🚀 once every app is destroyed", async () => {
+    world = await startWorld();
+    world.gh.setCommit(REPO, sha(1), files({}, withApiHooks("predestroy: ./cleanup")), []);
+    world.gh.setPull(REPO, 2, { headSha: sha(1) });
+    await world.deliver(pullRequest("opened", { sha: sha(1) }));
+    await world.settledApps();
+    // api's cleanup takes a while: its destroy ends well after the pull request's own.
+    world.fly.setBehavior({ commands: { "./cleanup": { delayMs: 1_500 } } });
+    const id = await comment("/preview destroy");
+    const atRocket = await until("🚀", async () => (world.reactionsTo(id).includes("rocket") ? world.store.appsOf("Codertocat", "Hello-World", 2) : undefined));
+    expect(atRocket.map((a) => [a.app_key, a.status])).toEqual([
+      ["api", "destroyed"],
+      ["web", "destroyed"],
+    ]);
+    expect(Object.keys(world.fly.apps())).toEqual([]);
+    expect(world.reactionsTo(id)).toEqual(["eyes", "rocket"]);
+  });
+
   it("refuses an app the pull request does not have, and does nothing", async () => {
     await open();
     const before = world.deploys().length;
@@ -320,6 +382,34 @@ describe("commands on one app of several", () => {
     expect(world.comments().at(-1)!.body).toContain("This pull request has no app `worker`");
     expect(world.deploys().length).toBe(before);
     expect(Object.keys(world.fly.apps()).sort()).toEqual([API, WEB]);
+  });
+});
+
+describe("hooks of one app of several", () => {
+  it("a failed postdeploy shows in that app's row: up, seeding failed, its URL kept and its check run failed", async () => {
+    world = await startWorld();
+    world.gh.setCommit(REPO, sha(1), files({}, withApiHooks("postdeploy: npm run seed")), []);
+    world.fly.setBehavior({ commands: { "npm run seed": { exitCode: 2 } } });
+    world.gh.setPull(REPO, 2, { headSha: sha(1) });
+    await world.deliver(pullRequest("opened", { sha: sha(1) }));
+    const apps = await world.settledApps();
+    expect(apps.api).toMatchObject({ status: "ready", postdeploy_at: null });
+    expect(apps.api.last_error).toMatch(/^postdeploy \(npm run seed\) /);
+    // As for a single app: the check run fails, the deployment succeeds.
+    const check = world.gh.checkRuns.find((r) => r.name === "Fly Preview / api")!;
+    expect(check.conclusion).toBe("failure");
+    expect(check.output?.title).toBe("Preview up, but postdeploy failed");
+    const deployment = world.gh.deployments.find((d) => d.environment === "pr-2-api")!;
+    expect(deployment.statuses.at(-1)?.state).toBe("success");
+
+    const body = sticky();
+    expect(body).toMatch(/### ⚠️ Preview up, but postdeploy failed \(1 of 2 apps\)/);
+    const apiRow = body.split("\n").find((line) => line.startsWith("| **api** |"))!;
+    expect(apiRow).toMatch(new RegExp(`\\[⚠️ Up, seeding failed\\]\\(http[^)]*/runs/${check.id}\\)`));
+    expect(apiRow).toContain(`https://${API}.fly.dev`);
+    expect(body).toContain("- ⚠️ **api** is up at its URL, but not seeded: postdeploy \\(npm run seed\\) ");
+    expect(body).toContain("`/preview redeploy api --fresh` runs it now.");
+    expect(body.split("\n").find((line) => line.startsWith("| **web** |"))).toContain("✅ Ready");
   });
 });
 
@@ -430,22 +520,28 @@ describe("the reaper, fly-preview gc and fly-preview destroy with a pull request
 });
 
 describe("the database of a pull request with apps", () => {
+  const PROJECT = "proud-fog-123456";
   let neon: FakeNeon | undefined;
   afterEach(async () => {
     await neon?.close();
     neon = undefined;
   });
 
-  it("is one Neon branch, made before any app deploys, its URL staged on each app, and deleted when the pull request closes", async () => {
+  /** A Neon project the server may use, and pull request 2 open with `apps` sharing a branch of it, every app up. */
+  async function openWithNeon(apps = TWO_APPS) {
     const KEY = "neon-test-key-0123456789";
-    const PROJECT = "proud-fog-123456";
     neon = await startFakeNeon({ keys: [KEY], operationMs: 5 });
     neon.addProject(PROJECT, { tables: ["users"], rows: ["alice"] });
     world = await startWorld({ env: { NEON_API_KEY: KEY, NEON_API_URL: neon.url, PREVIEW_DATABASES: `neon:${PROJECT}` } });
-    world.gh.setCommit(REPO, sha(1), files({}, `database:\n  neon:\n    project: ${PROJECT}\n${TWO_APPS}`), []);
+    world.gh.setCommit(REPO, sha(1), files({}, `database:\n  neon:\n    project: ${PROJECT}\n${apps}`), []);
     world.gh.setPull(REPO, 2, { headSha: sha(1) });
     await world.deliver(pullRequest("opened", { sha: sha(1) }));
     await world.settledApps();
+    return neon;
+  }
+
+  it("is one Neon branch, made before any app deploys, its URL staged on each app, and deleted when the pull request closes", async () => {
+    const neon = await openWithNeon();
 
     const creates = neon.requests.filter((r) => r.method === "POST" && /\/projects\/[^/]+\/branches$/.test(r.path));
     expect(creates).toHaveLength(1);
@@ -463,7 +559,25 @@ describe("the database of a pull request with apps", () => {
     world.gh.setPull(REPO, 2, { headSha: sha(1), state: "closed" });
     await world.deliver(pullRequest("closed", { sha: sha(1) }));
     await world.settledApps();
-    await until("the branch to be deleted", () => neon!.branch(PROJECT, "preview/pr-2") === undefined);
+    await until("the branch to be deleted", () => neon.branch(PROJECT, "preview/pr-2") === undefined);
+  });
+
+  it("is deleted only after every app's destroy has ended, its predestroy hook included", async () => {
+    const neon = await openWithNeon(withApiHooks("predestroy: ./export-data"));
+    // api's predestroy reads the database, and takes a while.
+    world.fly.setBehavior({ commands: { "./export-data": { delayMs: 1_500 } } });
+
+    world.gh.setPull(REPO, 2, { headSha: sha(1), state: "closed" });
+    await world.deliver(pullRequest("closed", { sha: sha(1) }));
+    await until("the branch to be deleted", () => neon.branch(PROJECT, "preview/pr-2") === undefined);
+    const deleted = neon.requests.find((r) => r.method === "DELETE" && r.path.includes("/branches/"))!;
+    const hook = world.fly.calls().find((c) => c.argv[0] === "console" && c.argv.includes("./export-data"))!;
+    const destroys = world.fly.calls().filter((c) => c.argv[0] === "apps" && c.argv[1] === "destroy");
+    expect(destroys.map((c) => c.argv[2]).sort()).toEqual([API, WEB]);
+    for (const call of [hook, ...destroys]) expect(deleted.at).toBeGreaterThanOrEqual(Date.parse(call.endedAt!));
+    const apps = await world.settledApps();
+    expect([apps.api.status, apps.web.status]).toEqual(["destroyed", "destroyed"]);
+    expect(await world.store.databasesToSweep()).toEqual([]);
   });
 
   it("is made again later when Neon fails for a passing reason (503), like a transient flyctl failure, and the apps then deploy", async () => {

@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { openStore, type Store } from "../src/store/store.js";
 import { DIALECTS, type TestDatabase } from "./databases.js";
-import { helloWorldPr } from "./harness.js";
+import { helloWorldPr, sha } from "./harness.js";
 
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
 afterEach(async () => {
@@ -56,6 +56,56 @@ describe.each(DIALECTS)("the databases made for previews, on $dialect", (databas
     await destroyed(s, 3);
     await s.desireDeploy({ ...helloWorldPr(3), headSha: "b".repeat(40) });
     expect(await s.databasesToSweep()).toEqual([]);
+  });
+
+  it("a pull request's database shared by its apps is swept only once every app's destroy has ended, a failed one included", async () => {
+    const s = await store(database);
+    const pr5 = () => s.get("Codertocat", "Hello-World", 5).then((row) => row!);
+    /** The next pending row, carried out as `status` says (by its app key). */
+    const carryOut = async (status: (appKey: string) => "ready" | "destroyed" | "failed") => {
+      const claim = (await s.claim("w", 60_000, 0))!;
+      await s.finish(claim.preview.id, "w", claim.generation, { status: status(claim.preview.app_key) });
+      return claim.preview;
+    };
+    await s.desireDeploy(helloWorldPr(5));
+    await s.databaseWanted((await pr5()).id, { ...branch(5), parent: "main" });
+    await carryOut(() => "ready");
+    await s.desireApps(await pr5(), sha(5), [
+      { appKey: "api", appName: "pr-5-api-codertocat-hello-world", rebuild: true },
+      { appKey: "web", appName: "pr-5-web-codertocat-hello-world", rebuild: true },
+    ]);
+    await carryOut(() => "ready");
+    await carryOut(() => "ready");
+
+    // The pull request closes: its own row's destroy passes the destroy on to its apps.
+    await s.desireDestroy("Codertocat", "Hello-World", 5);
+    const claim = (await s.claim("w", 60_000, 0))!;
+    expect(claim.preview.app_key).toBe("");
+    expect((await s.destroyApps(claim.preview, { reason: "closed" })).apps).toEqual(["api", "web"]);
+    expect(await s.busyApps(claim.preview)).toEqual(["api", "web"]);
+    await s.finish(claim.preview.id, "w", claim.generation, { status: "destroyed" });
+    // Its row is destroyed, but its apps are still being destroyed: the database stays.
+    expect(await s.databasesToSweep()).toEqual([]);
+    expect(await s.wakeForDatabase(claim.preview)).toBe(false);
+
+    const first = await carryOut(() => "destroyed");
+    expect(await s.busyApps(claim.preview)).toEqual([first.app_key === "api" ? "web" : "api"]);
+    expect(await s.databasesToSweep()).toEqual([]);
+    expect(await s.wakeForDatabase(claim.preview)).toBe(false);
+
+    // The other app's destroy fails: its predestroy ran, nothing of ours uses the database
+    // any more, and the reaper retries the app alone.
+    await carryOut(() => "failed");
+    expect(await s.busyApps(claim.preview)).toEqual([]);
+    expect((await s.databasesToSweep()).map((d) => d.name)).toEqual(["preview/pr-5"]);
+    // The pull request's row is asked to run its destroy again, once, to drop it under its lease.
+    expect(await s.wakeForDatabase(claim.preview)).toBe(true);
+    expect(await s.wakeForDatabase(claim.preview)).toBe(false);
+    expect(await s.databasesToSweep()).toEqual([]);
+    expect((await carryOut(() => "destroyed")).app_key).toBe("");
+    expect((await s.databasesToSweep()).map((d) => d.name)).toEqual(["preview/pr-5"]);
+    await s.databaseDropped(branch(5));
+    expect(await s.wakeForDatabase(claim.preview)).toBe(false);
   });
 
   it("the same name made again after a drop is one live record, not two", async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { APP_STATES_SHOWN, bodyHash, COMMENT_MARKER, renderAppsComment, type AppRowView, type AppsCommentView } from "../src/github/comment.js";
+import { APP_STATES_SHOWN, bodyHash, COMMENT_MARKER, renderAppsComment, renderAppsCommandReply, type AppRowView, type AppsCommentView } from "../src/github/comment.js";
 import { githubLength } from "../src/github/markdown.js";
 
 // The sticky comment of a pull request with several apps (`apps:` in .preview.yml, issue 15).
@@ -81,6 +81,22 @@ describe("the sticky comment of several apps", () => {
     expect(body).toContain("- **web** is unchanged: not rebuilt, as the push touched none of its `paths` in `.preview.yml`.");
   });
 
+  it("shows an app up but not seeded (its postdeploy failed) in its row, with the reason below the table, its URL and cost kept", () => {
+    const cost = { preset: "shared-cpu-1x", memoryMb: 256, perHour: 0.0027, perMonth: 1.94, currency: "USD", region: "iad", source: "https://fly.io/docs/about/pricing/", date: "2026-11-01" };
+    const body = renderAppsComment(view([app("api", { status: "unseeded", reason: "postdeploy (npm run seed) exited with code 2", cost }), app("web", { cost })]));
+    expect(headline(body)).toBe("### ⚠️ Preview up, but postdeploy failed (1 of 2 apps)");
+    // The state links the app's check run, which has the hook's output.
+    expect(body).toContain(
+      "| **api** | [⚠️ Up, seeding failed](https://github.com/acme/shop/runs/3) | [https://pr-7-api-acme-shop.fly.dev](https://pr-7-api-acme-shop.fly.dev) | `0123456` | 1m 02s | `shared-cpu-1x`, 256 MB",
+    );
+    expect(body).toContain(
+      "- ⚠️ **api** is up at its URL, but not seeded: postdeploy \\(npm run seed\\) exited with code 2. It runs again after the app's next deploy; `/preview redeploy api --fresh` runs it now.\n",
+    );
+    expect(body.match(/^- /gm)).toHaveLength(1);
+    // A failure elsewhere still leads the headline.
+    expect(headline(renderAppsComment(view([app("api", { status: "unseeded" }), app("web", { status: "failed" })])))).toBe("### ❌ 1 of 2 apps failed");
+  });
+
   it("counts apps waiting for their turn, and leaves an app being destroyed (removed from apps:) out of the count", () => {
     const body = renderAppsComment(view([app("api"), app("web", { status: "queued" }), app("old", { status: "destroyed" })]));
     expect(headline(body)).toBe("### ⏳ Preview queued (1 of 2 apps)");
@@ -96,6 +112,7 @@ describe("the sticky comment of several apps", () => {
       "🔨 Building",
       "✅ Ready",
       "✅ Unchanged",
+      "⚠️ Up, seeding failed",
       "❌ Failed",
       "⏭️ Superseded",
       "⏸️ Waiting for approval",
@@ -205,5 +222,39 @@ describe("the sticky comment of several apps", () => {
     expect(a).not.toBe(b);
     expect(bodyHash(a)).toBe(bodyHash(b));
     expect(bodyHash(a)).not.toBe(bodyHash(c));
+  });
+});
+
+describe("the reply to a command on every app", () => {
+  it("names each app that did not end as asked, and why, escaped and cut", () => {
+    const body = renderAppsCommandReply({
+      commentId: 42,
+      command: "redeploy",
+      apps: [
+        { name: "api", action: "deploy", status: "failed", reason: "The Docker build failed: npm ci exited with 1 @org/team [x](http://evil)" },
+        { name: "web", action: "deploy", status: "ready" },
+        { name: "worker", action: "deploy", status: "limited", reason: "flyctl said no ".repeat(500) },
+      ],
+    });
+    const lines = body.split("\n");
+    expect(lines[0]).toBe("<!-- fly-preview command:42 -->");
+    expect(lines[1]).toBe("`/preview redeploy`: 2 of 3 apps are not up.");
+    expect(lines[3]).toBe("- **api** failed: The Docker build failed: npm ci exited with 1 @\u200borg/team \\[x\\]\\(http://evil\\)");
+    expect(lines[4].startsWith("- **worker** waits for a free slot: flyctl said no")).toBe(true);
+    expect(lines[4].endsWith("…")).toBe(true);
+    expect(body).not.toContain("**web**");
+  });
+
+  it("says which apps a destroy left, and that the reaper tries again", () => {
+    const body = renderAppsCommandReply({
+      commentId: 7,
+      command: "destroy",
+      apps: [
+        { name: "api", action: "destroy", status: "destroyed" },
+        { name: "web", action: "destroy", status: "failed", reason: "Fly.io answered 500" },
+      ],
+    });
+    expect(body).toContain("`/preview destroy`: 1 of 2 apps was not destroyed.");
+    expect(body).toContain("- **web** could not be destroyed; the reaper tries again: Fly.io answered 500");
   });
 });

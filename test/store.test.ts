@@ -205,7 +205,7 @@ describe.each(DIALECTS)("the store on $dialect", (database) => {
 
     it("makes a row for each new app, with the pull request's facts and a deploy desire", async () => {
       await store.desireDeploy(pr({ labels: ["preview"] }));
-      expect(await store.desireApps(await own(), "a".repeat(40), [app("api"), app("web")])).toEqual({ deploy: ["api", "web"], unchanged: [], removed: [] });
+      expect(await store.desireApps(await own(), "a".repeat(40), [app("api"), app("web")])).toEqual({ deploy: ["api", "web"], unchanged: [], removed: [], commandPassedOn: false });
       expect(await rowOf("api")).toMatchObject({
         app_name: "pr-7-api-acme-web",
         installation_id: 1,
@@ -228,7 +228,7 @@ describe.each(DIALECTS)("the store on $dialect", (database) => {
       await store.desireApps(await own(), "a".repeat(40), [app("api"), app("web")]);
       now += 1000;
       await store.desireDeploy(pr({ headSha: "b".repeat(40) }));
-      expect(await store.desireApps(await own(), "b".repeat(40), [app("api"), app("web", false)])).toEqual({ deploy: ["api"], unchanged: ["web"], removed: [] });
+      expect(await store.desireApps(await own(), "b".repeat(40), [app("api"), app("web", false)])).toEqual({ deploy: ["api"], unchanged: ["web"], removed: [], commandPassedOn: false });
       expect(await rowOf("api")).toMatchObject({ desired_sha: "b".repeat(40), desired_generation: 2, head_sha: "b".repeat(40) });
       expect(await rowOf("web")).toMatchObject({ desired_sha: "a".repeat(40), desired_generation: 1, head_sha: "b".repeat(40) });
       // The same decision again (a redelivered webhook, a retried run) asks nothing new.
@@ -239,9 +239,9 @@ describe.each(DIALECTS)("the store on $dialect", (database) => {
     it("destroys the apps no longer in apps:, and all of them with the pull request", async () => {
       await store.desireDeploy(pr());
       await store.desireApps(await own(), "a".repeat(40), [app("api"), app("web"), app("worker")]);
-      expect(await store.desireApps(await own(), "a".repeat(40), [app("api"), app("web")])).toEqual({ deploy: ["api", "web"], unchanged: [], removed: ["worker"] });
+      expect(await store.desireApps(await own(), "a".repeat(40), [app("api"), app("web")])).toEqual({ deploy: ["api", "web"], unchanged: [], removed: ["worker"], commandPassedOn: false });
       expect(await rowOf("worker")).toMatchObject({ desired_action: "destroy", destroy_reason: "removed", desired_generation: 2 });
-      expect(await store.destroyApps(await own(), { reason: "command", by: "mo" })).toEqual(["api", "web"]);
+      expect(await store.destroyApps(await own(), { reason: "command", by: "mo" })).toEqual({ apps: ["api", "web"], commandPassedOn: false });
       expect(await rowOf("api")).toMatchObject({ desired_action: "destroy", destroy_reason: "command", destroyed_by: "mo", paused: 1 });
       // Back in apps:, a removed app gets a row's new desire.
       expect((await store.desireApps(await own(), "a".repeat(40), [app("worker")])).deploy).toEqual(["worker"]);
@@ -348,6 +348,47 @@ describe.each(DIALECTS)("the store on $dialect", (database) => {
       expect(retried).toMatchObject({ quiet: 1, desired_generation: failed.desired_generation + 1 });
       expect(await store.get("other", "web", 3)).toMatchObject({ desired_action: "deploy", quiet: 0 });
       expect(await store.db.selectFrom("commands").select("outcome").execute()).toEqual([{ outcome: APP_REMOVED_OUTCOME }]);
+    });
+
+    it("a command on a whole pull request with apps waits for every app it acted on, and is answered once", async () => {
+      await store.desireDeploy(pr(), { by: "mo", commentId: 9 });
+      const own = (await store.claim("w", 60_000, 0))!;
+      const apps = ["api", "web"].map((appKey) => ({ appKey, appName: `pr-7-${appKey}-acme-web`, rebuild: true }));
+      expect(await store.desireApps(own.preview, "a".repeat(40), apps)).toMatchObject({ deploy: ["api", "web"], commandPassedOn: true });
+      // Passed on in the same transaction: the pull request's run does not answer it.
+      expect(await store.get("acme", "web", 7)).toMatchObject({ command_comment_id: null });
+      expect((await store.appsOf("acme", "web", 7)).map((a) => [a.app_key, a.pr_command_comment_id, a.command_comment_id])).toEqual([
+        ["api", 9, null],
+        ["web", 9, null],
+      ]);
+      await store.finish(own.preview.id, "w", own.generation, { status: "ready" });
+      // A push meanwhile gives the apps new desires: the command still waits, for their newer runs.
+      const pushed = (await store.get("acme", "web", 7))!;
+      await store.desireApps({ ...pushed, desired_by: null }, "b".repeat(40), apps);
+      expect((await store.appsOf("acme", "web", 7)).map((a) => a.pr_command_comment_id)).toEqual([9, 9]);
+
+      const first = (await store.claim("w", 60_000, 0))!;
+      await store.finish(first.preview.id, "w", first.generation, { status: "ready" });
+      expect(await store.endedAppsCommands(own.preview)).toEqual([]);
+      const second = (await store.claim("w", 60_000, 0))!;
+      await store.finish(second.preview.id, "w", second.generation, { status: "failed", last_error: "boom" });
+      // Two apps' runs ending at once ask together: one of them gets it.
+      const answers = (await Promise.all([store.endedAppsCommands(own.preview), store.endedAppsCommands(own.preview)])).flat();
+      expect(answers).toHaveLength(1);
+      expect(answers[0].commentId).toBe(9);
+      expect(answers[0].apps.map((a) => [a.appKey, a.status]).sort()).toEqual([
+        [first.preview.app_key, "ready"],
+        [second.preview.app_key, "failed"],
+      ].sort());
+      expect(await store.endedAppsCommands(own.preview)).toEqual([]);
+    });
+
+    it("a close takes the apps' wait for an earlier command away, as it does a single preview's", async () => {
+      await store.desireDeploy(pr(), { by: "mo", commentId: 9 });
+      const own = (await store.claim("w", 60_000, 0))!;
+      await store.desireApps(own.preview, "a".repeat(40), [{ appKey: "api", appName: "pr-7-api-acme-web", rebuild: true }]);
+      expect(await store.destroyApps(own.preview, { reason: "closed" })).toEqual({ apps: ["api"], commandPassedOn: false });
+      expect(await store.appsOf("acme", "web", 7)).toMatchObject([{ pr_command_comment_id: null, command_comment_id: null, desired_action: "destroy" }]);
     });
 
     it("a destroy by command pauses the preview until a redeploy by command", async () => {

@@ -203,8 +203,11 @@ export function renderComment(view: CommentView): string {
   return lines.join("\n");
 }
 
-/** The state of one app of several: a preview's, or "unchanged" (not rebuilt: the push touched none of its `paths`). */
-export type AppState = CommentView["status"] | "unchanged";
+/**
+ * The state of one app of several: a preview's; "unchanged" (not rebuilt: the push touched
+ * none of its `paths`); or "unseeded" (up, but its postdeploy hook failed).
+ */
+export type AppState = CommentView["status"] | "unchanged" | "unseeded";
 
 /** One app's row in the comment of a pull request with several apps (`apps:` in .preview.yml). */
 export interface AppRowView {
@@ -220,7 +223,7 @@ export interface AppRowView {
   servingSha?: string;
   /** How long its build and deploy took, when it was built. */
   buildMs?: number;
-  /** One line: why it failed. */
+  /** One line: why it failed, or why it is not seeded (its postdeploy hook's failure). */
   reason?: string;
   /** Its own check run, `Fly Preview / NAME`. */
   checkRunUrl?: string;
@@ -248,6 +251,7 @@ const APP_STATES: Record<AppState, string> = {
   building: "🔨 Building",
   ready: "✅ Ready",
   unchanged: "✅ Unchanged",
+  unseeded: "⚠️ Up, seeding failed",
   failed: "❌ Failed",
   superseded: "⏭️ Superseded",
   awaiting_approval: "⏸️ Waiting for approval",
@@ -263,7 +267,7 @@ export const APP_STATES_SHOWN = Object.keys(APP_STATES) as AppState[];
 // reason cannot push the other apps' rows out of the comment.
 const APP_REASON_MAX = 1_000;
 
-const running = (app: AppRowView) => app.status === "ready" || app.status === "unchanged";
+const running = (app: AppRowView) => app.status === "ready" || app.status === "unchanged" || app.status === "unseeded";
 
 /** "2 apps", "1 app". */
 function apps(n: number): string {
@@ -285,6 +289,8 @@ function appsHeadline(rows: AppRowView[]): string | undefined {
   if (building) return `🔨 Building preview (${of(building)})`;
   const waiting = counted.filter((app) => !running(app)).length;
   if (waiting) return `⏳ Preview queued (${of(waiting)})`;
+  const unseeded = counted.filter((app) => app.status === "unseeded").length;
+  if (unseeded) return `⚠️ Preview up, but postdeploy failed (${of(unseeded)})`;
   return `✅ Preview ready (${apps(counted.length)})`;
 }
 
@@ -320,7 +326,7 @@ function appsTable(rows: AppRowView[], destroyed: boolean): string[] {
   ];
 }
 
-/** A line for each app that needs one: why it failed, that it was not rebuilt, that its Dockerfile was generated. */
+/** A line for each app that needs one: why it failed or is not seeded, that it was not rebuilt, that its Dockerfile was generated. */
 function appNotes(rows: AppRowView[]): string[] {
   return rows.flatMap((app) => {
     const name = `**${inline(app.name)}**`;
@@ -328,6 +334,12 @@ function appNotes(rows: AppRowView[]): string[] {
     if (app.status === "failed") {
       notes.push(`- ❌ ${name} failed: ${inline(fitLine(app.reason ?? "no reason was given", APP_REASON_MAX))}`);
       if (app.servingSha && app.url && app.servingSha !== app.sha) notes.push(`  - ${stillServing(app.servingSha)}`);
+    }
+    if (app.status === "unseeded") {
+      notes.push(
+        `- ⚠️ ${name} is up at its URL, but not seeded: ${inline(fitLine(app.reason ?? "its postdeploy hook failed", APP_REASON_MAX))}. ` +
+          `It runs again after the app's next deploy; \`/preview redeploy ${app.name} --fresh\` runs it now.`,
+      );
     }
     if (app.status === "unchanged") {
       notes.push(`- ${name} is unchanged: not rebuilt, as the push touched none of its \`paths\` in \`.preview.yml\`.`);
@@ -361,6 +373,62 @@ export function renderAppsComment(view: AppsCommentView): string {
   lines.push(...factsTable(rows, view.updatedAt));
   if (view.expiry) lines.push("", expiryLine(view.expiry));
   return fitComment(lines.join("\n"));
+}
+
+/** One app's end, as the reply to a command on every app of a pull request tells it. */
+export interface AppCommandEnd {
+  name: string;
+  /** What the command asked of it. */
+  action: "deploy" | "destroy";
+  status: PreviewStatus;
+  /** One line: why, when its run gave one. */
+  reason?: string;
+}
+
+/** The hidden marker of the reply to the command of comment `commentId`: a retried post finds it instead of posting twice. */
+export function commandReplyMarker(commentId: number): string {
+  return `<!-- fly-preview command:${commentId} -->`;
+}
+
+/** An app's end in a few words, for an app that did not end as its command asked. */
+function appEnd(app: AppCommandEnd): string {
+  if (app.action === "destroy") return app.status === "failed" ? "could not be destroyed; the reaper tries again" : `ended ${app.status}`;
+  switch (app.status) {
+    case "failed":
+      return "failed";
+    case "limited":
+      return "waits for a free slot";
+    case "awaiting_approval":
+      return "waits for approval";
+    case "destroyed":
+      return "was destroyed";
+    case "none":
+    case "skipped":
+    case "blocked":
+      return "was not deployed";
+    default:
+      return `ended ${app.status}`;
+  }
+}
+
+/**
+ * The reply to a command on every app of a pull request (`/preview redeploy` without a
+ * name, …) once their runs ended, when not every app ended as it asked (up, or
+ * destroyed): which did not, and why. Its 😕 alone would not say which.
+ */
+export function renderAppsCommandReply(v: { commentId: number; command?: string; apps: AppCommandEnd[] }): string {
+  const wrong = v.apps.filter((app) => !(app.action === "deploy" ? app.status === "ready" : app.status === "destroyed"));
+  const command = v.command ? codeSpan(`/preview ${v.command}`) : "Your command";
+  const destroying = wrong.every((app) => app.action === "destroy");
+  const of = `${wrong.length} of ${apps(v.apps.length)}`;
+  return [
+    commandReplyMarker(v.commentId),
+    `${command}: ${of} ${destroying ? (wrong.length === 1 ? "was" : "were") + " not destroyed" : (wrong.length === 1 ? "is" : "are") + " not up"}.`,
+    "",
+    ...wrong.map((app) => `- **${inline(app.name)}** ${appEnd(app)}${app.reason ? `: ${inline(fitLine(app.reason, APP_REASON_MAX))}` : ""}`),
+    "",
+    "The preview comment shows every app; each app's check run (`Fly Preview / NAME`) has the details.",
+  ].join("\n");
 }
 
 /** A hash of what the reader sees, so an edit that changes nothing visible is skipped. */

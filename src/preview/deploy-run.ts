@@ -196,6 +196,8 @@ async function coordinate(run: Run, loaded: Extract<LoadedConfig, { ok: true }> 
   }
   const done = await deps.store.desireApps(preview, sha, wanted, { reseed });
   log.info(done, "apps handed their desires");
+  // A command's 🚀 or 😕 says what came of the apps it acted on: their runs give it.
+  if (done.commandPassedOn) run.commandPassedOn();
   await run.show({ surface: "comment", state: { status: "building", sha, database } });
   await run.finish({ config_ttl_ms: config.ttlMs, notify_comment: config.notify === "comment" ? 1 : 0, status: "ready", status_at: clock(), last_error: null, fresh: 0, reset_db: 0 });
 }

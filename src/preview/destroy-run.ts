@@ -21,11 +21,14 @@ export async function destroy(run: Run, untriggered?: { reason: string; remedy: 
   // else to show for it (no comment yet, no app).
   await endOpenChecks(preview, deps, show, (old) => ({ conclusion: "cancelled", output: supersededOutput(old, null, preview.destroyed_by) }));
   // A pull request with several apps: each app's row destroys its own Fly app, in a run
-  // of its own; this row's comment shows them go.
+  // of its own; this row's comment shows them go, and the command that asked (if one did)
+  // is answered once they have.
   const why = untriggered ? "trigger" : (preview.destroy_reason ?? "closed");
   if (preview.app_key === "") {
-    const apps = await deps.store.destroyApps(preview, { reason: why, by: preview.destroyed_by ?? undefined });
-    if (apps.length) log.info({ apps }, "the pull request's apps asked to be destroyed");
+    const commentId = untriggered ? undefined : (preview.command_comment_id ?? undefined);
+    const passed = await deps.store.destroyApps(preview, { reason: why, by: preview.destroyed_by ?? undefined, commentId });
+    if (passed.apps.length) log.info({ apps: passed.apps }, "the pull request's apps asked to be destroyed");
+    if (passed.commandPassedOn) run.commandPassedOn();
   }
   // A PR that never got a preview (no config, or skipped) has nothing to tear down
   // and nothing to say.
@@ -51,9 +54,14 @@ export async function destroy(run: Run, untriggered?: { reason: string; remedy: 
     return;
   }
   // The database goes after the app that used it (an app of several: its own user of the
-  // pull request's database, which the pull request's row drops). One not dropped now (its
-  // provider failing) stays recorded, and the sweep (reaper, `fly-preview gc`) drops it later.
-  await dropDatabases(deps, preview, log);
+  // pull request's database); a pull request's database shared by its apps, after every
+  // app's destroy has ended: until then it stays, and the last app's run to end asks this
+  // row to run again and drop it (`wakeForDatabase`). One not dropped now (its provider
+  // failing, a crash) stays recorded, and the sweep (reaper, `fly-preview gc`) drops it
+  // later, by the same rule.
+  const busy = preview.app_key === "" && (await deps.store.databaseOf(preview.id)) ? await deps.store.busyApps(preview) : [];
+  if (busy.length) log.info({ apps: busy }, "the database waits for the destroys of the apps that share it");
+  else await dropDatabases(deps, preview, log);
   await show({ surface: "deployment", state: { sha: null, state: "inactive", description: destroyedDescription(why) } });
   await show({
     surface: "comment",
@@ -71,6 +79,8 @@ export async function destroy(run: Run, untriggered?: { reason: string; remedy: 
   });
   // A preview that comes back gets a new app: its postdeploy runs again there.
   await finish({ status: "destroyed", last_error: null, ...untriggered?.patch, status_at: clock(), app_created: 0, url: null, image_sha: null, postdeploy_at: null, predestroy_hook: null });
+  // The apps may all have ended since they were counted: then this row runs once more.
+  if (busy.length && (await deps.store.wakeForDatabase(preview))) log.info("the apps' destroys ended meanwhile: this row runs again to drop their database");
   await offerFreedSlot(deps.store, preview.installation_id);
 }
 

@@ -235,7 +235,8 @@ export class RunPool {
     const attempt = { number: attempts + 1, of: this.retryDelaysMs.length + 1, retryInMs: delay };
     try {
       await reconcile(claim, this.worker, signal, this.runDeps, attempt);
-      if (preview.desired_action === "destroy") await this.countDestroy(preview.id, generation, preview.installation_id);
+      // A row destroyed already runs its destroy again only to drop the database its apps shared: not a destroy of its own.
+      if (preview.desired_action === "destroy" && preview.status !== "destroyed") await this.countDestroy(preview.id, generation, preview.installation_id);
       this.completed++;
     } catch (error) {
       // Fly.io failing for a passing reason (reconcile said so on GitHub and chose the

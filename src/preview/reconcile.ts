@@ -1,7 +1,8 @@
 import { failureOutput, supersededOutput } from "../github/check-run.js";
-import { react } from "../github/comment.js";
+import { commandReplyMarker, postOnce, react, renderAppsCommandReply } from "../github/comment.js";
 import { installationGone } from "../github/octokit.js";
-import type { Claim, Preview, PreviewPatch } from "../store/store.js";
+import type { Logger } from "probot";
+import type { AppsCommandEnded, Claim, Preview, PreviewPatch } from "../store/store.js";
 import { deployDesire } from "./deploy-run.js";
 import { destroy, quietDestroy } from "./destroy-run.js";
 import { endOpenChecks, offerFreedSlot, resendPullRequestComment, showFor, type Attempt, type Run, type RunDeps } from "./run.js";
@@ -39,21 +40,42 @@ export async function reconcile(
   // Probot's request logging reads octokit.log at each request: bind it to this run.
   octokit.log = log.child({ name: "github" });
   // The comment of a command this run carries out gets 🚀 or 😕 when the run ends; a
-  // superseded run leaves that to the run that supersedes it.
+  // superseded run leaves that to the run that supersedes it, and a pull request's run
+  // that passed it on to its apps (`commandPassedOn`) to their runs.
+  let command = preview.command_comment_id;
   const finish = async (patch: PreviewPatch) => {
-    const commandDone = preview.command_comment_id !== null && patch.status !== "superseded";
+    const commandDone = command !== null && patch.status !== "superseded";
     await deps.store.finish(preview.id, worker, generation, commandDone ? { ...patch, command_comment_id: null } : patch);
     if (commandDone) {
-      const content = patch.status === "failed" || patch.status === "limited" ? "confused" : "rocket";
-      await react(octokit, { owner: preview.owner, repo: preview.repo, commentId: preview.command_comment_id! }, content).catch((error) =>
-        log.warn({ err: error }, "could not react to the command"),
-      );
+      const failed = patch.status === "failed" || patch.status === "limited";
+      const where = { owner: preview.owner, repo: preview.repo, number: preview.number, commentId: command! };
+      // Bookkeeping: failing to write it must not turn a run that ended into a failed one.
+      await deps.store
+        .commandAnswered(where, failed ? `failed: ${patch.last_error ?? patch.status}` : `done: ${patch.status}`)
+        .catch((error) => log.warn({ err: error }, "could not record the command's outcome"));
+      await react(octokit, where, failed ? "confused" : "rocket").catch((error) => log.warn({ err: error }, "could not react to the command"));
     }
-    // An app's outcome is in its pull request's comment, which reads it from the row just saved.
-    if (preview.app_key !== "") await resendPullRequestComment(preview, deps);
+    if (preview.app_key !== "") await appRunEnded(preview, deps, log);
   };
   const show = showFor(preview, generation, deps);
-  const run: Run = { preview, sha: preview.desired_sha ?? preview.head_sha, octokit, show, generation, save, finish, signal, deps, flyctl, log, clock, attempt };
+  const run: Run = {
+    preview,
+    sha: preview.desired_sha ?? preview.head_sha,
+    octokit,
+    show,
+    generation,
+    save,
+    finish,
+    commandPassedOn: () => {
+      command = null;
+    },
+    signal,
+    deps,
+    flyctl,
+    log,
+    clock,
+    attempt,
+  };
 
   try {
     if (preview.desired_action === "destroy") await destroy(run);
@@ -79,6 +101,7 @@ export async function reconcile(
 export async function reportGivenUp(preview: Preview, generation: number, deps: RunDeps, reason: string): Promise<void> {
   const sha = preview.desired_sha ?? preview.head_sha;
   if (preview.quiet) return;
+  if (preview.app_key !== "") await appRunEnded(preview, deps, deps.log);
   const show = showFor(preview, generation, deps);
   const deploying = preview.desired_action === "deploy";
   const failed = { conclusion: "failure" as const, output: failureOutput({ appName: preview.app_name, sha, timings: {}, tail: [], reason }) };
@@ -102,4 +125,47 @@ export async function reportGivenUp(preview: Preview, generation: number, deps: 
         ? undefined
         : failed,
   );
+}
+
+/**
+ * An app's run ended, by itself or given up: what waits on its pull request's apps goes on.
+ * The pull request's comment is sent again (it reads the row just saved); a command on the
+ * whole pull request whose apps have now all ended is answered (`answerAppsCommand`); and
+ * once every app's destroy has ended, the pull request's row is asked to drop the database
+ * they shared (src/preview/destroy-run.ts).
+ */
+async function appRunEnded(app: Preview, deps: RunDeps, log: Logger): Promise<void> {
+  await resendPullRequestComment(app, deps);
+  // The run has ended: nothing here may make it look failed. A command left unanswered by
+  // an error stays so; a database left by one is the sweep's.
+  try {
+    for (const ended of await deps.store.endedAppsCommands(app)) {
+      await answerAppsCommand(app, ended, deps, log).catch((error) => log.warn({ err: error, commentId: ended.commentId }, "could not answer the command"));
+    }
+    if (app.desired_action === "destroy" && (await deps.store.wakeForDatabase(app))) {
+      log.info("every app of the pull request is destroyed: its row drops their database");
+    }
+  } catch (error) {
+    log.warn({ err: error }, "could not carry on what waits for the pull request's apps");
+  }
+}
+
+/**
+ * A command on every app of a pull request, answered once each app it acted on ended its
+ * run: 🚀 when every one is up (or destroyed, for a destroy); otherwise 😕 and a reply that
+ * names the apps that are not, and why (posted once: a retry finds its marker).
+ */
+async function answerAppsCommand(app: Preview, ended: AppsCommandEnded, deps: RunDeps, log: Logger): Promise<void> {
+  const apps = ended.apps.map((a) => ({ name: a.appKey, action: a.action, status: a.status, reason: a.lastError ?? undefined }));
+  const wrong = apps.filter((a) => !(a.action === "deploy" ? a.status === "ready" : a.status === "destroyed"));
+  const where = { owner: app.owner, repo: app.repo, number: app.number, commentId: ended.commentId };
+  const outcome = wrong.length
+    ? `failed: ${wrong.map((a) => `${a.name} ${a.status}`).join(", ")}`
+    : `done: ${apps.map((a) => a.name).join(", ")} ${apps.every((a) => a.action === "destroy") ? "destroyed" : "up"}`;
+  const command = await deps.store.commandAnswered(where, outcome).catch((error) => void log.warn({ err: error }, "could not record the command's outcome"));
+  const octokit = await deps.github(app.installation_id);
+  await react(octokit, where, wrong.length ? "confused" : "rocket");
+  if (!wrong.length) return;
+  const reply = renderAppsCommandReply({ commentId: ended.commentId, command, apps });
+  await postOnce(octokit, { ...where, appId: deps.appId }, commandReplyMarker(ended.commentId), reply);
 }

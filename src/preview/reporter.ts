@@ -264,6 +264,9 @@ function appRow(app: Preview, head: string, prices?: PriceTable): AppRowView {
   if (app.status === "building" || app.status === "deploying") status = "building";
   // A new desire not taken up yet, or one the trigger rules held back.
   else if ((!settled && app.desired_action === "deploy") || app.status === "none" || app.status === "skipped") status = "queued";
+  // Up, but its postdeploy hook failed: the one way a ready row keeps an error
+  // (src/preview/deploy-steps.ts). It stays so, unchanged or not, until a deploy seeds it.
+  else if (app.status === "ready" && app.last_error !== null) status = "unseeded";
   else if (app.status === "ready" && app.deployed_sha !== head) status = "unchanged";
   else status = app.status;
   return {
@@ -273,7 +276,7 @@ function appRow(app: Preview, head: string, prices?: PriceTable): AppRowView {
     url: app.url ?? undefined,
     sha: app.deployed_sha ?? app.desired_sha ?? app.head_sha,
     servingSha: app.status === "failed" ? (app.deployed_sha ?? undefined) : undefined,
-    reason: app.status === "failed" ? (app.last_error ?? undefined) : undefined,
+    reason: status === "failed" || status === "unseeded" ? (app.last_error ?? undefined) : undefined,
     checkRunUrl: app.check_run_url ?? undefined,
     buildMs: app.build_ms ?? undefined,
     cost: prices && recordedMachineCost(prices, app),

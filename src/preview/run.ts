@@ -74,6 +74,11 @@ export interface Run {
   generation: number;
   save: (patch: PreviewPatch) => Promise<void>;
   finish: (patch: PreviewPatch) => Promise<void>;
+  /**
+   * The command this run carries out (its comment) was passed on to the apps of the pull
+   * request in the store (src/store/apps.ts): `finish` leaves its answer to their runs.
+   */
+  commandPassedOn: () => void;
   signal: AbortSignal;
   deps: RunDeps;
   /** This run's flyctl: its logger carries the preview, its redactor the run's secrets. */

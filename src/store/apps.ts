@@ -1,5 +1,8 @@
+import type { Kysely } from "kysely";
+import { appBusy, lockRow } from "./conditions.js";
 import { destroyDesire } from "./desires.js";
 import { appRowsOf } from "./previews.js";
+import type { Database } from "./schema.js";
 import type { DestroyWhy, Preview, StoreContext } from "./types.js";
 
 // The rows of the apps of a pull request's `apps:` block (docs/monorepos.md). Webhooks
@@ -27,6 +30,12 @@ export interface AppsDesired {
   unchanged: string[];
   /** Apps no longer in `apps:`: asked to be destroyed. */
   removed: string[];
+  /**
+   * The pull request's command (the comment of its desire) went to the apps given a
+   * desire: it is answered once their runs end (`endedAppsCommands`), not by the pull
+   * request's run.
+   */
+  commandPassedOn: boolean;
 }
 
 /**
@@ -39,6 +48,8 @@ export async function desireApps(s: StoreContext, pr: Preview, sha: string, apps
   return s.db.transaction().execute(async (trx) => {
     const now = s.clock();
     const rows = await appRowsOf(trx, pr).selectAll().execute();
+    const command = pr.command_comment_id;
+    let given = 0;
     const facts = {
       installation_id: pr.installation_id,
       head_sha: pr.head_sha,
@@ -69,8 +80,11 @@ export async function desireApps(s: StoreContext, pr: Preview, sha: string, apps
       fresh: pr.fresh,
       // Its database was reset: each app's postdeploy seeds it again.
       ...(options.reseed ? { postdeploy_at: null } : {}),
+      // A command's comment waits for every app it gives a desire; an event's leaves the
+      // comment of an earlier command waiting (its answer follows the newer runs).
+      ...(command === null ? {} : { pr_command_comment_id: command }),
     };
-    const done: AppsDesired = { deploy: [], unchanged: [], removed: [] };
+    const done: AppsDesired = { deploy: [], unchanged: [], removed: [], commandPassedOn: false };
     for (const app of apps) {
       const row = rows.find((r) => r.app_key === app.appKey);
       if (!row) {
@@ -92,6 +106,7 @@ export async function desireApps(s: StoreContext, pr: Preview, sha: string, apps
           })
           .execute();
         done.deploy.push(app.appKey);
+        given++;
         continue;
       }
       // A command on the pull request (a redeploy) deploys again what already wants this commit.
@@ -109,6 +124,7 @@ export async function desireApps(s: StoreContext, pr: Preview, sha: string, apps
           .where("id", "=", row.id)
           .execute();
         done.deploy.push(app.appKey);
+        given++;
       } else {
         await trx.updateTable("previews").set(facts).where("id", "=", row.id).execute();
         (app.rebuild && !held ? done.deploy : done.unchanged).push(app.appKey);
@@ -117,20 +133,41 @@ export async function desireApps(s: StoreContext, pr: Preview, sha: string, apps
     const removed: DestroyWhy = { reason: "removed" };
     for (const row of rows) {
       if (apps.some((a) => a.appKey === row.app_key) || row.desired_action === "destroy") continue;
-      await trx.updateTable("previews").set(destroyDesire(row.desired_generation, removed, now)).where("id", "=", row.id).execute();
+      // The file removed it, not the command: it takes no part in the command's answer.
+      await trx.updateTable("previews").set({ ...destroyDesire(row.desired_generation, removed, now), pr_command_comment_id: null }).where("id", "=", row.id).execute();
       done.removed.push(row.app_key);
     }
+    if (command !== null && given > 0) done.commandPassedOn = await passCommandOn(trx, pr.id, command);
     return done;
   });
 }
 
-/** Passes the pull request's destroy on to each of its apps that still wants to be deployed. */
-export async function destroyApps(s: StoreContext, pr: Preview, why: DestroyWhy): Promise<string[]> {
+/** The pull request's row gives its command's comment up to its apps, in the transaction that gave them their desires. */
+async function passCommandOn(db: Kysely<Database>, prId: number, command: number): Promise<true> {
+  await db.updateTable("previews").set({ command_comment_id: null }).where("id", "=", prId).where("command_comment_id", "=", command).execute();
+  return true;
+}
+
+/**
+ * Passes the pull request's destroy on to each of its apps that still wants to be
+ * deployed. The comment of the command that asked for it (`why.commentId`) waits for
+ * those apps' destroys; a destroy no command asked for (a close) leaves no earlier
+ * command waiting, as it does for a single app.
+ */
+export async function destroyApps(s: StoreContext, pr: Preview, why: DestroyWhy): Promise<{ apps: string[]; commandPassedOn: boolean }> {
   return s.db.transaction().execute(async (trx) => {
     const now = s.clock();
     const rows = await appRowsOf(trx, pr).select(["id", "app_key", "desired_generation"]).where("desired_action", "=", "deploy").execute();
-    for (const row of rows) await trx.updateTable("previews").set(destroyDesire(row.desired_generation, why, now)).where("id", "=", row.id).execute();
-    return rows.map((r) => r.app_key);
+    const { commentId, ...asked } = why;
+    for (const row of rows) {
+      await trx
+        .updateTable("previews")
+        .set({ ...destroyDesire(row.desired_generation, asked, now), pr_command_comment_id: commentId ?? null })
+        .where("id", "=", row.id)
+        .execute();
+    }
+    const commandPassedOn = commentId !== undefined && rows.length > 0 && (await passCommandOn(trx, pr.id, commentId));
+    return { apps: rows.map((r) => r.app_key), commandPassedOn };
   });
 }
 
@@ -176,7 +213,65 @@ export async function desireApp(
 export async function destroyApp(s: StoreContext, pr: Preview, appKey: string, why: DestroyWhy): Promise<boolean> {
   const row = await appRow(s, pr, appKey);
   if (!row || row.desired_action === "destroy") return false;
-  await s.db.updateTable("previews").set(destroyDesire(row.desired_generation, why, s.clock())).where("id", "=", row.id).execute();
+  // It leaves the answer of a command on the whole pull request still waiting for it.
+  await s.db.updateTable("previews").set({ ...destroyDesire(row.desired_generation, why, s.clock()), pr_command_comment_id: null }).where("id", "=", row.id).execute();
   return true;
 }
 
+
+type PullRequestKey = Pick<Preview, "owner" | "repo" | "number">;
+
+/** The apps of a pull request that may still use its shared database: their destroy has not ended (`appBusy`). */
+export async function busyApps(s: StoreContext, pr: PullRequestKey): Promise<string[]> {
+  const rows = await s.db
+    .selectFrom("previews as a")
+    .select("a.app_key")
+    .where("a.owner", "=", pr.owner)
+    .where("a.repo", "=", pr.repo)
+    .where("a.number", "=", pr.number)
+    .where(appBusy)
+    .execute();
+  return rows.map((r) => r.app_key);
+}
+
+/** How one app's run ended, as a command on its whole pull request learns it. */
+export interface AppEnded {
+  appKey: string;
+  action: "deploy" | "destroy";
+  status: Preview["status"];
+  lastError: string | null;
+}
+
+/** A command on a whole pull request whose apps have all ended their runs: its comment, and how each ended. */
+export interface AppsCommandEnded {
+  commentId: number;
+  apps: AppEnded[];
+}
+
+/**
+ * The commands on the whole pull request (their comments, held by its apps' rows) whose
+ * every app has ended its run: each is handed out once, its comment taken off the rows in
+ * the same transaction, so two apps ending at once never answer it twice. On PostgreSQL the
+ * rows are locked first: an app given a new desire meanwhile is seen as running.
+ */
+export async function endedAppsCommands(s: StoreContext, pr: PullRequestKey): Promise<AppsCommandEnded[]> {
+  return s.db.transaction().execute(async (trx) => {
+    const query = appRowsOf(trx, pr)
+      .select(["id", "app_key", "desired_action", "desired_generation", "observed_generation", "lease_owner", "status", "last_error", "pr_command_comment_id"])
+      .where("pr_command_comment_id", "is not", null)
+      .orderBy("app_key");
+    const rows = await lockRow(s.dialect, query).execute();
+    const byCommand = new Map<number, typeof rows>();
+    for (const row of rows) byCommand.set(row.pr_command_comment_id!, [...(byCommand.get(row.pr_command_comment_id!) ?? []), row]);
+    const ended: AppsCommandEnded[] = [];
+    for (const [commentId, group] of byCommand) {
+      if (group.some((row) => row.desired_generation !== row.observed_generation || row.lease_owner !== null)) continue;
+      await trx.updateTable("previews").set({ pr_command_comment_id: null }).where("id", "in", group.map((row) => row.id)).execute();
+      ended.push({
+        commentId,
+        apps: group.map((row) => ({ appKey: row.app_key, action: row.desired_action, status: row.status, lastError: row.last_error })),
+      });
+    }
+    return ended;
+  });
+}

@@ -91,3 +91,30 @@ export async function dropCommands(s: StoreContext, scope: Scope): Promise<void>
     .where("done_at", "is", null)
     .execute();
 }
+
+/** How a command's outcome starts while the run it asked for has not ended (src/commands/execute.ts). */
+const PENDING_OUTCOME = "pending: ";
+
+/**
+ * The run a command asked for has ended: its row says how (`outcome`), in place of
+ * "pending: …". The command is found by its comment on the pull request. Returns its name,
+ * for a reply; undefined when no command holds that comment.
+ */
+export async function commandAnswered(
+  s: StoreContext,
+  where: { owner: string; repo: string; number: number; commentId: number },
+  outcome: string,
+): Promise<Command["name"] | undefined> {
+  const row = await s.db
+    .selectFrom("commands")
+    .select(["id", "name"])
+    .where("owner", "=", where.owner)
+    .where("repo", "=", where.repo)
+    .where("number", "=", where.number)
+    .where("comment_id", "=", where.commentId)
+    .orderBy("id", "desc")
+    .executeTakeFirst();
+  if (!row) return undefined;
+  await s.db.updateTable("commands").set({ outcome }).where("id", "=", row.id).where("outcome", "like", `${PENDING_OUTCOME}%`).execute();
+  return row.name;
+}

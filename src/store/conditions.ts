@@ -40,3 +40,15 @@ export function lockRow<Q extends { forUpdate(): Q }>(dialect: Dialect, query: Q
 export function skipLocked<Q extends { forUpdate(): Q; skipLocked(): Q }>(dialect: Dialect, query: Q): Q {
   return dialect === "postgres" ? query.forUpdate().skipLocked() : query;
 }
+
+/**
+ * An app of an `apps:` block (a row aliased `a`) that may still use what its pull request
+ * shares with its apps (the database): it still wants deploying, or its newest desire has
+ * not been carried out yet. One whose destroy ended, failed included, is not busy.
+ */
+export function appBusy(eb: ExpressionBuilder<Database & { a: Database["previews"] }, "a">) {
+  return eb.and([
+    eb("a.app_key", "!=", ""),
+    eb.or([eb("a.desired_action", "=", "deploy"), eb("a.desired_generation", "!=", eb.ref("a.observed_generation"))]),
+  ]);
+}

@@ -315,6 +315,14 @@ export const migrationsFor = (dialect: Dialect): Record<string, Migration> => {
       await db.schema.alterTable("preview_databases").addColumn("on_database", "text").execute();
     },
   },
+  "0019_apps_command": {
+    async up(db: Kysely<any>) {
+      // On an app's row of an `apps:` block: the comment of a command on the whole pull
+      // request (`/preview redeploy`, `/preview destroy`, …) that acted on this app. Its 🚀
+      // or 😕 waits until every app the command acted on has ended its run.
+      await db.schema.alterTable("previews").addColumn("pr_command_comment_id", "bigint").execute();
+    },
+  },
   };
 };
 

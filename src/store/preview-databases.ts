@@ -1,6 +1,7 @@
 import type { Selectable } from "kysely";
 import type { PreviewDatabasesTable } from "./schema.js";
-import type { StoreContext } from "./types.js";
+import { appBusy } from "./conditions.js";
+import type { Preview, StoreContext } from "./types.js";
 
 // The databases fly-preview made for previews (table preview_databases): a row is written
 // BEFORE the provider is asked to create the database, so a process that dies between the
@@ -118,7 +119,10 @@ export async function databasesOf(s: StoreContext, previewId: number): Promise<D
 
 /**
  * Databases fly-preview made whose preview is gone: its row destroyed (and no newer
- * desire pending), or no row at all. What a sweep drops; nothing else.
+ * desire pending), or no row at all. A pull request's database shared by the apps of its
+ * `apps:` block is gone only once every app's destroy has ended too (`appBusy`): an app
+ * still being destroyed may run its predestroy hook against it. What a sweep drops;
+ * nothing else.
  */
 export async function databasesToSweep(s: StoreContext): Promise<DatabaseRow[]> {
   const rows = await s.db
@@ -129,9 +133,56 @@ export async function databasesToSweep(s: StoreContext): Promise<DatabaseRow[]> 
     .where((eb) =>
       eb.or([
         eb("p.id", "is", null),
-        eb.and([eb("p.status", "=", "destroyed"), eb("p.desired_action", "=", "destroy"), eb("p.observed_generation", "=", eb.ref("p.desired_generation"))]),
+        eb.and([
+          eb("p.status", "=", "destroyed"),
+          eb("p.desired_action", "=", "destroy"),
+          eb("p.observed_generation", "=", eb.ref("p.desired_generation")),
+          eb.not(
+            eb.exists(
+              eb
+                .selectFrom("previews as a")
+                .select("a.id")
+                .whereRef("a.owner", "=", "p.owner")
+                .whereRef("a.repo", "=", "p.repo")
+                .whereRef("a.number", "=", "p.number")
+                .where(appBusy),
+            ),
+          ),
+        ]),
       ]),
     )
     .execute();
   return rows.map(toRow);
+}
+
+/**
+ * The apps of a pull request ended their destroys after its own row's destroy left their
+ * shared database in place: that row is asked to run its destroy once more, under its
+ * lease, which drops the database now that nothing uses it. Only a row destroyed and at
+ * rest, with a database not yet dropped, and none of whose apps is busy; a pull request
+ * given a deploy since keeps its database. True when asked.
+ */
+export async function wakeForDatabase(s: StoreContext, pr: Pick<Preview, "owner" | "repo" | "number">): Promise<boolean> {
+  const result = await s.db
+    .updateTable("previews as p")
+    .set((eb) => ({ desired_generation: eb("p.desired_generation", "+", 1), updated_at: s.clock() }))
+    .where("p.owner", "=", pr.owner)
+    .where("p.repo", "=", pr.repo)
+    .where("p.number", "=", pr.number)
+    .where("p.app_key", "=", "")
+    .where("p.desired_action", "=", "destroy")
+    .where("p.status", "=", "destroyed")
+    .where("p.quiet", "=", 0)
+    .whereRef("p.desired_generation", "=", "p.observed_generation")
+    .where("p.lease_owner", "is", null)
+    .where((eb) => eb.exists(eb.selectFrom("preview_databases as d").select("d.name").whereRef("d.preview_id", "=", "p.id").where("d.dropped_at", "is", null)))
+    .where((eb) =>
+      eb.not(
+        eb.exists(
+          eb.selectFrom("previews as a").select("a.id").where("a.owner", "=", pr.owner).where("a.repo", "=", pr.repo).where("a.number", "=", pr.number).where(appBusy),
+        ),
+      ),
+    )
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
 }

@@ -81,6 +81,9 @@ export interface PreviewsTable {
   desired_by: string | null; // login of whoever asked for the current desire by command; null for webhooks
   // The comment whose command this desire carries out: it gets 🚀 or 😕 when the run ends.
   command_comment_id: number | null;
+  // On an app's row: the comment of a command on the whole pull request that acted on
+  // this app. It gets 🚀 or 😕 once every app that holds it has ended its run (src/store/apps.ts).
+  pr_command_comment_id: number | null;
   // The commit whose image the app's registry holds (label pr-N-SHORTSHA): redeploys skip the build.
   image_sha: string | null;
 

@@ -23,7 +23,7 @@ import * as writePace from "./write-pace.js";
 // to it, with the database, the dialect and the clock.
 
 export type { PullRequestInfo } from "../model/pull-request.js";
-export type { AppsDesired, WantedApp } from "./apps.js";
+export type { AppEnded, AppsCommandEnded, AppsDesired, WantedApp } from "./apps.js";
 export { APP_REMOVED_OUTCOME } from "./commands.js";
 export { inspectDatabase, type DatabaseInspection } from "./open.js";
 export type { DatabaseKey, DatabaseProvider, DatabaseRow } from "./preview-databases.js";
@@ -62,6 +62,8 @@ export class Store {
   appsOf(owner: string, repo: string, number: number) { return previews.appsOf(this.s, owner, repo, number); }
   desireApps(pr: Preview, sha: string, wanted: WantedApp[], options?: { reseed?: boolean }) { return apps.desireApps(this.s, pr, sha, wanted, options); }
   destroyApps(pr: Preview, why: DestroyWhy) { return apps.destroyApps(this.s, pr, why); }
+  busyApps(pr: Pick<Preview, "owner" | "repo" | "number">) { return apps.busyApps(this.s, pr); }
+  endedAppsCommands(pr: Pick<Preview, "owner" | "repo" | "number">) { return apps.endedAppsCommands(this.s, pr); }
   desireApp(pr: Preview, appKey: string, sha: string, command: { by: string; commentId?: number; fresh?: boolean }) { return apps.desireApp(this.s, pr, appKey, sha, command); }
   destroyApp(pr: Preview, appKey: string, why: DestroyWhy) { return apps.destroyApp(this.s, pr, appKey, why); }
   getById(id: number) { return previews.getById(this.s, id); }
@@ -102,6 +104,7 @@ export class Store {
   databaseOf(previewId: number) { return databases.databaseOf(this.s, previewId); }
   databasesOf(previewId: number) { return databases.databasesOf(this.s, previewId); }
   databasesToSweep() { return databases.databasesToSweep(this.s); }
+  wakeForDatabase(pr: Pick<Preview, "owner" | "repo" | "number">) { return databases.wakeForDatabase(this.s, pr); }
 
   // Check runs that may still be in progress (open-check-runs.ts).
   openCheckRun(previewId: number, sha: string) { return checkRuns.openCheckRun(this.s, previewId, sha); }
@@ -114,6 +117,7 @@ export class Store {
   renewCommand(id: number, worker: string, leaseMs: number) { return commands.renewCommand(this.s, id, worker, leaseMs); }
   retryCommand(id: number, worker: string, retry: { at: number; attempts: number }) { return commands.retryCommand(this.s, id, worker, retry); }
   finishCommand(id: number, worker: string, outcome: string) { return commands.finishCommand(this.s, id, worker, outcome); }
+  commandAnswered(where: { owner: string; repo: string; number: number; commentId: number }, outcome: string) { return commands.commandAnswered(this.s, where, outcome); }
 
   // The installation's GitHub write pace, shared by every process (write-pace.ts).
   claimWriteSlot(installationId: number, spacingMs: number, maxWaitMs: number) {
