@@ -220,6 +220,10 @@ describe("the store's gauges", () => {
     expect(value(text, "fly_preview_github_writes_queued")).toBe(1);
     expect(value(text, "fly_preview_store_up")).toBe(1);
 
+    // #8's lease (60 s from T0 + 1 s) is held up to its last millisecond, as claims see it:
+    // no worker may take the row before then.
+    now = T0 + 61_000;
+    expect(value(await scrape(new Metrics({ store, clock, processMetrics: false })), "fly_preview_leases_held", { kind: "preview" })).toBe(1);
     // A lease nobody renewed is not held any more.
     now = T0 + 62_000;
     expect(value(await scrape(new Metrics({ store, clock, processMetrics: false })), "fly_preview_leases_held", { kind: "preview" })).toBe(0);
