@@ -1,9 +1,13 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:http";
 import { fileURLToPath } from "node:url";
-import { afterEach, describe, expect, it } from "vitest";
+import { readFileSync } from "node:fs";
+import { afterEach, describe, expect, expectTypeOf, it } from "vitest";
 import { FlyError } from "../src/fly/errors.js";
-import { deployFailure, Metrics } from "../src/metrics/metrics.js";
+import { commandName } from "../src/fly/flyctl.js";
+import { DEPLOY_OUTCOMES, deployFailure, DESTROY_OUTCOMES, Metrics } from "../src/metrics/metrics.js";
+import { SLASH_COMMAND_NAMES } from "../src/model/slash-commands.js";
+import type { Wanted } from "../src/preview/surfaces.js";
 import { metricsRoute } from "../src/server/metrics.js";
 import { readSettings, SettingsError } from "../src/settings.js";
 import { openStore, type Store } from "../src/store/store.js";
@@ -397,5 +401,45 @@ describe("the processes", () => {
     expect(value(text, "fly_preview_leases_held", { kind: "preview" })).toBe(0);
     expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
     expect((await fetch(`http://127.0.0.1:${port}/other`)).status).toBe(404);
+  });
+});
+
+describe("docs/operations.md, Metrics", () => {
+  const doc = readFileSync(new URL("../docs/operations.md", import.meta.url), "utf8");
+  const section = doc.split(/^## Metrics$/m)[1]!.split(/^## /m)[0]!;
+  /** The table row that documents `name`. */
+  const row = (name: string) => section.split("\n").find((line) => line.startsWith(`| \`${name}\` |`)) ?? "";
+  const quoted = (text: string) => [...text.matchAll(/`([^`]+)`/g)].map((m) => m[1]);
+
+  it("has a row for every metric of ours, and names none we do not serve", async () => {
+    const served = (await new Metrics({ store: {} as Store, processMetrics: false }).registry.getMetricsAsJSON()).map((m) => m.name).sort();
+    expect(served.length).toBeGreaterThan(15);
+    const documented = [...new Set([...section.matchAll(/^\| `(fly_preview_[a-z_]+)` \|/gm)].map((m) => m[1]))].sort();
+    expect(documented).toEqual(served);
+    expect([...new Set(section.match(/fly_preview_[a-z_]+/g))].filter((name) => !served.some((s) => name.startsWith(s)))).toEqual([]);
+  });
+
+  it("names every value the labels it lists can take", () => {
+    const named = (metric: string, values: readonly string[]) => expect(values.filter((v) => !quoted(row(metric)).includes(v))).toEqual([]);
+    named("fly_preview_deploys_total", DEPLOY_OUTCOMES);
+    named("fly_preview_destroys_total", DESTROY_OUTCOMES);
+    named("fly_preview_commands_total", [...SLASH_COMMAND_NAMES, "unknown"]);
+    const surfaces = ["check", "deployment", "comment", "notice"] as const;
+    expectTypeOf<(typeof surfaces)[number]>().toEqualTypeOf<Wanted["surface"]>();
+    named("fly_preview_github_writes_total", surfaces);
+  });
+
+  it("lists flyctl's commands as the counter names them: command and subcommand", () => {
+    const runs = [
+      ["deploy", "/tmp/src", "-c", "/tmp/src/.fly-preview.toml"],
+      ["apps", "create", "pr-1-a-b", "--org", "acme"],
+      ["machines", "list", "-a", "pr-1-a-b", "--json"],
+      ["machines", "destroy", "e784079b449483", "-a", "pr-1-a-b", "--force"],
+      ["console", "-a", "pr-1-a-b", "--command", "npm run seed"],
+      ["ssh", "console", "-a", "acme-db", "--quiet"],
+    ];
+    const names = runs.map(commandName);
+    expect(names).toEqual(["deploy", "apps create", "machines list", "machines destroy", "console", "ssh console"]);
+    expect(names.filter((name) => !quoted(row("fly_preview_flyctl_calls_total")).includes(name))).toEqual([]);
   });
 });

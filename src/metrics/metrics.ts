@@ -15,11 +15,11 @@ export type WebhookOutcome = "recorded" | "duplicate" | "ignored" | "error";
  * How a deploy run ended. `transient_retry`: Fly.io, GitHub or the network failed for a
  * passing reason and the pool tries again later; `failed`: any other failure.
  */
-const DEPLOY_RESULTS = ["success", "build_failure", "health_failure", "superseded", "transient_retry", "failed"] as const;
-export type DeployResult = (typeof DEPLOY_RESULTS)[number];
+export const DEPLOY_OUTCOMES = ["success", "build_failure", "health_failure", "superseded", "transient_retry", "failed"] as const;
+export type DeployOutcome = (typeof DEPLOY_OUTCOMES)[number];
 /** `failed`: the reaper asks for it again; `retry`: GitHub or the network failed, the pool tries again later. */
-const DESTROY_RESULTS = ["destroyed", "failed", "retry"] as const;
-export type DestroyResult = (typeof DESTROY_RESULTS)[number];
+export const DESTROY_OUTCOMES = ["destroyed", "failed", "retry"] as const;
+export type DestroyOutcome = (typeof DESTROY_OUTCOMES)[number];
 export type GitHubRequestResult = "ok" | "client_error" | "rate_limited" | "server_error" | "network_error";
 /** What the write queue did with one write: sent; `stale` (a replaced desire's step, dropped); retried later; given up; dropped with its installation. */
 export type GitHubWriteResult = "sent" | "stale" | "retry" | "given_up" | "dropped";
@@ -116,8 +116,8 @@ export class Metrics {
 
     // Every result at 0 from the start, so that rate() and alerts see a series before its first event.
     if (!this.byInstallation) {
-      for (const result of DEPLOY_RESULTS) this.deploys.inc({ result }, 0);
-      for (const result of DESTROY_RESULTS) this.destroys.inc({ result }, 0);
+      for (const result of DEPLOY_OUTCOMES) this.deploys.inc({ result }, 0);
+      for (const result of DESTROY_OUTCOMES) this.destroys.inc({ result }, 0);
     }
     if (options.store) this.storeGauges(options.store, perInstallation);
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
@@ -146,7 +146,7 @@ export class Metrics {
    * A deploy run ended. With `timings` (the run's, as its check run shows them) their
    * histograms are observed; with `desiredAt` and success, the time to ready.
    */
-  deployEnded(result: DeployResult, details: { installationId?: number; timings?: Timings; desiredAt?: number } = {}): void {
+  deployEnded(result: DeployOutcome, details: { installationId?: number; timings?: Timings; desiredAt?: number } = {}): void {
     this.deploys.inc(this.labels({ result }, details.installationId));
     const { timings } = details;
     if (timings?.sourceMs !== undefined) this.sourceDownload.observe(s(timings.sourceMs));
@@ -181,7 +181,7 @@ export class Metrics {
     };
   }
 
-  destroyEnded(result: DestroyResult, installationId?: number): void {
+  destroyEnded(result: DestroyOutcome, installationId?: number): void {
     this.destroys.inc(this.labels({ result }, installationId));
   }
 
@@ -270,7 +270,7 @@ export interface DeployTimer {
   flyctlStarted(build: boolean): void;
   /** flyctl said the image is pushed: the build is over. */
   imagePushed(): void;
-  ended(result: DeployResult, timings: Timings): void;
+  ended(result: DeployOutcome, timings: Timings): void;
   /** The run failed with `error`: classified by `deployFailure`. */
   failed(error: unknown, timings: Timings): void;
 }
@@ -280,7 +280,7 @@ export interface DeployTimer {
  * failure by its kind; after the deploy, our own health wait (its time is known)
  * failing; anything else (a transient failure with no attempt left included) `failed`.
  */
-export function deployFailure(error: unknown, timings: Timings): DeployResult {
+export function deployFailure(error: unknown, timings: Timings): DeployOutcome {
   if (error instanceof FlyError && error.kind === "build") return "build_failure";
   if (error instanceof FlyError && error.kind === "health") return "health_failure";
   if (timings.healthMs !== undefined) return "health_failure";
