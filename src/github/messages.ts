@@ -1,3 +1,4 @@
+import { APP_KEY_MAX } from "../model/app-name.js";
 import { CONFIG_PATH } from "../model/config-file.js";
 import type { CostShown, DatabaseShown, DestroyReason, HookShown } from "../model/pull-request.js";
 import { codeSpan, fitLine, formatClock, formatDuration, formatMoney, formatTtl, shortSha } from "./markdown.js";
@@ -263,7 +264,7 @@ function word(text: string): string {
 export function notAnAppNameReply(command: string, written: string): string {
   return (
     `${word(written)} is not an app's name: apps are named under \`apps:\` in \`${CONFIG_PATH}\`, with lowercase letters, digits and hyphens, ` +
-    `starting with a letter, like \`/preview ${command} api\`. Without a name, \`/preview ${command}\` acts on every app.`
+    `starting with a letter, at most ${APP_KEY_MAX} characters, like \`/preview ${command} api\`. Without a name, \`/preview ${command}\` acts on every app.`
   );
 }
 
