@@ -1,7 +1,7 @@
-import { UsageError, type Args, type Command } from "./command.js";
+import { UsageError, type Args, type CliCommand } from "./command.js";
 
 /** Flags anywhere before `--`, in `--name value` or `--name=value` form; the rest are positionals. */
-export function parseArgs(command: Command, tokens: string[]): Args {
+export function parseArgs(command: CliCommand, tokens: string[]): Args {
   const args: Args = { positionals: [], switches: new Set(), values: new Map() };
   for (let i = 0; i < tokens.length; i++) {
     const token = tokens[i];

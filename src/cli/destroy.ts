@@ -1,8 +1,8 @@
 import { parsePullRequest } from "./args.js";
-import { CliError, type Command } from "./command.js";
+import { CliError, type CliCommand } from "./command.js";
 import { previewName } from "./format.js";
 
-export const destroy: Command = {
+export const destroy: CliCommand = {
   name: "destroy",
   args: ["owner/repo#N"],
   flags: [],

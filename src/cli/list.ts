@@ -3,12 +3,12 @@ import { formatMoney } from "../github/markdown.js";
 import type { CostShown } from "../model/pull-request.js";
 import type { Preview } from "../store/store.js";
 import { parseRepository } from "./args.js";
-import type { Command } from "./command.js";
+import type { CliCommand } from "./command.js";
 import { expiryCell, isoTime, previewJson, previewName, statusLabel, table } from "./format.js";
 
 const ERROR_WIDTH = 80;
 
-export const list: Command = {
+export const list: CliCommand = {
   name: "list",
   args: [],
   flags: [

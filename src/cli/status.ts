@@ -1,10 +1,10 @@
 import { formatTtl } from "../github/markdown.js";
 import type { DatabaseRow, Preview } from "../store/store.js";
 import { parsePullRequest } from "./args.js";
-import { CliError, type Command } from "./command.js";
+import { CliError, type CliCommand } from "./command.js";
 import { expiryOfPreview, isoTime, previewJson, previewName, statusLabel } from "./format.js";
 
-export const status: Command = {
+export const status: CliCommand = {
   name: "status",
   args: ["owner/repo#N"],
   flags: [{ name: "json", help: "a JSON object instead of lines" }],
