@@ -35,6 +35,12 @@ async function neonWorld(options: { fork?: boolean } = {}) {
   if (options.fork) world.gh.setCommit(REPO, "master", { ".preview.yml": `${CONFIG}forks: approve\n` });
 }
 
+/** fly_preview_database_operations_total, as "provider operation result" → count. */
+async function operations(): Promise<Record<string, number>> {
+  const metric = await world.metrics.registry.getSingleMetric("fly_preview_database_operations_total")!.get();
+  return Object.fromEntries(metric.values.map((v) => [`${v.labels.provider} ${v.labels.operation} ${v.labels.result}`, v.value]));
+}
+
 const digest = (value: string) => createHash("sha256").update(value).digest("hex").slice(0, 16);
 const creates = () => neon.requests.filter((r) => r.method === "POST" && /\/projects\/[^/]+\/branches$/.test(r.path));
 
@@ -92,6 +98,8 @@ describe("a Neon branch per pull request", () => {
     expect((await world.settled()).status).toBe("destroyed");
     expect(neon.branch(PROJECT, BRANCH)).toBeUndefined();
     expect(await world.store.databaseOf((await world.settled()).id)).toBeUndefined();
+    // Each of the three deploys (open, push, after the reset) ensured the branch before flyctl ran.
+    expect(await operations()).toEqual({ "neon ensure ok": 3, "neon reset ok": 1, "neon drop ok": 1 });
   });
 
   it("only in a project the operator listed: a pull request cannot copy another project's data", async () => {
@@ -115,6 +123,7 @@ describe("a Neon branch per pull request", () => {
     expect(world.deploys()).toHaveLength(0);
     const check = await until("the failed check run", () => world.gh.checkRuns.find((c) => c.conclusion === "failure"));
     expect(check.output?.summary).toMatch(/branches limit exceeded/i);
+    expect(await operations()).toEqual({ "neon ensure refused": 1 });
   });
 
   it("a /preview reset-db on a preview without a database says so and changes nothing", async () => {

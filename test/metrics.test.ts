@@ -233,6 +233,27 @@ describe("the store's gauges", () => {
     expect(value(await scrape(new Metrics({ store, clock, processMetrics: false })), "fly_preview_leases_held", { kind: "preview" })).toBe(0);
   });
 
+  it("count the databases the sweep would drop: made for a preview that is gone, not dropped yet", async () => {
+    now = T0;
+    const store = await openStore("file::memory:", clock);
+    cleanups.push(() => store.close().catch(() => undefined));
+    const scrapeSweep = async () => value(await scrape(new Metrics({ store, clock, processMetrics: false })), "fly_preview_databases_to_sweep", { provider: "neon" });
+    await store.desireDeploy(prInfo({ number: 5, appName: "pr-5-acme-web" }));
+    let claim = (await store.claim("w1", 60_000, 0))!;
+    const branch = { provider: "neon" as const, home: "proud-fog-123456", name: "preview/pr-5" };
+    await store.databaseWanted(claim.preview.id, { ...branch, parent: "main" });
+    await store.finish(claim.preview.id, "w1", claim.generation, { status: "ready", status_at: now });
+    // In use by a live preview: not the sweep's.
+    expect(await scrapeSweep()).toBeUndefined();
+    await store.desireDestroy("acme", "web", 5);
+    claim = (await store.claim("w1", 60_000, 0))!;
+    await store.finish(claim.preview.id, "w1", claim.generation, { status: "destroyed", status_at: now });
+    // Its preview destroyed and the branch still there (the drop failed, or the process died).
+    expect(await scrapeSweep()).toBe(1);
+    await store.databaseDropped(branch);
+    expect(await scrapeSweep()).toBeUndefined();
+  });
+
   it("a store that does not answer sets fly_preview_store_up to 0 and keeps the scrape, counters included", async () => {
     const { store } = await storeWithWork();
     const metrics = new Metrics({ store, clock, processMetrics: false });

@@ -24,6 +24,9 @@ export type GitHubRequestResult = "ok" | "client_error" | "rate_limited" | "serv
 /** What the write queue did with one write: sent; `stale` (a replaced desire's step, dropped); retried later; given up; dropped with its installation. */
 export type GitHubWriteResult = "sent" | "stale" | "retry" | "given_up" | "dropped";
 export type CommandOutcome = "done" | "refused" | "pending" | "failed" | "retry";
+/** What was done to a preview's own database: made or adopted before a deploy, reset by `/preview reset-db`, dropped. */
+export type DatabaseOperation = "ensure" | "reset" | "drop";
+export type DatabaseResult = "ok" | "refused" | "transient" | "failed";
 
 export interface MetricsOptions {
   /** The store whose rows the gauges count at each scrape; without it there are no store gauges. */
@@ -58,6 +61,7 @@ export class Metrics {
   private readonly githubWrites: Counter;
   private readonly commands: Counter;
   private readonly hooks: Counter;
+  private readonly databases: Counter;
   private readonly webhookToFlyctl: Histogram;
   private readonly sourceDownload: Histogram;
   private readonly build: Histogram;
@@ -99,6 +103,11 @@ export class Metrics {
     );
     this.commands = counter("fly_preview_commands_total", "Commands (/preview …, check run buttons) carried out, by name and outcome.", perInstallation(["command", "outcome"]));
     this.hooks = counter("fly_preview_hook_runs_total", "Hooks of .preview.yml run in a one-off machine (postdeploy, predestroy), by result: ok, failed (non-zero exit), timeout, error (flyctl could not run it).", perInstallation(["hook", "result"]));
+    this.databases = counter(
+      "fly_preview_database_operations_total",
+      "Operations on previews' own databases (database: in .preview.yml), by provider, operation (ensure, reset, drop) and result: ok, refused, transient, failed.",
+      ["provider", "operation", "result"],
+    );
     this.webhookToFlyctl = seconds(
       "fly_preview_webhook_to_flyctl_seconds",
       "From the desire (webhook or command) to flyctl deploy starting, waits for a slot or a retry included.",
@@ -189,6 +198,10 @@ export class Metrics {
     this.hooks.inc(this.labels({ hook, result }, installationId));
   }
 
+  databaseOperation(provider: "neon" | "fly_postgres", operation: DatabaseOperation, result: DatabaseResult): void {
+    this.databases.inc({ provider, operation, result });
+  }
+
   flyctlCall(command: string, result: string): void {
     this.flyctlCalls.inc({ command, result });
   }
@@ -259,6 +272,14 @@ export class Metrics {
       g.set({ kind: "preview" }, snap.leases.previews);
       g.set({ kind: "command" }, snap.leases.commands);
     });
+    gauge(
+      "fly_preview_databases_to_sweep",
+      "Databases fly-preview made whose preview is gone, not dropped yet: the reaper's to drop (the provider may bill them meanwhile).",
+      ["provider"],
+      (g, snap) => {
+        for (const row of snap.databasesToSweep) g.inc({ provider: row.provider });
+      },
+    );
     gauge("fly_preview_github_writes_queued", "GitHub writes waiting in the write queue, of every process.", perInstallation([]), (g, snap) => {
       for (const row of snap.queuedWrites) g.inc(this.labels({}, row.installationId), row.count);
     });
@@ -294,18 +315,21 @@ interface StoreSnapshot {
   failedDestroys: number;
   leases: { previews: number; commands: number };
   queuedWrites: Awaited<ReturnType<typeof queuedWrites>>;
+  databasesToSweep: Awaited<ReturnType<Store["databasesToSweep"]>>;
 }
 
 async function readStore(store: Store, now: number): Promise<StoreSnapshot | undefined> {
   try {
-    const [previews, oldestPendingAt, failed, leases, writes] = await Promise.all([
+    const [previews, oldestPendingAt, failed, leases, writes, databases] = await Promise.all([
       previewsByStatus(store.db),
       oldestPendingDesireAt(store.db),
       failedDestroys(store.db),
       leasesHeld(store.db, now),
       queuedWrites(store.db),
+      // The sweep's own rule (src/store/preview-databases.ts), so the gauge counts what the reaper would drop.
+      store.databasesToSweep(),
     ]);
-    return { now, previews, oldestPendingAt, failedDestroys: failed, leases, queuedWrites: writes };
+    return { now, previews, oldestPendingAt, failedDestroys: failed, leases, queuedWrites: writes, databasesToSweep: databases };
   } catch {
     return undefined;
   }

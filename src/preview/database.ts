@@ -2,7 +2,8 @@ import type { DatabaseConfig } from "../config/index.js";
 import { DatabaseError } from "../database/errors.js";
 import { dropFlyPostgres, ensureFlyPostgres, flyDatabaseName, resetFlyPostgres } from "../database/fly-postgres.js";
 import { deleteNeonBranch, ensureNeonBranch, neonBranchName, resetNeonBranch } from "../database/neon.js";
-import type { Flyctl } from "../fly/index.js";
+import { FlyError, type Flyctl } from "../fly/index.js";
+import type { DatabaseOperation, Metrics } from "../metrics/metrics.js";
 import type { DatabaseShown } from "../model/pull-request.js";
 import type { SecretStore } from "../secrets/index.js";
 import type { Settings } from "../settings.js";
@@ -19,6 +20,8 @@ export interface DatabaseDeps {
   settings?: Pick<Settings, "neonApiKey" | "neonApiUrl" | "previewDatabases">;
   secrets?: SecretStore;
   flyctl: Flyctl;
+  /** Counts each make, reset and drop by its provider and result. */
+  metrics?: Metrics;
 }
 
 export interface Made {
@@ -32,7 +35,11 @@ export interface Made {
  * deploy, so the URL is staged with it and `release_command` runs against it. A fork's
  * Neon branch holds the parent's schema only, unless the repository trusts forks.
  */
-export async function ensureDatabase(deps: DatabaseDeps, preview: Preview, db: DatabaseConfig, trusted: boolean, signal?: AbortSignal): Promise<Made> {
+export function ensureDatabase(deps: DatabaseDeps, preview: Preview, db: DatabaseConfig, trusted: boolean, signal?: AbortSignal): Promise<Made> {
+  return counted(deps, db.provider, "ensure", () => ensure(deps, preview, db, trusted, signal));
+}
+
+async function ensure(deps: DatabaseDeps, preview: Preview, db: DatabaseConfig, trusted: boolean, signal?: AbortSignal): Promise<Made> {
   allowed(deps, db);
   if (db.provider === "neon") {
     const name = neonBranchName(preview.number);
@@ -53,7 +60,11 @@ export async function ensureDatabase(deps: DatabaseDeps, preview: Preview, db: D
 }
 
 /** Drops a recorded database (after its app is destroyed, or by a sweep), and records that it is gone. */
-export async function dropDatabase(deps: DatabaseDeps, preview: Pick<Preview, "owner" | "repo" | "app_name">, row: DatabaseRow): Promise<"dropped" | "absent"> {
+export function dropDatabase(deps: DatabaseDeps, preview: Pick<Preview, "owner" | "repo" | "app_name">, row: DatabaseRow): Promise<"dropped" | "absent"> {
+  return counted(deps, row.provider, "drop", () => drop(deps, preview, row));
+}
+
+async function drop(deps: DatabaseDeps, preview: Pick<Preview, "owner" | "repo" | "app_name">, row: DatabaseRow): Promise<"dropped" | "absent"> {
   const key = { provider: row.provider, home: row.home, name: row.name };
   let outcome: "dropped" | "absent";
   if (row.provider === "neon") {
@@ -71,7 +82,11 @@ export async function dropDatabase(deps: DatabaseDeps, preview: Pick<Preview, "o
  * Fly Postgres: the database dropped and made again). The caller then redeploys, which
  * restarts the machines with the (possibly new) URL and lets `release_command` migrate.
  */
-export async function resetDatabase(deps: DatabaseDeps, preview: Preview, db: DatabaseConfig, trusted: boolean): Promise<DatabaseShown> {
+export function resetDatabase(deps: DatabaseDeps, preview: Preview, db: DatabaseConfig, trusted: boolean): Promise<DatabaseShown> {
+  return counted(deps, db.provider, "reset", () => reset(deps, preview, db, trusted));
+}
+
+async function reset(deps: DatabaseDeps, preview: Preview, db: DatabaseConfig, trusted: boolean): Promise<DatabaseShown> {
   allowed(deps, db);
   if (db.provider === "neon") {
     const name = neonBranchName(preview.number);
@@ -82,6 +97,23 @@ export async function resetDatabase(deps: DatabaseDeps, preview: Preview, db: Da
   const { cluster } = db.fly_postgres;
   const made = await resetFlyPostgres({ flyctl: deps.flyctl, cluster, app: preview.app_name, variable: db.env });
   return { provider: "fly_postgres", name: made.name, parent: cluster };
+}
+
+/**
+ * `work` on a database of `provider`, counted (fly_preview_database_operations_total): `ok`;
+ * `refused` (the provider, or this server, said no: the check run says why); `transient`
+ * (a passing failure: the run is tried again); `failed` (anything else: a stop included).
+ */
+async function counted<T>(deps: DatabaseDeps, provider: DatabaseConfig["provider"], operation: DatabaseOperation, work: () => Promise<T>): Promise<T> {
+  try {
+    const result = await work();
+    deps.metrics?.databaseOperation(provider, operation, "ok");
+    return result;
+  } catch (error) {
+    const transient = (error instanceof DatabaseError && error.transient) || (error instanceof FlyError && error.kind === "transient");
+    deps.metrics?.databaseOperation(provider, operation, transient ? "transient" : error instanceof DatabaseError ? "refused" : "failed");
+    throw error;
+  }
 }
 
 /**
