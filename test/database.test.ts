@@ -6,8 +6,14 @@
 // when a crash left it behind.
 import { createHash } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
+import type { DatabaseConfig } from "../src/config/index.js";
 import { ensureNeonBranch } from "../src/database/neon.js";
+import type { Flyctl } from "../src/fly/index.js";
+import { Metrics } from "../src/metrics/metrics.js";
+import { ensureDatabase, type DatabaseDeps } from "../src/preview/database.js";
 import { reap } from "../src/preview/reaper.js";
+import type { SecretStore } from "../src/secrets/index.js";
+import type { Preview, Store } from "../src/store/store.js";
 import { startFakeNeon, type FakeNeon } from "./fake-neon/server.js";
 import { DOCKERFILE, issueComment, pullRequest, REPO, sha, startWorld, until, type World } from "./harness.js";
 
@@ -248,3 +254,36 @@ describe("a database on a Fly Postgres cluster per pull request", () => {
   });
 });
 
+
+describe("a database this server cannot make", () => {
+  const preview = { id: 1, owner: "acme", repo: "web", number: 7, fork: 0, app_name: "pr-7-acme-web" } as Preview;
+  const neonBlock = (apiKeySecret?: string): DatabaseConfig => ({ provider: "neon", neon: { project: PROJECT, api_key_secret: apiKeySecret }, env: "DATABASE_URL" });
+  // Each refusal comes before the store or the provider is asked: they are not there to ask.
+  const deps = (over: Partial<DatabaseDeps> = {}): DatabaseDeps => ({
+    store: {} as Store,
+    flyctl: {} as Flyctl,
+    settings: { previewDatabases: [`neon:${PROJECT}`], neonApiKey: undefined, neonApiUrl: "http://127.0.0.1:9" },
+    ...over,
+  });
+
+  it("says what the operator or the repository must do, and counts each refusal", async () => {
+    const metrics = new Metrics({ processMetrics: false });
+    const refused = (d: DatabaseDeps, db: DatabaseConfig) => ensureDatabase({ ...d, metrics }, preview, db, false);
+
+    await expect(refused(deps({ settings: { previewDatabases: [], neonApiKey: KEY, neonApiUrl: "http://127.0.0.1:9" } }), neonBlock())).rejects.toThrow(
+      `the Neon project ${PROJECT} is not one this server lets previews use: ask its operator to add neon:${PROJECT} to PREVIEW_DATABASES.`,
+    );
+    await expect(refused(deps(), neonBlock())).rejects.toThrow(
+      "database.neon names no api_key_secret and this server has no NEON_API_KEY: store a key with `fly-preview secrets set acme/web NEON_API_KEY` and name it in api_key_secret, or ask the operator to set NEON_API_KEY.",
+    );
+    await expect(refused(deps(), neonBlock("TEAM_NEON_KEY"))).rejects.toThrow(
+      "database.neon.api_key_secret names TEAM_NEON_KEY, but this server has no secret store: ask its operator to set PREVIEW_SECRETS_KEY.",
+    );
+    const secrets = { resolve: async () => ({ values: {}, missing: ["TEAM_NEON_KEY"] }) } as unknown as SecretStore;
+    await expect(refused(deps({ secrets }), neonBlock("TEAM_NEON_KEY"))).rejects.toThrow(
+      "database.neon.api_key_secret names TEAM_NEON_KEY, which is not set for acme/web. Set a valid key with `fly-preview secrets set acme/web TEAM_NEON_KEY`.",
+    );
+    const counted = await metrics.registry.getSingleMetric("fly_preview_database_operations_total")!.get();
+    expect(counted.values.map((v) => [v.labels, v.value])).toEqual([[{ provider: "neon", operation: "ensure", result: "refused" }, 4]]);
+  });
+});

@@ -3,6 +3,7 @@ import { DatabaseError } from "../database/errors.js";
 import { dropFlyPostgres, ensureFlyPostgres, flyDatabaseName, resetFlyPostgres } from "../database/fly-postgres.js";
 import { deleteNeonBranch, ensureNeonBranch, neonBranchName, resetNeonBranch } from "../database/neon.js";
 import { FlyError, type Flyctl } from "../fly/index.js";
+import { databaseNotAllowedReason, neonKeyHelp, neonKeySecretMissingReason, noNeonKeyReason } from "../github/messages.js";
 import type { DatabaseOperation, Metrics } from "../metrics/metrics.js";
 import type { DatabaseShown } from "../model/pull-request.js";
 import type { SecretStore } from "../secrets/index.js";
@@ -124,28 +125,22 @@ function allowed(deps: DatabaseDeps, db: DatabaseConfig): void {
   const item = db.provider === "neon" ? `neon:${db.neon.project}` : `fly_postgres:${db.fly_postgres.cluster}`;
   if (deps.settings?.previewDatabases.includes(item)) return;
   const what = db.provider === "neon" ? `the Neon project ${db.neon.project}` : `the Fly Postgres cluster ${db.fly_postgres.cluster}`;
-  throw new DatabaseError(`${what} is not one this server lets previews use: ask its operator to add ${item} to PREVIEW_DATABASES.`, false);
+  throw new DatabaseError(databaseNotAllowedReason(what, item), false);
 }
 
 /** The Neon API key: the repository secret `api_key_secret` names, else the server's NEON_API_KEY. */
 async function neonAccess(deps: DatabaseDeps, preview: Pick<Preview, "owner" | "repo">, project: string, secretName: string | null) {
   const base = { baseUrl: deps.settings?.neonApiUrl, project };
   if (secretName) {
-    const help = `Set a valid key with \`fly-preview secrets set ${preview.owner}/${preview.repo} ${secretName}\`.`;
-    if (!deps.secrets) throw new DatabaseError(`database.neon.api_key_secret names ${secretName}, but this server has no secret store: ask its operator to set PREVIEW_SECRETS_KEY.`, false);
+    if (!deps.secrets) throw new DatabaseError(neonKeySecretMissingReason(secretName, preview, false), false);
     const { values } = await deps.secrets.resolve(preview.owner, preview.repo, [secretName]);
     const apiKey = values[secretName];
-    if (!apiKey) throw new DatabaseError(`database.neon.api_key_secret names ${secretName}, which is not set for ${preview.owner}/${preview.repo}. ${help}`, false);
+    if (!apiKey) throw new DatabaseError(neonKeySecretMissingReason(secretName, preview, true), false);
     deps.flyctl.redactor.add(apiKey);
-    return { ...base, apiKey, keyHelp: help };
+    return { ...base, apiKey, keyHelp: neonKeyHelp(secretName, preview) };
   }
   const serverKey = deps.settings?.neonApiKey;
-  if (!serverKey) {
-    throw new DatabaseError(
-      `database.neon names no api_key_secret and this server has no NEON_API_KEY: store a key with \`fly-preview secrets set ${preview.owner}/${preview.repo} NEON_API_KEY\` and name it in api_key_secret, or ask the operator to set NEON_API_KEY.`,
-      false,
-    );
-  }
+  if (!serverKey) throw new DatabaseError(noNeonKeyReason(preview), false);
   deps.flyctl.redactor.add(serverKey);
-  return { ...base, apiKey: serverKey, keyHelp: "Ask the server's operator to set a valid NEON_API_KEY." };
+  return { ...base, apiKey: serverKey, keyHelp: neonKeyHelp(null, preview) };
 }
