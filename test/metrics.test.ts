@@ -159,6 +159,24 @@ describe("/metrics after a preview's life", () => {
     expect(value(text, "fly_preview_previews", { status: "failed" })).toBe(1);
   });
 
+  it("a push during a build counts the stopped deploy as superseded, and the next as a success", async () => {
+    world = await startWorld({ pool: { settleMs: 300 } });
+    const w = world;
+    w.commit(sha(1));
+    w.commit(sha(2));
+    w.fly.setBehavior({ deployDelayMs: 5000 });
+    await w.deliver(pullRequest("opened", { sha: sha(1) }));
+    await until("the first build to start", () => w.deploys().length === 1);
+    w.fly.setBehavior({});
+    await w.deliver(pullRequest("synchronize", { sha: sha(2) }));
+    await until("the push deployed", async () => (await w.settled()).deployed_sha === sha(2));
+
+    const text = await scrape(w.metrics);
+    expect(value(text, "fly_preview_deploys_total", { result: "superseded" })).toBe(1);
+    expect(value(text, "fly_preview_deploys_total", { result: "success" })).toBe(1);
+    expect(value(text, "fly_preview_time_to_ready_seconds_count")).toBe(1);
+  });
+
   it("GitHub's rate limit and its failures are counted, and the write queue says it retried", async () => {
     world = await startWorld({ pool: { retryDelaysMs: [30, 30, 30] } });
     const w = world;
