@@ -165,7 +165,7 @@ export class Metrics {
   }
 
   /**
-   * The timing of one deploy run, for src/preview/reconcile.ts: created when the run
+   * The timing of one deploy run, for src/preview/deploy-steps.ts: created when the run
    * starts deploying, told when flyctl starts and when the image is pushed, and how
    * the run ended.
    */

@@ -283,7 +283,7 @@ export class RunPool {
 
   /**
    * A run that threw ended here: the pool decided whether it is tried again later or
-   * failed. (A deploy run that ends by itself is counted by reconcile, with its timings.)
+   * failed. (A deploy run that ends by itself is counted by its deploy steps (deploy-steps.ts), with its timings.)
    */
   private countEnd(preview: { desired_action: string; installation_id: number }, end: "retry" | "failed"): void {
     const metrics = this.deps.metrics;
