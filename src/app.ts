@@ -42,6 +42,8 @@ export interface Runtime {
   pool: RunPool;
   flyctl: Flyctl;
   metrics: Metrics;
+  /** The repositories' secrets: what a reaper pass of its own needs to drop a Neon branch keyed by one. */
+  secrets: SecretStore;
 }
 
 /** The metrics of one app: a registry of its own, whose gauges read `store`. */
@@ -118,7 +120,7 @@ export async function startWorker(app: Probot, store: Store, options: AppOptions
     clearTimeout(firstResync);
     clearInterval(reaper);
   });
-  const runtime = { store, pool, flyctl, metrics };
+  const runtime = { store, pool, flyctl, metrics, secrets };
   options.onStarted?.(runtime);
   return runtime;
 }

@@ -2,7 +2,10 @@
 // fake GitHub and the fake flyctl: one Fly app, check run and deployment per app, one
 // comment with a row per app, `paths` deciding what a push rebuilds.
 import { afterEach, describe, expect, it } from "vitest";
+import { runCli } from "../src/cli/run.js";
+import { flyDatabaseName, flySharedDatabaseName } from "../src/database/fly-postgres.js";
 import { reap } from "../src/preview/reaper.js";
+import { secretDigest } from "./fake-flyctl/control.js";
 import { startFakeNeon, type FakeNeon } from "./fake-neon/server.js";
 import { checkRun, DOCKERFILE, issueComment, pullRequest, REPO, sha, startWorld, until, type World } from "./harness.js";
 
@@ -259,6 +262,56 @@ describe("commands on one app of several", () => {
     expect(world.deploys().slice(before).map(appOf)).toEqual([WEB]);
   });
 
+  it("/preview status lists every app, its state, URL and commit, and says why one failed", async () => {
+    world = await startWorld();
+    world.gh.setCommit(REPO, sha(1), files(), []);
+    world.fly.setBehavior({ deploy: [{ fail: "build" }] });
+    world.gh.setPull(REPO, 2, { headSha: sha(1) });
+    await world.deliver(pullRequest("opened", { sha: sha(1) }));
+    const apps = await world.settledApps();
+    const [failed, up] = apps.api.status === "failed" ? ["api", "web"] : ["web", "api"];
+    const id = await comment("/preview status");
+    expect(world.reactionsTo(id)).toEqual(["eyes", "rocket"]);
+    const body = world.comments().at(-1)!.body;
+    expect(body).toContain("**Preview:** 2 apps");
+    expect(body).toContain("| App | State | URL | Commit |");
+    expect(body).toContain(`| **${up}** | ready | https://pr-2-${up}-codertocat-hello-world.fly.dev | \`${sha(1).slice(0, 7)}\` |`);
+    expect(body).toContain(`| **${failed}** | failed | — | — |`);
+    expect(body).toMatch(new RegExp(`^\\*\\*Last error of \`${failed}\`:\\*\\* `, "m"));
+    // The pull request's expiry, once: its own row has no Fly app and is no row of the table.
+    expect(body).toMatch(/^Expires \w+ \d+ at \d\d:\d\d UTC, 7 days after the last push or redeploy/m);
+    expect(body).not.toContain("pr-2-codertocat-hello-world");
+  });
+
+  it("/preview status NAME shows that app alone, with the pull request's expiry", async () => {
+    await open();
+    const id = await comment("/preview status web");
+    expect(world.reactionsTo(id)).toEqual(["eyes", "rocket"]);
+    const body = world.comments().at(-1)!.body;
+    expect(body).toContain("**Preview of `web`:** ready");
+    expect(body).toContain(`**URL:** https://${WEB}.fly.dev`);
+    expect(body).toContain(`**App:** \`${WEB}\``);
+    expect(body).toMatch(/^Expires \w+ \d+ at \d\d:\d\d UTC, 7 days after the last push or redeploy/m);
+    expect(body).not.toContain(API);
+
+    await comment("/preview destroy web");
+    await world.settledApps();
+    await comment("/preview status web");
+    const destroyed = world.comments().at(-1)!.body;
+    expect(destroyed).toContain("**Preview of `web`:** destroyed");
+    expect(destroyed).not.toContain("Expires");
+    expect(destroyed).toContain("`/preview redeploy web` does");
+  });
+
+  it("/preview status of an app the pull request does not have gets a reply naming its apps, and 😕", async () => {
+    await open();
+    const id = await comment("/preview status worker");
+    expect(world.reactionsTo(id)).toContain("confused");
+    expect(world.comments().at(-1)!.body).toBe(
+      "This pull request has no app `worker` (`apps:` in `.preview.yml`): its apps are `api`, `web`. Nothing was done; `/preview status` alone shows every app.",
+    );
+  });
+
   it("refuses an app the pull request does not have, and does nothing", async () => {
     await open();
     const before = world.deploys().length;
@@ -293,12 +346,86 @@ describe("the expiry of a pull request with apps", () => {
     await world.commandsDone();
     offset = 6 * 86_400_000;
     const report = await reapNow();
-    // One expiry, the pull request's, not one per app.
-    expect(report.expired.map((e) => e.number)).toEqual([2]);
+    // One expiry, the pull request's, not one per app; named by the Fly apps it takes.
+    expect(report.expired.map((e) => [e.number, e.apps])).toEqual([[2, [API, WEB]]]);
     const apps = await world.settledApps();
     expect(apps.api).toMatchObject({ status: "destroyed", destroy_reason: "expired" });
     expect(apps.web).toMatchObject({ status: "destroyed", destroy_reason: "expired" });
     expect(Object.keys(world.fly.apps())).toEqual([]);
+  });
+});
+
+describe("the reaper, fly-preview gc and fly-preview destroy with a pull request with apps", () => {
+  // The pull request's own row's name: it never made a Fly app of it.
+  const OWN = "pr-2-codertocat-hello-world";
+  const reapNow = () => reap({ store: world.store, flyctl: world.flyctl, log: world.probot.log }, { dryRun: false });
+  const close = async () => {
+    world.gh.setPull(REPO, 2, { headSha: sha(1), state: "closed" });
+    await world.deliver(pullRequest("closed", { sha: sha(1) }));
+    return world.settledApps();
+  };
+
+  it("leave an open pull request's apps alone, and look for no Fly app of its own row", async () => {
+    await open();
+    const before = world.fly.calls().length;
+    expect(await reapNow()).toMatchObject({ orphans: [], retried: [], expired: [], reminded: [] });
+    // One list of the Fly apps: no app asked about, or destroyed, by name.
+    expect(world.fly.calls().slice(before).map((c) => c.argv.slice(0, 2))).toEqual([["apps", "list"]]);
+    expect(Object.keys(world.fly.apps()).sort()).toEqual([API, WEB]);
+  });
+
+  it("sweep an app's Fly app left behind once the pull request closed, by its own name, and never an app named like the pull request's own row", async () => {
+    await open();
+    await close();
+    // Back behind our back (a destroy Fly reported done but did not do), beside an app
+    // bearing the own row's name, which no row of fly-preview's created.
+    world.fly.seedApp(WEB, "personal");
+    world.fly.seedApp(OWN, "personal");
+    const report = await reapNow();
+    expect(report.orphans.map((o) => o.app)).toEqual([WEB]);
+    expect(Object.keys(world.fly.apps())).toEqual([OWN]);
+  });
+
+  it("retry the failed destroy of one app, named by its Fly app", async () => {
+    await open();
+    world.fly.setBehavior({ destroy: [{ fail: "auth" }] });
+    const apps = await close();
+    const failed = Object.values(apps).find((app) => app.status === "failed")!;
+    expect(Object.keys(world.fly.apps())).toEqual([failed.app_name]);
+    expect((await world.store.get("Codertocat", "Hello-World", 2))?.status).toBe("destroyed");
+
+    const report = await reapNow();
+    expect(report.retried.map((r) => [r.app, r.apps])).toEqual([[failed.app_name, undefined]]);
+    await until("the app destroyed", async () => (await world.settledApps())[failed.app_key].status === "destroyed");
+    expect(world.fly.apps()).toEqual({});
+  });
+
+  it("fly-preview destroy of the pull request destroys every app, and list then shows them destroyed", async () => {
+    await open();
+    const cli = async (argv: string[]) => {
+      let stdout = "";
+      const code = await runCli(argv, { stdout: (s) => (stdout += s), stderr: (s) => (stdout += s), stdin: async () => "", env: { DATABASE_URL: world.settings.databaseUrl } });
+      return { code, stdout };
+    };
+    expect(await cli(["destroy", "Codertocat/Hello-World#2"])).toEqual({
+      code: 0,
+      stdout: `destroy of Codertocat/Hello-World#2 (apps ${API}, ${WEB}) recorded; the running fly-preview server carries it out\n`,
+    });
+    const apps = await until("every app destroyed", async () => {
+      const rows = await world.settledApps();
+      return Object.values(rows).every((row) => row.status === "destroyed") ? rows : undefined;
+    });
+    expect(Object.values(apps).map((row) => [row.app_key, row.destroy_reason, row.paused])).toEqual([
+      ["api", "operator", 1],
+      ["web", "operator", 1],
+    ]);
+    expect(world.fly.apps()).toEqual({});
+    const list = (await cli(["list"])).stdout;
+    expect(list).toMatch(/^Codertocat\/Hello-World#2 +2 apps +destroyed /m);
+    expect(list).toMatch(new RegExp(`^Codertocat/Hello-World#2 api +${API} +destroyed `, "m"));
+    expect(list).toMatch(new RegExp(`^Codertocat/Hello-World#2 web +${WEB} +destroyed `, "m"));
+    expect(list).not.toContain(OWN);
+    expect((await cli(["destroy", "Codertocat/Hello-World#2"])).stdout).toBe("Codertocat/Hello-World#2 (no Fly app left) is already destroyed\n");
   });
 });
 
@@ -338,5 +465,193 @@ describe("the database of a pull request with apps", () => {
     await world.settledApps();
     await until("the branch to be deleted", () => neon!.branch(PROJECT, "preview/pr-2") === undefined);
   });
+
+  it("is made again later when Neon fails for a passing reason (503), like a transient flyctl failure, and the apps then deploy", async () => {
+    const KEY = "neon-test-key-0123456789";
+    const PROJECT = "proud-fog-123456";
+    neon = await startFakeNeon({ keys: [KEY], operationMs: 5 });
+    neon.addProject(PROJECT, { tables: ["users"], rows: ["alice"] });
+    neon.failNext("POST", `/projects/${PROJECT}/branches`, 503, { code: "", message: "service unavailable" });
+    world = await startWorld({ env: { NEON_API_KEY: KEY, NEON_API_URL: neon.url, PREVIEW_DATABASES: `neon:${PROJECT}` }, pool: { retryDelaysMs: [150, 150] } });
+    world.gh.setCommit(REPO, sha(1), files({}, `database:\n  neon:\n    project: ${PROJECT}\n${TWO_APPS}`), []);
+    world.gh.setPull(REPO, 2, { headSha: sha(1) });
+    await world.deliver(pullRequest("opened", { sha: sha(1) }));
+    const waiting = await until("a retry to be scheduled", async () => {
+      const row = await world.store.get("Codertocat", "Hello-World", 2);
+      return row?.retry_attempts === 1 ? row : undefined;
+    });
+    expect(waiting.status).toBe("queued");
+    expect(waiting.last_error).toMatch(/^The database provider is failing \(Neon's API failed to create the branch preview\/pr-2 /);
+    await until("the comment to say why it waits", () => world.comments().find((c) => c.body.includes("The database provider is failing")));
+
+    const apps = await world.settledApps();
+    expect(apps.api).toMatchObject({ status: "ready" });
+    expect(apps.web).toMatchObject({ status: "ready" });
+    expect(neon.branch(PROJECT, "preview/pr-2")).toBeDefined();
+    expect(world.fly.apps()[API].secrets.DATABASE_URL).toBeDefined();
+  });
 });
 
+
+describe("a Fly Postgres database for a pull request with apps", () => {
+  const CLUSTER = "acme-preview-db";
+  const OWN = "pr-2-codertocat-hello-world";
+  const SHARED = flySharedDatabaseName(OWN);
+  const WRITER = "maintainer-mo";
+  const withDatabase = (config = TWO_APPS) => `database:\n  fly_postgres:\n    cluster: ${CLUSTER}\n${config}`;
+  const cluster = () => world.fly.cluster(CLUSTER);
+  const started = (call: { startedAt: string }) => Date.parse(call.startedAt);
+  const attachOf = (app: string) => world.fly.calls().find((c) => c.argv[0] === "postgres" && c.argv[1] === "attach" && appOf(c) === app)!;
+  /** The URL attach staged on `app`, rebuilt from its user's password once the secret's digest matches it. */
+  const urlOf = (app: string) => {
+    const user = flyDatabaseName(app);
+    const url = `postgres://${user}:${cluster().users[user]!.password}@${CLUSTER}.flycast:5432/${SHARED}?sslmode=disable`;
+    expect(world.fly.apps()[app]?.secrets.DATABASE_URL?.digest).toBe(secretDigest(url));
+    return url;
+  };
+  const push = async (n: number, config: string, extra: Record<string, string> = {}) => {
+    world.gh.setCommit(REPO, sha(n), files(extra, config), [sha(n - 1)]);
+    world.gh.setPull(REPO, 2, { headSha: sha(n) });
+    await world.deliver(pullRequest("synchronize", { sha: sha(n) }));
+  };
+  const close = async () => {
+    world.gh.setPull(REPO, 2, { headSha: sha(1), state: "closed" });
+    await world.deliver(pullRequest("closed", { sha: sha(1) }));
+    return world.settledApps();
+  };
+  async function openWithDatabase(config = withDatabase()) {
+    world = await startWorld({ env: { PREVIEW_DATABASES: `fly_postgres:${CLUSTER}` } });
+    world.fly.createCluster(CLUSTER);
+    world.gh.setCommit(REPO, sha(1), files({}, config), []);
+    world.gh.setPull(REPO, 2, { headSha: sha(1) });
+    await world.deliver(pullRequest("opened", { sha: sha(1) }));
+    return world.settledApps();
+  }
+  /** Nothing of the pull request left on the cluster, nor in the store for a sweep. */
+  const nothingLeft = async () => {
+    expect(Object.keys(cluster().databases)).toEqual(["postgres"]);
+    expect(Object.keys(cluster().users)).toEqual(["postgres"]);
+    expect(cluster().attachments).toEqual([]);
+    expect(await world.store.databasesToSweep()).toEqual([]);
+    expect(world.fly.agents()).toEqual([]);
+  };
+
+  it("is one database made before any app deploys, each app a user of its own acting as its owner, and all of it dropped when the pull request closes", async () => {
+    const apps = await openWithDatabase();
+    expect([apps.api.status, apps.web.status]).toEqual(["ready", "ready"]);
+
+    // The pull request's run made it, by psql, before any app attached or deployed.
+    const made = world.fly.calls().find((c) => c.argv[0] === "ssh" && c.stdin?.includes(`CREATE ROLE "${SHARED}" NOLOGIN`))!;
+    expect(made).toBeDefined();
+    for (const call of [...world.deploys(), attachOf(API), attachOf(WEB)]) expect(started(made)).toBeLessThan(started(call));
+    expect(cluster().databases[SHARED]).toMatchObject({ owner: SHARED, publicConnect: false });
+    expect(cluster().users[SHARED]).toMatchObject({ login: false });
+
+    for (const app of [API, WEB]) {
+      const user = flyDatabaseName(app);
+      // Each app attached before its own deploy, as a user of its own on the one database.
+      const deploy = world.deploys().find((c) => appOf(c) === app)!;
+      expect(attachOf(app).argv).toEqual(expect.arrayContaining(["--database-name", SHARED, "--database-user", user, "--superuser=false"]));
+      expect(started(attachOf(app))).toBeLessThan(started(deploy));
+      expect(cluster().users[user]).toMatchObject({ superuser: false, readWriteAll: false, memberOf: [SHARED], settings: { role: SHARED } });
+      // Its URL opens the shared database as its owner role: what api's migrations make, web uses.
+      expect(world.fly.session(CLUSTER, urlOf(app))).toMatchObject({ database: SHARED, currentRole: SHARED, readsEverything: false });
+      const password = cluster().users[user]!.password!;
+      expect(JSON.stringify(world.logs)).not.toContain(password);
+      expect(JSON.stringify(world.gh.requests.map((r) => r.body))).not.toContain(password);
+      expect(JSON.stringify(world.fly.calls().map((c) => [c.argv, c.stdin]))).not.toContain(password);
+    }
+    expect(sticky()).toContain(`database \`${SHARED}\` on the Fly Postgres cluster \`${CLUSTER}\``);
+    // The database is the pull request's row's; each app's row has its user.
+    const own = (await world.store.get("Codertocat", "Hello-World", 2))!;
+    expect(await world.store.databasesOf(own.id)).toEqual([expect.objectContaining({ name: SHARED, onDatabase: null })]);
+    expect(await world.store.databasesOf(apps.api.id)).toEqual([expect.objectContaining({ name: flyDatabaseName(API), onDatabase: SHARED })]);
+    // `fly-preview status` of an app names the database and the app's own user of it.
+    let stdout = "";
+    await runCli(["status", "Codertocat/Hello-World#2", "api"], { stdout: (s) => (stdout += s), stderr: (s) => (stdout += s), stdin: async () => "", env: { DATABASE_URL: world.settings.databaseUrl } });
+    expect(stdout).toContain(`database ${SHARED} on Fly Postgres cluster ${CLUSTER}, the pull request's, shared by its apps; its own user ${flyDatabaseName(API)}\n`);
+
+    await close();
+    await nothingLeft();
+  }, 60_000);
+
+  it("/preview reset-db makes it again, empty, then every app deploys again with the URL it had", async () => {
+    await openWithDatabase();
+    const secrets = [API, WEB].map((app) => world.fly.apps()[app]?.secrets.DATABASE_URL?.digest);
+    world.fly.updateCluster(CLUSTER, (c) => void (c.databases[SHARED]!.sessions = 2));
+    const before = world.deploys().length;
+    world.gh.setPermission(REPO, WRITER, "write");
+    await world.deliverEvent("issue_comment", issueComment("/preview reset-db", { user: WRITER }));
+    await world.commandsDone();
+    await until("both apps to deploy again", () => world.deploys().length >= before + 2);
+    await world.settledApps();
+
+    const reset = world.fly.calls().find((c) => c.argv[0] === "ssh" && c.stdin?.includes(`DROP DATABASE IF EXISTS "${SHARED}" WITH (FORCE);`))!;
+    const redeploys = world.deploys().slice(before);
+    expect(redeploys.map(appOf).sort()).toEqual([API, WEB]);
+    for (const call of redeploys) expect(started(reset)).toBeLessThan(started(call));
+    expect(cluster().databases[SHARED]).toEqual({ owner: SHARED, publicConnect: false, publicCreate: false, sessions: 0 });
+    expect([API, WEB].map((app) => world.fly.apps()[app]?.secrets.DATABASE_URL?.digest)).toEqual(secrets);
+    for (const app of [API, WEB]) expect(world.fly.session(CLUSTER, urlOf(app)).currentRole).toBe(SHARED);
+    expect((await world.store.get("Codertocat", "Hello-World", 2))!.reset_db).toBe(0);
+  }, 60_000);
+
+  it("takes its user from an app removed from apps:, and leaves the database and the other app's", async () => {
+    await openWithDatabase();
+    const webUrl = urlOf(WEB);
+    await push(2, withDatabase(TWO_APPS.replace(/ {4}API_URL.*\n/, "").replace(/ {2}web:[\s\S]*$/, "")));
+    const apps = await world.settledApps();
+    expect(apps.web).toMatchObject({ status: "destroyed", destroy_reason: "removed" });
+    expect(cluster().users[flyDatabaseName(WEB)]).toBeUndefined();
+    expect(() => world.fly.session(CLUSTER, webUrl)).toThrow("password authentication failed");
+    expect(cluster().attachments.map((a) => a.app)).toEqual([API]);
+    expect(cluster().databases[SHARED]).toBeDefined();
+    expect(world.fly.session(CLUSTER, urlOf(API)).currentRole).toBe(SHARED);
+    expect(await world.store.databasesOf(apps.web.id)).toEqual([]);
+  }, 60_000);
+
+  it("an attach that stopped half-way (a user made, no secret) leaves nothing once the pull request closes", async () => {
+    world = await startWorld({ env: { PREVIEW_DATABASES: `fly_postgres:${CLUSTER}` } });
+    world.fly.createCluster(CLUSTER);
+    // What a process killed during one app's attach leaves: its user, no secret on the app.
+    world.fly.setBehavior({ attach: [{ fail: "auth", at: "user" }] });
+    world.gh.setCommit(REPO, sha(1), files({}, withDatabase()), []);
+    world.gh.setPull(REPO, 2, { headSha: sha(1) });
+    await world.deliver(pullRequest("opened", { sha: sha(1) }));
+    const apps = await world.settledApps();
+    const failed = apps.api.status === "failed" ? API : WEB;
+    expect([apps.api.status, apps.web.status].sort()).toEqual(["failed", "ready"]);
+    expect(cluster().users[flyDatabaseName(failed)]).toMatchObject({ readWriteAll: true });
+    expect(world.fly.apps()[failed]?.secrets.DATABASE_URL).toBeUndefined();
+
+    await close();
+    await nothingLeft();
+  }, 60_000);
+
+  it("a pull request that gains apps: drops its one app's database for the apps' shared one, and back", async () => {
+    const single = `database:\n  fly_postgres:\n    cluster: ${CLUSTER}\n`;
+    const SINGLE = flyDatabaseName(OWN);
+    world = await startWorld({ env: { PREVIEW_DATABASES: `fly_postgres:${CLUSTER}` } });
+    world.fly.createCluster(CLUSTER);
+    world.gh.setCommit(REPO, sha(1), files({ Dockerfile: DOCKERFILE }, single), []);
+    world.gh.setPull(REPO, 2, { headSha: sha(1) });
+    await world.deliver(pullRequest("opened", { sha: sha(1) }));
+    expect((await world.settled()).status).toBe("ready");
+    expect(cluster().databases[SINGLE]).toBeDefined();
+
+    await push(2, withDatabase(), { Dockerfile: DOCKERFILE });
+    const apps = await world.settledApps();
+    expect([apps.api.status, apps.web.status]).toEqual(["ready", "ready"]);
+    expect(Object.keys(world.fly.apps()).sort()).toEqual([API, WEB, CLUSTER].sort());
+    expect(Object.keys(cluster().databases).sort()).toEqual(["postgres", SHARED].sort());
+    expect(cluster().users[SINGLE]).toBeUndefined();
+
+    await push(3, single, { Dockerfile: DOCKERFILE });
+    await world.settledApps();
+    expect((await world.settled()).status).toBe("ready");
+    expect(Object.keys(cluster().databases).sort()).toEqual(["postgres", SINGLE].sort());
+    expect(Object.keys(cluster().users).sort()).toEqual(["postgres", SINGLE].sort());
+    const own = (await world.store.get("Codertocat", "Hello-World", 2))!;
+    expect((await world.store.databasesOf(own.id)).map((d) => d.name)).toEqual([SINGLE]);
+  }, 90_000);
+});

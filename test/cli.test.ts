@@ -80,6 +80,37 @@ async function seed(): Promise<void> {
   await store.close();
 }
 
+/**
+ * A pull request with two apps (`apps:` in .preview.yml) as the server would leave it: its
+ * own row (no Fly app of its own) made their Neon branch and handed them their desires;
+ * api is up on a small machine, web was created and failed to build.
+ */
+async function seedApps(): Promise<void> {
+  let now = T0 + 10 * 60_000;
+  const store = await openStore(databaseUrl, () => now);
+  await store.desireDeploy(pr({ repo: "shop", number: 42, appName: "pr-42-acme-shop" }));
+  const own = (await store.claim("worker-1", 60_000, 0))!;
+  const branch = { provider: "neon", home: "proud-fog-123456", name: "preview/pr-42" } as const;
+  await store.databaseWanted(own.preview.id, { ...branch, parent: "main" });
+  await store.databaseReady(branch);
+  await store.desireApps(own.preview, SHA, [
+    { appKey: "web", appName: "pr-42-web-acme-shop", rebuild: true },
+    { appKey: "api", appName: "pr-42-api-acme-shop", rebuild: true },
+  ]);
+  await store.finish(own.preview.id, "worker-1", own.generation, { status: "ready", config_ttl_ms: 3 * 86_400_000, comment_id: 701 });
+  for (let i = 0; i < 2; i++) {
+    now += 60_000;
+    const claim = (await store.claim("worker-1", 60_000, 0))!;
+    expect(claim.preview.app_key).not.toBe("");
+    const ran =
+      claim.preview.app_key === "api"
+        ? { status: "ready", status_at: now, deployed_sha: SHA, url: "https://pr-42-api-acme-shop.fly.dev", check_run_id: 801, machine_cpu_kind: "shared", machine_cpus: 1, machine_memory_mb: 512 }
+        : { status: "failed", status_at: now, last_error: "The image failed to build:\nnpm ERR! missing script: build", check_run_id: 802 };
+    await store.finish(claim.preview.id, "worker-1", claim.generation, { app_created: 1, ...ran } as Parameters<Store["finish"]>[3]);
+  }
+  await store.close();
+}
+
 describe("fly-preview list", () => {
   it("shows every preview as a table, newest first, with a failed destroy plain to see", async () => {
     await seed();
@@ -226,6 +257,53 @@ describe("fly-preview status", () => {
   });
 });
 
+describe("a preview's own database in fly-preview status and list", () => {
+  /** acme/web#7 with a Neon branch Neon confirmed; acme/api#3 with a Fly Postgres database asked for, never confirmed. */
+  async function seedDatabases(): Promise<void> {
+    await seed();
+    const store = await openStore(databaseUrl, () => T0);
+    const web = (await store.get("acme", "web", 7))!;
+    const neon = { provider: "neon", home: "proud-fog-123456", name: "preview/pr-7" } as const;
+    await store.databaseWanted(web.id, { ...neon, parent: null, secretName: "NEON_API_KEY" });
+    await store.databaseReady(neon, "main");
+    const api = (await store.get("acme", "api", 3))!;
+    await store.databaseWanted(api.id, { provider: "fly_postgres", home: "acme-preview-db", name: "pr_3_acme_api", parent: "acme-preview-db" });
+    await store.close();
+  }
+
+  it("status names where it lives, what it was copied from, and whether the provider confirmed it", async () => {
+    await seedDatabases();
+    expect((await cli(["status", "acme/web#7"])).stdout).toMatch(/^database: +Neon branch preview\/pr-7 of project proud-fog-123456, copied from main$/m);
+    expect((await cli(["status", "acme/api#3"])).stdout).toMatch(
+      /^database: +database pr_3_acme_api on Fly Postgres cluster acme-preview-db \(asked for, not confirmed\)$/m,
+    );
+    expect(JSON.parse((await cli(["status", "acme/web#7", "--json"])).stdout).database).toEqual({
+      provider: "neon",
+      home: "proud-fog-123456",
+      name: "preview/pr-7",
+      parent: "main",
+      createdAt: "2025-01-15T09:30:00Z",
+      ready: true,
+    });
+    expect(JSON.parse((await cli(["status", "globex/shop#12", "--json"])).stdout).database).toBeNull();
+  });
+
+  it("list has it in the DATABASE column and in --json", async () => {
+    await seedDatabases();
+    const lines = (await cli(["list"])).stdout.split("\n");
+    const column = (line: string | undefined) => line?.split(/ {2,}/)[5];
+    expect(column(lines.find((l) => l.startsWith("acme/web#7")))).toBe("neon:preview/pr-7");
+    expect(column(lines.find((l) => l.startsWith("acme/api#3")))).toBe("fly_postgres:acme-preview-db/pr_3_acme_api");
+    expect(column(lines.find((l) => l.startsWith("globex/shop#12")))).toBe("-");
+    const json = JSON.parse((await cli(["list", "--json"])).stdout) as Array<{ repo: string; database: string | null }>;
+    expect(json.map((p) => [p.repo, p.database])).toEqual([
+      ["globex/shop", null],
+      ["acme/api", "fly_postgres:acme-preview-db/pr_3_acme_api"],
+      ["acme/web", "neon:preview/pr-7"],
+    ]);
+  });
+});
+
 describe("fly-preview destroy", () => {
   it("records a destroy desire for the running server to carry out", async () => {
     await seed();
@@ -257,6 +335,207 @@ describe("fly-preview destroy", () => {
 
   it("fails for a preview it does not know", async () => {
     expect(await cli(["destroy", "acme/web#1"])).toMatchObject({ code: 1, stderr: "fly-preview: no preview for acme/web#1\n" });
+  });
+});
+
+describe("a pull request with several apps", () => {
+  it("list shows its line, with no Fly app of its own, then a line per app; the total counts Fly apps", async () => {
+    await seed();
+    await seedApps();
+    const { code, stdout, stderr } = await cli(["list"]);
+    expect(stderr).toBe("");
+    expect(code).toBe(0);
+    expect(stdout).toMatchInlineSnapshot(`
+      "PREVIEW           APP                  STATUS             COMMIT   URL                                  DATABASE            EXPIRES                  COST/MONTH  UPDATED               LAST ERROR
+      acme/shop#42      2 apps               1 ready; 1 failed  -        -                                    neon:preview/pr-42  2025-01-18T09:40:00Z     -           2025-01-15T09:40:00Z
+      acme/shop#42 api  pr-42-api-acme-shop  ready              0123456  https://pr-42-api-acme-shop.fly.dev  -                   2025-01-18T09:40:00Z     $3.32       2025-01-15T09:42:00Z
+      acme/shop#42 web  pr-42-web-acme-shop  failed             -        -                                    -                   2025-01-18T09:40:00Z     -           2025-01-15T09:41:00Z  The image failed to build: npm ERR! missing script: build
+      globex/shop#12    pr-12-globex-shop    destroy failed     fedcba9  https://pr-12-globex-shop.fly.dev    -                   -                        $32.19      2025-01-15T09:33:00Z  flyctl apps destroy: 503 Service Unavailable
+      acme/api#3        pr-3-acme-api        failed             -        -                                    -                   pinned by maintainer-mo  -           2025-01-15T09:31:00Z  The image failed to build: npm ERR! missing script: build
+      acme/web#7        pr-7-acme-web        ready              0123456  https://pr-7-acme-web.fly.dev        -                   2025-01-17T09:30:00Z     $3.32       2025-01-15T09:30:00Z
+      3 running: about $0.053 an hour, $38.83 a month if always on (Fly's iad prices of 2026-06-07); idle machines stop and cost nothing for compute
+      installation 1: 2 running: about $0.0091 an hour, $6.64 a month if always on (Fly's iad prices of 2026-06-07); idle machines stop and cost nothing for compute
+      installation 2: 1 running: about $0.044 an hour, $32.19 a month if always on (Fly's iad prices of 2026-06-07); idle machines stop and cost nothing for compute
+      "
+    `);
+  });
+
+  it("list --json gives it no app of its own, an object per app, and what they cost together", async () => {
+    await seed();
+    await seedApps();
+    const previews = JSON.parse((await cli(["list", "--json"])).stdout);
+    expect(previews).toHaveLength(4);
+    expect(previews[0]).toMatchInlineSnapshot(`
+      {
+        "app": null,
+        "apps": [
+          {
+            "app": "pr-42-api-acme-shop",
+            "costPerMonth": 3.32,
+            "deployedSha": "0123456789abcdef0123456789abcdef01234567",
+            "desired": "deploy",
+            "lastError": null,
+            "name": "api",
+            "status": "ready",
+            "updatedAt": "2025-01-15T09:42:00Z",
+            "url": "https://pr-42-api-acme-shop.fly.dev",
+          },
+          {
+            "app": "pr-42-web-acme-shop",
+            "costPerMonth": null,
+            "deployedSha": null,
+            "desired": "deploy",
+            "lastError": "The image failed to build:
+      npm ERR! missing script: build",
+            "name": "web",
+            "status": "failed",
+            "updatedAt": "2025-01-15T09:41:00Z",
+            "url": null,
+          },
+        ],
+        "costPerMonth": 3.32,
+        "database": "neon:preview/pr-42",
+        "deployedSha": null,
+        "desired": "deploy",
+        "expiresAt": "2025-01-18T09:40:00Z",
+        "lastError": null,
+        "number": 42,
+        "pinnedBy": null,
+        "repo": "acme/shop",
+        "status": "ready",
+        "updatedAt": "2025-01-15T09:40:00Z",
+        "url": null,
+      }
+    `);
+    // Summed over the array, each Fly app counts once: the total line's $38.83.
+    expect(previews.reduce((sum: number, p: { costPerMonth: number | null }) => sum + (p.costPerMonth ?? 0), 0)).toBeCloseTo(38.83, 2);
+    // One app alone stays as it was.
+    expect(previews[1]).not.toHaveProperty("apps");
+  });
+
+  it("status lists its apps under its own row", async () => {
+    await seedApps();
+    const { code, stdout } = await cli(["status", "acme/shop#42"]);
+    expect(code).toBe(0);
+    expect(stdout).toMatchInlineSnapshot(`
+      "preview:    acme/shop#42
+      apps:       api, web: below; \`fly-preview status acme/shop#42 APP\` shows one
+      status:     1 ready; 1 failed
+      desired:    deploy at 0123456789abcdef0123456789abcdef01234567 (generation 1, since 2025-01-15T09:40:00Z)
+      observed:   generation 1, caught up
+      database:   Neon branch preview/pr-42 of project proud-fog-123456, copied from main
+      head:       0123456789abcdef0123456789abcdef01234567 (feature → main)
+      check run:  none
+      comment:    701
+      last error: none
+      lease:      none
+      expires:    2025-01-18T09:40:00Z, the ttl (3d) after the last push or redeploy
+      paused:     no
+      updated:    2025-01-15T09:40:00Z
+
+      APP  FLY APP              STATUS  COMMIT   URL                                  COST/MONTH  UPDATED               LAST ERROR
+      api  pr-42-api-acme-shop  ready   0123456  https://pr-42-api-acme-shop.fly.dev  $3.32       2025-01-15T09:42:00Z
+      web  pr-42-web-acme-shop  failed  -        -                                    -           2025-01-15T09:41:00Z  The image failed to build: npm ERR! missing script: build
+      "
+    `);
+  });
+
+  it("status with an app's name shows that app in full, with its pull request's expiry, database and comment", async () => {
+    await seedApps();
+    const { code, stdout } = await cli(["status", "acme/shop#42", "API"]);
+    expect(code).toBe(0);
+    expect(stdout).toMatchInlineSnapshot(`
+      "preview:    acme/shop#42 api
+      app:        pr-42-api-acme-shop
+      status:     ready (since 2025-01-15T09:42:00Z)
+      desired:    deploy at 0123456789abcdef0123456789abcdef01234567 (generation 1, since 2025-01-15T09:40:00Z)
+      observed:   generation 1, caught up
+      commit:     0123456789abcdef0123456789abcdef01234567
+      url:        https://pr-42-api-acme-shop.fly.dev
+      database:   Neon branch preview/pr-42 of project proud-fog-123456, copied from main, the pull request's, shared by its apps
+      head:       0123456789abcdef0123456789abcdef01234567 (feature → main)
+      check run:  801
+      comment:    701 (the pull request's)
+      deployment: none
+      last error: none
+      lease:      none
+      expires:    2025-01-18T09:40:00Z, the ttl (3d) after the last push or redeploy
+      paused:     no
+      updated:    2025-01-15T09:42:00Z
+      "
+    `);
+    const json = JSON.parse((await cli(["status", "acme/shop#42", "web", "--json"])).stdout);
+    expect(json).toMatchObject({ name: "web", app: "pr-42-web-acme-shop", status: "failed", checkRunId: 802, commentId: 701, expiresAt: "2025-01-18T09:40:00Z" });
+    expect(json.database).toMatchObject({ provider: "neon", name: "preview/pr-42" });
+
+    // `/preview pin` pins the pull request's own row: every app shows it.
+    const store = await openStore(databaseUrl, () => T0 + 3_600_000);
+    await store.pin((await store.get("acme", "shop", 42))!.id, "maintainer-mo");
+    await store.close();
+    expect((await cli(["status", "acme/shop#42", "api"])).stdout).toMatch(/^expires: +never while the pull request is open: pinned by maintainer-mo at 2025-01-15T10:30:00Z$/m);
+    expect(JSON.parse((await cli(["status", "acme/shop#42", "api", "--json"])).stdout)).toMatchObject({ pinnedBy: "maintainer-mo", pinnedAt: "2025-01-15T10:30:00Z", expiresAt: null });
+    expect((await cli(["list"])).stdout).toMatch(/^acme\/shop#42 web +pr-42-web-acme-shop +failed +- +- +- +pinned by maintainer-mo /m);
+  });
+
+  it("status --json lists the apps", async () => {
+    await seedApps();
+    const json = JSON.parse((await cli(["status", "acme/shop#42", "--json"])).stdout);
+    expect(json).toMatchObject({ repo: "acme/shop", number: 42, app: null, status: "ready", commentId: 701, expiresAt: "2025-01-18T09:40:00Z" });
+    expect(json.apps.map((a: { name: string; app: string; status: string; costPerMonth: number | null }) => [a.name, a.app, a.status, a.costPerMonth])).toEqual([
+      ["api", "pr-42-api-acme-shop", "ready", 3.32],
+      ["web", "pr-42-web-acme-shop", "failed", null],
+    ]);
+  });
+
+  it("status refuses an app the pull request does not have, and a name that is no app's", async () => {
+    await seed();
+    await seedApps();
+    expect(await cli(["status", "acme/shop#42", "worker"])).toEqual({ code: 1, stdout: "", stderr: "fly-preview: acme/shop#42 has no app worker: its apps are api, web\n" });
+    expect(await cli(["status", "acme/web#7", "api"])).toEqual({
+      code: 1,
+      stdout: "",
+      stderr: "fly-preview: acme/web#7 has no apps (no apps: in its .preview.yml): run `fly-preview status acme/web#7`\n",
+    });
+    expect(await cli(["status", "acme/shop#42", "web_api"])).toMatchObject({ code: 2, stderr: expect.stringContaining('"web_api" is not an app\'s name') });
+  });
+
+  it("destroy asks for the pull request's destroy, naming every Fly app it takes", async () => {
+    await seedApps();
+    const { code, stdout } = await cli(["destroy", "acme/shop#42"]);
+    expect(code).toBe(0);
+    expect(stdout).toBe(
+      "destroy of acme/shop#42 (apps pr-42-api-acme-shop, pr-42-web-acme-shop) recorded; the running fly-preview server carries it out\n",
+    );
+    const store = await openStore(databaseUrl);
+    expect(await store.get("acme", "shop", 42)).toMatchObject({ desired_action: "destroy", destroy_reason: "operator", paused: 1 });
+    await store.close();
+    expect((await cli(["destroy", "acme/shop#42"])).stdout).toBe(
+      "acme/shop#42 (apps pr-42-api-acme-shop, pr-42-web-acme-shop) is already being destroyed; the running fly-preview server carries it out\n",
+    );
+  });
+
+  it("destroy points at gc for an app whose destroy failed, though the pull request's own row is destroyed", async () => {
+    await seedApps();
+    let now = T0 + 60 * 60_000;
+    const store = await openStore(databaseUrl, () => now);
+    await store.desireDestroy("acme", "shop", 42, { reason: "closed" });
+    // The pull request's run passes the destroy on to its apps; web's fails on Fly.
+    const own = (await store.claim("worker-1", 60_000, 0))!;
+    await store.destroyApps(own.preview, { reason: "closed" });
+    await store.finish(own.preview.id, "worker-1", own.generation, { status: "destroyed" });
+    for (let i = 0; i < 2; i++) {
+      now += 60_000;
+      const claim = (await store.claim("worker-1", 60_000, 0))!;
+      const ran = claim.preview.app_key === "api" ? { status: "destroyed", app_created: 0 } : { status: "failed", last_error: "flyctl apps destroy: 503 Service Unavailable" };
+      await store.finish(claim.preview.id, "worker-1", claim.generation, ran as Parameters<Store["finish"]>[3]);
+    }
+    await store.close();
+    const { code, stdout } = await cli(["destroy", "acme/shop#42"]);
+    expect(code).toBe(0);
+    expect(stdout).toBe(
+      "the destroy of acme/shop#42 web (app pr-42-web-acme-shop) failed earlier: flyctl apps destroy: 503 Service Unavailable\nrun `fly-preview gc` to ask for it again\n",
+    );
+    expect((await cli(["list"])).stdout).toMatch(/^acme\/shop#42 web +pr-42-web-acme-shop +destroy failed /m);
   });
 });
 
@@ -322,6 +601,27 @@ describe("fly-preview gc", () => {
       stderr: "fly-preview: could not list Fly apps (FLY_API_TOKEN is not set on the fly-preview server): orphaned apps not checked\n",
     });
     expect((await cli(["status", "globex/shop#12", "--json"])).stdout).toContain('"desiredGeneration": 2');
+  });
+
+  it("names a pull request with several apps by the Fly apps it holds, not by its own row, which has none", async () => {
+    await seedApps();
+    const run = await cli(["gc", "--dry-run"]);
+    // Long past its `ttl: 3d`: the pull request expires as one.
+    expect(run.stdout).toMatch(/^would expire acme\/shop#42 \(apps pr-42-api-acme-shop, pr-42-web-acme-shop\), idle for \d+d \d+h\ndry run: nothing was changed\n$/);
+    expect(run.stdout).not.toContain("pr-42-acme-shop");
+    const reaped = { app: "pr-42-acme-shop", repo: "acme/shop", number: 42 };
+    const reap: CliDeps["reap"] = async () => ({
+      orphans: [],
+      retried: [{ ...reaped, apps: [] }],
+      expired: [],
+      reminded: [{ ...reaped, apps: ["pr-42-api-acme-shop"], expiresAt: Date.UTC(2026, 11, 9, 14) }],
+      databases: [],
+    });
+    expect((await cli(["gc"], { deps: { reap } })).stdout).toBe(
+      "retrying the failed destroy of acme/shop#42 (no Fly app left)\n" +
+        "reminded acme/shop#42 (app pr-42-api-acme-shop) that it expires at 2026-12-09T14:00:00Z\n" +
+        "the running fly-preview server carries out the destroys asked for\n",
+    );
   });
 
   it("says when there is nothing to clean up", async () => {
@@ -495,7 +795,7 @@ describe("help", () => {
       "usage: fly-preview list [--repo owner/repo] [--json]
 
       Every preview, newest first.
-      A destroy that failed shows as "destroy failed": its Fly app may still run; \`fly-preview gc\` asks for it again. COST/MONTH is what a preview's machine costs a month if always on, from the price table (PREVIEW_PRICES); the last line totals the previews whose Fly app exists.
+      A destroy that failed shows as "destroy failed": its Fly app may still run; \`fly-preview gc\` asks for it again. A pull request with several apps (\`apps:\` in .preview.yml) has a line of its own, with no Fly app, then a line per app (OWNER/REPO#N NAME). COST/MONTH is what a Fly app's machine costs a month if always on, from the price table (PREVIEW_PRICES); the last line totals the Fly apps that exist.
 
       flags:
         --repo owner/repo  only this repository's previews
@@ -520,9 +820,9 @@ describe("a wrong invocation", () => {
     ["a switch given a value", ["list", "--json=yes"], "fly-preview: --json takes no value\nusage: fly-preview list [--repo owner/repo] [--json]\n"],
     ["a flag without its value", ["list", "--repo"], "fly-preview: --repo needs a value: --repo owner/repo\nusage: fly-preview list [--repo owner/repo] [--json]\n"],
     ["a malformed repository", ["list", "--repo", "acme"], 'fly-preview: "acme" is not a repository: write owner/repo, e.g. acme/web\nusage: fly-preview list [--repo owner/repo] [--json]\n'],
-    ["a pull request without its number", ["status", "acme/web"], 'fly-preview: "acme/web" is not a pull request: write owner/repo#N, e.g. acme/web#42\nusage: fly-preview status owner/repo#N [--json]\n'],
+    ["a pull request without its number", ["status", "acme/web"], 'fly-preview: "acme/web" is not a pull request: write owner/repo#N, e.g. acme/web#42\nusage: fly-preview status owner/repo#N [APP] [--json]\n'],
     ["a pull request without a repository", ["destroy", "acme#4"], 'fly-preview: "acme#4" is not a pull request: write owner/repo#N, e.g. acme/web#42\nusage: fly-preview destroy owner/repo#N\n'],
-    ["a missing argument", ["status"], "fly-preview: missing owner/repo#N\nusage: fly-preview status owner/repo#N [--json]\n"],
+    ["a missing argument", ["status"], "fly-preview: missing owner/repo#N\nusage: fly-preview status owner/repo#N [APP] [--json]\n"],
     ["an extra argument", ["migrate", "now"], 'fly-preview: unexpected argument "now"\nusage: fly-preview migrate\n'],
     ["a missing secret name", ["secrets", "unset", "acme/web"], "fly-preview: missing NAME\nusage: fly-preview secrets unset owner/repo NAME\n"],
     ["an unknown secrets command", ["secrets", "get", "acme/web"], 'fly-preview: unknown command "secrets get"\nusage: fly-preview secrets set owner/repo NAME\nusage: fly-preview secrets list owner/repo\nusage: fly-preview secrets unset owner/repo NAME\n'],

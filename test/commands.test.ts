@@ -65,6 +65,8 @@ describe("the words of a command: the app it names, and the rest", () => {
     expect(words("/Preview  Destroy   Web ")).toEqual({ name: "destroy", app: "web", args: [] });
     expect(words("/preview redeploy api --fresh")).toEqual({ name: "redeploy", app: "api", args: ["--fresh"] });
     expect(words("/preview redeploy --fresh web-2")).toEqual({ name: "redeploy", app: "web-2", args: ["--fresh"] });
+    expect(words("/preview status API")).toEqual({ name: "status", app: "api", args: [] });
+    expect(words("/preview status")).toEqual({ name: "status", args: [] });
   });
 
   it("without a name, acts on every app: no app, and the options as they were", () => {
@@ -99,6 +101,7 @@ describe("the words of a command: the app it names, and the rest", () => {
     const two = words("/preview destroy api web");
     expect(two).toMatchObject({ name: "destroy", app: "api", args: ["web"] });
     expect(two.refusal).toBe("`/preview destroy` takes one app at a time, like `/preview destroy api`; without a name it acts on every app.");
+    expect(words("/preview status api web").refusal).toBe("`/preview status` takes one app at a time, like `/preview status api`; without a name it shows every app.");
   });
 
   it("shows a hostile word in code, cut short, in the refusal", () => {

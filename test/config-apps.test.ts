@@ -200,6 +200,9 @@ apps:
 
   it("refuses an apps: that names no app, or is not a mapping", () => {
     expect(problems("apps: {}\n")).toEqual(["1: apps: must name at least one app, like apps: {web: {port: 3000}}; leave apps out for a single app"]);
+    const eleven = Array.from({ length: 11 }, (_, i) => `  app${i}: {port: 3000}\n`).join("");
+    expect(problems(`apps:\n${eleven}`)).toEqual(["1: apps: names more than 10 apps, the most a pull request's preview can have; keep the apps a reviewer needs together"]);
+    expect(apps(`apps:\n${eleven.split("\n").slice(1).join("\n")}`)).toHaveLength(10);
     expect(problems("apps: [web, api]\n")).toEqual(['1: apps: must be a mapping of fields, written as indented "name: value" lines (got a list)']);
     expect(problems("apps:\n  web: 3000\n")).toEqual(['2: apps.web: must be a mapping of fields, written as indented "name: value" lines (got 3000)']);
   });
@@ -223,9 +226,15 @@ apps:
     expect(problems("apps:\n  api:\n    paths: services/api/**\n")[0]).toMatch(/^3: apps.api.paths: must be a list/);
   });
 
+  it("gives every app the pull request's Fly Postgres database, as it does a Neon branch", () => {
+    const [api, web] = apps("database:\n  fly_postgres:\n    cluster: acme-db\n  env: PG_URL\napps:\n  api:\n  web:\n");
+    const database = { provider: "fly_postgres", fly_postgres: { cluster: "acme-db" }, env: "PG_URL" };
+    expect(api.config.database).toEqual(database);
+    expect(web.config.database).toEqual(database);
+  });
+
   it("refuses a database variable that an app also sets, at database.env, naming the app's line", () => {
     expect(problems("database:\n  fly_postgres:\n    cluster: acme-db\n  env: PG_URL\napps:\n  api:\n    env:\n      PG_URL: x\n  web:\n    secrets: [PG_URL]\n")).toEqual([
-      "2: database.fly_postgres cannot be used with apps: yet (its apps would each need a user on the one database); use database.neon, or preview a single app",
       '4: database.env: "PG_URL" is also set by apps.api.env (line 8); the preview would get two values for it: give database.env another name, or remove it from apps.api.env',
       '4: database.env: "PG_URL" is also listed in apps.web.secrets (line 10); the preview would get two values for it: give database.env another name, or remove it from apps.web.secrets',
     ]);

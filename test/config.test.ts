@@ -12,6 +12,7 @@ import {
   type ContentsReader,
   type PreviewConfig,
 } from "../src/config/index.js";
+import { branchMatches } from "../src/config/trigger.js";
 
 function valid(text: string): PreviewConfig {
   const result = parsePreviewConfig(text);
@@ -322,6 +323,19 @@ describe("trigger rules", () => {
     expect(matches("**/main", "team/a/main")).toBe(true);
     expect(matches("v1.*", "v1x2")).toBe(false);
     expect(matches("*", "feature/x")).toBe(false);
+  });
+
+  it("matches a hostile pattern in time proportional to it and the branch, as a RegExp would not", () => {
+    // As a backtracking RegExp (what matched branches before), each of these ran for minutes.
+    const hostile: Array<[string, string]> = [
+      [`${"*a".repeat(14)}b`, "a".repeat(60)],
+      [`${"**a".repeat(12)}b`, "a".repeat(60)],
+      [`${"**/".repeat(40)}${"*a".repeat(10)}b`, `${"a/".repeat(60)}${"a".repeat(60)}`],
+    ];
+    const started = performance.now();
+    for (const [glob, branch] of hostile) expect(branchMatches(glob, branch)).toBe(false);
+    expect(performance.now() - started).toBeLessThan(2000);
+    expect(branchMatches(`${"*a".repeat(14)}b`, `${"a".repeat(60)}b`)).toBe(true);
   });
 
   it("says which base branch was not matched", () => {

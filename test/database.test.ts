@@ -31,10 +31,14 @@ afterEach(async () => {
   await neon?.close();
 });
 
-async function neonWorld(options: { fork?: boolean } = {}) {
+async function neonWorld(options: { fork?: boolean; retryDelaysMs?: number[]; clock?: () => number } = {}) {
   neon = await startFakeNeon({ keys: [KEY], operationMs: 5 });
   neon.addProject(PROJECT, { tables: ["users"], rows: ["alice", "bob"] });
-  world = await startWorld({ env: { NEON_API_KEY: KEY, NEON_API_URL: neon.url, PREVIEW_DATABASES: `neon:${PROJECT} fly_postgres:acme-preview-db` } });
+  world = await startWorld({
+    env: { NEON_API_KEY: KEY, NEON_API_URL: neon.url, PREVIEW_DATABASES: `neon:${PROJECT} fly_postgres:acme-preview-db` },
+    ...(options.retryDelaysMs ? { pool: { retryDelaysMs: options.retryDelaysMs } } : {}),
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
   world.gh.setPermission(REPO, WRITER, "write");
   world.gh.setPull(REPO, 2, { headSha: sha(1) });
   for (const n of [1, 2, 3]) world.commit(sha(n), { Dockerfile: DOCKERFILE, ".preview.yml": CONFIG });
@@ -130,6 +134,76 @@ describe("a Neon branch per pull request", () => {
     const check = await until("the failed check run", () => world.gh.checkRuns.find((c) => c.conclusion === "failure"));
     expect(check.output?.summary).toMatch(/branches limit exceeded/i);
     expect(await operations()).toEqual({ "neon ensure refused": 1 });
+  });
+
+  it("Neon failing for a passing reason (503) is retried like a transient flyctl failure, and the deploy then goes through", async () => {
+    await neonWorld({ retryDelaysMs: [150, 150] });
+    neon.failNext("POST", `/projects/${PROJECT}/branches`, 503, { code: "", message: "service unavailable" });
+    await world.deliver(pullRequest("opened", { sha: sha(1) }));
+    const waiting = await until("a retry to be scheduled", async () => {
+      const row = await world.store.get("Codertocat", "Hello-World", 2);
+      return row?.retry_attempts === 1 ? row : undefined;
+    });
+    expect(waiting.status).toBe("queued");
+    expect(waiting.last_error).toMatch(/^The database provider is failing \(Neon's API failed to create the branch preview\/pr-2 \(Neon answered HTTP 503: "service unavailable"\)\.\)/);
+    expect(world.deploys()).toHaveLength(0);
+
+    const row = await world.settled();
+    expect(row).toMatchObject({ status: "ready", retry_attempts: 1 });
+    expect(neon.branch(PROJECT, BRANCH)).toBeDefined();
+    expect(world.deploys()).toHaveLength(1);
+    expect(world.gh.checkRuns.map((c) => c.conclusion)).toEqual(["success"]);
+  });
+
+  it("is never shared with another repository's pull request of the same number using the same project", async () => {
+    await neonWorld();
+    const OTHER = "Codertocat/Other";
+    world.commit(sha(1), { Dockerfile: DOCKERFILE, ".preview.yml": CONFIG }, OTHER);
+    world.gh.setPull(OTHER, 2, { headSha: sha(1) });
+    await world.deliver(pullRequest("opened", { sha: sha(1) }));
+    expect((await world.settled()).status).toBe("ready");
+    neon.write(PROJECT, BRANCH, "Hello-World's own row");
+
+    // Codertocat/Other#2 would be preview/pr-2 too: refused, not handed Hello-World's branch.
+    await world.deliver(pullRequest("opened", { sha: sha(1), repo: "Other" }));
+    const other = await world.settled(2, "Codertocat", "Other");
+    expect(other.status).toBe("failed");
+    expect(other.last_error).toContain(`Neon branch ${BRANCH} of project ${PROJECT} is already the database of another preview`);
+    expect(world.fly.apps()["pr-2-codertocat-other"]?.secrets.DATABASE_URL).toBeUndefined();
+
+    // The record stays Hello-World's: Other's close leaves the branch, Hello-World's deletes it.
+    await world.deliver(pullRequest("closed", { sha: sha(1), repo: "Other" }));
+    expect((await world.settled(2, "Codertocat", "Other")).status).toBe("destroyed");
+    expect(neon.branch(PROJECT, BRANCH)!.rows).toContain("Hello-World's own row");
+    await world.deliver(pullRequest("closed", { sha: sha(1) }));
+    expect((await world.settled()).status).toBe("destroyed");
+    expect(neon.branch(PROJECT, BRANCH)).toBeUndefined();
+    expect(await world.store.databasesToSweep()).toEqual([]);
+  });
+
+  it("an expired preview loses its branch with its app, and a push brings both back, the branch copied afresh", async () => {
+    let offset = 0;
+    const clock = () => Date.now() + offset;
+    await neonWorld({ clock });
+    await world.deliver(pullRequest("opened", { sha: sha(1) }));
+    expect((await world.settled()).status).toBe("ready");
+    neon.write(PROJECT, BRANCH, "written before the expiry");
+
+    offset = 60 * 86_400_000;
+    const report = await reap(
+      { store: world.store, flyctl: world.flyctl, log: { info() {}, warn() {} }, clock, settings: { neonApiKey: KEY, neonApiUrl: neon.url, previewDatabases: [] } },
+      { dryRun: false },
+    );
+    expect(report.expired.map((e) => e.number)).toEqual([2]);
+    expect(await world.settled()).toMatchObject({ status: "destroyed", destroy_reason: "expired" });
+    expect(neon.branch(PROJECT, BRANCH)).toBeUndefined();
+    expect(world.fly.apps()[APP]).toBeUndefined();
+
+    world.gh.setPull(REPO, 2, { headSha: sha(2) });
+    await world.deliver(pullRequest("synchronize", { sha: sha(2) }));
+    expect(await world.settled()).toMatchObject({ status: "ready", deployed_sha: sha(2) });
+    expect(neon.branch(PROJECT, BRANCH)!.rows).toEqual(["alice", "bob"]);
+    expect(world.fly.apps()[APP].secrets.DATABASE_URL).toBeDefined();
   });
 
   it("a /preview reset-db on a preview without a database says so and changes nothing", async () => {

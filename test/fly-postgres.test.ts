@@ -4,7 +4,17 @@ import { join } from "node:path";
 import { execa } from "execa";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { DatabaseError } from "../src/database/errors.js";
-import { dropFlyPostgres, ensureFlyPostgres, flyDatabaseName, resetFlyPostgres } from "../src/database/fly-postgres.js";
+import {
+  attachFlyPostgresUser,
+  dropFlyPostgres,
+  dropFlyPostgresUser,
+  ensureFlyPostgres,
+  ensureFlySharedDatabase,
+  flyDatabaseName,
+  flySharedDatabaseName,
+  resetFlyPostgres,
+  resetFlySharedDatabase,
+} from "../src/database/fly-postgres.js";
 import { Flyctl, FlyError, type FlyctlOptions } from "../src/fly/index.js";
 import { appName } from "../src/model/app-name.js";
 import { createFakeFly, secretDigest, type FakeFly } from "./fake-flyctl/control.js";
@@ -378,6 +388,163 @@ describe("resetting a preview's database", () => {
   });
 });
 
+describe("the database a pull request's apps share", () => {
+  const PR = "pr-42-acme-shop";
+  const SHARED = flySharedDatabaseName(PR);
+  const API = "pr-42-api-acme-shop";
+  const WEB = "pr-42-web-acme-shop";
+  const shared = (driver = flyctl()) => ({ flyctl: driver, cluster: CLUSTER, name: SHARED });
+  const member = (app: string, driver = flyctl()) => ({ ...target(driver, app), database: SHARED });
+  /** The URL attach set on `app`, rebuilt from its user's password, once its digest is checked. */
+  const urlOf = (app: string) => {
+    const user = flyDatabaseName(app);
+    const url = `postgres://${user}:${fly.cluster(CLUSTER).users[user]!.password}@${CLUSTER}.flycast:5432/${SHARED}?sslmode=disable`;
+    expect(fly.apps()[app]?.secrets[VARIABLE]?.digest).toBe(secretDigest(url));
+    return url;
+  };
+
+  beforeEach(() => {
+    fly.seedApp(API, "personal");
+    fly.seedApp(WEB, "personal");
+  });
+
+  it("is named after the pull request, never like a database or user named after an app", () => {
+    expect(SHARED).toMatch(/^pr_42_acme_shop_apps__[0-9a-f]{8}$/);
+    const long = appName("a-very-long-organization-name", "an-even-longer-repository-name-here", 123456);
+    expect(Buffer.byteLength(flySharedDatabaseName(long))).toBeLessThanOrEqual(63);
+    // The single app's database, and every app's user, are other names.
+    expect([flyDatabaseName(PR), flyDatabaseName(API), flyDatabaseName(WEB)]).not.toContain(SHARED);
+    expect(flySharedDatabaseName("pr-43-acme-shop")).not.toBe(SHARED);
+  });
+
+  it("is owned by a role that cannot log in, and closed to PUBLIC; made again, it is the same", async () => {
+    expect(await ensureFlySharedDatabase(shared())).toEqual({ name: SHARED, parent: CLUSTER });
+    const made = fly.cluster(CLUSTER);
+    expect(made.databases[SHARED]).toMatchObject({ owner: SHARED, publicConnect: false });
+    expect(made.users[SHARED]).toEqual({ superuser: false, readWriteAll: false, login: false });
+    // No attach: no app, no password anywhere.
+    expect(fly.calls().some((call) => call.argv[0] === "postgres")).toBe(false);
+
+    await ensureFlySharedDatabase(shared());
+    expect(fly.cluster(CLUSTER)).toEqual(made);
+  });
+
+  it("takes over a role a run that stopped half-way made, without its database", async () => {
+    fly.updateCluster(CLUSTER, (cluster) => void (cluster.users[SHARED] = { superuser: false, readWriteAll: false, login: false }));
+    await ensureFlySharedDatabase(shared());
+    expect(fly.cluster(CLUSTER).databases[SHARED]).toMatchObject({ owner: SHARED, publicConnect: false });
+  });
+
+  it("gives each app a user of its own that opens the shared database as its owner, and reads nothing else", async () => {
+    await ensureFlySharedDatabase(shared());
+    for (const app of [API, WEB]) expect(await attachFlyPostgresUser(member(app))).toEqual({ user: flyDatabaseName(app), database: SHARED, parent: CLUSTER });
+
+    const attaches = fly.calls().filter((call) => call.argv[0] === "postgres");
+    expect(attaches.map((call) => call.argv.slice(2, 11))).toEqual(
+      [API, WEB].map((app) => [CLUSTER, "-a", app, "--database-name", SHARED, "--database-user", flyDatabaseName(app), "--variable-name", VARIABLE]),
+    );
+    expect(attaches.every((call) => call.argv.includes("--superuser=false"))).toBe(true);
+    const cluster = fly.cluster(CLUSTER);
+    expect(cluster.databases[SHARED]).toMatchObject({ owner: SHARED, publicConnect: false });
+    expect(cluster.attachments.map((a) => [a.app, a.database])).toEqual([
+      [API, SHARED],
+      [WEB, SHARED],
+    ]);
+    for (const app of [API, WEB]) {
+      const user = flyDatabaseName(app);
+      expect(cluster.users[user]).toMatchObject({ superuser: false, readWriteAll: false, login: true, memberOf: [SHARED], settings: { role: SHARED } });
+      // Whatever either app creates belongs to the one role both act as.
+      expect(fly.session(CLUSTER, urlOf(app))).toEqual({ user, database: SHARED, currentRole: SHARED, readsEverything: false });
+    }
+    // Another preview's database stays closed to them.
+    fly.seedApp(APP, "personal");
+    await ensureFlyPostgres(target());
+    const intoOther = urlOf(API).replace(`/${SHARED}?`, `/${NAME}?`);
+    expect(() => fly.session(CLUSTER, intoOther)).toThrow(`FATAL:  permission denied for database "${NAME}"`);
+  });
+
+  it("a second time changes nothing, and a user left by an attach that stopped is taken over", async () => {
+    await ensureFlySharedDatabase(shared());
+    await attachFlyPostgresUser(member(API));
+    const before = { cluster: fly.cluster(CLUSTER), secret: fly.apps()[API]?.secrets[VARIABLE] };
+    await attachFlyPostgresUser(member(API));
+    expect(fly.cluster(CLUSTER)).toEqual(before.cluster);
+    expect(fly.apps()[API]?.secrets[VARIABLE]).toEqual(before.secret);
+
+    fly.setBehavior({ attach: [{ fail: "auth", at: "user" }] });
+    await expect(attachFlyPostgresUser(member(WEB))).rejects.toBeInstanceOf(DatabaseError);
+    expect(fly.apps()[WEB]?.secrets[VARIABLE]).toBeUndefined();
+    await attachFlyPostgresUser(member(WEB));
+    expect(fly.session(CLUSTER, urlOf(WEB)).currentRole).toBe(SHARED);
+  });
+
+  it("an app whose pull request's database is gone is told so, and gets no user that could act as another", async () => {
+    await ensureFlySharedDatabase(shared());
+    await dropFlyPostgres({ ...target(flyctl(), PR), name: SHARED });
+    const error = await databaseError(attachFlyPostgresUser(member(API)));
+    expect(error.transient).toBe(false);
+    expect(error.reason).toBe(`The pull request's database "${SHARED}" is gone from the Fly Postgres cluster "${CLUSTER}": \`/preview redeploy\` makes it again, empty`);
+    // attach made the database again and the user: neither opens anything.
+    const cluster = fly.cluster(CLUSTER);
+    expect(cluster.users[flyDatabaseName(API)]).toMatchObject({ readWriteAll: false });
+    expect(cluster.users[flyDatabaseName(API)]?.memberOf).toBeUndefined();
+    expect(cluster.databases[SHARED]).toMatchObject({ owner: "postgres", publicConnect: false });
+    expect(() => fly.session(CLUSTER, urlOf(API))).toThrow(`FATAL:  permission denied for database "${SHARED}"`);
+  });
+
+  it("reset makes it again, empty and closed, and every app's URL still opens it as its owner", async () => {
+    await ensureFlySharedDatabase(shared());
+    await attachFlyPostgresUser(member(API));
+    const secret = fly.apps()[API]?.secrets[VARIABLE];
+    fly.updateCluster(CLUSTER, (cluster) => void (cluster.databases[SHARED]!.sessions = 2));
+
+    expect(await resetFlySharedDatabase(shared())).toEqual({ name: SHARED, parent: CLUSTER });
+    expect(sqlScripts().at(-1)).toContain(`DROP DATABASE IF EXISTS "${SHARED}" WITH (FORCE);`);
+    expect(fly.cluster(CLUSTER).databases[SHARED]).toEqual({ owner: SHARED, publicConnect: false, publicCreate: false, sessions: 0 });
+    expect(fly.apps()[API]?.secrets[VARIABLE]).toEqual(secret);
+    expect(fly.session(CLUSTER, urlOf(API)).currentRole).toBe(SHARED);
+  });
+
+  it("dropping an app's user leaves the database and the other app's user; a second drop finds nothing", async () => {
+    await ensureFlySharedDatabase(shared());
+    await attachFlyPostgresUser(member(API));
+    await attachFlyPostgresUser(member(WEB));
+    const webUrl = urlOf(WEB);
+
+    expect(await dropFlyPostgresUser({ ...shared(), name: flyDatabaseName(WEB) })).toBe("dropped");
+    const cluster = fly.cluster(CLUSTER);
+    expect(Object.keys(cluster.users).sort()).toEqual(["postgres", SHARED, flyDatabaseName(API)].sort());
+    expect(cluster.databases[SHARED]).toBeDefined();
+    expect(() => fly.session(CLUSTER, webUrl)).toThrow(`FATAL:  password authentication failed for user "${flyDatabaseName(WEB)}"`);
+    expect(fly.session(CLUSTER, urlOf(API)).currentRole).toBe(SHARED);
+    expect(await dropFlyPostgresUser({ ...shared(), name: flyDatabaseName(WEB) })).toBe("absent");
+    expect(await dropFlyPostgresUser({ ...shared(), cluster: "deleted-cluster", name: flyDatabaseName(WEB) })).toBe("absent");
+  });
+
+  it("a user the cluster will not drop yet can no longer log in", async () => {
+    await ensureFlySharedDatabase(shared());
+    await attachFlyPostgresUser(member(API));
+    const url = urlOf(API);
+    // Something of the user's that DROP OWNED cannot reach.
+    fly.updateCluster(CLUSTER, (cluster) => void (cluster.databases.elsewhere = { owner: flyDatabaseName(API), publicConnect: true, publicCreate: false, sessions: 0 }));
+    const error = await databaseError(dropFlyPostgresUser({ ...shared(), name: flyDatabaseName(API) }));
+    expect(error.reason).toContain(`role "${flyDatabaseName(API)}" cannot be dropped because some objects depend on it`);
+    expect(() => fly.session(CLUSTER, url)).toThrow(`FATAL:  role "${flyDatabaseName(API)}" is not permitted to log in`);
+  });
+
+  it("dropping it drops its owner role too; the apps' users stay, members of nothing", async () => {
+    await ensureFlySharedDatabase(shared());
+    await attachFlyPostgresUser(member(API));
+    fly.updateCluster(CLUSTER, (cluster) => void (cluster.databases[SHARED]!.sessions = 1));
+    expect(await dropFlyPostgres({ ...target(flyctl(), PR), name: SHARED })).toBe("dropped");
+    const cluster = fly.cluster(CLUSTER);
+    expect(cluster.databases[SHARED]).toBeUndefined();
+    expect(cluster.users[SHARED]).toBeUndefined();
+    expect(cluster.users[flyDatabaseName(API)]?.memberOf).toEqual([]);
+    expect(await dropFlyPostgres({ ...target(flyctl(), PR), name: SHARED })).toBe("absent");
+  });
+});
+
 describe("the fake flyctl's Postgres commands refuse what flyctl refuses", () => {
   it("attach without --superuser=false makes a superuser, as flyctl's default does", async () => {
     const run = await runFake(["postgres", "attach", CLUSTER, "-a", APP, "--yes"]);
@@ -437,5 +604,16 @@ describe("the fake flyctl's Postgres commands refuse what flyctl refuses", () =>
     const busy = await psql('DROP DATABASE "busy";\n');
     expect(busy.stderr).toContain('ERROR:  database "busy" is being accessed by other users');
     expect(fly.cluster(CLUSTER).databases.busy).toBeDefined();
+
+    // Roles as PostgreSQL 16 has them: NOLOGIN unless said, a second grant and a setting
+    // naming no role only noticed, a grant to a role that does not exist refused.
+    const roles = await psql(
+      ["CREATE ROLE owner;", "CREATE ROLE someone LOGIN;", "GRANT owner TO someone;", "GRANT owner TO someone;", "ALTER ROLE someone SET role = 'nobody';", "GRANT owner TO nobody;"].join("\n"),
+    );
+    expect(roles.stdout.split("\n")).toEqual(["CREATE ROLE", "CREATE ROLE", "GRANT ROLE", "GRANT ROLE", "ALTER ROLE"]);
+    expect(roles.stderr).toContain('psql:<stdin>:4: NOTICE:  role "someone" has already been granted membership in role "owner" by role "postgres"');
+    expect(roles.stderr).toContain('psql:<stdin>:5: NOTICE:  role "nobody" does not exist');
+    expect(roles.stderr).toContain('psql:<stdin>:6: ERROR:  role "nobody" does not exist');
+    expect(fly.cluster(CLUSTER).users).toMatchObject({ owner: { login: false }, someone: { login: true, memberOf: ["owner"], settings: { role: "nobody" } } });
   });
 });

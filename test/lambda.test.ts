@@ -2,13 +2,16 @@ import { createHmac, randomUUID } from "node:crypto";
 import { createServer } from "node:http";
 import { Probot, ProbotOctokit } from "probot";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { ensureNeonBranch } from "../src/database/neon.js";
 import { handleWebhook, handler, startWebhookApp, type HttpEvent } from "../src/lambda/webhook.js";
 import { drain } from "../src/lambda/worker.js";
+import { SecretStore } from "../src/secrets/index.js";
 import { openStore, type Store } from "../src/store/store.js";
 import { freshPostgres, TEST_DATABASE_URL } from "./databases.js";
 import { createFakeFly, type FakeFly } from "./fake-flyctl/control.js";
 import { startFakeGitHub, type FakeGitHub } from "./fake-github/server.js";
-import { DOCKERFILE, load, pullRequest, REPO, sha, TEST_PRIVATE_KEY, until } from "./harness.js";
+import { startFakeNeon } from "./fake-neon/server.js";
+import { DOCKERFILE, helloWorldPr, load, pullRequest, REPO, sha, TEST_PRIVATE_KEY, until } from "./harness.js";
 import { listen } from "./server-process.js";
 
 const SECRET = "lambda-webhook-secret";
@@ -148,4 +151,32 @@ describe.skipIf(!TEST_DATABASE_URL)("on AWS Lambda, with PostgreSQL", () => {
     expect(rows.map((p) => p.status)).toEqual(["ready", "ready", "ready", "ready", "ready"]);
     await until("no lease left", async () => (await store.list()).every((p) => p.lease_owner === null));
   }, 120_000);
+
+  it("the worker's reaper pass drops a destroyed preview's Neon branch whose key is a repository secret", async () => {
+    const neonKey = "neon-test-key-0123456789";
+    const project = "proud-fog-123456";
+    const secretsKey = "22".repeat(32);
+    const neon = await startFakeNeon({ keys: [neonKey], operationMs: 5 });
+    try {
+      neon.addProject(project);
+      const branch = { provider: "neon" as const, home: project, name: "preview/pr-21" };
+      await ensureNeonBranch({ apiKey: neonKey, baseUrl: neon.url, project, name: branch.name, schemaOnly: false });
+      await new SecretStore(store.db, Buffer.from(secretsKey, "hex")).set("Codertocat", "Hello-World", "PREVIEW_NEON_KEY", neonKey);
+      // A preview destroyed while Neon failed: its branch is still recorded, for the sweep.
+      await store.desireDeploy(helloWorldPr(21));
+      await store.desireDestroy("Codertocat", "Hello-World", 21);
+      const claim = (await store.claim("test", 60_000, 0))!;
+      expect(claim.preview.number).toBe(21);
+      await store.finish(claim.preview.id, "test", claim.generation, { status: "destroyed" });
+      await store.databaseWanted(claim.preview.id, { ...branch, parent: "main", secretName: "PREVIEW_NEON_KEY" });
+
+      const worker = new Probot({ appId: 1, privateKey: TEST_PRIVATE_KEY, baseUrl: `${gh.url}/api/v3`, logLevel: "warn" });
+      await drain({ ...env, NEON_API_URL: neon.url, PREVIEW_SECRETS_KEY: secretsKey }, { getRemainingTimeInMillis: () => 60_000 }, { pollMs: 50, probot: worker });
+
+      expect(neon.branch(project, branch.name)).toBeUndefined();
+      expect(await store.databasesToSweep()).toEqual([]);
+    } finally {
+      await neon.close();
+    }
+  }, 60_000);
 });

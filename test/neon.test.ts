@@ -153,7 +153,7 @@ describe("a preview's Neon branch", () => {
   });
 
   it("gets a new read-write compute when its own was removed", async () => {
-    neon.addBranch(PROJECT, PR);
+    await ensureNeonBranch({ ...access(), name: PR, schemaOnly: false });
     previewBranch()!.endpoints.length = 0;
 
     const branch = await ensureNeonBranch({ ...access(), name: PR, schemaOnly: false });
@@ -178,6 +178,40 @@ describe("a preview's Neon branch", () => {
 
     expect(branch.created).toBe(true);
     expect(requestsTo("POST", `/projects/${PROJECT}/branches`).length).toBeGreaterThan(1);
+  });
+});
+
+describe("a branch of the preview's name that fly-preview did not make", () => {
+  // Made by hand, or by another tool, and holding someone's data: never adopted, so never reset or deleted.
+  beforeEach(() => {
+    neon.addBranch(PROJECT, PR);
+    neon.write(PROJECT, PR, "someone's own row");
+  });
+
+  it("is refused, not used, for a preview, a fork's included, and is left as it was", async () => {
+    for (const schemaOnly of [false, true]) {
+      const error = await refusal(ensureNeonBranch({ ...access(), name: PR, schemaOnly }));
+      expect(error.transient).toBe(false);
+      expect(error.reason).toBe(
+        `Neon project ${PROJECT} already has a branch named ${PR} that fly-preview did not make, and fly-preview never uses, ` +
+          "resets or deletes a branch it did not make: rename or delete that branch in the Neon Console, then push again.",
+      );
+    }
+    expect(previewBranch()!.rows).toContain("someone's own row");
+    expect(neon.requests.filter((request) => request.method !== "GET")).toEqual([]);
+  });
+
+  it("is not reset", async () => {
+    const error = await refusal(resetNeonBranch({ ...access(), name: PR }));
+    expect(error.reason).toContain("did not make");
+    expect(previewBranch()!.rows).toContain("someone's own row");
+    expect(neon.requests.filter((request) => request.method !== "GET")).toEqual([]);
+  });
+
+  it("is not deleted: the preview's drop finds nothing of its own", async () => {
+    expect(await deleteNeonBranch({ ...access(), name: PR })).toBe("absent");
+    expect(previewBranch()!.rows).toContain("someone's own row");
+    expect(neon.requests.filter((request) => request.method !== "GET")).toEqual([]);
   });
 });
 

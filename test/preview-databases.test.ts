@@ -69,4 +69,50 @@ describe.each(DIALECTS)("the databases made for previews, on $dialect", (databas
     await destroyed(s, 4);
     expect(await s.databasesToSweep()).toHaveLength(1);
   });
+
+  it("is never handed to another preview while its holder's record is live; once dropped, it may be", async () => {
+    const s = await store(database);
+    await s.desireDeploy(helloWorldPr(5));
+    await s.desireDeploy({ ...helloWorldPr(5), repo: "Other", appName: "pr-5-codertocat-other" });
+    const holder = (await s.get("Codertocat", "Hello-World", 5))!;
+    const other = (await s.get("Codertocat", "Other", 5))!;
+    expect(await s.databaseWanted(holder.id, { ...branch(5), parent: "main" })).toBe(true);
+    // Two repositories naming the same Neon project both want preview/pr-5.
+    expect(await s.databaseWanted(other.id, { ...branch(5), parent: "staging", secretName: "OTHER_KEY" })).toBe(false);
+    expect(await s.databaseOf(holder.id)).toMatchObject({ ...branch(5), parent: "main", secretName: null });
+    expect(await s.databaseOf(other.id)).toBeUndefined();
+    // Asked again by its holder: still its own.
+    expect(await s.databaseWanted(holder.id, { ...branch(5), parent: "main" })).toBe(true);
+
+    await s.databaseDropped(branch(5));
+    expect(await s.databaseWanted(other.id, { ...branch(5), parent: "staging" })).toBe(true);
+    expect(await s.databaseOf(other.id)).toMatchObject(branch(5));
+    expect(await s.databaseOf(holder.id)).toBeUndefined();
+  });
+
+  it("keeps an app's Fly Postgres user with the shared database it is on, and lists every live database of a preview, newest first", async () => {
+    let now = 1_000;
+    const created = await database.create();
+    const s = await openStore(created.url, () => now);
+    cleanups.push(() => created.drop(), () => s.close());
+    await s.desireDeploy(helloWorldPr(5));
+    const preview = (await s.get("Codertocat", "Hello-World", 5))!;
+    const on = (name: string) => ({ provider: "fly_postgres" as const, home: "acme-preview-db", name });
+    await s.databaseWanted(preview.id, { ...on("pr_5_codertocat_hello_world"), parent: "acme-preview-db" });
+    now += 1_000;
+    await s.databaseWanted(preview.id, { ...on("pr_5_api_codertocat_hello_world"), parent: "acme-preview-db", onDatabase: "pr_5_codertocat_hello_world_apps__0123abcd" });
+    expect((await s.databasesOf(preview.id)).map((d) => [d.name, d.onDatabase])).toEqual([
+      ["pr_5_api_codertocat_hello_world", "pr_5_codertocat_hello_world_apps__0123abcd"],
+      ["pr_5_codertocat_hello_world", null],
+    ]);
+    expect((await s.databaseOf(preview.id))?.name).toBe("pr_5_api_codertocat_hello_world");
+    await s.databaseDropped(on("pr_5_api_codertocat_hello_world"));
+    await destroyed(s, 5);
+    // The sweep learns which is a user: dropping it must leave the database it is on.
+    await s.databaseWanted(preview.id, { ...on("pr_5_api_codertocat_hello_world"), parent: "acme-preview-db", onDatabase: "pr_5_codertocat_hello_world_apps__0123abcd" });
+    expect((await s.databasesToSweep()).map((d) => [d.name, d.onDatabase]).sort()).toEqual([
+      ["pr_5_api_codertocat_hello_world", "pr_5_codertocat_hello_world_apps__0123abcd"],
+      ["pr_5_codertocat_hello_world", null],
+    ]);
+  });
 });

@@ -2,6 +2,7 @@
 // store, so processes sharing it keep GitHub's one-write-a-second pace together, and a
 // rate-limit answer to one process pauses them all. Two stores opened on one database
 // stand for two processes; Probot's throttling is on, as in production.
+import { getEventListeners } from "node:events";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,7 +11,7 @@ import { Probot, ProbotOctokit } from "probot";
 import { afterEach, describe, expect, it } from "vitest";
 import { isContentWrite } from "../bench/surfaces.js";
 import { httpStatus } from "../src/github/octokit.js";
-import { MAX_WAIT_MS, paceWrites } from "../src/github/write-pace.js";
+import { MAX_WAIT_MS, paceWrites, pauseOf, writeSlotFree } from "../src/github/write-pace.js";
 import { openStore, type Store } from "../src/store/store.js";
 import { DIALECTS, type TestDatabase } from "./databases.js";
 import { startFakeGitHub, type FakeGitHub } from "./fake-github/server.js";
@@ -78,6 +79,22 @@ describe.each(DIALECTS)("the GitHub write pace on $dialect", (database) => {
     const wait = await store.claimWriteSlot(1, 1000, 60_000);
     expect(wait).toBeGreaterThan(4000);
     expect(wait).toBeLessThanOrEqual(5000);
+  });
+
+  it("tells how long until an installation's next slot is free without claiming it", async () => {
+    const url = await sharedDatabase(database);
+    const [a, b] = [await open(url), await open(url)];
+    expect(await a.writeSlotWait(1)).toBe(0);
+    expect(await a.claimWriteSlot(1, 1000, 60_000)).toBe(0);
+    const wait = await b.writeSlotWait(1);
+    expect(wait).toBeGreaterThan(900);
+    expect(wait).toBeLessThanOrEqual(1000);
+    expect(await b.writeSlotWait(1)).toBeLessThanOrEqual(wait);
+    // Reading took nothing: the next claim gets that slot, not the one after.
+    expect(Math.round((await a.claimWriteSlot(1, 1000, 60_000))! / 1000)).toBe(1);
+    await a.pauseWrites(1, 5000);
+    expect(await b.writeSlotWait(1)).toBeGreaterThan(4900);
+    expect(await b.writeSlotWait(2)).toBe(0);
   });
 
   it("holds an installation's next slot until a pause ends, and a shorter pause does not cut it", async () => {
@@ -157,5 +174,87 @@ describe.each(DIALECTS)("the GitHub write pace on $dialect", (database) => {
     // to the worker pool (src/preview/pool.ts, isPassing), which tries it again later.
     expect(httpStatus(error)).toBe(500);
     expect(gh.requests.filter(isContentWrite)).toEqual([]);
+  });
+});
+
+// GitHub's "Rate limits for the REST API", "Exceeding the rate limit": a rate limit is
+// answered with 403 or 429; wait `retry-after` seconds when sent, else until
+// `x-ratelimit-reset` when `x-ratelimit-remaining` is 0, else at least a minute.
+describe("how long GitHub's answer asks an installation's writes to pause", () => {
+  const answer = (status: number, headers: Record<string, string> = {}, message = "") =>
+    new Response(JSON.stringify({ message }), { status, headers: { "content-type": "application/json", ...headers } });
+
+  it("429 and 403 with retry-after: that long; 429 without: a minute", async () => {
+    expect(await pauseOf(answer(429, { "retry-after": "7" }))).toBe(7000);
+    expect(await pauseOf(answer(403, { "retry-after": "3" }))).toBe(3000);
+    expect(await pauseOf(answer(429))).toBe(60_000);
+  });
+
+  it("a spent primary limit: until its reset, and a second more", async () => {
+    const reset = Math.floor(Date.now() / 1000) + 30;
+    const pause = await pauseOf(answer(403, { "x-ratelimit-remaining": "0", "x-ratelimit-reset": String(reset) }));
+    expect(pause).toBeGreaterThan(29_000);
+    expect(pause).toBeLessThanOrEqual(31_000);
+  });
+
+  it("a 403 naming the secondary limit: a minute; any other 403, or another status, is no pause", async () => {
+    expect(await pauseOf(answer(403, {}, "You have exceeded a secondary rate limit."))).toBe(60_000);
+    expect(await pauseOf(answer(403, {}, "Resource not accessible by integration"))).toBeUndefined();
+    expect(await pauseOf(answer(502, { "retry-after": "5" }))).toBeUndefined();
+    expect(await pauseOf(answer(201))).toBeUndefined();
+  });
+
+  it("a 429 answer to one process pushes the installation's next write slot past its retry-after for every process", async () => {
+    const gh = await startFakeGitHub();
+    cleanups.push(() => gh.close());
+    const dir = await mkdtemp(join(tmpdir(), "fly-preview-pace-"));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const url = `file:${join(dir, "pace.db")}`;
+    const [one, other] = [await open(url), await open(url)];
+    gh.failNext("POST", "/api/v3/repos/Codertocat/Hello-World/check-runs", 429, 1, { message: "Too many requests", headers: { "retry-after": "20" } });
+
+    const octokit = await processOctokit(gh, one, { retry: false });
+    const error = await octokit.rest.checks.create(checkRun(1)).then(() => undefined, (e: unknown) => e);
+
+    expect(httpStatus(error)).toBe(429);
+    const wait = await other.claimWriteSlot(1, 1000, 60_000);
+    expect(wait).toBeGreaterThan(19_000);
+    expect(wait).toBeLessThanOrEqual(20_000);
+  });
+});
+
+describe("waiting for an installation's next write slot without claiming it", () => {
+  /** A pace whose next slot is `waits[i]` ms away at the i-th look. */
+  const pace = (waits: number[]) => {
+    const looks: number[] = [];
+    return { looks, writeSlotWait: async () => (looks.push(Date.now()), waits[Math.min(looks.length - 1, waits.length - 1)]) };
+  };
+
+  it("waits until the slot is free, again when another process took it meanwhile; leaves nothing on the signal", async () => {
+    const p = pace([150, 100, 0]);
+    const signal = new AbortController().signal;
+    const started = Date.now();
+    await writeSlotFree(p, 1, signal);
+    expect(p.looks).toHaveLength(3);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(240);
+    // The queue's signal lives until it stops: a wait that ended keeps no listener on it.
+    expect(getEventListeners(signal, "abort")).toHaveLength(0);
+  });
+
+  it("does not wait for a slot further away than a write may wait (the write's claim refuses it)", async () => {
+    const p = pace([MAX_WAIT_MS + 1]);
+    const started = Date.now();
+    await writeSlotFree(p, 1);
+    expect(p.looks).toHaveLength(1);
+    expect(Date.now() - started).toBeLessThan(100);
+  });
+
+  it("stops waiting as soon as the signal aborts", async () => {
+    const stop = new AbortController();
+    const waiting = writeSlotFree(pace([30_000]), 1, stop.signal).then(() => "slot", (e: Error) => e.message);
+    setTimeout(() => stop.abort(new Error("stopped")), 50);
+    const started = Date.now();
+    expect(await waiting).toBe("stopped");
+    expect(Date.now() - started).toBeLessThan(1000);
   });
 });

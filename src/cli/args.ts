@@ -1,3 +1,4 @@
+import { isAppKey } from "../model/app-name.js";
 import { UsageError, type Args, type CliCommand } from "./command.js";
 
 /** Flags anywhere before `--`, in `--name value` or `--name=value` form; the rest are positionals. */
@@ -61,4 +62,13 @@ export function parsePullRequest(text: string): { owner: string; repo: string; n
     throw new UsageError(`"${text}" is not a pull request: write owner/repo#N, e.g. acme/web#42`);
   }
   return { owner: match[1], repo: match[2], number: Number(match[3]) };
+}
+
+/** The name of one app under `apps:` in .preview.yml, as `/preview redeploy NAME` takes it (any case). */
+export function parseAppKey(text: string): string {
+  const key = text.toLowerCase();
+  if (!isAppKey(key)) {
+    throw new UsageError(`"${text}" is not an app's name: apps are named under apps: in .preview.yml, with lowercase letters, digits and hyphens, starting with a letter, e.g. api`);
+  }
+  return key;
 }

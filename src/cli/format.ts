@@ -1,5 +1,8 @@
 import { DEFAULT_TTL_MS } from "../config/index.js";
+import { recordedMachineCost, type PriceTable } from "../fly/index.js";
+import { formatMoney } from "../github/markdown.js";
 import { expiryOf, type Expiry } from "../model/expiry.js";
+import type { CostShown } from "../model/pull-request.js";
 import type { Preview } from "../store/store.js";
 
 /** Columns padded to their widest cell; the last one is not padded, so it may be long. */
@@ -41,7 +44,84 @@ export function statusLabel(p: Preview): string {
   return p.status === "failed" ? "destroy failed" : p.status;
 }
 
-export function previewJson(p: Preview) {
+/**
+ * A pull request as the store holds it: its own row and, with `apps:` in its
+ * .preview.yml (docs/monorepos.md), the rows of its apps by name. Its own row then
+ * coordinates them and has no Fly app, unless one is left from before the file gained
+ * `apps:` (its run destroys it) or is back after it lost them.
+ */
+export interface PullRequestRows {
+  own: Preview;
+  apps: Preview[];
+}
+
+/** The rows of `rows` by pull request, each where its first row is: the list's order, newest first, kept. */
+export function byPullRequest(rows: Preview[]): PullRequestRows[] {
+  const groups = new Map<string, { own?: Preview; apps: Preview[] }>();
+  for (const row of rows) {
+    const key = JSON.stringify([row.owner, row.repo, row.number]);
+    const group = groups.get(key) ?? { apps: [] };
+    groups.set(key, group);
+    if (row.app_key === "") group.own = row;
+    else group.apps.push(row);
+  }
+  // Every app's row is made from its pull request's own, and rows are never deleted: an
+  // app without one would be a store written by hand, shown as it is.
+  return [...groups.values()].flatMap((g) =>
+    g.own ? [{ own: g.own, apps: g.apps.sort((a, b) => (a.app_key < b.app_key ? -1 : 1)) }] : g.apps.map((app) => ({ own: app, apps: [] })),
+  );
+}
+
+/** The preview's Fly app, when it has one of its own: a pull request with apps has theirs instead. */
+export function ownApp(pr: PullRequestRows): string | null {
+  return pr.apps.length && pr.own.app_created !== 1 ? null : pr.own.app_name;
+}
+
+/** The Fly apps named in a line: `app NAME`, `apps A, B`, or none left. */
+export function flyAppsText(names: string[]): string {
+  if (!names.length) return "no Fly app left";
+  return `${names.length === 1 ? "app" : "apps"} ${names.join(", ")}`;
+}
+
+/** A pull request with apps and its own: how it stands. Its own status while it holds its apps back (a gate, its destroy); once it handed them their desires, theirs, counted. */
+export function pullRequestStatus(pr: PullRequestRows): string {
+  const own = statusLabel(pr.own);
+  if (!pr.apps.length || pr.own.status !== "ready") return own;
+  const counts = new Map<string, number>();
+  for (const app of pr.apps) counts.set(statusLabel(app), (counts.get(statusLabel(app)) ?? 0) + 1);
+  const apps = [...counts].map(([label, n]) => `${n} ${label}`).join("; ");
+  return own === "ready" ? apps : `${apps}; destroy pending`;
+}
+
+/** What the row's machine costs always on, while its Fly app exists (a failed destroy leaves it running) and a deploy recorded its size. */
+export function runningCost(p: Preview, prices: PriceTable): CostShown | undefined {
+  return p.app_created === 1 ? recordedMachineCost(prices, p) : undefined;
+}
+
+/** The COST/MONTH cell: what a running Fly app costs a month, or `-`. */
+export function costCell(cost: CostShown | undefined): string {
+  return cost ? formatMoney(cost.perMonth, cost.currency) : "-";
+}
+
+/** A cost a month in JSON, to the cent; null for no Fly app. */
+export function perMonthJson(cost: CostShown | undefined): number | null {
+  return cost ? roundMoney(cost.perMonth) : null;
+}
+
+export function roundMoney(amount: number): number {
+  return Math.round(amount * 100) / 100;
+}
+
+const ERROR_WIDTH = 80;
+
+/** An error on one line of a table; `fly-preview status` shows the whole of it. */
+export function oneLine(error: string | null): string {
+  if (!error) return "";
+  const line = error.replace(/\s+/g, " ").trim();
+  return line.length > ERROR_WIDTH ? `${line.slice(0, ERROR_WIDTH - 1)}…` : line;
+}
+
+export function previewJson(p: Preview, expiry = expiryOfPreview(p)) {
   return {
     repo: `${p.owner}/${p.repo}`,
     number: p.number,
@@ -52,25 +132,44 @@ export function previewJson(p: Preview) {
     url: p.url,
     lastError: p.last_error,
     pinnedBy: p.pinned_by,
-    expiresAt: expiryJson(p),
+    expiresAt: expiry && expiry.kind !== "pinned" ? isoTime(expiry.at) : null,
     updatedAt: isoTime(p.updated_at),
   };
 }
 
-/** When the preview expires and why; undefined while it has no app to expire (src/model/expiry.ts). */
-export function expiryOfPreview(p: Preview): Expiry | undefined {
-  if (p.desired_action !== "deploy" || p.app_created !== 1) return undefined;
+/** An app of a pull request with several, in JSON: it expires with its pull request, whose object says when. */
+export function appJson(app: Preview) {
+  return {
+    name: app.app_key,
+    app: app.app_name,
+    status: app.status,
+    desired: app.desired_action,
+    deployedSha: app.deployed_sha,
+    url: app.url,
+    lastError: app.last_error,
+    updatedAt: isoTime(app.updated_at),
+  };
+}
+
+/** The row holds a Fly app it means to keep. */
+const holdsApp = (p: Preview) => p.app_created === 1 && p.desired_action === "deploy";
+
+/**
+ * When the preview expires and why; undefined while it has no app to expire (src/model/expiry.ts).
+ * A pull request with apps (`apps`, their rows) expires as one, from its own row, while one of them holds a Fly app.
+ */
+export function expiryOfPreview(p: Preview, apps: Preview[] = []): Expiry | undefined {
+  if (p.desired_action !== "deploy" || !(p.app_created === 1 || apps.some(holdsApp))) return undefined;
   return expiryOf(p, p.config_ttl_ms ?? DEFAULT_TTL_MS);
 }
 
-/** The list's EXPIRES cell: a time, `pinned by LOGIN`, or `-` for a preview with no app. */
-export function expiryCell(p: Preview): string {
-  const expiry = expiryOfPreview(p);
-  if (!expiry) return "-";
-  return expiry.kind === "pinned" ? `pinned by ${expiry.by}` : isoTime(expiry.at);
+/** An app's expiry: its pull request's, while the app holds a Fly app. */
+export function expiryOfApp(app: Preview, pr: PullRequestRows): Expiry | undefined {
+  return holdsApp(app) ? expiryOfPreview(pr.own, pr.apps) : undefined;
 }
 
-function expiryJson(p: Preview): string | null {
-  const expiry = expiryOfPreview(p);
-  return expiry && expiry.kind !== "pinned" ? isoTime(expiry.at) : null;
+/** The list's EXPIRES cell: a time, `pinned by LOGIN`, or `-` for a preview with no app. */
+export function expiryCell(expiry: Expiry | undefined): string {
+  if (!expiry) return "-";
+  return expiry.kind === "pinned" ? `pinned by ${expiry.by}` : isoTime(expiry.at);
 }

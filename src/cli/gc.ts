@@ -1,8 +1,8 @@
 import { Flyctl } from "../fly/index.js";
 import { SecretStore } from "../secrets/index.js";
-import type { ReapReport } from "../preview/reaper.js";
+import type { Reaped, ReapReport } from "../preview/reaper.js";
 import { CliError, type CliCommand, type Context } from "./command.js";
-import { duration, isoTime } from "./format.js";
+import { duration, flyAppsText, isoTime } from "./format.js";
 
 export const gc: CliCommand = {
   name: "gc",
@@ -41,13 +41,13 @@ function printReport(report: ReapReport, dryRun: boolean, ctx: Context): void {
     ctx.print(`${dryRun ? "would destroy" : "destroyed"} orphaned app ${o.app} (${o.repo}#${o.number}): ${o.reason}`);
   }
   for (const r of retried) {
-    ctx.print(`${dryRun ? "would retry" : "retrying"} the failed destroy of ${r.repo}#${r.number} (app ${r.app})`);
+    ctx.print(`${dryRun ? "would retry" : "retrying"} the failed destroy of ${r.repo}#${r.number} (${flyApps(r)})`);
   }
   for (const e of expired) {
-    ctx.print(`${dryRun ? "would expire" : "expired"} ${e.repo}#${e.number} (app ${e.app}), idle for ${duration(e.idleMs)}`);
+    ctx.print(`${dryRun ? "would expire" : "expired"} ${e.repo}#${e.number} (${flyApps(e)}), idle for ${duration(e.idleMs)}`);
   }
   for (const r of reminded) {
-    ctx.print(`${dryRun ? "would remind" : "reminded"} ${r.repo}#${r.number} (app ${r.app}) that it expires at ${isoTime(r.expiresAt)}`);
+    ctx.print(`${dryRun ? "would remind" : "reminded"} ${r.repo}#${r.number} (${flyApps(r)}) that it expires at ${isoTime(r.expiresAt)}`);
   }
   for (const d of databases) {
     const what = d.provider === "neon" ? `Neon branch ${d.name} of project ${d.home}` : `database ${d.name} on Fly Postgres cluster ${d.home}`;
@@ -56,4 +56,9 @@ function printReport(report: ReapReport, dryRun: boolean, ctx: Context): void {
   }
   if (dryRun) ctx.print("dry run: nothing was changed");
   else if (retried.length + expired.length > 0) ctx.print("the running fly-preview server carries out the destroys asked for");
+}
+
+/** A preview's Fly app; for a pull request with several apps, theirs (its own row has none). */
+function flyApps(r: Reaped): string {
+  return flyAppsText(r.apps ?? [r.app]);
 }

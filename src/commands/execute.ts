@@ -180,10 +180,17 @@ export const SLASH_COMMANDS: Record<SlashCommandName, CommandSpec> = {
     },
   },
   status: {
-    summary: "show the preview's state, URL, commit and last error",
+    summary: "show the preview's state, URL, commit and last error: of each app when there are several, of one with `/preview status NAME`",
     needsWrite: false,
-    async execute({ preview, reply }) {
-      await reply(renderStatus(preview));
+    async execute({ store, preview, app, reply }) {
+      const apps = preview ? await store.appsOf(preview.owner, preview.repo, preview.number) : [];
+      if (app) {
+        const row = apps.find((a) => a.app_key === app);
+        // An app of the file that its pull request's run has not handed a desire yet has no row.
+        await reply(row && preview ? renderStatus(row, { app, pullRequest: preview }) : `The app \`${app}\` has no preview yet: the pull request's next deploy makes it.`);
+        return { result: "done", note: `status of ${app} sent` };
+      }
+      await reply(preview && apps.length ? renderAppsStatus(preview, apps) : renderStatus(preview));
       return { result: "done", note: "status sent" };
     },
   },
@@ -255,19 +262,55 @@ export function renderHelp(docsUrl: string, intro = "fly-preview commands (comme
   ].join("\n");
 }
 
-export function renderStatus(preview: Preview | undefined): string {
+/**
+ * `/preview status`: the preview's state, URL, commit, Fly app and last error. With `of`,
+ * `preview` is the row of the app `of.app` of a pull request with several, which expires
+ * with its pull request (`of.pullRequest`, its own row).
+ */
+export function renderStatus(preview: Preview | undefined, of?: { app: string; pullRequest: Preview }): string {
   if (!preview || preview.status === "none" || preview.status === "skipped") {
     const why = preview?.status === "skipped" && preview.last_error ? ` (${inline(preview.last_error)})` : "";
-    return `No preview for this pull request${why}.`;
+    return `No preview ${of ? `of \`${of.app}\`` : "for this pull request"}${why}.`;
   }
-  const lines = [`**Preview:** ${preview.status}`];
+  const lines = [`**Preview${of ? ` of \`${of.app}\`` : ""}:** ${preview.status}`];
   if (preview.url && preview.status !== "destroyed") lines.push(`**URL:** ${inline(preview.url)}`);
   if (preview.deployed_sha) lines.push(`**Commit:** \`${shortSha(preview.deployed_sha)}\``);
   lines.push(`**App:** \`${preview.app_name}\``);
   if (preview.last_error) lines.push(`**Last error:** ${inline(preview.last_error)}`);
-  if (preview.desired_action === "deploy" && preview.app_created === 1) lines.push(expiryLine(expiryOf(preview, ttlOf(preview))));
-  if (preview.paused) lines.push("Destroyed by command: pushes do not bring it back; `/preview redeploy` does.");
+  if (holdsApp(preview)) lines.push(expiryLine(expiryOfRow(of?.pullRequest ?? preview)));
+  if (preview.paused) lines.push(`Destroyed by command: pushes do not bring it back; \`/preview redeploy${of ? ` ${of.app}` : ""}\` does.`);
   return lines.join("\n");
+}
+
+/**
+ * `/preview status` of a pull request with several apps: its own row's state while it
+ * holds them back (a gate, its destroy), a row per app (state, URL, commit), what failed,
+ * and when they expire: together, from its own row.
+ */
+export function renderAppsStatus(own: Preview, apps: Preview[]): string {
+  const quiet = own.status === "none" || own.status === "skipped";
+  const head = quiet ? renderStatus(own) : `**Preview:** ${own.status === "ready" ? `${apps.length} apps` : own.status}`;
+  const lines = [head, "", "| App | State | URL | Commit |", "|---|---|---|---|"];
+  for (const app of apps) {
+    const url = app.url && app.status !== "destroyed" ? inline(app.url) : "—";
+    lines.push(`| **${inline(app.app_key)}** | ${app.status} | ${url} | ${app.deployed_sha ? `\`${shortSha(app.deployed_sha)}\`` : "—"} |`);
+  }
+  lines.push("");
+  if (own.last_error && !quiet) lines.push(`**Last error:** ${inline(own.last_error)}`);
+  for (const app of apps) if (app.last_error) lines.push(`**Last error of \`${app.app_key}\`:** ${inline(app.last_error)}`);
+  if (own.desired_action === "deploy" && apps.some(holdsApp)) lines.push(expiryLine(expiryOfRow(own)));
+  if (own.paused) lines.push("Destroyed by command: pushes do not bring it back; `/preview redeploy` does.");
+  lines.push("`/preview status NAME` shows one app.");
+  return lines.join("\n");
+}
+
+/** The row holds a Fly app it means to keep: it has an expiry. */
+function holdsApp(row: Preview): boolean {
+  return row.desired_action === "deploy" && row.app_created === 1;
+}
+
+function expiryOfRow(row: Preview): Expiry {
+  return expiryOf(row, ttlOf(row));
 }
 
 const REACTIONS: Record<Outcome["result"], Reaction | undefined> = {

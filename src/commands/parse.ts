@@ -46,8 +46,8 @@ export interface CommandWords {
 }
 
 /**
- * Splits a command line (`ParsedCommand.text`) into words. After `redeploy` and
- * `destroy`, the first word that is not an option (`--fresh`, in any place) is the
+ * Splits a command line (`ParsedCommand.text`) into words. After `redeploy`, `destroy`
+ * and `status`, the first word that is not an option (`--fresh`, in any place) is the
  * app's name; other commands take no app, and their words are `args` (the duration of
  * `/preview extend 3d`). An app's name starts with a letter, so a duration never reads as one.
  */

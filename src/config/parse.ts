@@ -97,16 +97,6 @@ export function parsePreviewConfig(text: string): ConfigResult {
   }
   problems.push(...databaseEnvProblems(data, places, locator));
   if (apps) problems.push(...referenceProblems(apps, locator));
-  // With apps:, the pull request's one database is shared by its apps: a Neon branch's URL
-  // can be staged on each app. A Fly Postgres attach makes a user per app on the database,
-  // which is not built yet.
-  if (apps && isPlainObject(data.database) && data.database.fly_postgres !== undefined) {
-    problems.push({
-      path: "database.fly_postgres",
-      message: "database.fly_postgres cannot be used with apps: yet (its apps would each need a user on the one database); use database.neon, or preview a single app",
-      ...locator.at(["database", "fly_postgres"], "key"),
-    });
-  }
   if (problems.length > 0) {
     problems.sort((a, b) => a.line - b.line || a.column - b.column);
     return { ok: false, problems };
@@ -338,7 +328,7 @@ function explain(error: ErrorObject, data: Plain, locator: Locator): ConfigProbl
     return { path, message: `${path}: give exactly one of ${choices.join(" or ")}${suffix}`, ...locator.at(segments, "key") };
   }
   // A missing field is placed on its section's name: the section may have no value at all (`neon:`).
-  const target = error.keyword === "required" ? "key" : "value";
+  const target = error.keyword === "required" || error.keyword === "maxProperties" ? "key" : "value";
   return { path, message: `${path}: ${describeFailure(error, parentSchema, value, segments.at(-1) ?? "")}`, ...locator.at(segments, target) };
 }
 
@@ -364,6 +354,8 @@ function describeFailure(error: ErrorObject, schema: JsonSchema, value: unknown,
       return `is too long; at most ${schema.maxLength} characters`;
     case "minItems":
       return key === "paths" ? "must list at least one path; leave paths out to rebuild the app on every push" : `must list at least ${schema.minItems}`;
+    case "maxProperties":
+      return key === "apps" ? `names more than ${schema.maxProperties} apps, the most a pull request's preview can have; keep the apps a reviewer needs together` : `must have at most ${schema.maxProperties} fields`;
     case "minProperties":
       return key === "apps" ? "must name at least one app, like apps: {web: {port: 3000}}; leave apps out for a single app" : `must have at least ${schema.minProperties} fields`;
     case "required": {

@@ -18,6 +18,7 @@ export interface JsonSchema {
   oneOf?: JsonSchema[];
   additionalProperties?: boolean | JsonSchema;
   minProperties?: number;
+  maxProperties?: number;
   minItems?: number;
   uniqueItems?: boolean;
   propertyNames?: JsonSchema;

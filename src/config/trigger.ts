@@ -22,7 +22,7 @@ export function checkTrigger(
       remedy: "Mark the pull request ready for review to deploy it again.",
     };
   }
-  if (trigger.branches.length > 0 && !trigger.branches.some((glob) => globToRegExp(glob).test(pr.baseRef))) {
+  if (trigger.branches.length > 0 && !trigger.branches.some((glob) => branchMatches(glob, pr.baseRef))) {
     return {
       ok: false,
       reason: `the base branch "${pr.baseRef}" does not match trigger.branches (${trigger.branches.join(", ")})`,
@@ -43,21 +43,44 @@ export function checkTrigger(
   return { ok: true };
 }
 
-/** `*` stays within one path segment, `**` crosses `/`, and `**\/` may also match nothing. */
-function globToRegExp(glob: string): RegExp {
-  let source = "";
+/**
+ * Whether a base branch matches a `trigger.branches` pattern: `*` stays within one path
+ * segment, `**` crosses `/`, and `**\/` may also match nothing. Matched by a table over
+ * (pattern position, branch position) instead of a RegExp: a backtracking RegExp of
+ * `*a*a*a…b` runs for minutes on a branch of many `a`s, blocking the server's one event
+ * loop, and a fork's author chooses the base branch among the repository's branches. Here
+ * the cost is the pattern's length times the branch's, whatever either holds.
+ */
+export function branchMatches(glob: string, branch: string): boolean {
+  type Token = "star" | "globstar" | "anyDirs" | { char: string };
+  const tokens: Token[] = [];
   for (let i = 0; i < glob.length; i++) {
     if (glob.startsWith("**/", i)) {
-      source += "(?:.*/)?";
+      tokens.push("anyDirs");
       i += 2;
     } else if (glob.startsWith("**", i)) {
-      source += ".*";
+      tokens.push("globstar");
       i += 1;
-    } else if (glob[i] === "*") {
-      source += "[^/]*";
-    } else {
-      source += glob[i].replace(/[.+?^${}()|[\]\\]/g, "\\$&");
-    }
+    } else if (glob[i] === "*") tokens.push("star");
+    else tokens.push({ char: glob[i] });
   }
-  return new RegExp(`^${source}$`);
+  const n = branch.length;
+  // next[j]: the tokens after the current one match branch[j..]; built from the last token back.
+  let next: boolean[] = Array.from({ length: n + 1 }, (_, j) => j === n);
+  for (let t = tokens.length - 1; t >= 0; t--) {
+    const token = tokens[t];
+    const here: boolean[] = new Array(n + 1).fill(false);
+    // For `**/`: some "/" at k >= j with the rest matching branch[k+1..].
+    let slashAhead = false;
+    for (let j = n; j >= 0; j--) {
+      if (token === "star") here[j] = next[j] || (j < n && branch[j] !== "/" && here[j + 1]);
+      else if (token === "globstar") here[j] = next[j] || (j < n && here[j + 1]);
+      else if (token === "anyDirs") {
+        if (j < n && branch[j] === "/" && next[j + 1]) slashAhead = true;
+        here[j] = next[j] || slashAhead;
+      } else here[j] = j < n && branch[j] === token.char && next[j + 1];
+    }
+    next = here;
+  }
+  return next[0];
 }

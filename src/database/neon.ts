@@ -2,7 +2,7 @@
  * The Neon driver: a preview's own database as a branch `preview/pr-N` of a Neon project,
  * with a read-write compute, reached through Neon's pooled connection URI.
  *
- *   ensureNeonBranch  finds the preview's branch by name or copies it from the parent
+ *   ensureNeonBranch  finds the preview's branch by name (one fly-preview made) or copies it from the parent
  *   deleteNeonBranch  deletes it ("deleted"), or finds nothing to delete ("absent")
  *   resetNeonBranch   puts the parent's current schema and rows back into it
  *
@@ -99,8 +99,9 @@ export function neonBranchName(number: number): string {
 }
 
 /**
- * The preview's branch, ready to connect to. A branch of that name is reused (a push, or a
- * run that died after creating it), after waiting for its unfinished operations; otherwise
+ * The preview's branch, ready to connect to. A branch of that name that fly-preview made is
+ * reused (a push, or a run that died after creating it), after waiting for its unfinished
+ * operations; one it did not make is refused, never adopted (see `madeByUs`); otherwise
  * it is copied from `parent` with a read-write compute. One exception: a fork's preview
  * (`schemaOnly`) never reuses a branch that holds the parent's rows (say, one made before
  * `forks: trusted` was dropped): that branch is deleted and made anew, schema only.
@@ -109,6 +110,7 @@ export async function ensureNeonBranch(request: NeonBranchRequest): Promise<Neon
   const neon = new NeonSession(request);
   const listing = await neon.listBranches();
   const existing = named(listing.branches, request.name);
+  if (existing) neon.refuseForeign(existing, listing);
   if (existing && !(request.schemaOnly && !isSchemaOnly(existing))) {
     await neon.waitForBranch(existing);
     return neon.describe(existing, neon.parentNameOf(existing, listing, request.parent), false);
@@ -119,13 +121,16 @@ export async function ensureNeonBranch(request: NeonBranchRequest): Promise<Neon
   return neon.describe(made, parent.name, true);
 }
 
-/** Deletes the preview's branch (every branch of that name), waiting until Neon is done. */
+/**
+ * Deletes the preview's branch (every branch of that name fly-preview made), waiting until
+ * Neon is done. A branch of that name someone else made is left as it is: "absent".
+ */
 export async function deleteNeonBranch(request: NeonAccess & { name: string }): Promise<"deleted" | "absent"> {
   const neon = new NeonSession(request);
-  const { branches } = await neon.listBranches();
-  const ours = branches.filter((branch) => branch.name === request.name);
+  const listing = await neon.listBranches();
+  const ours = listing.branches.filter((branch) => branch.name === request.name && madeByUs(listing, branch));
   if (ours.length === 0) return "absent";
-  for (const branch of ours) await neon.deleteBranch(branch, branches);
+  for (const branch of ours) await neon.deleteBranch(branch, listing.branches);
   return "deleted";
 }
 
@@ -150,6 +155,7 @@ export async function resetNeonBranch(
       false,
     );
   }
+  neon.refuseForeign(branch, listing);
   neon.refuseChildren(branch, listing.branches, "reset");
   const schemaOnly = request.schemaOnly ?? isSchemaOnly(branch);
   if (schemaOnly || isSchemaOnly(branch)) {
@@ -188,6 +194,15 @@ function named(branches: readonly Branch[], name: string): Branch | undefined {
 /** A root branch (no parent): Neon cannot reset it from a parent, and restoring it copies rows. */
 function isSchemaOnly(branch: Branch): boolean {
   return branch.init_source === "schema-only" || !branch.parent_id;
+}
+
+/**
+ * Whether fly-preview made the branch: every branch it makes carries its annotation. One of
+ * the preview's name without it (made by hand, or by another tool) is never adopted, reset
+ * or deleted: it may hold someone's data.
+ */
+function madeByUs(listing: Listing, branch: Branch): boolean {
+  return listing.annotations[branch.id]?.value?.[ANNOTATION_BY] !== undefined;
 }
 
 function annotatedParent(annotations: Record<string, AnnotationData>, branch: Branch): string | undefined {
@@ -295,6 +310,15 @@ class NeonSession {
       this.client.restoreProjectBranch(this.project, branch.id, { source_branch_id: branch.parent_id! }),
     );
     await this.waitFor(restored.operations, doing);
+  }
+
+  refuseForeign(branch: Branch, listing: Listing): void {
+    if (madeByUs(listing, branch)) return;
+    throw new DatabaseError(
+      `Neon project ${this.project} already has a branch named ${branch.name} that fly-preview did not make, and fly-preview ` +
+        "never uses, resets or deletes a branch it did not make: rename or delete that branch in the Neon Console, then push again.",
+      false,
+    );
   }
 
   refuseChildren(branch: Branch, branches: readonly Branch[], verb: "delete" | "reset"): void {

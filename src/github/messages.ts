@@ -148,6 +148,11 @@ export function neonKeySecretMissingReason(secretName: string, repo: { owner: st
   return `database.neon.api_key_secret names ${secretName}, which is not set for ${repo.owner}/${repo.repo}. ${neonKeyHelp(secretName, repo)}`;
 }
 
+/** A Fly Postgres database (or an app's user on one) whose name another preview of this server holds. */
+export function flyDatabaseTakenReason(what: "database" | "database user", name: string, cluster: string): string {
+  return `The ${what} ${name} on the Fly Postgres cluster ${cluster} already belongs to another preview of this server.`;
+}
+
 /** database.neon names no key, and the server has none. */
 export function noNeonKeyReason(repo: { owner: string; repo: string }): string {
   return `database.neon names no api_key_secret and this server has no NEON_API_KEY: store a key with \`fly-preview secrets set ${repo.owner}/${repo.repo} NEON_API_KEY\` and name it in api_key_secret, or ask the operator to set NEON_API_KEY.`;
@@ -287,17 +292,22 @@ function word(text: string): string {
 export function notAnAppNameReply(command: string, written: string): string {
   return (
     `${word(written)} is not an app's name: apps are named under \`apps:\` in \`${CONFIG_PATH}\`, with lowercase letters, digits and hyphens, ` +
-    `starting with a letter, at most ${APP_KEY_MAX} characters, like \`/preview ${command} api\`. Without a name, \`/preview ${command}\` acts on every app.`
+    `starting with a letter, at most ${APP_KEY_MAX} characters, like \`/preview ${command} api\`. Without a name, \`/preview ${command}\` ${withoutName(command)}.`
   );
 }
 
 /** More than one word after `/preview NAME` that could be an app's. */
 export function oneAppReply(command: string): string {
-  return `\`/preview ${command}\` takes one app at a time, like \`/preview ${command} api\`; without a name it acts on every app.`;
+  return `\`/preview ${command}\` takes one app at a time, like \`/preview ${command} api\`; without a name it ${withoutName(command)}.`;
 }
 
 /** The app a command names is not one of the pull request's (`apps` are the ones it has). */
 export function unknownAppReply(command: string, app: string, apps: string[]): string {
   const have = apps.length ? `its apps are ${apps.map(word).join(", ")}` : "it has no apps yet";
-  return `This pull request has no app ${word(app)} (\`apps:\` in \`${CONFIG_PATH}\`): ${have}. Nothing was done; \`/preview ${command}\` alone acts on every app.`;
+  return `This pull request has no app ${word(app)} (\`apps:\` in \`${CONFIG_PATH}\`): ${have}. Nothing was done; \`/preview ${command}\` alone ${withoutName(command)}.`;
+}
+
+/** What a command that may name an app does without one. */
+function withoutName(command: string): string {
+  return command === "status" ? "shows every app" : "acts on every app";
 }

@@ -4,6 +4,8 @@ import type { Octokit } from "./octokit.js";
 /** Where the installations' write slots live: the store, shared by every process. */
 export interface WritePace {
   claimWriteSlot(installationId: number, spacingMs: number, maxWaitMs: number): Promise<number | undefined>;
+  /** How long until the installation's next slot is free (0: now), claiming nothing. */
+  writeSlotWait(installationId: number): Promise<number>;
   pauseWrites(installationId: number, ms: number): Promise<void>;
 }
 
@@ -56,9 +58,26 @@ export const MAX_WAIT_MS = 60_000;
 function sleep(ms: number, signal?: AbortSignal | null): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener("abort", () => (clearTimeout(timer), reject(signal.reason)), { once: true });
+    // The signal outlives the wait (the write queue's, until it stops): the listener goes with the timer.
+    const aborted = () => (clearTimeout(timer), reject(signal!.reason));
+    const timer = setTimeout(() => (signal?.removeEventListener("abort", aborted), resolve()), ms);
+    signal?.addEventListener("abort", aborted, { once: true });
   });
+}
+
+/**
+ * Waits until the installation's next write slot is free, claiming nothing: a caller
+ * that chooses what to write once this resolves fills the slot with what is most wanted
+ * then, not with what was most wanted when it began to wait (the write queue: an outcome
+ * recorded during the wait goes in this slot, not the one after). Waits again when
+ * another process took the slot meanwhile. A slot more than MAX_WAIT_MS away (a long
+ * pause) is not waited for: the write's own claim refuses it (paceWrites). Rejects as
+ * soon as `signal` aborts.
+ */
+export async function writeSlotFree(pace: Pick<WritePace, "writeSlotWait">, installationId: number, signal?: AbortSignal): Promise<void> {
+  for (let wait = await pace.writeSlotWait(installationId); wait > 0 && wait <= MAX_WAIT_MS; wait = await pace.writeSlotWait(installationId)) {
+    await sleep(wait, signal);
+  }
 }
 
 /**

@@ -33,9 +33,10 @@ export async function drain(
   const probot = opts.probot ?? createProbot({ env });
   await probot.ready();
   const store = await openStore(settings.databaseUrl);
-  const { pool, flyctl } = await startWorker(probot, store, { settings, store });
+  const { pool, flyctl, secrets } = await startWorker(probot, store, { settings, store });
   // An invocation is too short for the server's reaper and resync timers: run one pass of each every time.
-  await reap({ store, flyctl, log: probot.log.child({ name: "reaper" }), settings }, { dryRun: false }).catch((error) =>
+  // With the secret store: a Neon branch keyed by a repository secret is dropped here too.
+  await reap({ store, flyctl, log: probot.log.child({ name: "reaper" }), settings, secrets }, { dryRun: false }).catch((error) =>
     probot.log.error({ err: error }, "reaper pass failed"),
   );
   await resync({ store, github: (id) => probot.auth(id), log: probot.log.child({ name: "resync" }) }).catch((error) =>

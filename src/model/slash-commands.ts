@@ -15,9 +15,9 @@ export function isSlashCommandName(word: string): word is SlashCommandName {
 }
 
 // The commands that may name one app of several (`/preview redeploy api`): an app's own
-// preview can be built again or destroyed alone. The rest are about the whole pull
+// preview can be built again, destroyed or shown alone. The rest are about the whole pull
 // request (its approval, its expiry, its one database), and read no app's name.
-const TAKES_APP: ReadonlySet<SlashCommandName> = new Set<SlashCommandName>(["redeploy", "destroy"]);
+const TAKES_APP: ReadonlySet<SlashCommandName> = new Set<SlashCommandName>(["redeploy", "destroy", "status"]);
 
 export function takesApp(name: SlashCommandName): boolean {
   return TAKES_APP.has(name);

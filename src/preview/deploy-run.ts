@@ -3,7 +3,7 @@ import { changedFiles } from "../github/compare.js";
 import { appName } from "../model/app-name.js";
 import { appsToRebuild } from "./rebuild.js";
 import { appHashes, unchangedPathsAction } from "./app-config.js";
-import { ensureDatabase, resetDatabase } from "./database.js";
+import { dropOtherLayoutDatabase, ensureSharedDatabase, resetSharedDatabase } from "./database.js";
 import { DatabaseError } from "../database/errors.js";
 import type { DatabaseShown } from "../model/pull-request.js";
 import type { PreviewPatch, WantedApp } from "../store/store.js";
@@ -24,13 +24,14 @@ import {
   invalidConfigReason,
   noConfigReason,
   refusedFlyTomlReason,
+  retryNotice,
 } from "../github/messages.js";
 import { defaultBranch } from "../github/pull-request.js";
 import { deploy } from "./deploy-steps.js";
 import { destroy } from "./destroy-run.js";
 import { plan, type Plan } from "./plan.js";
 import type { WantedComment } from "./reporter.js";
-import { endOpenChecks, type Run } from "./run.js";
+import { endOpenChecks, RetryLater, type Run } from "./run.js";
 import type { WantedCheck } from "./surfaces.js";
 
 /**
@@ -54,8 +55,12 @@ export async function deployDesire(run: Run): Promise<void> {
   // and each app's row deploys it, with the app's own configuration.
   if (preview.app_key !== "") return deployApp(run, loaded, configRef);
   if (apps) return coordinate(run, { ...(loaded as Extract<LoadedConfig, { ok: true }>), apps }, configRef);
-  // A file that lost its `apps:`: the apps' previews go, the pull request's row deploys the one app.
-  if ((await run.deps.store.appsOf(preview.owner, preview.repo, preview.number)).length) await run.deps.store.desireApps(preview, sha, []);
+  // A file that lost its `apps:`: the apps' previews go (and their Fly Postgres database),
+  // the pull request's row deploys the one app.
+  if ((await run.deps.store.appsOf(preview.owner, preview.repo, preview.number)).length) {
+    await run.deps.store.desireApps(preview, sha, []);
+    await dropOtherLayoutDatabase(run.deps, preview, log, "single");
+  }
   const config = loaded.found && loaded.ok ? loaded.config : undefined;
   const decided = plan({
     preview,
@@ -129,11 +134,13 @@ async function coordinate(run: Run, loaded: Extract<LoadedConfig, { ok: true }> 
   });
   if (decided.kind !== "deploy" && decided.kind !== "stay") return carryOut(run, decided, configRef);
 
-  // A file that gained `apps:`: the pull request's own Fly app (one app before) goes.
+  // A file that gained `apps:`: the pull request's own Fly app (one app before) goes, and its
+  // Fly Postgres database (the apps share another).
   if (preview.app_created) {
     log.info({ outcome: await run.flyctl.destroyApp(preview.app_name) }, "the pull request's single app is replaced by its apps: destroyed");
     await run.save({ app_created: 0, url: null, image_sha: null, deployed_sha: null });
   }
+  await dropOtherLayoutDatabase(deps, preview, log, "apps");
   // A command (redeploy, approve, reset-db) builds every app; a push those it touched.
   const forced = preview.desired_by !== null;
   const decisions = forced
@@ -155,21 +162,31 @@ async function coordinate(run: Run, loaded: Extract<LoadedConfig, { ok: true }> 
     if (action === "release") return { ...want, rebuild: true, releaseAt: row.deployed_sha ?? undefined };
     return { ...want, rebuild: action === "rebuild" };
   });
-  // The apps' one database (a Neon branch), made or reset before any app deploys against
-  // it, and owned by this row: its destroy drops it, the sweep finds it.
+  // The apps' one database (a Neon branch, or a Fly Postgres database each app gets a user
+  // of), made or reset before any app deploys against it, and owned by this row: its
+  // destroy drops it, the sweep finds it.
   let database: DatabaseShown | undefined;
   let reseed = false;
   if (config.database) {
     const trusted = config.forks === "trusted";
     try {
       if (preview.reset_db === 1) {
-        await resetDatabase(deps, preview, config.database, trusted);
+        await resetSharedDatabase(deps, preview, config.database, trusted);
         await run.save({ reset_db: 0 });
         reseed = true;
       }
-      database = (await ensureDatabase(deps, preview, config.database, trusted, run.signal)).shown;
+      database = await ensureSharedDatabase(deps, preview, config.database, trusted, run.signal);
     } catch (error) {
       if (!(error instanceof DatabaseError)) throw error;
+      // The provider failing for a passing reason (a 5xx, the network): tried again on the
+      // pool's schedule, as one app's run does (deploy-steps.ts), while attempts are left.
+      if (error.transient && run.attempt.retryInMs !== undefined) {
+        const at = clock() + run.attempt.retryInMs;
+        const problem = databaseFailingReason(run.flyctl.redactor.redact(error.reason));
+        log.warn({ reason: problem }, "the apps' database could not be made: trying again later");
+        await run.show({ surface: "comment", state: { status: "queued", sha, reason: retryNotice(problem, at, run.attempt) } });
+        throw new RetryLater(at, problem);
+      }
       const reason = run.flyctl.redactor.redact(error.transient ? lastAttemptReason(databaseFailingReason(error.reason), run.attempt) : error.reason);
       log.warn({ reason }, "the apps' database could not be made");
       await run.show({ surface: "comment", state: { status: "failed", sha, reason } });

@@ -44,7 +44,7 @@ import { DockerfileGenerationFailed, generateDockerfile, GENERATOR, GENERATOR_VE
 import type { WantedCheck, WantedDeployment } from "./surfaces.js";
 import { DatabaseError } from "../database/errors.js";
 import type { DatabaseShown } from "../model/pull-request.js";
-import { ensureDatabase, resetDatabase } from "./database.js";
+import { ensureAppDatabase, ensureDatabase, resetDatabase } from "./database.js";
 import { hookSpec, runHook, type HookRun } from "./hooks.js";
 
 // The name of the generated fly.toml inside the extracted source. It never replaces
@@ -133,7 +133,7 @@ export async function deploy(run: Run, planned: { config: PreviewConfig } & Depl
     }
     if (config.database) {
       // An app of an `apps:` block shares its pull request's database: that row's run made
-      // (and reset) it, and owns it; here it is found again for its URL.
+      // (and reset) it, and owns it; here the app gets its URL (Neon) or its user (Fly Postgres).
       const owner = preview.app_key ? await deps.store.get(preview.owner, preview.repo, preview.number) : preview;
       if (!owner) throw new DeployFailure(internalErrorReason("the pull request's own row is gone"));
       // `/preview reset-db`: the parent's data again, then the deploy below restarts the
@@ -148,7 +148,10 @@ export async function deploy(run: Run, planned: { config: PreviewConfig } & Depl
       }
       // Before the deploy (the app exists by now, for Fly Postgres to attach to): its URL
       // is staged with the other secrets, and release_command migrates it.
-      const made = await ensureDatabase(deps, owner, config.database, config.forks === "trusted", runLimit.signal);
+      const trusted = config.forks === "trusted";
+      const made = preview.app_key
+        ? await ensureAppDatabase(deps, preview, owner, config.database, trusted, runLimit.signal)
+        : await ensureDatabase(deps, preview, config.database, trusted, runLimit.signal);
       database = made.shown;
       Object.assign(secrets, made.stage);
       log.info({ provider: made.shown.provider, name: made.shown.name }, "database ready");

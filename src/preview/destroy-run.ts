@@ -6,7 +6,7 @@ import { destroyedDescription, destroyFailedError, destroyFailedReason, hookFail
 import type { HookShown } from "../model/pull-request.js";
 import type { Preview, PreviewPatch } from "../store/store.js";
 import { DEFAULT_TTL_MS } from "./reaper.js";
-import { dropDatabase } from "./database.js";
+import { dropDatabases } from "./database.js";
 import { readHookSpec, runHook } from "./hooks.js";
 import { describe, endOpenChecks, offerFreedSlot, type Run } from "./run.js";
 
@@ -50,15 +50,10 @@ export async function destroy(run: Run, untriggered?: { reason: string; remedy: 
     await finish({ status: "failed", status_at: clock(), last_error: destroyFailedError(reason) });
     return;
   }
-  // The database goes after the app that used it. One not dropped now (its provider
-  // failing) stays recorded, and the sweep (reaper, `fly-preview gc`) drops it later.
-  const database = await deps.store.databaseOf(preview.id);
-  if (database) {
-    await dropDatabase(deps, preview, database).then(
-      (outcome) => log.info({ provider: database.provider, name: database.name, outcome }, "database dropped"),
-      (error) => log.warn({ provider: database.provider, name: database.name, reason: flyctl.redactor.redact(describe(error)) }, "database not dropped: the sweep tries again"),
-    );
-  }
+  // The database goes after the app that used it (an app of several: its own user of the
+  // pull request's database, which the pull request's row drops). One not dropped now (its
+  // provider failing) stays recorded, and the sweep (reaper, `fly-preview gc`) drops it later.
+  await dropDatabases(deps, preview, log);
   await show({ surface: "deployment", state: { sha: null, state: "inactive", description: destroyedDescription(why) } });
   await show({
     surface: "comment",

@@ -19,15 +19,27 @@ export interface ReaperDeps {
   metrics?: Metrics;
 }
 
+/**
+ * A preview the reaper acted on: its Fly app, or for the own row of a pull request with
+ * several apps (which has no Fly app of its own, and whose `app` is no Fly app's name)
+ * `apps`, the Fly apps the pull request holds.
+ */
+export interface Reaped {
+  app: string;
+  apps?: string[];
+  repo: string;
+  number: number;
+}
+
 export interface ReapReport {
   /** Fly apps the store created whose preview should be gone: destroyed (or, dry, would be). */
   orphans: Array<{ app: string; repo: string; number: number; reason: string }>;
   /** Previews whose destroy failed earlier: asked for again. */
-  retried: Array<{ app: string; repo: string; number: number }>;
-  /** Previews past their expiry (TTL or extension; pinned ones never): destroy asked for. */
-  expired: Array<{ app: string; repo: string; number: number; idleMs: number }>;
+  retried: Reaped[];
+  /** Previews past their expiry (TTL or extension; pinned ones never): destroy asked for. A pull request with several apps expires as one. */
+  expired: Array<Reaped & { idleMs: number }>;
   /** Previews whose expiry is near: reminded (or, dry, would be), once per expiry. */
-  reminded: Array<{ app: string; repo: string; number: number; expiresAt: number }>;
+  reminded: Array<Reaped & { expiresAt: number }>;
   /** Databases fly-preview made whose preview is gone: dropped (or, dry, would be). */
   databases: Array<{ provider: string; home: string; name: string; repo: string; number: number; outcome?: "dropped" | "absent" | "failed" }>;
   /** A dry run that could not list the Fly apps: why, and so orphans were not looked for. */
@@ -54,21 +66,31 @@ export async function reap(deps: ReaperDeps, options: { dryRun: boolean }): Prom
   // activity, pin, extension and comment, and its destroy takes every app with it.
   const pullRequest = (row: Preview) => `${row.owner}/${row.repo}#${row.number}`;
   const withApps = new Set(rows.filter((row) => row.app_key !== "" && row.app_created === 1 && row.desired_action === "deploy").map(pullRequest));
+  // Each pull request's app rows: its own row is reported with the Fly apps they hold.
+  const appRows = new Map<string, Preview[]>();
+  const byKey = [...rows].sort((a, b) => (a.app_key < b.app_key ? -1 : 1));
+  for (const row of byKey) if (row.app_key !== "") appRows.set(pullRequest(row), [...(appRows.get(pullRequest(row)) ?? []), row]);
+  const reaped = (row: Preview): Reaped => {
+    const apps = row.app_key === "" ? appRows.get(pullRequest(row)) : undefined;
+    if (!apps) return where(row);
+    const holding = [row, ...apps].filter((r) => r.app_created === 1);
+    return { ...where(row), apps: holding.map((r) => r.app_name) };
+  };
 
   for (const row of rows) {
     if (!settled(row)) continue;
     if (row.desired_action === "destroy" && row.status === "failed") {
-      report.retried.push(where(row));
+      report.retried.push(reaped(row));
       if (!options.dryRun) await deps.store.redesire(row.id);
     } else if (row.desired_action === "deploy" && row.app_key === "" && (row.app_created === 1 || withApps.has(pullRequest(row)))) {
       const ttlMs = row.config_ttl_ms ?? DEFAULT_TTL_MS;
       const expiry = expiryOf(row, ttlMs);
       if (expiry.kind === "pinned") continue;
       if (now > expiry.at) {
-        report.expired.push({ ...where(row), idleMs: now - (row.activity_at ?? row.desired_at) });
+        report.expired.push({ ...reaped(row), idleMs: now - (row.activity_at ?? row.desired_at) });
         if (!options.dryRun) await deps.store.desireDestroy(row.owner, row.repo, row.number, { reason: "expired" });
       } else if (now >= expiry.at - reminderLeadMs(ttlMs) && row.reminded_for !== expiry.at) {
-        report.reminded.push({ ...where(row), expiresAt: expiry.at });
+        report.reminded.push({ ...reaped(row), expiresAt: expiry.at });
         if (!options.dryRun) await remind(deps.store, row, expiry.at);
       }
     }

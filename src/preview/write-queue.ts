@@ -3,6 +3,7 @@ import { hostname } from "node:os";
 import type { Logger } from "probot";
 import type { PriceTable } from "../fly/index.js";
 import { installationGone, retryAfterMs, worthRetrying, type Octokit } from "../github/octokit.js";
+import { writeSlotFree } from "../github/write-pace.js";
 import type { Metrics } from "../metrics/metrics.js";
 import type { Preview, Store } from "../store/store.js";
 import type { SurfaceWriteRow } from "../store/surface-writes.js";
@@ -39,8 +40,9 @@ const SEND_LEASE_MS = 150_000;
  * The GitHub write queue: one lane per installation, shared by every process through
  * the store. Runs record what each surface of their preview should show
  * (`want`), and never wait for GitHub; the queue sends, one write at a time per
- * installation (each also waits for its slot of the shared pace), always the most
- * wanted write first:
+ * installation, always the most wanted write first: it waits for the installation's
+ * next slot of the shared pace, then chooses the write, so the slot goes to what is
+ * most wanted when it opens:
  *
  * - a surface keeps only its newest state, so a state replaced before its turn is
  *   never sent, and a create a later state makes pointless folds into it (a check run
@@ -142,6 +144,11 @@ export class WriteQueue {
     try {
       while (!this.stopped) {
         this.again.delete(installationId);
+        // The row is chosen when the installation's slot opens, not before the wait for
+        // it: an outcome recorded meanwhile takes this slot. The slot itself is claimed
+        // as the request leaves (paceWrites), atomically across processes.
+        await writeSlotFree(this.options.store, installationId, this.abort.signal);
+        if (this.stopped) return;
         const row = await writes.next(installationId, this.options.holdMs);
         if (!row) {
           const at = await writes.nextAt(installationId, this.options.holdMs);
@@ -151,6 +158,8 @@ export class WriteQueue {
         if (await writes.claim(row, this.sender, this.clock() + SEND_LEASE_MS)) await this.send(row);
       }
     } catch (error) {
+      // Stopping aborts the wait for a slot: nothing went wrong.
+      if (this.stopped) return;
       this.options.log.warn({ err: error, installationId }, "write queue could not read the store: trying again shortly");
     }
   }

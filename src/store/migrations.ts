@@ -307,6 +307,14 @@ export const migrationsFor = (dialect: Dialect): Record<string, Migration> => {
       await db.schema.alterTable("previews").addColumn("build_ms", "bigint").execute();
     },
   },
+  "0018_database_user": {
+    async up(db: Kysely<any>) {
+      // A Fly Postgres user of a database the row does not own: an app of an `apps:` block
+      // has its own user on its pull request's shared database, which this names. Dropping
+      // the row's record drops the user only. Null: a database of the row's own.
+      await db.schema.alterTable("preview_databases").addColumn("on_database", "text").execute();
+    },
+  },
   };
 };
 

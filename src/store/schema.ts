@@ -217,6 +217,8 @@ export interface PreviewDatabasesTable {
   parent: string | null;
   /** Neon: the repository secret holding the API key (null: the server's NEON_API_KEY), so a sweep can drop it. */
   secret_name: string | null;
+  /** Fly Postgres: the shared database this row's user is on (only the user is the row's); null: a database of its own. */
+  on_database: string | null;
   created_at: number;
   ready_at: number | null;
   dropped_at: number | null;

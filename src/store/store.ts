@@ -96,10 +96,11 @@ export class Store {
   release(id: number, worker: string) { return leases.release(this.s, id, worker); }
 
   // The databases made for previews (preview-databases.ts).
-  databaseWanted(previewId: number, db: databases.DatabaseKey & { parent: string | null; secretName?: string | null }) { return databases.databaseWanted(this.s, previewId, db); }
+  databaseWanted(previewId: number, db: databases.DatabaseKey & { parent: string | null; secretName?: string | null; onDatabase?: string | null }) { return databases.databaseWanted(this.s, previewId, db); }
   databaseReady(db: databases.DatabaseKey, parent?: string) { return databases.databaseReady(this.s, db, parent); }
   databaseDropped(db: databases.DatabaseKey) { return databases.databaseDropped(this.s, db); }
   databaseOf(previewId: number) { return databases.databaseOf(this.s, previewId); }
+  databasesOf(previewId: number) { return databases.databasesOf(this.s, previewId); }
   databasesToSweep() { return databases.databasesToSweep(this.s); }
 
   // Check runs that may still be in progress (open-check-runs.ts).
@@ -118,6 +119,7 @@ export class Store {
   claimWriteSlot(installationId: number, spacingMs: number, maxWaitMs: number) {
     return writePace.claimWriteSlot(this.s, installationId, spacingMs, maxWaitMs);
   }
+  writeSlotWait(installationId: number) { return writePace.writeSlotWait(this.s, installationId); }
   pauseWrites(installationId: number, ms: number) { return writePace.pauseWrites(this.s, installationId, ms); }
 
   /**

@@ -37,6 +37,16 @@ export async function claimWriteSlot(s: StoreContext, installationId: number, sp
   return rows.length === 0 ? undefined : Math.max(0, Number(rows[0].wait));
 }
 
+/**
+ * How long until the installation's next write slot is free (0: now), claiming nothing:
+ * the write queue waits this long before it chooses what to send in that slot.
+ */
+export async function writeSlotWait(s: StoreContext, installationId: number): Promise<number> {
+  const row = await sql<{ wait: number }>`
+    select next_at - ${databaseNow(s)} as wait from write_pace where installation_id = ${installationId}`.execute(s.db);
+  return Math.max(0, Number(row.rows[0]?.wait ?? 0));
+}
+
 /** GitHub asked this installation to wait (a rate limit): no process writes for it before `ms` from now. */
 export async function pauseWrites(s: StoreContext, installationId: number, ms: number): Promise<void> {
   const until = sql`${databaseNow(s)} + ${sql.lit(Math.round(ms))}`;

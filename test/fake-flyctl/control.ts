@@ -43,6 +43,9 @@ export interface Scripted {
    * before made (a crash half-way); default "start", before anything.
    */
   at?: "start" | "attachment" | "database" | "user";
+  /** `postgres attach` only: pause after that step while the file `whileExists` exists (a test kills the process there). */
+  hold?: "attachment" | "database" | "user";
+  whileExists?: string;
 }
 
 export interface Behavior {
@@ -145,6 +148,22 @@ export interface PostgresUser {
   readWriteAll: boolean;
   /** The password attach chose (the fake's cluster keeps it, so tests can look for it in logs). */
   password?: string;
+  /** LOGIN: every user attach makes; a role made by `CREATE ROLE` has NOLOGIN. Unset: LOGIN. */
+  login?: boolean;
+  /** The roles it was granted (`GRANT role TO user`), whose privileges it inherits and may SET ROLE to. */
+  memberOf?: string[];
+  /** Its own settings (`ALTER ROLE user SET role = '…'`): `role` is the role its sessions start as. */
+  settings?: { role?: string };
+}
+
+/** A session a connection URL opens, as PostgreSQL would let it in (see `FakeFly.session`). */
+export interface PostgresSession {
+  user: string;
+  database: string;
+  /** current_user: the role its statements run as, and which owns what it creates. */
+  currentRole: string;
+  /** Whether it may read and write every table of the cluster (superuser, pg_read_all_data and pg_write_all_data). */
+  readsEverything: boolean;
 }
 
 export interface Attachment {
@@ -200,6 +219,14 @@ export interface FakeFly {
   cluster(name: string): PostgresCluster;
   /** Changes a cluster behind the driver's back (a user dropped by hand, a session open). */
   updateCluster(name: string, change: (cluster: PostgresCluster) => void): void;
+  /**
+   * Opens, on paper, the session a connection URL that attach printed would open on the
+   * cluster, by PostgreSQL's rules: the password of a role that may log in, a database it may
+   * CONNECT to (PUBLIC's grant, or the privileges of its owner, held or inherited), and its
+   * `role` setting applied when it is a member of that role (otherwise PostgreSQL only warns,
+   * and the session stays the user's). Throws PostgreSQL's FATAL message when it is refused.
+   */
+  session(cluster: string, url: string): PostgresSession;
   /** The HOMEs whose flyctl agent is still running (started by attach or ssh console). */
   agents(): string[];
   /** SIGKILLs every fake still running, e.g. orphans of a server killed mid-deploy. */
@@ -310,7 +337,7 @@ export async function createFakeFly(opts: { orgs?: string[] } = {}): Promise<Fak
         machines,
         postgres: {
           databases: { postgres: { owner: "postgres", publicConnect: true, publicCreate: false, sessions: 0 } },
-          users: { postgres: { superuser: true, readWriteAll: false } },
+          users: { postgres: { superuser: true, readWriteAll: false, login: true } },
           attachments: [],
         },
       };
@@ -327,6 +354,11 @@ export async function createFakeFly(opts: { orgs?: string[] } = {}): Promise<Fak
       if (!cluster) throw new Error(`fake flyctl: no cluster named ${name}`);
       change(cluster);
       write("apps.json", apps);
+    },
+    session(name, url) {
+      const app = read<Record<string, App>>("apps.json", {})[name];
+      if (!app?.postgres) throw new Error(`fake flyctl: no cluster named ${name}`);
+      return openSession(name, app.postgres, url);
     },
     agents: () => read<string[]>("agents.json", []),
     removeApp(name) {
@@ -354,6 +386,32 @@ export async function createFakeFly(opts: { orgs?: string[] } = {}): Promise<Fak
     },
   };
   return fake;
+}
+
+// PostgreSQL's login (auth.c, postinit.c's CheckMyDatabase and process_settings) and its
+// privileges held through roles (acl.c has_privs_of_role: every membership inherits here,
+// as users made by CREATE USER do).
+function openSession(name: string, pg: PostgresCluster, url: string): PostgresSession {
+  const match = /^postgres:\/\/([^:@/]+):([^@/]+)@([^:/]+):5432\/([^?]+)\?sslmode=disable$/.exec(url);
+  if (!match) throw new Error(`fake flyctl: not a connection URL attach prints: ${url}`);
+  const [, userName, password, host, databaseName] = match;
+  if (host !== `${name}.flycast` && host !== `top2.nearest.of.${name}.internal`) throw new Error(`fake flyctl: ${host} is not the cluster ${name}`);
+  const user = pg.users[userName];
+  // A role that does not exist fails as a wrong password does: the server says no more.
+  if (!user || user.password === undefined || user.password !== password) throw new Error(`FATAL:  password authentication failed for user "${userName}"`);
+  if (user.login === false) throw new Error(`FATAL:  role "${userName}" is not permitted to log in`);
+  const database = pg.databases[databaseName];
+  if (!database) throw new Error(`FATAL:  database "${databaseName}" does not exist`);
+  const holds = (role: string, target: string, seen = new Set<string>()): boolean => {
+    if (role === target) return true;
+    if (seen.has(role)) return false;
+    seen.add(role);
+    return (pg.users[role]?.memberOf ?? []).some((r) => holds(r, target, seen));
+  };
+  if (!user.superuser && !database.publicConnect && !holds(userName, database.owner)) throw new Error(`FATAL:  permission denied for database "${databaseName}"`);
+  const wanted = user.settings?.role;
+  const currentRole = wanted && pg.users[wanted] && holds(userName, wanted) ? wanted : userName;
+  return { user: userName, database: databaseName, currentRole, readsEverything: user.superuser || user.readWriteAll };
 }
 
 // A pid from calls.jsonl may since have been reused by an unrelated process; only one
