@@ -110,7 +110,7 @@ export async function startWorker(app: Probot, store: Store, options: AppOptions
       .catch((error) => app.log.error({ err: error }, "resync pass failed"));
   const firstResync = setTimeout(resyncPass, options.resync?.firstAfterMs ?? quietMs).unref();
   const reaper = setInterval(() => {
-    reap({ store, flyctl, log: app.log.child({ name: "reaper" }), clock: options.clock, settings, secrets }, { dryRun: false })
+    reap({ store, flyctl, log: app.log.child({ name: "reaper" }), clock: options.clock, settings, secrets, metrics }, { dryRun: false })
       .then(() => pool.wake())
       .catch((error) => app.log.error({ err: error }, "reaper pass failed"))
       .then(resyncPass);

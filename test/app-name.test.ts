@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { appName, appUrl } from "../src/model/app-name.js";
+import { previewSchema, resolveRef } from "../src/config/schema.js";
+import { appName, appUrl, isAppKey } from "../src/model/app-name.js";
 
 const FLY_NAME = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/;
 
@@ -76,5 +77,16 @@ describe("app names of one app among several of a pull request (apps: in .previe
 
   it("give the URL Fly serves an app at", () => {
     expect(appUrl(appName("acme", "shop", 42, "api"))).toBe("https://pr-42-api-acme-shop.fly.dev");
+  });
+});
+
+describe("an app's name, one rule", () => {
+  it("isAppKey (commands, check run names) accepts exactly the names the schema lets apps: have", () => {
+    const pattern = new RegExp(resolveRef(previewSchema.properties!.apps!).propertyNames!.pattern!, "u");
+    const words = ["api", "web", "web-admin", "a1", "a", "a-1-b", "x".repeat(19), "x".repeat(20), "x".repeat(21), "a".repeat(30)];
+    const refused = ["", "1api", "-api", "api-", "web--admin", "Web", "web_admin", "web.admin", "3d", "--fresh", `a${"-b".repeat(10)}`];
+    for (const word of [...words, ...refused]) expect(isAppKey(word), word).toBe(pattern.test(word));
+    expect(isAppKey("x".repeat(20))).toBe(true);
+    expect(isAppKey("x".repeat(21))).toBe(false);
   });
 });

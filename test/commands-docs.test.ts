@@ -13,6 +13,12 @@ describe("the slash-commands, one list", () => {
     expect(rows.sort()).toEqual(tableNames);
   });
 
+  it("docs/commands.md says who may run each command as the table does", () => {
+    const whoMay = Object.fromEntries([...doc.matchAll(/^\| `\/preview ([^`\s]+)` \| ([^|]+) \|/gm)].map((m) => [m[1], m[2].trim()]));
+    const expected = Object.fromEntries(tableNames.map((name) => [name, SLASH_COMMANDS[name as SlashCommandName].needsWrite ? "write, maintain, admin" : "anyone"]));
+    expect(whoMay).toEqual(expected);
+  });
+
   it("docs/commands.md names no command the table lacks", () => {
     const named = new Set([...doc.matchAll(/\/preview ([a-z][a-z0-9_-]*)/g)].map((m) => m[1]));
     expect([...named].filter((name) => !(name in SLASH_COMMANDS))).toEqual([]);

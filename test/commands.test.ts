@@ -90,11 +90,11 @@ describe("the words of a command: the app it names, and the rest", () => {
     expect(bad.app).toBeUndefined();
     expect(bad.refusal).toBe(
       "`web_api` is not an app's name: apps are named under `apps:` in `.preview.yml`, with lowercase letters, digits and hyphens, " +
-        "starting with a letter, like `/preview destroy api`. Without a name, `/preview destroy` acts on every app.",
+        "starting with a letter, at most 20 characters, like `/preview destroy api`. Without a name, `/preview destroy` acts on every app.",
     );
     // A duration, a number, a hyphen at the end: none is an app's name.
-    for (const word of ["3d", "42", "web-", "a--b", "x".repeat(31)]) expect(words(`/preview redeploy ${word}`).refusal).toContain("is not an app's name");
-    expect(words(`/preview redeploy ${"x".repeat(30)}`).app).toBe("x".repeat(30));
+    for (const word of ["3d", "42", "web-", "a--b", "x".repeat(21)]) expect(words(`/preview redeploy ${word}`).refusal).toContain("is not an app's name");
+    expect(words(`/preview redeploy ${"x".repeat(20)}`).app).toBe("x".repeat(20));
   });
 
   it("refuses two apps at once rather than acting on one of them", () => {

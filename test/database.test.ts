@@ -6,8 +6,14 @@
 // when a crash left it behind.
 import { createHash } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
+import type { DatabaseConfig } from "../src/config/index.js";
 import { ensureNeonBranch } from "../src/database/neon.js";
+import type { Flyctl } from "../src/fly/index.js";
+import { Metrics } from "../src/metrics/metrics.js";
+import { ensureDatabase, type DatabaseDeps } from "../src/preview/database.js";
 import { reap } from "../src/preview/reaper.js";
+import type { SecretStore } from "../src/secrets/index.js";
+import type { Preview, Store } from "../src/store/store.js";
 import { startFakeNeon, type FakeNeon } from "./fake-neon/server.js";
 import { DOCKERFILE, issueComment, pullRequest, REPO, sha, startWorld, until, type World } from "./harness.js";
 
@@ -37,6 +43,12 @@ async function neonWorld(options: { fork?: boolean; retryDelaysMs?: number[]; cl
   world.gh.setPull(REPO, 2, { headSha: sha(1) });
   for (const n of [1, 2, 3]) world.commit(sha(n), { Dockerfile: DOCKERFILE, ".preview.yml": CONFIG });
   if (options.fork) world.gh.setCommit(REPO, "master", { ".preview.yml": `${CONFIG}forks: approve\n` });
+}
+
+/** fly_preview_database_operations_total, as "provider operation result" → count. */
+async function operations(): Promise<Record<string, number>> {
+  const metric = await world.metrics.registry.getSingleMetric("fly_preview_database_operations_total")!.get();
+  return Object.fromEntries(metric.values.map((v) => [`${v.labels.provider} ${v.labels.operation} ${v.labels.result}`, v.value]));
 }
 
 const digest = (value: string) => createHash("sha256").update(value).digest("hex").slice(0, 16);
@@ -96,6 +108,8 @@ describe("a Neon branch per pull request", () => {
     expect((await world.settled()).status).toBe("destroyed");
     expect(neon.branch(PROJECT, BRANCH)).toBeUndefined();
     expect(await world.store.databaseOf((await world.settled()).id)).toBeUndefined();
+    // Each of the three deploys (open, push, after the reset) ensured the branch before flyctl ran.
+    expect(await operations()).toEqual({ "neon ensure ok": 3, "neon reset ok": 1, "neon drop ok": 1 });
   });
 
   it("only in a project the operator listed: a pull request cannot copy another project's data", async () => {
@@ -119,6 +133,7 @@ describe("a Neon branch per pull request", () => {
     expect(world.deploys()).toHaveLength(0);
     const check = await until("the failed check run", () => world.gh.checkRuns.find((c) => c.conclusion === "failure"));
     expect(check.output?.summary).toMatch(/branches limit exceeded/i);
+    expect(await operations()).toEqual({ "neon ensure refused": 1 });
   });
 
   it("Neon failing for a passing reason (503) is retried like a transient flyctl failure, and the deploy then goes through", async () => {
@@ -313,3 +328,36 @@ describe("a database on a Fly Postgres cluster per pull request", () => {
   });
 });
 
+
+describe("a database this server cannot make", () => {
+  const preview = { id: 1, owner: "acme", repo: "web", number: 7, fork: 0, app_name: "pr-7-acme-web" } as Preview;
+  const neonBlock = (apiKeySecret?: string): DatabaseConfig => ({ provider: "neon", neon: { project: PROJECT, api_key_secret: apiKeySecret }, env: "DATABASE_URL" });
+  // Each refusal comes before the store or the provider is asked: they are not there to ask.
+  const deps = (over: Partial<DatabaseDeps> = {}): DatabaseDeps => ({
+    store: {} as Store,
+    flyctl: {} as Flyctl,
+    settings: { previewDatabases: [`neon:${PROJECT}`], neonApiKey: undefined, neonApiUrl: "http://127.0.0.1:9" },
+    ...over,
+  });
+
+  it("says what the operator or the repository must do, and counts each refusal", async () => {
+    const metrics = new Metrics({ processMetrics: false });
+    const refused = (d: DatabaseDeps, db: DatabaseConfig) => ensureDatabase({ ...d, metrics }, preview, db, false);
+
+    await expect(refused(deps({ settings: { previewDatabases: [], neonApiKey: KEY, neonApiUrl: "http://127.0.0.1:9" } }), neonBlock())).rejects.toThrow(
+      `the Neon project ${PROJECT} is not one this server lets previews use: ask its operator to add neon:${PROJECT} to PREVIEW_DATABASES.`,
+    );
+    await expect(refused(deps(), neonBlock())).rejects.toThrow(
+      "database.neon names no api_key_secret and this server has no NEON_API_KEY: store a key with `fly-preview secrets set acme/web NEON_API_KEY` and name it in api_key_secret, or ask the operator to set NEON_API_KEY.",
+    );
+    await expect(refused(deps(), neonBlock("TEAM_NEON_KEY"))).rejects.toThrow(
+      "database.neon.api_key_secret names TEAM_NEON_KEY, but this server has no secret store: ask its operator to set PREVIEW_SECRETS_KEY.",
+    );
+    const secrets = { resolve: async () => ({ values: {}, missing: ["TEAM_NEON_KEY"] }) } as unknown as SecretStore;
+    await expect(refused(deps({ secrets }), neonBlock("TEAM_NEON_KEY"))).rejects.toThrow(
+      "database.neon.api_key_secret names TEAM_NEON_KEY, which is not set for acme/web. Set a valid key with `fly-preview secrets set acme/web TEAM_NEON_KEY`.",
+    );
+    const counted = await metrics.registry.getSingleMetric("fly_preview_database_operations_total")!.get();
+    expect(counted.values.map((v) => [v.labels, v.value])).toEqual([[{ provider: "neon", operation: "ensure", result: "refused" }, 4]]);
+  });
+});

@@ -160,7 +160,9 @@ describe("Dockerfile", () => {
   it("puts the operator CLI on PATH as fly-preview, runnable through its shebang", () => {
     expect(dockerfile).toMatch(/^RUN chmod \+x dist\/cli\/main\.js && ln -s \/app\/dist\/cli\/main\.js \/usr\/local\/bin\/fly-preview$/m);
     expect(read("src/cli/main.ts").startsWith("#!/usr/bin/env node\n")).toBe(true);
-    expect(JSON.parse(read("package.json")).bin).toEqual({ "fly-preview": "dist/cli/main.js" });
+    // package.json's bin is for a checkout (`npx fly-preview`, test/validate.test.ts): the image links the compiled CLI itself.
+    expect(JSON.parse(read("package.json")).bin).toEqual({ "fly-preview": "bin/fly-preview.js" });
+    expect(read("bin/fly-preview.js").startsWith("#!/usr/bin/env node\n")).toBe(true);
     // Linked as root, before the image drops to its user.
     expect(dockerfile.indexOf("/usr/local/bin/fly-preview")).toBeLessThan(dockerfile.search(/^USER /m));
   });

@@ -1,6 +1,7 @@
 // The layers of src/, checked: an import that runs back up, or a cycle between rooms,
 // fails `npm test` (and so .ci/run). docs/architecture.md ("Layers") explains the rule
-// and shows the same table; a test below holds the two together.
+// and shows the same table; a test below holds the two together, and another that the doc
+// names every file of src/ (its layout).
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import ts from "typescript";
@@ -177,6 +178,44 @@ describe("the layers of src/", () => {
       rooms: [...row[2].matchAll(/`([^`]+)`/g)].map((room) => room[1].replace(/\/$/, "")),
     }));
     expect(rows).toEqual(LAYERS.map((rooms, index) => ({ layer: index + 1, rooms: [...rooms] })));
+  });
+});
+
+describe("docs/architecture.md, the layout", () => {
+  const doc = readFileSync(path.join(root, "docs/architecture.md"), "utf8");
+  /** The text under `## heading` up to the next `## `. */
+  const section = (heading: RegExp) => doc.split(heading)[1]?.split(/^## /m)[0] ?? "";
+  // src/store/ and src/preview/ have a table of their own, in their sections.
+  const named: Record<string, string> = {
+    store: section(/^## The store \(`src\/store\/`\)$/m),
+    preview: section(/^## The reconciler \(`src\/preview\/`\)$/m),
+  };
+  const layout = section(/^## Layout$/m);
+
+  it("names every file of src/: the folders' own in their sections, the others in Layout", () => {
+    expect(named.store).toContain("`store.ts`");
+    expect(named.preview).toContain("`plan.ts`");
+    const missing = sources()
+      .map((file) => file.path.slice("src/".length))
+      .filter((file) => {
+        const [folder, name] = file.split("/");
+        if (name !== undefined && folder in named) return !named[folder].includes(`\`${name}\``);
+        return !layout.includes(`\`${file}\``);
+      });
+    expect(missing).toEqual([]);
+  });
+
+  it("names no file of src/ that is gone", () => {
+    const files = new Set(sources().map((file) => file.path.slice("src/".length)));
+    const shown = [...layout.matchAll(/`((?:[a-z-]+\/)?[a-z-]+\.ts)`/g)].map((m) => m[1]);
+    expect(shown.length).toBeGreaterThan(50);
+    // A bare name (`expiry.ts` in the folders' table) is a file of some folder.
+    const gone = (file: string) => !files.has(file) && (file.includes("/") || ![...files].some((f) => f.endsWith(`/${file}`)));
+    expect(shown.filter(gone)).toEqual([]);
+    for (const folder of Object.keys(named)) {
+      const rows = [...named[folder].matchAll(/^\| `([a-z-]+\.ts)`/gm)].map((m) => m[1]);
+      expect(rows.filter((name) => !files.has(`${folder}/${name}`)), folder).toEqual([]);
+    }
   });
 });
 

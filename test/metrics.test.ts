@@ -1,9 +1,13 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:http";
 import { fileURLToPath } from "node:url";
-import { afterEach, describe, expect, it } from "vitest";
+import { readFileSync } from "node:fs";
+import { afterEach, describe, expect, expectTypeOf, it } from "vitest";
 import { FlyError } from "../src/fly/errors.js";
-import { deployFailure, Metrics } from "../src/metrics/metrics.js";
+import { commandName } from "../src/fly/flyctl.js";
+import { DEPLOY_OUTCOMES, deployFailure, DESTROY_OUTCOMES, Metrics } from "../src/metrics/metrics.js";
+import { SLASH_COMMAND_NAMES } from "../src/model/slash-commands.js";
+import type { Wanted } from "../src/preview/surfaces.js";
 import { metricsRoute } from "../src/server/metrics.js";
 import { readSettings, SettingsError } from "../src/settings.js";
 import { openStore, type Store } from "../src/store/store.js";
@@ -155,6 +159,24 @@ describe("/metrics after a preview's life", () => {
     expect(value(text, "fly_preview_previews", { status: "failed" })).toBe(1);
   });
 
+  it("a push during a build counts the stopped deploy as superseded, and the next as a success", async () => {
+    world = await startWorld({ pool: { settleMs: 300 } });
+    const w = world;
+    w.commit(sha(1));
+    w.commit(sha(2));
+    w.fly.setBehavior({ deployDelayMs: 5000 });
+    await w.deliver(pullRequest("opened", { sha: sha(1) }));
+    await until("the first build to start", () => w.deploys().length === 1);
+    w.fly.setBehavior({});
+    await w.deliver(pullRequest("synchronize", { sha: sha(2) }));
+    await until("the push deployed", async () => (await w.settled()).deployed_sha === sha(2));
+
+    const text = await scrape(w.metrics);
+    expect(value(text, "fly_preview_deploys_total", { result: "superseded" })).toBe(1);
+    expect(value(text, "fly_preview_deploys_total", { result: "success" })).toBe(1);
+    expect(value(text, "fly_preview_time_to_ready_seconds_count")).toBe(1);
+  });
+
   it("GitHub's rate limit and its failures are counted, and the write queue says it retried", async () => {
     world = await startWorld({ pool: { retryDelaysMs: [30, 30, 30] } });
     const w = world;
@@ -220,9 +242,34 @@ describe("the store's gauges", () => {
     expect(value(text, "fly_preview_github_writes_queued")).toBe(1);
     expect(value(text, "fly_preview_store_up")).toBe(1);
 
+    // #8's lease (60 s from T0 + 1 s) is held up to its last millisecond, as claims see it:
+    // no worker may take the row before then.
+    now = T0 + 61_000;
+    expect(value(await scrape(new Metrics({ store, clock, processMetrics: false })), "fly_preview_leases_held", { kind: "preview" })).toBe(1);
     // A lease nobody renewed is not held any more.
     now = T0 + 62_000;
     expect(value(await scrape(new Metrics({ store, clock, processMetrics: false })), "fly_preview_leases_held", { kind: "preview" })).toBe(0);
+  });
+
+  it("count the databases the sweep would drop: made for a preview that is gone, not dropped yet", async () => {
+    now = T0;
+    const store = await openStore("file::memory:", clock);
+    cleanups.push(() => store.close().catch(() => undefined));
+    const scrapeSweep = async () => value(await scrape(new Metrics({ store, clock, processMetrics: false })), "fly_preview_databases_to_sweep", { provider: "neon" });
+    await store.desireDeploy(prInfo({ number: 5, appName: "pr-5-acme-web" }));
+    let claim = (await store.claim("w1", 60_000, 0))!;
+    const branch = { provider: "neon" as const, home: "proud-fog-123456", name: "preview/pr-5" };
+    await store.databaseWanted(claim.preview.id, { ...branch, parent: "main" });
+    await store.finish(claim.preview.id, "w1", claim.generation, { status: "ready", status_at: now });
+    // In use by a live preview: not the sweep's.
+    expect(await scrapeSweep()).toBeUndefined();
+    await store.desireDestroy("acme", "web", 5);
+    claim = (await store.claim("w1", 60_000, 0))!;
+    await store.finish(claim.preview.id, "w1", claim.generation, { status: "destroyed", status_at: now });
+    // Its preview destroyed and the branch still there (the drop failed, or the process died).
+    expect(await scrapeSweep()).toBe(1);
+    await store.databaseDropped(branch);
+    expect(await scrapeSweep()).toBeUndefined();
   });
 
   it("a store that does not answer sets fly_preview_store_up to 0 and keeps the scrape, counters included", async () => {
@@ -393,5 +440,45 @@ describe("the processes", () => {
     expect(value(text, "fly_preview_leases_held", { kind: "preview" })).toBe(0);
     expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
     expect((await fetch(`http://127.0.0.1:${port}/other`)).status).toBe(404);
+  });
+});
+
+describe("docs/operations.md, Metrics", () => {
+  const doc = readFileSync(new URL("../docs/operations.md", import.meta.url), "utf8");
+  const section = doc.split(/^## Metrics$/m)[1]!.split(/^## /m)[0]!;
+  /** The table row that documents `name`. */
+  const row = (name: string) => section.split("\n").find((line) => line.startsWith(`| \`${name}\` |`)) ?? "";
+  const quoted = (text: string) => [...text.matchAll(/`([^`]+)`/g)].map((m) => m[1]);
+
+  it("has a row for every metric of ours, and names none we do not serve", async () => {
+    const served = (await new Metrics({ store: {} as Store, processMetrics: false }).registry.getMetricsAsJSON()).map((m) => m.name).sort();
+    expect(served.length).toBeGreaterThan(15);
+    const documented = [...new Set([...section.matchAll(/^\| `(fly_preview_[a-z_]+)` \|/gm)].map((m) => m[1]))].sort();
+    expect(documented).toEqual(served);
+    expect([...new Set(section.match(/fly_preview_[a-z_]+/g))].filter((name) => !served.some((s) => name.startsWith(s)))).toEqual([]);
+  });
+
+  it("names every value the labels it lists can take", () => {
+    const named = (metric: string, values: readonly string[]) => expect(values.filter((v) => !quoted(row(metric)).includes(v))).toEqual([]);
+    named("fly_preview_deploys_total", DEPLOY_OUTCOMES);
+    named("fly_preview_destroys_total", DESTROY_OUTCOMES);
+    named("fly_preview_commands_total", [...SLASH_COMMAND_NAMES, "unknown"]);
+    const surfaces = ["check", "deployment", "comment", "notice"] as const;
+    expectTypeOf<(typeof surfaces)[number]>().toEqualTypeOf<Wanted["surface"]>();
+    named("fly_preview_github_writes_total", surfaces);
+  });
+
+  it("lists flyctl's commands as the counter names them: command and subcommand", () => {
+    const runs = [
+      ["deploy", "/tmp/src", "-c", "/tmp/src/.fly-preview.toml"],
+      ["apps", "create", "pr-1-a-b", "--org", "acme"],
+      ["machines", "list", "-a", "pr-1-a-b", "--json"],
+      ["machines", "destroy", "e784079b449483", "-a", "pr-1-a-b", "--force"],
+      ["console", "-a", "pr-1-a-b", "--command", "npm run seed"],
+      ["ssh", "console", "-a", "acme-db", "--quiet"],
+    ];
+    const names = runs.map(commandName);
+    expect(names).toEqual(["deploy", "apps create", "machines list", "machines destroy", "console", "ssh console"]);
+    expect(names.filter((name) => !quoted(row("fly_preview_flyctl_calls_total")).includes(name))).toEqual([]);
   });
 });

@@ -121,6 +121,8 @@ describe("the plan of a deploy", () => {
     expect(decided.fly.build).toEqual({ ...machine, imageLabel: "pr-42-0123456", buildArgs: { BRANCH: "feature/login" } });
     expect(decided.fly.release).toEqual({ ...machine, image: "registry.fly.io/pr-42-acme-web:pr-42-0123456" });
     expect(decided.fly.url).toBe("https://pr-42-acme-web.fly.dev");
+    // The machine its hooks run on and its cost is estimated from: the deploy's, in its fly.toml's region.
+    expect(decided.fly.machine).toEqual({ region: "cdg", memoryMb: 1024, cpus: 2, cpuKind: "performance" });
     expect(decided.secrets).toEqual(["DATABASE_URL"]);
     expect(decided.secretsWithheld).toBe(false);
     expect(decided.missingFlyToml).toBeUndefined();

@@ -404,6 +404,19 @@ describe("fly-preview validate, as a program", () => {
     );
   });
 
+  it("runs from package.json's bin, as `npx fly-preview validate` does in a checkout, with no build", async () => {
+    const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { bin: Record<string, string> };
+    const bin = pkg.bin["fly-preview"];
+    // dist/ exists only after `npm run build` (and is not committed): the bin must not need it.
+    expect(bin).not.toMatch(/^(\.\/)?dist\//);
+    checkout({ ".preview.yml": "port: eighty\n" });
+    const result = await execa(process.execPath, [fileURLToPath(new URL(`../${bin}`, import.meta.url)), "validate"], { cwd: dir, env: {}, extendEnv: false, reject: false });
+    expect(result.stderr).toBe(
+      '.preview.yml:1:7: port: must be a whole number between 1 and 65535 (got "eighty")\nfly-preview: 1 problem: a pull request would get a failed check run and no preview',
+    );
+    expect(result.exitCode).toBe(1);
+  });
+
   it("stops quietly when its reader goes away, as `fly-preview validate | head -1` does", async () => {
     checkout({ ".preview.yml": "port: 3000\n", Dockerfile: "FROM scratch\n" });
     const child = run();

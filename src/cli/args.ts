@@ -1,8 +1,8 @@
 import { isAppKey } from "../model/app-name.js";
-import { UsageError, type Args, type Command } from "./command.js";
+import { UsageError, type Args, type CliCommand } from "./command.js";
 
 /** Flags anywhere before `--`, in `--name value` or `--name=value` form; the rest are positionals. */
-export function parseArgs(command: Command, tokens: string[]): Args {
+export function parseArgs(command: CliCommand, tokens: string[]): Args {
   const args: Args = { positionals: [], switches: new Set(), values: new Map() };
   for (let i = 0; i < tokens.length; i++) {
     const token = tokens[i];

@@ -36,7 +36,7 @@ export interface Context {
   reap: typeof reap;
 }
 
-export interface Command {
+export interface CliCommand {
   /** The words after `fly-preview`, e.g. "secrets set". */
   name: string;
   /** Placeholders of the positional arguments that must be given. */
@@ -56,7 +56,7 @@ export interface Command {
   run(args: Args, ctx: Context): Promise<void>;
 }
 
-export function usage(command: Command): string {
+export function usage(command: CliCommand): string {
   const flags = command.flags.map((flag) => (flag.value ? `[--${flag.name} ${flag.value}]` : `[--${flag.name}]`));
   const optional = (command.optionalArgs ?? []).map((arg) => `[${arg}]`);
   return ["fly-preview", command.name, ...command.args, ...optional, ...flags].join(" ");

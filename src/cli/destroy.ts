@@ -1,9 +1,9 @@
 import type { Preview } from "../store/store.js";
 import { parsePullRequest } from "./args.js";
-import { CliError, type Command } from "./command.js";
+import { CliError, type CliCommand } from "./command.js";
 import { flyAppsText, previewName, statusLabel } from "./format.js";
 
-export const destroy: Command = {
+export const destroy: CliCommand = {
   name: "destroy",
   args: ["owner/repo#N"],
   flags: [],

@@ -6,7 +6,7 @@ import { SecretStore } from "../secrets/index.js";
 import type { Settings } from "../settings.js";
 import { PROBOT_WEBHOOK_PATH, webhookPaths } from "../server/webhooks.js";
 import { inspectDatabase, type DatabaseInspection } from "../store/store.js";
-import { CliError, type Command } from "./command.js";
+import { CliError, type CliCommand } from "./command.js";
 import { describeDatabase } from "./migrate.js";
 
 const GITHUB_TIMEOUT_MS = 30_000;
@@ -18,7 +18,7 @@ interface Report {
   warn(text: string, fix: string): void;
 }
 
-export const doctor: Command = {
+export const doctor: CliCommand = {
   name: "doctor",
   args: [],
   flags: [],

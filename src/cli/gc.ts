@@ -1,10 +1,10 @@
 import { Flyctl } from "../fly/index.js";
 import { SecretStore } from "../secrets/index.js";
 import type { Reaped, ReapReport } from "../preview/reaper.js";
-import { CliError, type Command, type Context } from "./command.js";
+import { CliError, type CliCommand, type Context } from "./command.js";
 import { duration, flyAppsText, isoTime } from "./format.js";
 
-export const gc: Command = {
+export const gc: CliCommand = {
   name: "gc",
   args: [],
   flags: [{ name: "dry-run", help: "report what would be cleaned up, change nothing" }],

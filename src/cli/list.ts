@@ -2,7 +2,7 @@ import { formatMoney } from "../github/markdown.js";
 import type { CostShown } from "../model/pull-request.js";
 import type { Preview } from "../store/store.js";
 import { parseRepository } from "./args.js";
-import type { Command } from "./command.js";
+import type { CliCommand } from "./command.js";
 import {
   appJson,
   byPullRequest,
@@ -24,7 +24,7 @@ import {
   type PullRequestRows,
 } from "./format.js";
 
-export const list: Command = {
+export const list: CliCommand = {
   name: "list",
   args: [],
   flags: [

@@ -1,5 +1,5 @@
 import { resolve } from "node:path";
-import type { Command } from "./command.js";
+import type { CliCommand } from "./command.js";
 
 /** Which database, without the credentials a PostgreSQL URL may carry. */
 export function describeDatabase(url: string): string {
@@ -11,7 +11,7 @@ export function describeDatabase(url: string): string {
   return `PostgreSQL at ${parsed.hostname}${parsed.port ? `:${parsed.port}` : ""}${parsed.pathname}`;
 }
 
-export const migrate: Command = {
+export const migrate: CliCommand = {
   name: "migrate",
   args: [],
   flags: [],

@@ -3,7 +3,7 @@ import { SecretStore } from "../secrets/index.js";
 import { readSettings, SettingsError, type Settings } from "../settings.js";
 import { openStore, type Store } from "../store/store.js";
 import { parseArgs } from "./args.js";
-import { UsageError, usage, type Command, type Context } from "./command.js";
+import { UsageError, usage, type CliCommand, type Context } from "./command.js";
 import { destroy } from "./destroy.js";
 import { doctor } from "./doctor.js";
 import { gc } from "./gc.js";
@@ -14,7 +14,7 @@ import { secretsList, secretsSet, secretsUnset } from "./secrets.js";
 import { status } from "./status.js";
 import { validate } from "./validate.js";
 
-export const CLI_COMMANDS: Command[] = [list, status, destroy, gc, secretsSet, secretsList, secretsUnset, migrate, worker, doctor, validate];
+export const CLI_COMMANDS: CliCommand[] = [list, status, destroy, gc, secretsSet, secretsList, secretsUnset, migrate, worker, doctor, validate];
 
 export interface CliIo {
   stdout: (s: string) => void;
@@ -89,7 +89,7 @@ function unknownCommand(argv: string[], io: CliIo): number {
   return 2;
 }
 
-function overview(commands: Command[]): string {
+function overview(commands: CliCommand[]): string {
   const width = Math.max(...commands.map((c) => c.name.length)) + 2;
   return [
     `usage: ${TOP_USAGE}`,
@@ -105,7 +105,7 @@ function overview(commands: Command[]): string {
   ].join("\n");
 }
 
-function help(command: Command): string {
+function help(command: CliCommand): string {
   const flags = [...command.flags, { name: "help", help: "show this help" }].map((flag) => ({
     left: flag.value ? `--${flag.name} ${flag.value}` : `--${flag.name}`,
     help: flag.help,

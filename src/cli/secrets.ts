@@ -1,6 +1,6 @@
 import { SECRET_NAME, SecretStore } from "../secrets/index.js";
 import { parseRepository } from "./args.js";
-import { CliError, UsageError, type Command } from "./command.js";
+import { CliError, UsageError, type CliCommand } from "./command.js";
 import { isoTime, table } from "./format.js";
 
 function secretName(text: string): string {
@@ -10,7 +10,7 @@ function secretName(text: string): string {
   return text;
 }
 
-export const secretsSet: Command = {
+export const secretsSet: CliCommand = {
   name: "secrets set",
   args: ["owner/repo", "NAME"],
   flags: [],
@@ -31,7 +31,7 @@ export const secretsSet: Command = {
   },
 };
 
-export const secretsList: Command = {
+export const secretsList: CliCommand = {
   name: "secrets list",
   args: ["owner/repo"],
   flags: [],
@@ -48,7 +48,7 @@ export const secretsList: Command = {
   },
 };
 
-export const secretsUnset: Command = {
+export const secretsUnset: CliCommand = {
   name: "secrets unset",
   args: ["owner/repo", "NAME"],
   flags: [],

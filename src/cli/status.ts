@@ -2,7 +2,7 @@ import { formatTtl } from "../github/markdown.js";
 import type { Expiry } from "../model/expiry.js";
 import type { DatabaseRow, Preview } from "../store/store.js";
 import { parseAppKey, parsePullRequest } from "./args.js";
-import { CliError, type Command, type Context } from "./command.js";
+import { CliError, type CliCommand, type Context } from "./command.js";
 import {
   costCell,
   expiryOfApp,
@@ -20,7 +20,7 @@ import {
   type PullRequestRows,
 } from "./format.js";
 
-export const status: Command = {
+export const status: CliCommand = {
   name: "status",
   args: ["owner/repo#N"],
   optionalArgs: ["APP"],

@@ -10,7 +10,7 @@ import { GENERATOR, GENERATOR_VERSION } from "../preview/dockerfile.js";
 import { flyTomlFor } from "../preview/fly-config.js";
 import { appName, appUrl } from "../model/app-name.js";
 import { DEFAULT_FLY_REGION } from "../settings.js";
-import { CliError, type Command } from "./command.js";
+import { CliError, type CliCommand } from "./command.js";
 
 /** One line of output: `file:line:column: message`, or `file: message` for a file as a whole. */
 interface Problem {
@@ -25,7 +25,7 @@ const EXAMPLE_OWNER = "owner";
 const EXAMPLE_REPO = "repo";
 const EXAMPLE_NUMBER = 1;
 
-export const validate: Command = {
+export const validate: CliCommand = {
   name: "validate",
   args: [],
   optionalArgs: ["PATH"],

@@ -6,9 +6,9 @@ import { flyctlProblem } from "../fly/flyctl-version.js";
 import { serveMetrics } from "../server/metrics.js";
 import { DEFAULT_LOG_LEVEL, SettingsError, type Settings } from "../settings.js";
 import { openStore } from "../store/store.js";
-import { CliError, type Command } from "./command.js";
+import { CliError, type CliCommand } from "./command.js";
 
-export const worker: Command = {
+export const worker: CliCommand = {
   name: "worker",
   args: [],
   flags: [],

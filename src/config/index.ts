@@ -4,8 +4,8 @@ export {
   type ConfigProblem,
   type ConfigResult,
   type DatabaseConfig,
-  type FlyPostgresDatabase,
-  type NeonDatabase,
+  type FlyPostgresConfig,
+  type NeonConfig,
   type PreviewConfig,
 } from "./types.js";
 export { parsePreviewConfig } from "./parse.js";

@@ -10,8 +10,8 @@ import {
   type ConfigProblem,
   type ConfigResult,
   type DatabaseConfig,
-  type FlyPostgresDatabase,
-  type NeonDatabase,
+  type FlyPostgresConfig,
+  type NeonConfig,
   type PreviewConfig,
 } from "./types.js";
 import { parseDuration, parseMemoryMb } from "./units.js";
@@ -24,7 +24,7 @@ type ValidConfig = Omit<PreviewConfig, "dockerfileNamed" | "build" | "health" | 
   build: Omit<PreviewConfig["build"], "timeoutMs">;
   health: Omit<PreviewConfig["health"], "timeoutMs">;
   resources: Omit<PreviewConfig["resources"], "memoryMb">;
-  database?: { neon: NeonDatabase; env: string } | { fly_postgres: FlyPostgresDatabase; env: string };
+  database?: { neon: NeonConfig; env: string } | { fly_postgres: FlyPostgresConfig; env: string };
 };
 
 const PATH_FIELDS = ["dockerfile", "context", "fly_toml"] as const;

@@ -47,11 +47,11 @@ export interface HooksConfig {
  * one), named again in `provider` so code can switch on it and record it.
  */
 export type DatabaseConfig =
-  | { provider: "neon"; neon: NeonDatabase; env: string }
-  | { provider: "fly_postgres"; fly_postgres: FlyPostgresDatabase; env: string };
+  | { provider: "neon"; neon: NeonConfig; env: string }
+  | { provider: "fly_postgres"; fly_postgres: FlyPostgresConfig; env: string };
 
 /** `database.neon`: a branch of a Neon project per preview. */
-export interface NeonDatabase {
+export interface NeonConfig {
   /** A Neon project id, like "proud-fog-123456". */
   project: string;
   /** Name of the branch to copy; undefined means the project's default branch (Neon's own default when a branch is made without a parent). */
@@ -61,7 +61,7 @@ export interface NeonDatabase {
 }
 
 /** `database.fly_postgres`: a database and user per preview on an existing Fly Postgres app. */
-export interface FlyPostgresDatabase {
+export interface FlyPostgresConfig {
   /** The Fly Postgres app, in the server's FLY_ORG. */
   cluster: string;
 }

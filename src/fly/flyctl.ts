@@ -600,7 +600,7 @@ function plainText(line: string): string {
  * (`deploy`, `apps create`, `secrets import`, `status`, …): a bounded name for metrics.
  */
 export function commandName(args: string[]): string {
-  return ["apps", "secrets", "orgs", "postgres", "ssh"].includes(args[0] ?? "") ? `${args[0]} ${args[1]}` : (args[0] ?? "");
+  return ["apps", "secrets", "orgs", "postgres", "ssh", "machines"].includes(args[0] ?? "") ? `${args[0]} ${args[1]}` : (args[0] ?? "");
 }
 
 function deployArgs(opts: DeployOptions): string[] {

@@ -1,3 +1,4 @@
+import { APP_KEY_MAX } from "../model/app-name.js";
 import { CONFIG_PATH } from "../model/config-file.js";
 import type { CostShown, DatabaseShown, DestroyReason, HookShown } from "../model/pull-request.js";
 import { codeSpan, fitLine, formatClock, formatDuration, formatMoney, formatTtl, shortSha } from "./markdown.js";
@@ -127,6 +128,34 @@ export function supersededReason(sha: string, newerSha: string): string {
 /** The provider of a preview's database failing for a passing reason (a 5xx, the network). */
 export function databaseFailingReason(detail: string): string {
   return `The database provider is failing (${detail})`;
+}
+
+/** `database:` names a Neon project or a Fly Postgres cluster the operator did not list in PREVIEW_DATABASES (`item`, as listed there). */
+export function databaseNotAllowedReason(what: string, item: string): string {
+  return `${what} is not one this server lets previews use: ask its operator to add ${item} to PREVIEW_DATABASES.`;
+}
+
+/** How to give fly-preview a valid Neon API key: the repository secret `secretName`, or the server's NEON_API_KEY. */
+export function neonKeyHelp(secretName: string | null, repo: { owner: string; repo: string }): string {
+  return secretName
+    ? `Set a valid key with \`fly-preview secrets set ${repo.owner}/${repo.repo} ${secretName}\`.`
+    : "Ask the server's operator to set a valid NEON_API_KEY.";
+}
+
+/** database.neon.api_key_secret names `secretName`, which the server cannot give: no secret store, or no such secret. */
+export function neonKeySecretMissingReason(secretName: string, repo: { owner: string; repo: string }, store: boolean): string {
+  if (!store) return `database.neon.api_key_secret names ${secretName}, but this server has no secret store: ask its operator to set PREVIEW_SECRETS_KEY.`;
+  return `database.neon.api_key_secret names ${secretName}, which is not set for ${repo.owner}/${repo.repo}. ${neonKeyHelp(secretName, repo)}`;
+}
+
+/** A Fly Postgres database (or an app's user on one) whose name another preview of this server holds. */
+export function flyDatabaseTakenReason(what: "database" | "database user", name: string, cluster: string): string {
+  return `The ${what} ${name} on the Fly Postgres cluster ${cluster} already belongs to another preview of this server.`;
+}
+
+/** database.neon names no key, and the server has none. */
+export function noNeonKeyReason(repo: { owner: string; repo: string }): string {
+  return `database.neon names no api_key_secret and this server has no NEON_API_KEY: store a key with \`fly-preview secrets set ${repo.owner}/${repo.repo} NEON_API_KEY\` and name it in api_key_secret, or ask the operator to set NEON_API_KEY.`;
 }
 
 /** Fly.io failed for a passing reason: `detail` is its own words, already redacted. */
@@ -263,7 +292,7 @@ function word(text: string): string {
 export function notAnAppNameReply(command: string, written: string): string {
   return (
     `${word(written)} is not an app's name: apps are named under \`apps:\` in \`${CONFIG_PATH}\`, with lowercase letters, digits and hyphens, ` +
-    `starting with a letter, like \`/preview ${command} api\`. Without a name, \`/preview ${command}\` ${withoutName(command)}.`
+    `starting with a letter, at most ${APP_KEY_MAX} characters, like \`/preview ${command} api\`. Without a name, \`/preview ${command}\` ${withoutName(command)}.`
   );
 }
 

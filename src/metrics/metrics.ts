@@ -15,15 +15,18 @@ export type WebhookOutcome = "recorded" | "duplicate" | "ignored" | "error";
  * How a deploy run ended. `transient_retry`: Fly.io, GitHub or the network failed for a
  * passing reason and the pool tries again later; `failed`: any other failure.
  */
-const DEPLOY_RESULTS = ["success", "build_failure", "health_failure", "superseded", "transient_retry", "failed"] as const;
-export type DeployResult = (typeof DEPLOY_RESULTS)[number];
+export const DEPLOY_OUTCOMES = ["success", "build_failure", "health_failure", "superseded", "transient_retry", "failed"] as const;
+export type DeployOutcome = (typeof DEPLOY_OUTCOMES)[number];
 /** `failed`: the reaper asks for it again; `retry`: GitHub or the network failed, the pool tries again later. */
-const DESTROY_RESULTS = ["destroyed", "failed", "retry"] as const;
-export type DestroyResult = (typeof DESTROY_RESULTS)[number];
+export const DESTROY_OUTCOMES = ["destroyed", "failed", "retry"] as const;
+export type DestroyOutcome = (typeof DESTROY_OUTCOMES)[number];
 export type GitHubRequestResult = "ok" | "client_error" | "rate_limited" | "server_error" | "network_error";
 /** What the write queue did with one write: sent; `stale` (a replaced desire's step, dropped); retried later; given up; dropped with its installation. */
 export type GitHubWriteResult = "sent" | "stale" | "retry" | "given_up" | "dropped";
 export type CommandOutcome = "done" | "refused" | "pending" | "failed" | "retry";
+/** What was done to a preview's own database: made or adopted before a deploy, reset by `/preview reset-db`, dropped. */
+export type DatabaseOperation = "ensure" | "reset" | "drop";
+export type DatabaseResult = "ok" | "refused" | "transient" | "failed";
 
 export interface MetricsOptions {
   /** The store whose rows the gauges count at each scrape; without it there are no store gauges. */
@@ -58,6 +61,7 @@ export class Metrics {
   private readonly githubWrites: Counter;
   private readonly commands: Counter;
   private readonly hooks: Counter;
+  private readonly databases: Counter;
   private readonly webhookToFlyctl: Histogram;
   private readonly sourceDownload: Histogram;
   private readonly build: Histogram;
@@ -99,6 +103,11 @@ export class Metrics {
     );
     this.commands = counter("fly_preview_commands_total", "Commands (/preview …, check run buttons) carried out, by name and outcome.", perInstallation(["command", "outcome"]));
     this.hooks = counter("fly_preview_hook_runs_total", "Hooks of .preview.yml run in a one-off machine (postdeploy, predestroy), by result: ok, failed (non-zero exit), timeout, error (flyctl could not run it).", perInstallation(["hook", "result"]));
+    this.databases = counter(
+      "fly_preview_database_operations_total",
+      "Operations on previews' own databases (database: in .preview.yml), by provider, operation (ensure, reset, drop) and result: ok, refused, transient, failed.",
+      ["provider", "operation", "result"],
+    );
     this.webhookToFlyctl = seconds(
       "fly_preview_webhook_to_flyctl_seconds",
       "From the desire (webhook or command) to flyctl deploy starting, waits for a slot or a retry included.",
@@ -116,8 +125,8 @@ export class Metrics {
 
     // Every result at 0 from the start, so that rate() and alerts see a series before its first event.
     if (!this.byInstallation) {
-      for (const result of DEPLOY_RESULTS) this.deploys.inc({ result }, 0);
-      for (const result of DESTROY_RESULTS) this.destroys.inc({ result }, 0);
+      for (const result of DEPLOY_OUTCOMES) this.deploys.inc({ result }, 0);
+      for (const result of DESTROY_OUTCOMES) this.destroys.inc({ result }, 0);
     }
     if (options.store) this.storeGauges(options.store, perInstallation);
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
@@ -146,7 +155,7 @@ export class Metrics {
    * A deploy run ended. With `timings` (the run's, as its check run shows them) their
    * histograms are observed; with `desiredAt` and success, the time to ready.
    */
-  deployEnded(result: DeployResult, details: { installationId?: number; timings?: Timings; desiredAt?: number } = {}): void {
+  deployEnded(result: DeployOutcome, details: { installationId?: number; timings?: Timings; desiredAt?: number } = {}): void {
     this.deploys.inc(this.labels({ result }, details.installationId));
     const { timings } = details;
     if (timings?.sourceMs !== undefined) this.sourceDownload.observe(s(timings.sourceMs));
@@ -156,7 +165,7 @@ export class Metrics {
   }
 
   /**
-   * The timing of one deploy run, for src/preview/reconcile.ts: created when the run
+   * The timing of one deploy run, for src/preview/deploy-steps.ts: created when the run
    * starts deploying, told when flyctl starts and when the image is pushed, and how
    * the run ended.
    */
@@ -181,12 +190,16 @@ export class Metrics {
     };
   }
 
-  destroyEnded(result: DestroyResult, installationId?: number): void {
+  destroyEnded(result: DestroyOutcome, installationId?: number): void {
     this.destroys.inc(this.labels({ result }, installationId));
   }
 
   hookRan(hook: "postdeploy" | "predestroy", result: "ok" | "failed" | "timeout" | "error", installationId?: number): void {
     this.hooks.inc(this.labels({ hook, result }, installationId));
+  }
+
+  databaseOperation(provider: "neon" | "fly_postgres", operation: DatabaseOperation, result: DatabaseResult): void {
+    this.databases.inc({ provider, operation, result });
   }
 
   flyctlCall(command: string, result: string): void {
@@ -259,6 +272,14 @@ export class Metrics {
       g.set({ kind: "preview" }, snap.leases.previews);
       g.set({ kind: "command" }, snap.leases.commands);
     });
+    gauge(
+      "fly_preview_databases_to_sweep",
+      "Databases fly-preview made whose preview is gone, not dropped yet: the reaper's to drop (the provider may bill them meanwhile).",
+      ["provider"],
+      (g, snap) => {
+        for (const row of snap.databasesToSweep) g.inc({ provider: row.provider });
+      },
+    );
     gauge("fly_preview_github_writes_queued", "GitHub writes waiting in the write queue, of every process.", perInstallation([]), (g, snap) => {
       for (const row of snap.queuedWrites) g.inc(this.labels({}, row.installationId), row.count);
     });
@@ -270,7 +291,7 @@ export interface DeployTimer {
   flyctlStarted(build: boolean): void;
   /** flyctl said the image is pushed: the build is over. */
   imagePushed(): void;
-  ended(result: DeployResult, timings: Timings): void;
+  ended(result: DeployOutcome, timings: Timings): void;
   /** The run failed with `error`: classified by `deployFailure`. */
   failed(error: unknown, timings: Timings): void;
 }
@@ -280,7 +301,7 @@ export interface DeployTimer {
  * failure by its kind; after the deploy, our own health wait (its time is known)
  * failing; anything else (a transient failure with no attempt left included) `failed`.
  */
-export function deployFailure(error: unknown, timings: Timings): DeployResult {
+export function deployFailure(error: unknown, timings: Timings): DeployOutcome {
   if (error instanceof FlyError && error.kind === "build") return "build_failure";
   if (error instanceof FlyError && error.kind === "health") return "health_failure";
   if (timings.healthMs !== undefined) return "health_failure";
@@ -294,18 +315,21 @@ interface StoreSnapshot {
   failedDestroys: number;
   leases: { previews: number; commands: number };
   queuedWrites: Awaited<ReturnType<typeof queuedWrites>>;
+  databasesToSweep: Awaited<ReturnType<Store["databasesToSweep"]>>;
 }
 
 async function readStore(store: Store, now: number): Promise<StoreSnapshot | undefined> {
   try {
-    const [previews, oldestPendingAt, failed, leases, writes] = await Promise.all([
+    const [previews, oldestPendingAt, failed, leases, writes, databases] = await Promise.all([
       previewsByStatus(store.db),
       oldestPendingDesireAt(store.db),
       failedDestroys(store.db),
       leasesHeld(store.db, now),
       queuedWrites(store.db),
+      // The sweep's own rule (src/store/preview-databases.ts), so the gauge counts what the reaper would drop.
+      store.databasesToSweep(),
     ]);
-    return { now, previews, oldestPendingAt, failedDestroys: failed, leases, queuedWrites: writes };
+    return { now, previews, oldestPendingAt, failedDestroys: failed, leases, queuedWrites: writes, databasesToSweep: databases };
   } catch {
     return undefined;
   }

@@ -39,11 +39,13 @@ function slug(text: string): string {
 }
 
 // The name of one app under `apps:` in .preview.yml ("web", "api"): lowercase letters,
-// digits and single hyphens, starting with a letter. It goes into the Fly app name, the
-// check run's name and the deployment's environment as it is; starting with a letter
-// keeps it apart from a duration (`3d`) and a flag (`--fresh`) in a command.
+// digits and single hyphens, starting with a letter, at most 20 characters. It goes into
+// the Fly app name, the check run's name and the deployment's environment as it is;
+// starting with a letter keeps it apart from a duration (`3d`) and a flag (`--fresh`) in a
+// command. The schema states the same rule for the file (`apps.propertyNames`); a test
+// holds the two together.
 const APP_KEY = /^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$/;
-export const APP_KEY_MAX = 30;
+export const APP_KEY_MAX = 20;
 
 export function isAppKey(word: string): boolean {
   return word.length <= APP_KEY_MAX && APP_KEY.test(word);

@@ -12,7 +12,9 @@ import {
   resetFlySharedDatabase,
 } from "../database/fly-postgres.js";
 import { deleteNeonBranch, ensureNeonBranch, neonBranchName, resetNeonBranch } from "../database/neon.js";
-import type { Flyctl } from "../fly/index.js";
+import { FlyError, type Flyctl } from "../fly/index.js";
+import { databaseNotAllowedReason, flyDatabaseTakenReason, neonKeyHelp, neonKeySecretMissingReason, noNeonKeyReason } from "../github/messages.js";
+import type { DatabaseOperation, Metrics } from "../metrics/metrics.js";
 import type { DatabaseShown } from "../model/pull-request.js";
 import type { SecretStore } from "../secrets/index.js";
 import type { Settings } from "../settings.js";
@@ -30,6 +32,8 @@ export interface DatabaseDeps {
   settings?: Pick<Settings, "neonApiKey" | "neonApiUrl" | "previewDatabases">;
   secrets?: SecretStore;
   flyctl: Flyctl;
+  /** Counts each make, reset and drop by its provider and result. */
+  metrics?: Metrics;
 }
 
 export interface Made {
@@ -43,7 +47,11 @@ export interface Made {
  * deploy, so the URL is staged with it and `release_command` runs against it. A fork's
  * Neon branch holds the parent's schema only, unless the repository trusts forks.
  */
-export async function ensureDatabase(deps: DatabaseDeps, preview: Preview, db: DatabaseConfig, trusted: boolean, signal?: AbortSignal): Promise<Made> {
+export function ensureDatabase(deps: DatabaseDeps, preview: Preview, db: DatabaseConfig, trusted: boolean, signal?: AbortSignal): Promise<Made> {
+  return counted(deps, db.provider, "ensure", () => ensure(deps, preview, db, trusted, signal));
+}
+
+async function ensure(deps: DatabaseDeps, preview: Preview, db: DatabaseConfig, trusted: boolean, signal?: AbortSignal): Promise<Made> {
   allowed(deps, db);
   if (db.provider === "neon") {
     const name = neonBranchName(preview.number);
@@ -74,7 +82,7 @@ export async function ensureDatabase(deps: DatabaseDeps, preview: Preview, db: D
 /** Records a Fly Postgres database or user before it is made; refused when another preview's live record holds the name. */
 async function wanted(deps: DatabaseDeps, previewId: number, db: Parameters<DatabaseDeps["store"]["databaseWanted"]>[1]): Promise<void> {
   if (!(await deps.store.databaseWanted(previewId, db))) {
-    throw new DatabaseError(`The ${db.onDatabase ? "database user" : "database"} ${db.name} on the Fly Postgres cluster ${db.home} already belongs to another preview of this server.`, false);
+    throw new DatabaseError(flyDatabaseTakenReason(db.onDatabase ? "database user" : "database", db.name, db.home), false);
   }
 }
 
@@ -86,25 +94,29 @@ async function wanted(deps: DatabaseDeps, previewId: number, db: Parameters<Data
  */
 export async function ensureSharedDatabase(deps: DatabaseDeps, pr: Preview, db: DatabaseConfig, trusted: boolean, signal?: AbortSignal): Promise<DatabaseShown> {
   if (db.provider === "neon") return (await ensureDatabase(deps, pr, db, trusted, signal)).shown;
-  allowed(deps, db);
-  const { cluster } = db.fly_postgres;
-  const name = flySharedDatabaseName(pr.app_name);
-  await wanted(deps, pr.id, { provider: "fly_postgres", home: cluster, name, parent: cluster });
-  await ensureFlySharedDatabase({ flyctl: deps.flyctl, cluster, name, signal });
-  await deps.store.databaseReady({ provider: "fly_postgres", home: cluster, name });
-  return { provider: "fly_postgres", name, parent: cluster };
+  return counted(deps, db.provider, "ensure", async () => {
+    allowed(deps, db);
+    const { cluster } = db.fly_postgres;
+    const name = flySharedDatabaseName(pr.app_name);
+    await wanted(deps, pr.id, { provider: "fly_postgres", home: cluster, name, parent: cluster });
+    await ensureFlySharedDatabase({ flyctl: deps.flyctl, cluster, name, signal });
+    await deps.store.databaseReady({ provider: "fly_postgres", home: cluster, name });
+    return { provider: "fly_postgres" as const, name, parent: cluster };
+  });
 }
 
 /** `/preview reset-db` on a pull request with apps: its shared database as ensureSharedDatabase makes it, afresh. */
 export async function resetSharedDatabase(deps: DatabaseDeps, pr: Preview, db: DatabaseConfig, trusted: boolean): Promise<DatabaseShown> {
   if (db.provider === "neon") return resetDatabase(deps, pr, db, trusted);
-  allowed(deps, db);
-  const { cluster } = db.fly_postgres;
-  const name = flySharedDatabaseName(pr.app_name);
-  // It makes the database (and its role) when they are gone: recorded first, as always.
-  await wanted(deps, pr.id, { provider: "fly_postgres", home: cluster, name, parent: cluster });
-  await resetFlySharedDatabase({ flyctl: deps.flyctl, cluster, name });
-  return { provider: "fly_postgres", name, parent: cluster };
+  return counted(deps, db.provider, "reset", async () => {
+    allowed(deps, db);
+    const { cluster } = db.fly_postgres;
+    const name = flySharedDatabaseName(pr.app_name);
+    // It makes the database (and its role) when they are gone: recorded first, as always.
+    await wanted(deps, pr.id, { provider: "fly_postgres", home: cluster, name, parent: cluster });
+    await resetFlySharedDatabase({ flyctl: deps.flyctl, cluster, name });
+    return { provider: "fly_postgres" as const, name, parent: cluster };
+  });
 }
 
 /**
@@ -117,19 +129,25 @@ export async function resetSharedDatabase(deps: DatabaseDeps, pr: Preview, db: D
  */
 export async function ensureAppDatabase(deps: DatabaseDeps, app: Preview, pr: Preview, db: DatabaseConfig, trusted: boolean, signal?: AbortSignal): Promise<Made> {
   if (db.provider === "neon") return ensureDatabase(deps, pr, db, trusted, signal);
-  allowed(deps, db);
-  const { cluster } = db.fly_postgres;
-  const database = flySharedDatabaseName(pr.app_name);
-  const user = { provider: "fly_postgres" as const, home: cluster, name: flyDatabaseName(app.app_name) };
-  await wanted(deps, pr.id, { provider: "fly_postgres", home: cluster, name: database, parent: cluster });
-  await wanted(deps, app.id, { ...user, parent: cluster, onDatabase: database });
-  await attachFlyPostgresUser({ flyctl: deps.flyctl, cluster, app: app.app_name, database, variable: db.env, signal });
-  await deps.store.databaseReady(user);
-  return { shown: { provider: "fly_postgres", name: database, parent: cluster }, stage: {} };
+  return counted(deps, db.provider, "ensure", async () => {
+    allowed(deps, db);
+    const { cluster } = db.fly_postgres;
+    const database = flySharedDatabaseName(pr.app_name);
+    const user = { provider: "fly_postgres" as const, home: cluster, name: flyDatabaseName(app.app_name) };
+    await wanted(deps, pr.id, { provider: "fly_postgres", home: cluster, name: database, parent: cluster });
+    await wanted(deps, app.id, { ...user, parent: cluster, onDatabase: database });
+    await attachFlyPostgresUser({ flyctl: deps.flyctl, cluster, app: app.app_name, database, variable: db.env, signal });
+    await deps.store.databaseReady(user);
+    return { shown: { provider: "fly_postgres" as const, name: database, parent: cluster }, stage: {} };
+  });
 }
 
 /** Drops a recorded database (after its app is destroyed, or by a sweep), and records that it is gone. */
-export async function dropDatabase(deps: DatabaseDeps, preview: Pick<Preview, "owner" | "repo" | "app_name">, row: DatabaseRow): Promise<"dropped" | "absent"> {
+export function dropDatabase(deps: DatabaseDeps, preview: Pick<Preview, "owner" | "repo" | "app_name">, row: DatabaseRow): Promise<"dropped" | "absent"> {
+  return counted(deps, row.provider, "drop", () => drop(deps, preview, row));
+}
+
+async function drop(deps: DatabaseDeps, preview: Pick<Preview, "owner" | "repo" | "app_name">, row: DatabaseRow): Promise<"dropped" | "absent"> {
   const key = { provider: row.provider, home: row.home, name: row.name };
   let outcome: "dropped" | "absent";
   if (row.provider === "neon") {
@@ -180,7 +198,11 @@ export async function dropOtherLayoutDatabase(deps: DatabaseDeps, preview: Previ
  * Fly Postgres: the database dropped and made again). The caller then redeploys, which
  * restarts the machines with the (possibly new) URL and lets `release_command` migrate.
  */
-export async function resetDatabase(deps: DatabaseDeps, preview: Preview, db: DatabaseConfig, trusted: boolean): Promise<DatabaseShown> {
+export function resetDatabase(deps: DatabaseDeps, preview: Preview, db: DatabaseConfig, trusted: boolean): Promise<DatabaseShown> {
+  return counted(deps, db.provider, "reset", () => reset(deps, preview, db, trusted));
+}
+
+async function reset(deps: DatabaseDeps, preview: Preview, db: DatabaseConfig, trusted: boolean): Promise<DatabaseShown> {
   allowed(deps, db);
   if (db.provider === "neon") {
     const name = neonBranchName(preview.number);
@@ -194,6 +216,23 @@ export async function resetDatabase(deps: DatabaseDeps, preview: Preview, db: Da
 }
 
 /**
+ * `work` on a database of `provider`, counted (fly_preview_database_operations_total): `ok`;
+ * `refused` (the provider, or this server, said no: the check run says why); `transient`
+ * (a passing failure: the run is tried again); `failed` (anything else: a stop included).
+ */
+async function counted<T>(deps: DatabaseDeps, provider: DatabaseConfig["provider"], operation: DatabaseOperation, work: () => Promise<T>): Promise<T> {
+  try {
+    const result = await work();
+    deps.metrics?.databaseOperation(provider, operation, "ok");
+    return result;
+  } catch (error) {
+    const transient = (error instanceof DatabaseError && error.transient) || (error instanceof FlyError && error.kind === "transient");
+    deps.metrics?.databaseOperation(provider, operation, transient ? "transient" : error instanceof DatabaseError ? "refused" : "failed");
+    throw error;
+  }
+}
+
+/**
  * Only projects and clusters the operator listed (PREVIEW_DATABASES): the pull request
  * writes `.preview.yml`, and must not point its preview at a production database.
  */
@@ -201,28 +240,22 @@ function allowed(deps: DatabaseDeps, db: DatabaseConfig): void {
   const item = db.provider === "neon" ? `neon:${db.neon.project}` : `fly_postgres:${db.fly_postgres.cluster}`;
   if (deps.settings?.previewDatabases.includes(item)) return;
   const what = db.provider === "neon" ? `the Neon project ${db.neon.project}` : `the Fly Postgres cluster ${db.fly_postgres.cluster}`;
-  throw new DatabaseError(`${what} is not one this server lets previews use: ask its operator to add ${item} to PREVIEW_DATABASES.`, false);
+  throw new DatabaseError(databaseNotAllowedReason(what, item), false);
 }
 
 /** The Neon API key: the repository secret `api_key_secret` names, else the server's NEON_API_KEY. */
 async function neonAccess(deps: DatabaseDeps, preview: Pick<Preview, "owner" | "repo">, project: string, secretName: string | null) {
   const base = { baseUrl: deps.settings?.neonApiUrl, project };
   if (secretName) {
-    const help = `Set a valid key with \`fly-preview secrets set ${preview.owner}/${preview.repo} ${secretName}\`.`;
-    if (!deps.secrets) throw new DatabaseError(`database.neon.api_key_secret names ${secretName}, but this server has no secret store: ask its operator to set PREVIEW_SECRETS_KEY.`, false);
+    if (!deps.secrets) throw new DatabaseError(neonKeySecretMissingReason(secretName, preview, false), false);
     const { values } = await deps.secrets.resolve(preview.owner, preview.repo, [secretName]);
     const apiKey = values[secretName];
-    if (!apiKey) throw new DatabaseError(`database.neon.api_key_secret names ${secretName}, which is not set for ${preview.owner}/${preview.repo}. ${help}`, false);
+    if (!apiKey) throw new DatabaseError(neonKeySecretMissingReason(secretName, preview, true), false);
     deps.flyctl.redactor.add(apiKey);
-    return { ...base, apiKey, keyHelp: help };
+    return { ...base, apiKey, keyHelp: neonKeyHelp(secretName, preview) };
   }
   const serverKey = deps.settings?.neonApiKey;
-  if (!serverKey) {
-    throw new DatabaseError(
-      `database.neon names no api_key_secret and this server has no NEON_API_KEY: store a key with \`fly-preview secrets set ${preview.owner}/${preview.repo} NEON_API_KEY\` and name it in api_key_secret, or ask the operator to set NEON_API_KEY.`,
-      false,
-    );
-  }
+  if (!serverKey) throw new DatabaseError(noNeonKeyReason(preview), false);
   deps.flyctl.redactor.add(serverKey);
-  return { ...base, apiKey: serverKey, keyHelp: "Ask the server's operator to set a valid NEON_API_KEY." };
+  return { ...base, apiKey: serverKey, keyHelp: neonKeyHelp(null, preview) };
 }

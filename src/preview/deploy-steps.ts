@@ -264,17 +264,16 @@ export async function deploy(run: Run, planned: { config: PreviewConfig } & Depl
     timings.healthMs = health.durationMs;
     if (!health.ok) throw new DeployFailure(unhealthyReason(config.health, health.lastProblem));
 
-    const region = fly.toml.region;
     // What runs before this app is destroyed: this deploy's predestroy (it fits the image now serving).
-    const predestroy = config.hooks.predestroy ? JSON.stringify(hookSpec(config.hooks.predestroy, config, region)) : null;
+    const predestroy = config.hooks.predestroy ? JSON.stringify(hookSpec(config.hooks.predestroy, config.hooks, fly.machine)) : null;
     if (config.hooks.postdeploy && postdeployDue) {
-      hook = await runHook({ flyctl, metrics: deps.metrics, installationId: preview.installation_id }, app, "postdeploy", hookSpec(config.hooks.postdeploy, config, region), runLimit.signal);
+      hook = await runHook({ flyctl, metrics: deps.metrics, installationId: preview.installation_id }, app, "postdeploy", hookSpec(config.hooks.postdeploy, config.hooks, fly.machine), runLimit.signal);
       log.info({ hook: "postdeploy", ok: hook.ok, durationMs: hook.durationMs, reason: hook.reason }, "postdeploy ran");
       // Recorded only once it succeeded: a crash or a failure leaves it due for the next deploy that is up.
       if (hook.ok) await run.save({ postdeploy_at: clock() });
     }
     // What the machine costs while it runs: the comment says it, `fly-preview list` totals it.
-    const machine = { cpuKind: config.resources.cpu_kind, cpus: config.resources.cpus, memoryMb: config.resources.memoryMb };
+    const { machine } = fly;
     const cost = estimateCost(deps.settings.prices, machine);
     const ready = {
       status: "ready" as const,

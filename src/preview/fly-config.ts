@@ -1,5 +1,5 @@
 import { interpolate, type PreviewConfig, type PreviewVars } from "../config/index.js";
-import { renderFlyToml, type DeployOptions, type FlyTomlInput } from "../fly/index.js";
+import { renderFlyToml, type DeployOptions, type FlyTomlInput, type MachineSize } from "../fly/index.js";
 import { shortSha } from "../github/markdown.js";
 import { appUrl } from "../model/app-name.js";
 import type { Settings } from "../settings.js";
@@ -18,12 +18,17 @@ export interface FlyDeploy {
   release: FlyDeployOptions;
   /** What the generated fly.toml is rendered from, the repository's own fly.toml aside. */
   toml: Omit<FlyTomlInput, "base">;
+  /** The machine the preview runs on, and its hooks' one-off machines: what its cost is estimated from. */
+  machine: FlyMachine;
   /** Where Fly serves the app unless flyctl says otherwise. */
   url: string;
 }
 
 // Kept beside the app name (src/model/) so .preview.yml's ${apps.NAME.url} resolves to the same URL.
 export { appUrl };
+
+/** A preview's machine: where it runs and its size. */
+export type FlyMachine = MachineSize & { region: string };
 
 /** The ${…} variables of env and build_args for a pull request's commit. */
 export function previewVars(preview: { number: number; app_name: string; head_ref: string }, sha: string): PreviewVars {
@@ -48,13 +53,15 @@ export function flyFor(app: string, config: PreviewConfig, settings: FlySettings
     basePath: config.fly_toml,
     ...(config.hooks.release ? { release: { command: config.hooks.release, timeout: goDuration(config.hooks.timeoutMs) } } : {}),
   };
-  const machine = { app, env: interpolate(config.env, vars), memoryMb: resources.memoryMb, cpus: toml.cpus, cpuKind: toml.cpuKind };
+  const machine: FlyMachine = { region: toml.region, memoryMb: resources.memoryMb, cpus: toml.cpus, cpuKind: toml.cpuKind };
+  const deploy = { app, env: interpolate(config.env, vars), memoryMb: machine.memoryMb, cpus: machine.cpus, cpuKind: machine.cpuKind };
   // The registry keeps each build's image under this label: a later run for the same commit releases it again.
   const imageLabel = `pr-${vars.PR_NUMBER}-${shortSha(vars.HEAD_SHA)}`;
   return {
-    build: { ...machine, imageLabel, buildArgs: interpolate(config.build_args, vars) },
-    release: { ...machine, image: `registry.fly.io/${app}:${imageLabel}` },
+    build: { ...deploy, imageLabel, buildArgs: interpolate(config.build_args, vars) },
+    release: { ...deploy, image: `registry.fly.io/${app}:${imageLabel}` },
     toml,
+    machine,
     url: vars.PREVIEW_URL,
   };
 }

@@ -3,6 +3,7 @@ import { FlyError, type Flyctl } from "../fly/index.js";
 import { hookExitReason, hookMachineLeftReason, hookNotRunReason, hookTimeoutReason } from "../github/messages.js";
 import type { Metrics } from "../metrics/metrics.js";
 import type { HookShown } from "../model/pull-request.js";
+import type { FlyMachine } from "./fly-config.js";
 import { deadline, LimitExceeded } from "./limits.js";
 
 // The hooks of .preview.yml that fly-preview runs itself (docs/hooks.md): postdeploy and
@@ -24,10 +25,9 @@ export interface HookSpec {
 /** A hook that ran, and the last lines it printed (redacted). */
 export type HookRun = HookShown & { tail: string[] };
 
-/** The spec of `command` under `config`: the same machine size and region as the preview's. */
-export function hookSpec(command: string, config: PreviewConfig, region: string): HookSpec {
-  const { hooks, resources } = config;
-  return { command, timeout: hooks.timeout, timeoutMs: hooks.timeoutMs, region, memoryMb: resources.memoryMb, cpus: resources.cpus, cpuKind: resources.cpu_kind };
+/** The spec of `command` under `hooks`, on the preview's own machine (`FlyDeploy.machine`): its size and region. */
+export function hookSpec(command: string, hooks: PreviewConfig["hooks"], machine: FlyMachine): HookSpec {
+  return { command, timeout: hooks.timeout, timeoutMs: hooks.timeoutMs, ...machine };
 }
 
 /** A remembered spec, or undefined when the row holds none (or one this version cannot read). */

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { Logger } from "probot";
 import { commandFailed, executeCommand, type CommandDeps, type CommandEnd } from "../commands/execute.js";
+import { internalErrorReason } from "../github/messages.js";
 import { retryAfterMs, worthRetrying } from "../github/octokit.js";
 import type { Store } from "../store/store.js";
 import { reconcile, reportGivenUp, RetryLater, Superseded, type ReconcileDeps, type RunDeps } from "./reconcile.js";
@@ -269,7 +270,7 @@ export class RunPool {
         }
         this.log.error({ err: error, ...where }, "reconcile failed");
         const gaveUp = attempts > 0 ? ` (gave up after ${attempts + 1} attempts)` : "";
-        const reason = `Internal error: ${message}${gaveUp}`;
+        const reason = internalErrorReason(`${message}${gaveUp}`);
         await this.store.finish(preview.id, this.worker, generation, { status: "failed", status_at: Date.now(), last_error: reason });
         this.countEnd(preview, "failed");
         const now = await this.store.getById(preview.id);
@@ -283,7 +284,7 @@ export class RunPool {
 
   /**
    * A run that threw ended here: the pool decided whether it is tried again later or
-   * failed. (A deploy run that ends by itself is counted by reconcile, with its timings.)
+   * failed. (A deploy run that ends by itself is counted by its deploy steps (deploy-steps.ts), with its timings.)
    */
   private countEnd(preview: { desired_action: string; installation_id: number }, end: "retry" | "failed"): void {
     const metrics = this.deps.metrics;

@@ -1,5 +1,6 @@
 import { DEFAULT_TTL_MS } from "../config/index.js";
 import type { Flyctl } from "../fly/index.js";
+import type { Metrics } from "../metrics/metrics.js";
 import { expiryOf, reminderLeadMs } from "../model/expiry.js";
 import type { SecretStore } from "../secrets/index.js";
 import type { Settings } from "../settings.js";
@@ -15,6 +16,7 @@ export interface ReaperDeps {
   /** What dropping a Neon branch needs (its API key); without it, only Fly Postgres databases and apps are swept. */
   settings?: Pick<Settings, "neonApiKey" | "neonApiUrl" | "previewDatabases">;
   secrets?: SecretStore;
+  metrics?: Metrics;
 }
 
 /**
@@ -128,7 +130,7 @@ export async function reap(deps: ReaperDeps, options: { dryRun: boolean }): Prom
     report.databases.push(entry);
     if (options.dryRun) continue;
     try {
-      const outcome = await dropDatabase({ store: deps.store, flyctl: deps.flyctl, settings: deps.settings, secrets: deps.secrets }, row, database);
+      const outcome = await dropDatabase({ store: deps.store, flyctl: deps.flyctl, settings: deps.settings, secrets: deps.secrets, metrics: deps.metrics }, row, database);
       entry.outcome = outcome;
       deps.log.info({ ...where(row), provider: database.provider, name: database.name, outcome }, "left-over database dropped");
     } catch (error) {

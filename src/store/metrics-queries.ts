@@ -1,4 +1,5 @@
 import type { Kysely } from "kysely";
+import { leaseFree } from "./conditions.js";
 import type { Database, PreviewStatus } from "./schema.js";
 
 // What /metrics reports about the store, read at each scrape: the store is shared by
@@ -45,14 +46,17 @@ export async function failedDestroys(db: Kysely<Database>): Promise<number> {
   return Number(row.n);
 }
 
-/** Leases not yet expired at `now`: previews being worked on and commands being carried out, in every process. */
+/**
+ * Leases held at `now`: previews being worked on and commands being carried out, in every
+ * process. Held is not free: the claims' own condition (`leaseFree`), so a row is counted
+ * exactly as long as no worker may claim it.
+ */
 export async function leasesHeld(db: Kysely<Database>, now: number): Promise<{ previews: number; commands: number }> {
   const count = async (table: "previews" | "commands") => {
     const row = await db
       .selectFrom(table)
       .select((eb) => eb.fn.countAll<number>().as("n"))
-      .where("lease_owner", "is not", null)
-      .where("lease_expires_at", ">", now)
+      .where((eb) => eb.not(leaseFree(eb, now)))
       .executeTakeFirstOrThrow();
     return Number(row.n);
   };
