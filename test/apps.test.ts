@@ -151,6 +151,31 @@ describe("a pull request with two apps", () => {
     expect(sticky()).toContain("🗑️ Preview destroyed");
   });
 
+  it("destroys every app when the trigger rules stop letting the pull request through, and deploys them again when they do", async () => {
+    world = await startWorld();
+    const labelled = `trigger:\n  labels: [preview]\n${TWO_APPS}`;
+    world.gh.setCommit(REPO, sha(1), files({}, labelled), []);
+    world.gh.setPull(REPO, 2, { headSha: sha(1) });
+    await world.deliver(pullRequest("labeled", { sha: sha(1), labels: ["preview"] }));
+    expect(Object.values(await world.settledApps()).map((a) => a.status)).toEqual(["ready", "ready"]);
+
+    await world.deliver(pullRequest("unlabeled", { sha: sha(1), labels: [] }));
+    const gone = await world.settledApps();
+    expect(gone.api).toMatchObject({ status: "destroyed", app_created: 0, destroy_reason: "trigger" });
+    expect(gone.web).toMatchObject({ status: "destroyed", app_created: 0, destroy_reason: "trigger" });
+    expect(Object.keys(world.fly.apps())).toEqual([]);
+    expect((await world.settled()).status).toBe("skipped");
+    expect(sticky()).toContain("🗑️ Preview destroyed");
+    expect(sticky()).toContain('Add the label "preview" to deploy it again.');
+
+    const before = world.deploys().length;
+    await world.deliver(pullRequest("labeled", { sha: sha(1), labels: ["preview"] }));
+    const back = await world.settledApps();
+    expect([back.api.status, back.web.status]).toEqual(["ready", "ready"]);
+    expect(world.deploys().slice(before).map(appOf).sort()).toEqual([API, WEB]);
+    expect(Object.keys(world.fly.apps()).sort()).toEqual([API, WEB]);
+  });
+
   it("destroys an app removed from apps: on the next deploy", async () => {
     await open();
     world.gh.setCommit(REPO, sha(2), files({}, TWO_APPS.replace(/ {4}API_URL.*\n/, "").replace(/ {2}web:[\s\S]*$/, "")), [sha(1)]);

@@ -132,6 +132,12 @@ async function coordinate(run: Run, loaded: Extract<LoadedConfig, { ok: true }> 
     },
     need: apps.length - holding.length,
   });
+  // The trigger rules taking the pull request away take its apps: this row has no Fly app
+  // of its own, so the plan's `destroy` (an app of this row) is whether any app is left.
+  if (decided.kind === "skip") {
+    const left = own.some((row) => row.app_created === 1 || (row.desired_action === "deploy" && row.status !== "destroyed"));
+    return carryOut(run, { ...decided, destroy: decided.destroy || left }, configRef);
+  }
   if (decided.kind !== "deploy" && decided.kind !== "stay") return carryOut(run, decided, configRef);
 
   // A file that gained `apps:`: the pull request's own Fly app (one app before) goes, and its
