@@ -2,6 +2,9 @@
 // the fake flyctl, whose release command and `console --command` follow flyctl v0.4.87
 // (see the header of test/fake-flyctl/flyctl). `behavior.commands` scripts what each
 // command does in its machine: its output, exit code and how long it runs.
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { Flyctl } from "../src/fly/index.js";
 import { SecretStore } from "../src/secrets/index.js";
@@ -317,6 +320,30 @@ describe("a fork's hooks", () => {
 });
 
 describe("the driver's one-off command", () => {
+  it("takes the exit code from flyctl's own error line on stderr, whatever the command printed on stdout and whichever pipe is read first", async () => {
+    // flyctl writes the command's output (with a pseudo-terminal, stdout and stderr alike)
+    // on its stdout and its own "Error: ssh shell: …" on its stderr: two pipes, read in
+    // whatever order they arrive. Here the command's own "Error:" line comes last.
+    const dir = mkdtempSync(join(tmpdir(), "flyctl-order-"));
+    try {
+      const path = join(dir, "flyctl");
+      writeFileSync(
+        path,
+        `#!/usr/bin/env node
+process.stderr.write("Error: ssh shell: Process exited with status 3\\n");
+setTimeout(() => { process.stdout.write("seeding...\\nError: relation \\"users\\" does not exist\\n"); process.exitCode = 1; }, 100);
+`,
+      );
+      chmodSync(path, 0o755);
+      const flyctl = new Flyctl({ path, token: "t0ken_value", org: "personal", retry: { attempts: 1, baseDelayMs: 1 } });
+      const result = await flyctl.runOneOff({ app: "demo", command: "npm run seed" });
+      expect(result.exitCode).toBe(3);
+      expect(result.tail).toContain('Error: relation "users" does not exist');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("returns the command's exit code and output, and fails for an app that was never released", async () => {
     const fly = await createFakeFly();
     try {

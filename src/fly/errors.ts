@@ -21,9 +21,10 @@ export class FlyError extends Error {
   /** flyctl's own error line (after "Error: "), when it printed one. */
   readonly detail?: string;
 
-  constructor(kind: FlyErrorKind, reason: string, details: { exitCode?: number; tail?: string[] } = {}) {
+  /** `details.detail`: flyctl's own error line when the caller knows it (read from its stderr); else the tail's last. */
+  constructor(kind: FlyErrorKind, reason: string, details: { exitCode?: number; tail?: string[]; detail?: string } = {}) {
     const tail = details.tail ?? [];
-    const flyctlSays = lastErrorLine(tail);
+    const flyctlSays = details.detail ?? lastErrorLine(tail);
     super(flyctlSays ? `${reason}: ${flyctlSays}` : reason);
     this.name = "FlyError";
     this.kind = kind;

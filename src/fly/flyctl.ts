@@ -464,6 +464,10 @@ export class Flyctl {
   private async spawn(args: string[], opts: RunOptions, home: string): Promise<RunOutput> {
     const stdout: string[] = [];
     const tail: string[] = [];
+    // flyctl's own last "Error: …" line, which it writes on stderr. A command's output
+    // (a hook's, a build's) comes on stdout and may hold "Error: …" lines of its own; the
+    // two pipes are read in whatever order they arrive, so the tail's order cannot tell.
+    let flyctlError: string | undefined;
     const subprocess = execa(this.path, args, {
       cwd: opts.cwd,
       env: this.childEnv(home),
@@ -492,6 +496,7 @@ export class Flyctl {
           const line = this.redactor.redact(plainText(raw));
           tail.push(line);
           if (tail.length > TAIL_LINES) tail.shift();
+          if (name === "stderr" && line.startsWith("Error: ")) flyctlError = line.slice("Error: ".length);
           opts.onLine?.(line, name);
         });
         lines.on("close", resolve);
@@ -520,7 +525,7 @@ export class Flyctl {
       throw new FlyError("unknown", `flyctl was stopped by ${result.signal}`, { tail });
     }
     const kind = classifyFailure(result.exitCode, tail.join("\n"));
-    throw new FlyError(kind, reasonFor(kind, result.exitCode), { exitCode: result.exitCode, tail });
+    throw new FlyError(kind, reasonFor(kind, result.exitCode), { exitCode: result.exitCode, tail, detail: flyctlError });
   }
 
   /**
