@@ -176,6 +176,42 @@ describe("/metrics after a preview's life", () => {
   });
 });
 
+describe("counting webhooks", () => {
+  it("costs no second Probot context: a delivery a handler takes, and one only counted as ignored, each get one", async () => {
+    world = await startWorld();
+    const w = world;
+    // Probot's transform builds a context (an authenticated Octokit, a logger named
+    // "event") for every hook a delivery matches: most of what a webhook costs it.
+    const contexts: string[] = [];
+    const log = w.probot.log;
+    const child = log.child.bind(log);
+    log.child = ((bindings: { name?: string; id?: string }) => {
+      if (bindings?.name === "event") contexts.push(String(bindings.id));
+      return child(bindings);
+    }) as typeof log.child;
+    await w.deliver(pullRequest("synchronize", { sha: sha(1) }), "taken");
+    await w.probot.receive({ id: "only-counted", name: "push", payload: { ref: "refs/heads/main", installation: { id: 1 } } } as any);
+    expect(contexts).toEqual(["taken", "only-counted"]);
+
+    const text = await scrape(w.metrics);
+    expect(value(text, "fly_preview_webhooks_total", { event: "pull_request.synchronize", outcome: "recorded" })).toBe(1);
+    expect(value(text, "fly_preview_webhooks_total", { event: "push", outcome: "ignored" })).toBe(1);
+  });
+
+  it("a delivery whose handler throws fails (GitHub sees it failed and can redeliver it), counted as an error", async () => {
+    world = await startWorld();
+    const w = world;
+    w.store.desireDeployOnce = async () => {
+      throw new Error("the store is down");
+    };
+    await expect(w.deliver(pullRequest("synchronize", { sha: sha(1) }), "lost")).rejects.toThrow("the store is down");
+
+    const text = await scrape(w.metrics);
+    expect(value(text, "fly_preview_webhooks_total", { event: "pull_request.synchronize", outcome: "error" })).toBe(1);
+    expect(value(text, "fly_preview_webhook_ack_seconds_count")).toBe(1);
+  });
+});
+
 describe("the store's gauges", () => {
   const T0 = Date.UTC(2026, 0, 5, 12, 0);
   let now = T0;
