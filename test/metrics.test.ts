@@ -3,6 +3,8 @@ import { createServer } from "node:http";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { FlyError } from "../src/fly/errors.js";
+import { Probot } from "probot";
+import { countIgnored, handle, handledEvents } from "../src/handlers/outcomes.js";
 import { deployFailure, Metrics } from "../src/metrics/metrics.js";
 import { metricsRoute } from "../src/server/metrics.js";
 import { readSettings, SettingsError } from "../src/settings.js";
@@ -209,6 +211,31 @@ describe("counting webhooks", () => {
     const text = await scrape(w.metrics);
     expect(value(text, "fly_preview_webhooks_total", { event: "pull_request.synchronize", outcome: "error" })).toBe(1);
     expect(value(text, "fly_preview_webhook_ack_seconds_count")).toBe(1);
+  });
+
+  it("two handlers of one event both run to their end; one that throws fails the delivery, each counted", async () => {
+    const probot = new Probot({ appId: 1, privateKey: TEST_PRIVATE_KEY, logLevel: "fatal" });
+    const metrics = new Metrics({ processMetrics: false });
+    const ran: string[] = [];
+    handle(probot, metrics, ["pull_request.opened"], async () => {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      ran.push("slow");
+      return "recorded";
+    });
+    handle(probot, metrics, ["pull_request.opened"], async () => {
+      throw new Error("the second one failed");
+    });
+    countIgnored(probot, metrics);
+    const payload = pullRequest("opened", { sha: sha(1) });
+    await expect(probot.receive({ id: "both", name: "pull_request", payload } as any)).rejects.toThrow("the second one failed");
+    expect(ran).toEqual(["slow"]);
+    await probot.receive({ id: "neither", name: "pull_request", payload: { ...payload, action: "edited" } } as any);
+
+    const text = await scrape(metrics);
+    expect(value(text, "fly_preview_webhooks_total", { event: "pull_request.opened", outcome: "recorded" })).toBe(1);
+    expect(value(text, "fly_preview_webhooks_total", { event: "pull_request.opened", outcome: "error" })).toBe(1);
+    expect(value(text, "fly_preview_webhooks_total", { event: "pull_request.edited", outcome: "ignored" })).toBe(1);
+    expect(handledEvents(probot)).toEqual(["pull_request.opened"]);
   });
 });
 

@@ -37,6 +37,7 @@ function routesOf(app: Probot): Routes {
       routes.metrics?.webhookIgnored(name, installationOf(context));
       return;
     }
+    if (matching.length === 1) return matching[0]!(context);
     // Each runs to its end, as separate hooks would; the first failure fails the delivery.
     const failed = (await Promise.allSettled(matching.map((route) => route(context)))).find((r) => r.status === "rejected");
     if (failed) throw failed.reason;
