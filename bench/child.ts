@@ -2,13 +2,20 @@
 // process, TypeScript through tsx), from an empty working directory so no
 // developer's .env is read, and waits until it answers on loopback.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 
 const TSX = import.meta.resolve("tsx");
+/**
+ * BENCH_CPU_PROF, a directory: each server can write a CPU profile of the timed phase
+ * there (bench/cpu-profile.ts). Absolute, since servers run in a directory of their own.
+ */
+const PROFILE_DIR = process.env.BENCH_CPU_PROF ? resolve(process.env.BENCH_CPU_PROF) : undefined;
+if (PROFILE_DIR) mkdirSync(PROFILE_DIR, { recursive: true });
+const PROFILER = import.meta.resolve("./cpu-profile.ts");
 /** Variables the bench sets itself; the shell's values for them never reach a server. */
 const CHOSEN_BY_BENCH = /^(APP_ID|PRIVATE_KEY.*|WEBHOOK_.*|GHE_.*|FLY_.*|FLYCTL_.*|FAKE_FLYCTL_.*|DATABASE_URL|PREVIEW_.*|LOG_.*|NODE_ENV|PORT|HOST|REDIS_.*|SENTRY_DSN)$/;
 /** Output kept per child: enough for the error that stopped it, bounded for long runs. */
@@ -24,6 +31,11 @@ export interface Child {
   kill(): Promise<void>;
   /** CPU seconds (user + system) the process has used so far; undefined off Linux. */
   cpuSeconds(): number | undefined;
+  /**
+   * With BENCH_CPU_PROF set: the first call starts the server's profiler, the second
+   * stops it and resolves once its profile is written. Without it, nothing.
+   */
+  profile(): Promise<void>;
 }
 
 /** USER_HZ, the unit of /proc/PID/stat times; Linux fixes it at 100 for user space. */
@@ -42,16 +54,18 @@ function cpuSecondsOf(pid: number | undefined): number | undefined {
   }
 }
 
-export function startChild(entry: string, env: Record<string, string>): Child {
+/** `name` goes into the file name of the server's CPU profile, when one is asked for. */
+export function startChild(entry: string, env: Record<string, string>, name = "server"): Child {
   const cwd = mkdtempSync(join(tmpdir(), "fly-preview-bench-cwd-"));
   // A developer's credentials, GitHub host or database would otherwise leak into
   // the run and make it measure something else.
   const inherited = Object.fromEntries(
     Object.entries(process.env).filter(([k]) => !CHOSEN_BY_BENCH.test(k)),
   );
-  const child = spawn(process.execPath, ["--import", TSX, entry], {
+  const profiler = PROFILE_DIR ? ["--import", PROFILER] : [];
+  const child = spawn(process.execPath, ["--import", TSX, ...profiler, entry], {
     cwd,
-    env: { ...inherited, ...env },
+    env: { ...inherited, ...env, ...(PROFILE_DIR && { BENCH_CPU_PROF: PROFILE_DIR, BENCH_CPU_PROF_NAME: name }) },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
@@ -64,12 +78,25 @@ export function startChild(entry: string, env: Record<string, string>): Child {
     child.once("exit", (code, signal) => resolve(code !== null ? `exit code ${code}` : `signal ${signal}`)),
   );
   let killed = false;
+  let profiling = false;
   return {
     process: child,
     stderr: () => err,
     stdout: () => out,
     exited,
     cpuSeconds: () => cpuSecondsOf(child.pid),
+    async profile() {
+      if (!PROFILE_DIR) return;
+      child.kill("SIGUSR2");
+      profiling = !profiling;
+      // Long enough for the server to have started its profiler before the timed deliveries.
+      if (profiling) return sleep(100);
+      const file = join(PROFILE_DIR, `${name}-${child.pid}.cpuprofile`);
+      for (let waited = 0; !existsSync(file); waited += 50) {
+        if (waited > 30_000) throw new Error(`no CPU profile at ${file} after 30 s`);
+        await sleep(50);
+      }
+    },
     async kill() {
       if (!killed) {
         killed = true;

@@ -112,12 +112,12 @@ function mergeStatuses(all: Array<Record<string, number>>): Record<string, numbe
   return statuses;
 }
 
-async function measure(entry: string, env: Record<string, string>, readyPath: string, deliveries: readonly Delivery[], gh: FakeGitHub): Promise<Measured> {
+async function measure(name: string, entry: string, env: Record<string, string>, readyPath: string, deliveries: readonly Delivery[], gh: FakeGitHub): Promise<Measured> {
   const port = await freePort();
   // Checked right before the spawn, with no await in between, so a child can never
   // start after the clean-up has killed the live ones.
   if (stopping) throw new Error("interrupted");
-  const child = startChild(entry, { ...env, PORT: String(port) });
+  const child = startChild(entry, { ...env, PORT: String(port) }, name);
   live.add(child);
   const agent = keepAliveAgent(CONCURRENCY);
   try {
@@ -130,11 +130,13 @@ async function measure(entry: string, env: Record<string, string>, readyPath: st
     if (warmFailures.length > 0) {
       throw new Error(`warm-up deliveries failed: ${JSON.stringify(Object.fromEntries(warmFailures))}; server output:\n${child.stderr().slice(-2000)}`);
     }
+    await child.profile();
     const from = Date.now();
     const cpuBefore = child.cpuSeconds();
     const result = await drive(agent, target, deliveries.slice(WARMUP, WARMUP + DELIVERIES), CONCURRENCY);
     const cpuAfter = child.cpuSeconds();
     const to = Date.now();
+    await child.profile();
     const alone = await drive(agent, target, deliveries.slice(WARMUP + DELIVERIES), 1);
     const workerRequestsDuringRun = gh.requests.filter((r) => r.at >= from && r.at <= to).length;
     return {
@@ -215,7 +217,7 @@ async function postgresRun(env: Record<string, string>, deliveries: readonly Del
     const url = new URL(adminUrl);
     url.pathname = `/${name}`;
     try {
-      const measured = await measure(MAIN, { ...env, DATABASE_URL: url.toString() }, "/healthz", deliveries, gh);
+      const measured = await measure("postgresql", MAIN, { ...env, DATABASE_URL: url.toString() }, "/healthz", deliveries, gh);
       measured.recorded = await recordedInPostgres(url.toString());
       return { state: "measured", measured };
     } catch (error) {
@@ -461,17 +463,17 @@ async function main(): Promise<RunResult[]> {
         kind: "fly-preview",
         database: "sqlite",
         run: async (round) => {
-          const measured = await measure(MAIN, { ...env, DATABASE_URL: `file:${dbFile(round)}` }, "/healthz", deliveries, gh);
+          const measured = await measure("sqlite", MAIN, { ...env, DATABASE_URL: `file:${dbFile(round)}` }, "/healthz", deliveries, gh);
           measured.recorded = recordedInSqlite(dbFile(round));
           return { state: "measured", measured };
         },
       },
       { name: "fly-preview, PostgreSQL", kind: "fly-preview", database: "postgresql", run: () => postgresRun(env, deliveries, gh) },
-      { name: "bare Probot", kind: "bare", run: async () => ({ state: "measured", measured: await measure(BARE, env, "/ping", deliveries, gh) }) },
+      { name: "bare Probot", kind: "bare", run: async () => ({ state: "measured", measured: await measure("bare", BARE, env, "/ping", deliveries, gh) }) },
       {
         name: "floor: node:http, no app",
         kind: "floor",
-        run: async () => ({ state: "measured", measured: await measure(FLOOR, env, "/ping", deliveries, gh) }),
+        run: async () => ({ state: "measured", measured: await measure("floor", FLOOR, env, "/ping", deliveries, gh) }),
       },
     ];
     const runs: RunResult[] = configs.map(({ run: _, ...config }) => ({ ...config, state: "measured", rounds: [] }));

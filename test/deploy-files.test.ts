@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import type { Probot } from "probot";
 import { parse as parseYaml } from "yaml";
 import { flyPreview } from "../src/app.js";
+import { handledEvents } from "../src/handlers/outcomes.js";
 import { DEFAULT_KILL_GRACE_MS, PINNED_FLYCTL_VERSION } from "../src/fly/flyctl.js";
 import { readSettings } from "../src/settings.js";
 import type { Store } from "../src/store/store.js";
@@ -13,21 +14,18 @@ const root = path.resolve(import.meta.dirname, "..");
 const read = (file: string) => readFileSync(path.join(root, file), "utf8");
 
 /**
- * The events (without their action) the app registers handlers for: the app function,
- * loaded as the server loads it, on a Probot that only records `app.on`.
+ * The events (without their action) the app's handlers take: the app function, loaded
+ * as the server loads it, on a Probot that only takes its one hook.
  */
 async function registeredEvents(): Promise<string[]> {
-  const events = new Set<string>();
   const recorder = {
-    on: (names: string | string[]) => [names].flat().forEach((name) => events.add(name.split(".")[0])),
-    // Counting deliveries no handler takes (src/handlers/outcomes.ts) subscribes to nothing.
     onAny: () => {},
     getNodeMiddleware: async () => () => false,
     log: { info() {}, warn() {}, error() {}, child: () => recorder.log },
   };
   const app = flyPreview({ settings: readSettings({}), store: {} as Store, worker: false });
   await app(recorder as unknown as Probot, { cwd: root, addHandler: () => {} });
-  return [...events].sort();
+  return [...new Set(handledEvents(recorder as unknown as Probot).map((event) => event.split(".")[0]))].sort();
 }
 
 describe("fly.toml, fly-preview's own deployment", () => {

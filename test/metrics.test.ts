@@ -4,7 +4,9 @@ import { fileURLToPath } from "node:url";
 import { readFileSync } from "node:fs";
 import { afterEach, describe, expect, expectTypeOf, it } from "vitest";
 import { FlyError } from "../src/fly/errors.js";
+import { Probot } from "probot";
 import { commandName } from "../src/fly/flyctl.js";
+import { countIgnored, handle, handledEvents } from "../src/handlers/outcomes.js";
 import { DEPLOY_OUTCOMES, deployFailure, DESTROY_OUTCOMES, Metrics } from "../src/metrics/metrics.js";
 import { SLASH_COMMAND_NAMES } from "../src/model/slash-commands.js";
 import type { Wanted } from "../src/preview/surfaces.js";
@@ -195,6 +197,67 @@ describe("/metrics after a preview's life", () => {
     expect(value(text, "fly_preview_github_requests_total", { kind: "write", result: "server_error" })).toBe(1);
     expect(value(text, "fly_preview_github_writes_total", { surface: "check", result: "retry" })).toBe(1);
     expect(value(text, "fly_preview_github_writes_total", { surface: "deployment", result: "retry" })).toBe(1);
+  });
+});
+
+describe("counting webhooks", () => {
+  it("costs no second Probot context: a delivery a handler takes, and one only counted as ignored, each get one", async () => {
+    world = await startWorld();
+    const w = world;
+    // Probot's transform builds a context (an authenticated Octokit, a logger named
+    // "event") for every hook a delivery matches: most of what a webhook costs it.
+    const contexts: string[] = [];
+    const log = w.probot.log;
+    const child = log.child.bind(log);
+    log.child = ((bindings: { name?: string; id?: string }) => {
+      if (bindings?.name === "event") contexts.push(String(bindings.id));
+      return child(bindings);
+    }) as typeof log.child;
+    await w.deliver(pullRequest("synchronize", { sha: sha(1) }), "taken");
+    await w.probot.receive({ id: "only-counted", name: "push", payload: { ref: "refs/heads/main", installation: { id: 1 } } } as any);
+    expect(contexts).toEqual(["taken", "only-counted"]);
+
+    const text = await scrape(w.metrics);
+    expect(value(text, "fly_preview_webhooks_total", { event: "pull_request.synchronize", outcome: "recorded" })).toBe(1);
+    expect(value(text, "fly_preview_webhooks_total", { event: "push", outcome: "ignored" })).toBe(1);
+  });
+
+  it("a delivery whose handler throws fails (GitHub sees it failed and can redeliver it), counted as an error", async () => {
+    world = await startWorld();
+    const w = world;
+    w.store.desireDeployOnce = async () => {
+      throw new Error("the store is down");
+    };
+    await expect(w.deliver(pullRequest("synchronize", { sha: sha(1) }), "lost")).rejects.toThrow("the store is down");
+
+    const text = await scrape(w.metrics);
+    expect(value(text, "fly_preview_webhooks_total", { event: "pull_request.synchronize", outcome: "error" })).toBe(1);
+    expect(value(text, "fly_preview_webhook_ack_seconds_count")).toBe(1);
+  });
+
+  it("two handlers of one event both run to their end; one that throws fails the delivery, each counted", async () => {
+    const probot = new Probot({ appId: 1, privateKey: TEST_PRIVATE_KEY, logLevel: "fatal" });
+    const metrics = new Metrics({ processMetrics: false });
+    const ran: string[] = [];
+    handle(probot, metrics, ["pull_request.opened"], async () => {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      ran.push("slow");
+      return "recorded";
+    });
+    handle(probot, metrics, ["pull_request.opened"], async () => {
+      throw new Error("the second one failed");
+    });
+    countIgnored(probot, metrics);
+    const payload = pullRequest("opened", { sha: sha(1) });
+    await expect(probot.receive({ id: "both", name: "pull_request", payload } as any)).rejects.toThrow("the second one failed");
+    expect(ran).toEqual(["slow"]);
+    await probot.receive({ id: "neither", name: "pull_request", payload: { ...payload, action: "edited" } } as any);
+
+    const text = await scrape(metrics);
+    expect(value(text, "fly_preview_webhooks_total", { event: "pull_request.opened", outcome: "recorded" })).toBe(1);
+    expect(value(text, "fly_preview_webhooks_total", { event: "pull_request.opened", outcome: "error" })).toBe(1);
+    expect(value(text, "fly_preview_webhooks_total", { event: "pull_request.edited", outcome: "ignored" })).toBe(1);
+    expect(handledEvents(probot)).toEqual(["pull_request.opened"]);
   });
 });
 
