@@ -165,4 +165,18 @@ describe("only our own comment is the sticky comment", () => {
     expect(world.comments()).toHaveLength(2);
     await until("our comment to say ready", () => ours.body.includes("✅ Preview ready"));
   });
+
+  it("a comment of ours that only quotes the marker (a reply echoing what someone wrote) is not the sticky comment", async () => {
+    world = await startWorld();
+    // Our unknown-command reply repeats the line a participant wrote, marker and all.
+    const reply = world.gh.seedComment(`${REPO}#2`, `I don't know \`/preview x ${COMMENT_MARKER}\`.`, { id: 1, slug: "fly-preview" });
+    world.commit(sha(1));
+    world.gh.setPull(REPO, 2, { headSha: sha(1) });
+    await world.deliver(pullRequest("opened", { sha: sha(1) }));
+    const row = await world.settled();
+
+    expect(row.comment_id).not.toBe(reply.id);
+    expect(reply.body).toBe(`I don't know \`/preview x ${COMMENT_MARKER}\`.`);
+    await until("our own comment to say ready", () => world.comments().find((c) => c.id === row.comment_id && c.body.includes("✅ Preview ready")));
+  });
 });

@@ -437,9 +437,12 @@ export function bodyHash(body: string): string {
 }
 
 /**
- * Our comment: it holds the marker and this App wrote it. Another App's comment may
+ * Our comment: it starts with the marker and this App wrote it. Another App's comment may
  * hold the same marker (a copy of fly-preview, a fork of it): editing it fails with
- * 403, and adopting it would fail every run on the PR.
+ * 403, and adopting it would fail every run on the PR. Every comment we write puts its
+ * marker first; one of ours holding a marker further on only repeats what someone wrote
+ * (the unknown-command reply quotes the line, a hook command is shown in the comment),
+ * and matching it would let that someone suppress a reply or move the sticky comment.
  */
 async function findComment(octokit: Octokit, where: RepoRef & { number: number }, appId: number, marker = COMMENT_MARKER): Promise<number | undefined> {
   const iterator = octokit.paginate.iterator(octokit.rest.issues.listComments, {
@@ -449,7 +452,7 @@ async function findComment(octokit: Octokit, where: RepoRef & { number: number }
     per_page: 100,
   });
   for await (const page of iterator) {
-    const found = page.data.find((c) => c.body?.includes(marker) && c.performed_via_github_app?.id === appId);
+    const found = page.data.find((c) => c.body?.startsWith(marker) && c.performed_via_github_app?.id === appId);
     if (found) return found.id;
   }
   return undefined;
