@@ -5,7 +5,7 @@ import { formatDay, formatTtl, inline, shortSha } from "../github/markdown.js";
 import { httpStatus, installationGone, type Octokit } from "../github/octokit.js";
 import { pullRequestFromApi } from "../github/pull-request.js";
 import { EXTEND_CAP_TTLS, expiryOf, extendCap, type Expiry } from "../model/expiry.js";
-import { unknownAppReply } from "../github/messages.js";
+import { appNotYetReply, unknownAppReply } from "../github/messages.js";
 import { isSlashCommandName, SLASH_COMMAND_NAMES, takesApp, type SlashCommandName } from "../model/slash-commands.js";
 import type { CommandName } from "../store/schema.js";
 import { parseCommandWords } from "./parse.js";
@@ -187,7 +187,7 @@ export const SLASH_COMMANDS: Record<SlashCommandName, CommandSpec> = {
       if (app) {
         const row = apps.find((a) => a.app_key === app);
         // An app of the file that its pull request's run has not handed a desire yet has no row.
-        await reply(row && preview ? renderStatus(row, { app, pullRequest: preview }) : `The app \`${app}\` has no preview yet: the pull request's next deploy makes it.`);
+        await reply(row && preview ? renderStatus(row, { app, pullRequest: preview }) : appNotYetReply(app));
         return { result: "done", note: `status of ${app} sent` };
       }
       await reply(preview && apps.length ? renderAppsStatus(preview, apps) : renderStatus(preview));

@@ -416,8 +416,13 @@ function appEnd(app: AppCommandEnd): string {
  * name, …) once their runs ended, when not every app ended as it asked (up, or
  * destroyed): which did not, and why. Its 😕 alone would not say which.
  */
+/** Whether an app ended as a command on every app asked: up for a deploy, gone for a destroy. */
+export function endedAsAsked(app: Pick<AppCommandEnd, "action" | "status">): boolean {
+  return app.action === "deploy" ? app.status === "ready" : app.status === "destroyed";
+}
+
 export function renderAppsCommandReply(v: { commentId: number; command?: string; apps: AppCommandEnd[] }): string {
-  const wrong = v.apps.filter((app) => !(app.action === "deploy" ? app.status === "ready" : app.status === "destroyed"));
+  const wrong = v.apps.filter((app) => !endedAsAsked(app));
   const command = v.command ? codeSpan(`/preview ${v.command}`) : "Your command";
   const destroying = wrong.every((app) => app.action === "destroy");
   const of = `${wrong.length} of ${apps(v.apps.length)}`;

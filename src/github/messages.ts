@@ -302,6 +302,11 @@ export function oneAppReply(command: string): string {
 }
 
 /** The app a command names is not one of the pull request's (`apps` are the ones it has). */
+/** `/preview status NAME` of an app the file names that has no row yet. */
+export function appNotYetReply(app: string): string {
+  return `The app ${word(app)} has no preview yet: the pull request's next deploy makes it.`;
+}
+
 export function unknownAppReply(command: string, app: string, apps: string[]): string {
   const have = apps.length ? `its apps are ${apps.map(word).join(", ")}` : "it has no apps yet";
   return `This pull request has no app ${word(app)} (\`apps:\` in \`${CONFIG_PATH}\`): ${have}. Nothing was done; \`/preview ${command}\` alone ${withoutName(command)}.`;

@@ -1,5 +1,5 @@
 import { failureOutput, supersededOutput } from "../github/check-run.js";
-import { commandReplyMarker, postOnce, react, renderAppsCommandReply } from "../github/comment.js";
+import { commandReplyMarker, endedAsAsked, postOnce, react, renderAppsCommandReply } from "../github/comment.js";
 import { installationGone } from "../github/octokit.js";
 import type { Logger } from "probot";
 import type { AppsCommandEnded, Claim, Preview, PreviewPatch } from "../store/store.js";
@@ -157,7 +157,7 @@ async function appRunEnded(app: Preview, deps: RunDeps, log: Logger): Promise<vo
  */
 async function answerAppsCommand(app: Preview, ended: AppsCommandEnded, deps: RunDeps, log: Logger): Promise<void> {
   const apps = ended.apps.map((a) => ({ name: a.appKey, action: a.action, status: a.status, reason: a.lastError ?? undefined }));
-  const wrong = apps.filter((a) => !(a.action === "deploy" ? a.status === "ready" : a.status === "destroyed"));
+  const wrong = apps.filter((a) => !endedAsAsked(a));
   const where = { owner: app.owner, repo: app.repo, number: app.number, commentId: ended.commentId };
   const outcome = wrong.length
     ? `failed: ${wrong.map((a) => `${a.name} ${a.status}`).join(", ")}`

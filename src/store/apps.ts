@@ -213,11 +213,10 @@ export async function desireApp(
 export async function destroyApp(s: StoreContext, pr: Preview, appKey: string, why: DestroyWhy): Promise<boolean> {
   const row = await appRow(s, pr, appKey);
   if (!row || row.desired_action === "destroy") return false;
-  // It leaves the answer of a command on the whole pull request still waiting for it.
+  // The answer of a command on the whole pull request no longer waits for this app.
   await s.db.updateTable("previews").set({ ...destroyDesire(row.desired_generation, why, s.clock()), pr_command_comment_id: null }).where("id", "=", row.id).execute();
   return true;
 }
-
 
 type PullRequestKey = Pick<Preview, "owner" | "repo" | "number">;
 
