@@ -171,6 +171,17 @@ describe("a Neon branch per pull request", () => {
     expect(other.last_error).toContain(`Neon branch ${BRANCH} of project ${PROJECT} is already the database of another preview`);
     expect(world.fly.apps()["pr-2-codertocat-other"]?.secrets.DATABASE_URL).toBeUndefined();
 
+    // Nor does Other's /preview reset-db restore Hello-World's branch from its parent: the branch is not Other's.
+    world.gh.setPermission(OTHER, WRITER, "write");
+    const reset = issueComment("/preview reset-db", { user: WRITER });
+    reset.repository = { ...reset.repository, name: "Other", full_name: OTHER };
+    reset.issue.pull_request.url = `https://api.github.com/repos/${OTHER}/pulls/2`;
+    await world.deliverEvent("issue_comment", reset);
+    await world.commandsDone();
+    expect(world.comments(`${OTHER}#2`).at(-1)!.body).toContain("This preview has no database to reset");
+    expect(neon.requests.some((r) => r.method === "POST" && r.path.endsWith("/restore"))).toBe(false);
+    expect(neon.branch(PROJECT, BRANCH)!.rows).toContain("Hello-World's own row");
+
     // The record stays Hello-World's: Other's close leaves the branch, Hello-World's deletes it.
     await world.deliver(pullRequest("closed", { sha: sha(1), repo: "Other" }));
     expect((await world.settled(2, "Codertocat", "Other")).status).toBe("destroyed");

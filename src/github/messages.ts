@@ -149,6 +149,14 @@ export function neonKeySecretMissingReason(secretName: string, repo: { owner: st
 }
 
 /** A Fly Postgres database (or an app's user on one) whose name another preview of this server holds. */
+/** A Neon branch another preview's record holds: a repository sharing the Neon project has a pull request of the same number. */
+export function neonBranchTakenReason(name: string, project: string): string {
+  return (
+    `Neon branch ${name} of project ${project} is already the database of another preview: a pull request of the same number ` +
+    "in another repository that uses the same Neon project. Give each repository its own Neon project (database.neon.project)."
+  );
+}
+
 export function flyDatabaseTakenReason(what: "database" | "database user", name: string, cluster: string): string {
   return `The ${what} ${name} on the Fly Postgres cluster ${cluster} already belongs to another preview of this server.`;
 }

@@ -13,7 +13,7 @@ import {
 } from "../database/fly-postgres.js";
 import { deleteNeonBranch, ensureNeonBranch, neonBranchName, resetNeonBranch } from "../database/neon.js";
 import { FlyError, type Flyctl } from "../fly/index.js";
-import { databaseNotAllowedReason, flyDatabaseTakenReason, neonKeyHelp, neonKeySecretMissingReason, noNeonKeyReason } from "../github/messages.js";
+import { databaseNotAllowedReason, flyDatabaseTakenReason, neonBranchTakenReason, neonKeyHelp, neonKeySecretMissingReason, noNeonKeyReason } from "../github/messages.js";
 import type { DatabaseOperation, Metrics } from "../metrics/metrics.js";
 import type { DatabaseShown } from "../model/pull-request.js";
 import type { SecretStore } from "../secrets/index.js";
@@ -57,14 +57,7 @@ async function ensure(deps: DatabaseDeps, preview: Preview, db: DatabaseConfig, 
     const name = neonBranchName(preview.number);
     const secretName = db.neon.api_key_secret ?? null;
     const access = await neonAccess(deps, preview, db.neon.project, secretName);
-    const ours = await deps.store.databaseWanted(preview.id, { provider: "neon", home: db.neon.project, name, parent: db.neon.parent ?? null, secretName });
-    if (!ours) {
-      throw new DatabaseError(
-        `Neon branch ${name} of project ${db.neon.project} is already the database of another preview: a pull request #${preview.number} ` +
-          "of another repository that uses the same Neon project. Give each repository its own Neon project (database.neon.project).",
-        false,
-      );
-    }
+    await wanted(deps, preview.id, { provider: "neon", home: db.neon.project, name, parent: db.neon.parent ?? null, secretName });
     const branch = await ensureNeonBranch({ ...access, name, parent: db.neon.parent, schemaOnly: preview.fork === 1 && !trusted });
     deps.flyctl.redactor.add(branch.url);
     await deps.store.databaseReady({ provider: "neon", home: db.neon.project, name }, branch.parent);
@@ -81,9 +74,11 @@ async function ensure(deps: DatabaseDeps, preview: Preview, db: DatabaseConfig, 
 
 /** Records a Fly Postgres database or user before it is made; refused when another preview's live record holds the name. */
 async function wanted(deps: DatabaseDeps, previewId: number, db: Parameters<DatabaseDeps["store"]["databaseWanted"]>[1]): Promise<void> {
-  if (!(await deps.store.databaseWanted(previewId, db))) {
-    throw new DatabaseError(flyDatabaseTakenReason(db.onDatabase ? "database user" : "database", db.name, db.home), false);
-  }
+  if (await deps.store.databaseWanted(previewId, db)) return;
+  throw new DatabaseError(
+    db.provider === "neon" ? neonBranchTakenReason(db.name, db.home) : flyDatabaseTakenReason(db.onDatabase ? "database user" : "database", db.name, db.home),
+    false,
+  );
 }
 
 /**
@@ -206,7 +201,10 @@ async function reset(deps: DatabaseDeps, preview: Preview, db: DatabaseConfig, t
   allowed(deps, db);
   if (db.provider === "neon") {
     const name = neonBranchName(preview.number);
-    const access = await neonAccess(deps, preview, db.neon.project, db.neon.api_key_secret ?? null);
+    const secretName = db.neon.api_key_secret ?? null;
+    const access = await neonAccess(deps, preview, db.neon.project, secretName);
+    // Another preview's branch (a repository sharing the Neon project) is never restored: refused before Neon is asked.
+    await wanted(deps, preview.id, { provider: "neon", home: db.neon.project, name, parent: db.neon.parent ?? null, secretName });
     const branch = await resetNeonBranch({ ...access, name, parent: db.neon.parent, schemaOnly: preview.fork === 1 && !trusted });
     return { provider: "neon", name, parent: branch.parent, schemaOnly: branch.schemaOnly };
   }
